@@ -1,0 +1,418 @@
+//! Decoding at the HTTP edge: [`decode`], [`Decoder`] (size limit, `Authorization` check,
+//! `Content-Type`), and the decoded [`Payload`].
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::{Error, Event, Format, Result, cloudevents, distribution, v1, v1_documented, v2};
+
+/// `Content-Type` of Harbor's Default and 1.x payloads.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// `Content-Type` of Harbor's CloudEvents payloads.
+pub const CONTENT_TYPE_CLOUDEVENTS: &str = "application/cloudevents+json";
+/// `Content-Type` of the registry's notification envelope.
+pub const CONTENT_TYPE_DISTRIBUTION: &str = "application/vnd.docker.distribution.events.v1+json";
+
+/// The default body limit of a [`Decoder`]: 1 MiB. Harbor payloads are a few KiB (a
+/// retention run that deleted many artifacts is the largest); the registry batches events.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A decoded webhook body, in the format it came in.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Payload<'a> {
+    /// Harbor 1.9 / 1.10.
+    V1(v1::Payload<'a>),
+    /// The documented-only 1.x shape (never sent by Harbor).
+    V1Documented(v1_documented::Payload<'a>),
+    /// Harbor 2.x "Default".
+    V2(v2::Payload<'a>),
+    /// Harbor 2.8+ CloudEvents.
+    CloudEvent(cloudevents::CloudEvent<'a>),
+    /// Registry notification envelope.
+    Distribution(distribution::Envelope<'a>),
+}
+
+impl<'a> Payload<'a> {
+    /// The format.
+    pub fn format(&self) -> Format {
+        match self {
+            Payload::V1(_) => Format::V1,
+            Payload::V1Documented(_) => Format::V1Documented,
+            Payload::V2(_) => Format::V2,
+            Payload::CloudEvent(_) => Format::CloudEvents,
+            Payload::Distribution(_) => Format::Distribution,
+        }
+    }
+
+    /// Copies everything borrowed from the body, giving a `'static` payload.
+    #[must_use]
+    pub fn into_owned(self) -> Payload<'static> {
+        match self {
+            Payload::V1(p) => Payload::V1(p.into_owned()),
+            Payload::V1Documented(p) => Payload::V1Documented(p.into_owned()),
+            Payload::V2(p) => Payload::V2(p.into_owned()),
+            Payload::CloudEvent(p) => Payload::CloudEvent(p.into_owned()),
+            Payload::Distribution(p) => Payload::Distribution(p.into_owned()),
+        }
+    }
+
+    /// The unified events (one for Harbor formats, one per entry for `events[]` formats).
+    /// Borrowed strings stay borrowed, so this copies little.
+    pub fn events(&self) -> Vec<Event<'a>> {
+        self.clone().into_events()
+    }
+
+    /// The unified events, consuming the payload.
+    pub fn into_events(self) -> Vec<Event<'a>> {
+        crate::convert::into_events(self)
+    }
+
+    /// The `Content-Type` a sender uses for this payload.
+    pub fn content_type(&self) -> &'static str {
+        self.format().content_type()
+    }
+
+    /// Encodes the payload as compact JSON (as Harbor sends it).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encode`] if serialisation fails (not expected for these types).
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        serde_json::to_vec(self).map_err(Error::Encode)
+    }
+}
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Payload::V1(p) => p.serialize(s),
+            Payload::V1Documented(p) => p.serialize(s),
+            Payload::V2(p) => p.serialize(s),
+            Payload::CloudEvent(p) => p.serialize(s),
+            Payload::Distribution(p) => p.serialize(s),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Payload<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        crate::detect::deserialize_any(d, None)
+    }
+}
+
+/// Decodes a body, detecting the format from it (no size limit, no auth check: see
+/// [`Decoder`] for the HTTP edge).
+///
+/// Detection: `specversion` → CloudEvents; `event_type` with `events` → documented 1.x shape;
+/// `type` in 1.x camelCase → v1, any other `type` → v2; `events` alone → registry
+/// notification.
+///
+/// # Errors
+///
+/// [`Error::EmptyBody`] for an empty body, [`Error::InvalidPayload`] (with the JSON path and
+/// an excerpt) for anything that is not a payload.
+///
+/// # Example
+///
+/// ```
+/// let body = br#"{"type":"PUSH_ARTIFACT","occur_at":1680501893,"operator":"admin",
+///   "event_data":{"resources":[{"digest":"sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4",
+///   "tag":"latest","resource_url":"harbor.example.com/library/alpine:latest"}],
+///   "repository":{"name":"alpine","namespace":"library","repo_full_name":"library/alpine","repo_type":"public"}}}"#;
+/// let payload = harbor_events::decode(body)?;
+/// assert_eq!(payload.format(), harbor_events::Format::V2);
+/// let event = &payload.events()[0];
+/// assert_eq!(event.repository(), Some("library/alpine"));
+/// # Ok::<(), harbor_events::Error>(())
+/// ```
+pub fn decode(body: &[u8]) -> Result<Payload<'_>> {
+    decode_as(body, None)
+}
+
+fn decode_as(body: &[u8], hint: Option<Format>) -> Result<Payload<'_>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::EmptyBody);
+    }
+    // Validate UTF-8 once for the whole body: reading from a `&str`, serde_json does not
+    // validate every string again (reading from bytes, it does). A body that is not UTF-8
+    // takes the byte path, so its error (or success, when the bad bytes are in a member
+    // that is skipped) is the same as ever.
+    let fast = match std::str::from_utf8(body) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            crate::detect::deserialize_speculative(&mut de, hint).and_then(|p| de.end().map(|()| p))
+        }
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(body);
+            crate::detect::deserialize_speculative(&mut de, hint).and_then(|p| de.end().map(|()| p))
+        }
+    };
+    if let Ok(payload) = fast {
+        return Ok(payload);
+    }
+    // Cold path: decode again keeping early data raw, then (still failing) with path tracking.
+    let mut de = serde_json::Deserializer::from_slice(body);
+    match crate::detect::deserialize_any(&mut de, hint).and_then(|p| de.end().map(|()| p)) {
+        Ok(payload) => Ok(payload),
+        Err(error) => Err(invalid_payload(body, hint, error)),
+    }
+}
+
+/// Builds [`Error::InvalidPayload`]: decodes again with path tracking (the cold path only).
+fn invalid_payload(body: &[u8], hint: Option<Format>, fallback: serde_json::Error) -> Error {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut track = serde_path_to_error::Track::new();
+    let tracked = crate::detect::deserialize_any(
+        serde_path_to_error::Deserializer::new(&mut de, &mut track),
+        hint,
+    );
+    let (path, source) = match tracked.and_then(|_| de.end()) {
+        Err(e) => (track.path().to_string(), e),
+        Ok(()) => (".".to_owned(), fallback),
+    };
+    Error::InvalidPayload {
+        path,
+        message: source.to_string(),
+        excerpt: excerpt(body, source.line(), source.column()),
+        source,
+    }
+}
+
+/// Up to 60 characters of `body` around `line`:`column` (1-based), control characters shown
+/// as spaces.
+fn excerpt(body: &[u8], line: usize, column: usize) -> String {
+    let mut offset = 0usize;
+    for _ in 1..line {
+        match body
+            .get(offset..)
+            .and_then(|rest| rest.iter().position(|b| *b == b'\n'))
+        {
+            Some(nl) => offset += nl + 1,
+            None => break,
+        }
+    }
+    let at = offset
+        .saturating_add(column.saturating_sub(1))
+        .min(body.len());
+    let start = at.saturating_sub(30);
+    let end = at.saturating_add(30).min(body.len());
+    String::from_utf8_lossy(body.get(start..end).unwrap_or_default())
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Decodes webhook requests at the HTTP edge: body size limit, the `Authorization` check,
+/// `Content-Type`, then the format.
+///
+/// Harbor signs nothing: its only authentication is the policy's *auth header*, sent verbatim
+/// as `Authorization`. Configure it with [`Decoder::expect_authorization`]; the comparison
+/// runs in constant time (SHA-256 of both sides compared with `subtle`, so neither the
+/// content nor the length leaks through timing).
+///
+/// ```
+/// use harbor_events::Decoder;
+///
+/// let decoder = Decoder::new()
+///     .max_body_bytes(256 * 1024)
+///     .expect_authorization("Bearer s3cret");
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert(http::header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+/// headers.insert(http::header::CONTENT_TYPE, "application/json".parse().unwrap());
+/// let body = br#"{"type":"QUOTA_WARNING","occur_at":1680505653,"operator":"",
+///   "event_data":{"custom_attributes":{"Details":"quota usage reach 85%"}}}"#;
+/// let payload = decoder.decode_with_headers(&headers, body)?;
+/// assert_eq!(payload.events()[0].quota_message(), Some("quota usage reach 85%"));
+///
+/// headers.insert(http::header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
+/// assert!(decoder.decode_with_headers(&headers, body).unwrap_err().is_unauthorized());
+/// # Ok::<(), harbor_events::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Decoder {
+    max_body_bytes: Option<usize>,
+    authorization: Vec<SecretString>,
+    format: Option<Format>,
+}
+
+impl fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("max_body_bytes", &self.limit())
+            .field(
+                "authorization",
+                &format_args!("[{} value(s), redacted]", self.authorization.len()),
+            )
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+impl Decoder {
+    /// A decoder with the default limit ([`DEFAULT_MAX_BODY_BYTES`]) and no auth check.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the body size limit in bytes.
+    #[must_use]
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body_bytes = Some(limit);
+        self
+    }
+
+    /// The body size limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
+    }
+
+    /// Requires the `Authorization` header to equal `value` exactly (as configured in the
+    /// Harbor webhook policy's auth header, e.g. `Bearer abc`). Call it again to accept
+    /// several values (secret rotation). Once set, [`Decoder::decode`] (which sees no headers)
+    /// always fails with [`Error::Unauthorized`].
+    #[must_use]
+    pub fn expect_authorization(mut self, value: impl Into<String>) -> Self {
+        self.authorization.push(SecretString::from(value.into()));
+        self
+    }
+
+    /// Decodes only `format` instead of detecting it (a body of another shape fails).
+    #[must_use]
+    pub fn only_format(mut self, format: Format) -> Self {
+        self.format = Some(format);
+        self
+    }
+
+    /// Decodes a body without headers: size limit, then format detection.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthorized`] when an authorization value is configured (there is no header
+    /// to check), [`Error::BodyTooLarge`], [`Error::EmptyBody`], [`Error::InvalidPayload`].
+    pub fn decode<'a>(&self, body: &'a [u8]) -> Result<Payload<'a>> {
+        if !self.authorization.is_empty() {
+            return Err(Error::Unauthorized);
+        }
+        self.check_size(body)?;
+        decode_as(body, self.format)
+    }
+
+    /// Decodes a body with its request headers: `Authorization`, size, `Content-Type`, format.
+    ///
+    /// `application/cloudevents+json` selects CloudEvents and the registry media type the
+    /// registry envelope; `application/json`, other `+json` types and a missing
+    /// `Content-Type` detect the format from the body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthorized`], [`Error::BodyTooLarge`], [`Error::UnsupportedContentType`],
+    /// [`Error::EmptyBody`], [`Error::InvalidPayload`].
+    pub fn decode_with_headers<'a>(
+        &self,
+        headers: &http::HeaderMap,
+        body: &'a [u8],
+    ) -> Result<Payload<'a>> {
+        self.check_authorization(headers)?;
+        self.check_size(body)?;
+        let hint = self.format_from_headers(headers)?;
+        decode_as(body, hint)
+    }
+
+    /// Decodes an [`http::Request`] (headers and body).
+    ///
+    /// # Errors
+    ///
+    /// As [`Decoder::decode_with_headers`].
+    pub fn decode_request<'a, B: AsRef<[u8]>>(
+        &self,
+        request: &'a http::Request<B>,
+    ) -> Result<Payload<'a>> {
+        self.decode_with_headers(request.headers(), request.body().as_ref())
+    }
+
+    /// Checks the `Authorization` header alone (useful before reading a body).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unauthorized`] when a value is configured and the header is missing,
+    /// repeated or different.
+    pub fn check_authorization(&self, headers: &http::HeaderMap) -> Result<()> {
+        if self.authorization.is_empty() {
+            return Ok(());
+        }
+        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+        let (Some(got), None) = (values.next(), values.next()) else {
+            return Err(Error::Unauthorized);
+        };
+        let got = Sha256::digest(got.as_bytes());
+        let mut ok = subtle::Choice::from(0);
+        for expected in &self.authorization {
+            let expected = Sha256::digest(expected.expose_secret().as_bytes());
+            ok |= expected.as_slice().ct_eq(got.as_slice());
+        }
+        if bool::from(ok) {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized)
+        }
+    }
+
+    /// Checks a body length against the limit.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BodyTooLarge`] when `len` is over the limit.
+    pub fn check_len(&self, len: usize) -> Result<()> {
+        let limit = self.limit();
+        if len > limit {
+            Err(Error::BodyTooLarge { size: len, limit })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn check_size(&self, body: &[u8]) -> Result<()> {
+        self.check_len(body.len())
+    }
+
+    /// The format the headers ask for (`None`: detect from the body).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedContentType`] for a `Content-Type` that is not JSON.
+    pub fn format_from_headers(&self, headers: &http::HeaderMap) -> Result<Option<Format>> {
+        let Some(value) = headers.get(http::header::CONTENT_TYPE) else {
+            return Ok(self.format);
+        };
+        let unsupported = || Error::UnsupportedContentType {
+            content_type: String::from_utf8_lossy(value.as_bytes())
+                .chars()
+                .take(100)
+                .collect(),
+        };
+        let text = value.to_str().map_err(|_| unsupported())?;
+        let essence = text.split(';').next().unwrap_or_default().trim();
+        let from_header = if essence.eq_ignore_ascii_case(CONTENT_TYPE_CLOUDEVENTS) {
+            Some(Format::CloudEvents)
+        } else if essence.eq_ignore_ascii_case(CONTENT_TYPE_DISTRIBUTION) {
+            Some(Format::Distribution)
+        } else if essence.eq_ignore_ascii_case(CONTENT_TYPE_JSON)
+            || essence.eq_ignore_ascii_case("text/json")
+            || (essence.len() > 5
+                && essence
+                    .get(essence.len() - 5..)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("+json"))
+                && !essence.eq_ignore_ascii_case("application/cloudevents-batch+json"))
+        {
+            None
+        } else {
+            return Err(unsupported());
+        };
+        Ok(self.format.or(from_header))
+    }
+}

@@ -1,0 +1,389 @@
+//! One-pass decoding of any format: a single visitor over the top-level object that
+//! recognises the members of every format and parses the data member straight into the
+//! right typed model when the discriminating member came first (as Harbor writes it). When
+//! the data comes first (sorted keys), [`decode`](crate::decode) guesses the 2.x model (which
+//! also reads 1.x data) and decodes a second time, keeping the data raw until the end, only
+//! if the guess fails (an unknown type, whose data must be kept verbatim).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use chrono::{DateTime, Utc};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::kind::is_v1_type;
+use crate::wire::{BorrowCow, RawJson, StrMap};
+use crate::{EventKind, Format, Payload, cloudevents, distribution, v1, v1_documented, v2};
+
+enum Slot<'a> {
+    Null,
+    V1(Box<v1::EventData<'a>>),
+    V2(Box<v2::EventData<'a>>),
+    /// 2.x data parsed before the type was known (see `PayloadVisitor::speculate`).
+    Guess(Box<v2::EventData<'a>>),
+    Documented(Vec<v1_documented::DocumentedEvent<'a>>),
+    Distribution(Vec<distribution::Event<'a>>),
+    Raw(&'a RawValue),
+}
+
+#[derive(Default)]
+struct Collected<'a> {
+    type_: Option<Cow<'a, str>>,
+    type_known: bool,
+    occur_at: Option<DateTime<Utc>>,
+    operator: Option<Cow<'a, str>>,
+    event_data: Option<Slot<'a>>,
+    specversion: Option<Cow<'a, str>>,
+    id: Option<Cow<'a, str>>,
+    source: Option<Cow<'a, str>>,
+    datacontenttype: Option<Cow<'a, str>>,
+    time: Option<DateTime<Utc>>,
+    data: Option<Slot<'a>>,
+    requestid: Option<Cow<'a, str>>,
+    event_type: Option<Cow<'a, str>>,
+    events: Option<Slot<'a>>,
+    extensions: StrMap<'a, RawJson<'a>>,
+}
+
+/// Whether a v2 / CloudEvents type text is one this crate models (so its data is parsed
+/// strictly instead of being kept raw).
+fn known_type(text: &str) -> bool {
+    !EventKind::parse(text).is_unknown()
+}
+
+struct PayloadVisitor<'a> {
+    hint: Option<Format>,
+    /// Parse a data member that comes before `type` as 2.x data right away (a 2.x data
+    /// model also reads 1.x data); [`assemble`] fails when that guess cannot stand (the type
+    /// turns out unknown, so the raw JSON was needed) and the caller decodes again without.
+    speculate: bool,
+    marker: PhantomData<&'a ()>,
+}
+
+/// Data member seed: parses `null` as `Slot::Null`, otherwise with `T`.
+struct NullOr<T>(PhantomData<T>);
+
+impl<'de, T: de::Deserialize<'de>> DeserializeSeed<'de> for NullOr<T> {
+    type Value = Option<T>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Option::<T>::deserialize(d)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
+    type Value = Payload<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "a webhook payload object (Harbor 1.x, 2.x, CloudEvents or registry notification)",
+        )
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let hint = self.hint;
+        let speculate = self.speculate;
+        let mut c = Collected::<'a>::default();
+        while let Some(key) = map.next_key::<BorrowCow<'a>>()? {
+            match key.0.as_ref() {
+                "type" => {
+                    let text = map.next_value::<BorrowCow<'a>>()?.0;
+                    c.type_known = known_type(&text);
+                    c.type_ = Some(text);
+                }
+                "occur_at" => {
+                    c.occur_at = Some(crate::wire::unix::from_secs(map.next_value::<i64>()?)?);
+                }
+                "operator" => c.operator = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "event_data" => {
+                    let v1 = match (hint, &c.type_) {
+                        (Some(Format::V1), _) => Some(true),
+                        (Some(_), _) => Some(false),
+                        (None, Some(t)) => Some(is_v1_type(t)),
+                        (None, None) => None,
+                    };
+                    let known = c.type_.is_some() && c.type_known;
+                    c.event_data = Some(match v1 {
+                        Some(true) => opt_slot(
+                            map.next_value_seed(NullOr::<v1::EventData<'a>>(PhantomData))?,
+                            |d| Slot::V1(Box::new(d)),
+                        ),
+                        Some(false) if known => opt_slot(
+                            map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
+                            |d| Slot::V2(Box::new(d)),
+                        ),
+                        None if speculate => opt_slot(
+                            map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
+                            |d| Slot::Guess(Box::new(d)),
+                        ),
+                        _ => Slot::Raw(map.next_value::<&'a RawValue>()?),
+                    });
+                }
+                "specversion" => c.specversion = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "id" => c.id = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "source" => c.source = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "datacontenttype" => c.datacontenttype = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "time" => {
+                    c.time = Some(crate::wire::rfc3339::parse(
+                        &map.next_value::<BorrowCow<'a>>()?.0,
+                    )?);
+                }
+                "requestid" => c.requestid = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "data" => {
+                    let known = c.type_.is_some() && c.type_known;
+                    c.data = Some(if known {
+                        opt_slot(
+                            map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
+                            |d| Slot::V2(Box::new(d)),
+                        )
+                    } else if speculate && c.type_.is_none() {
+                        opt_slot(
+                            map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
+                            |d| Slot::Guess(Box::new(d)),
+                        )
+                    } else {
+                        Slot::Raw(map.next_value::<&'a RawValue>()?)
+                    });
+                }
+                "event_type" => c.event_type = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "events" => {
+                    let documented = match hint {
+                        Some(Format::V1Documented) => true,
+                        Some(_) => false,
+                        None => c.event_type.is_some(),
+                    };
+                    c.events = Some(if documented {
+                        opt_slot(
+                            map.next_value_seed(
+                                NullOr::<Vec<v1_documented::DocumentedEvent<'a>>>(PhantomData),
+                            )?,
+                            Slot::Documented,
+                        )
+                    } else {
+                        opt_slot(
+                            map.next_value_seed(NullOr::<Vec<distribution::Event<'a>>>(
+                                PhantomData,
+                            ))?,
+                            Slot::Distribution,
+                        )
+                    });
+                }
+                _ => {
+                    if c.extensions.len() < 64 {
+                        c.extensions.insert(key.0, map.next_value::<RawJson<'a>>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+        }
+        assemble(c, hint)
+    }
+}
+
+fn opt_slot<'a, T>(value: Option<T>, f: impl FnOnce(T) -> Slot<'a>) -> Slot<'a> {
+    value.map_or(Slot::Null, f)
+}
+
+fn detect(c: &Collected<'_>) -> Option<Format> {
+    if c.specversion.is_some() {
+        Some(Format::CloudEvents)
+    } else if c.event_type.is_some() && c.events.is_some() {
+        Some(Format::V1Documented)
+    } else if let Some(t) = &c.type_ {
+        Some(if is_v1_type(t) {
+            Format::V1
+        } else {
+            Format::V2
+        })
+    } else if c.events.is_some() {
+        Some(Format::Distribution)
+    } else {
+        None
+    }
+}
+
+/// Parses raw JSON captured earlier, with the JSON path of any error in the message.
+fn parse_raw<'a, T: de::Deserialize<'a>, E: de::Error>(
+    raw: &'a RawValue,
+    member: &str,
+) -> Result<T, E> {
+    if let Ok(value) = serde_json::from_str(raw.get()) {
+        return Ok(value);
+    }
+    let mut de = serde_json::Deserializer::from_str(raw.get());
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            E::custom(format_args!("{member}: {inner}"))
+        } else {
+            E::custom(format_args!("{member}.{path}: {inner}"))
+        }
+    })
+}
+
+fn v2_data<'a, E: de::Error>(
+    slot: Option<Slot<'a>>,
+    known: bool,
+    member: &str,
+) -> Result<Option<v2::EventData<'a>>, E> {
+    Ok(match slot {
+        None | Some(Slot::Null) => None,
+        Some(Slot::V2(d)) => Some(*d),
+        Some(Slot::Guess(d)) if known => Some(*d),
+        Some(Slot::Guess(_)) => {
+            return Err(E::custom(format_args!(
+                "{member}: came before an unknown type and was not kept raw"
+            )));
+        }
+        Some(Slot::Raw(raw)) if known => Some(parse_raw(raw, member)?),
+        Some(Slot::Raw(raw)) => {
+            // Unknown type: keep the exact JSON, fill typed members as far as they match.
+            let mut data = serde_json::from_str::<v2::EventData<'a>>(raw.get()).unwrap_or_default();
+            data.raw = Some(RawJson::borrowed(raw));
+            Some(data)
+        }
+        Some(_) => return Err(E::custom(format_args!("{member}: unexpected shape"))),
+    })
+}
+
+/// 1.x data read with the 2.x model (a superset) turned back into the 1.x model.
+fn v1_from_v2(d: v2::EventData<'_>) -> v1::EventData<'_> {
+    v1::EventData {
+        resources: d.resources.map(|list| {
+            list.into_iter()
+                .map(|r| v1::Resource {
+                    digest: r.digest,
+                    tag: r.tag.unwrap_or_default(),
+                    resource_url: r.resource_url,
+                    scan_overview: r.scan_overview,
+                })
+                .collect()
+        }),
+        repository: d.repository.unwrap_or_default(),
+        custom_attributes: d.custom_attributes,
+    }
+}
+
+fn missing<E: de::Error>(format: Format, field: &'static str) -> E {
+    E::custom(format_args!(
+        "missing field `{field}` (required by the {format} format)"
+    ))
+}
+
+fn assemble<'a, E: de::Error>(c: Collected<'a>, hint: Option<Format>) -> Result<Payload<'a>, E> {
+    let Some(format) = hint.or_else(|| detect(&c)) else {
+        return Err(E::custom(
+            "unrecognised payload: expected `type` (Harbor 1.x/2.x), `specversion` (CloudEvents), \
+             `event_type` with `events` (documented 1.x shape) or `events` (registry notification)",
+        ));
+    };
+    match format {
+        Format::V1 => {
+            let event_type = c.type_.ok_or_else(|| missing(format, "type"))?;
+            let event_data = match c.event_data {
+                None | Some(Slot::Null) => None,
+                Some(Slot::V1(d)) => Some(*d),
+                Some(Slot::Guess(d)) => Some(v1_from_v2(*d)),
+                Some(Slot::Raw(raw)) => Some(parse_raw(raw, "event_data")?),
+                Some(_) => return Err(E::custom("event_data: unexpected shape")),
+            };
+            Ok(Payload::V1(v1::Payload {
+                event_type,
+                occur_at: c.occur_at.ok_or_else(|| missing(format, "occur_at"))?,
+                operator: c.operator.unwrap_or_default(),
+                event_data,
+            }))
+        }
+        Format::V2 => {
+            let event_type = c.type_.ok_or_else(|| missing(format, "type"))?;
+            let known = c.type_known;
+            Ok(Payload::V2(v2::Payload {
+                occur_at: c.occur_at.ok_or_else(|| missing(format, "occur_at"))?,
+                operator: c.operator.unwrap_or_default(),
+                event_data: v2_data(c.event_data, known, "event_data")?,
+                event_type,
+            }))
+        }
+        Format::CloudEvents => {
+            let event_type = c.type_.ok_or_else(|| missing(format, "type"))?;
+            let known = c.type_known;
+            Ok(Payload::CloudEvent(cloudevents::CloudEvent {
+                specversion: c
+                    .specversion
+                    .ok_or_else(|| missing(format, "specversion"))?,
+                id: c.id.ok_or_else(|| missing(format, "id"))?,
+                source: c.source.ok_or_else(|| missing(format, "source"))?,
+                datacontenttype: c.datacontenttype,
+                time: c.time.ok_or_else(|| missing(format, "time"))?,
+                data: v2_data(c.data, known, "data")?,
+                requestid: c.requestid,
+                operator: c.operator,
+                extensions: c.extensions,
+                event_type,
+            }))
+        }
+        Format::V1Documented => {
+            let events = match c.events {
+                None | Some(Slot::Null) => Vec::new(),
+                Some(Slot::Documented(e)) => e,
+                Some(Slot::Raw(raw)) => parse_raw(raw, "events")?,
+                Some(_) => {
+                    return Err(E::custom(
+                        "events: the documented 1.x shape needs `event_type` before `events`",
+                    ));
+                }
+            };
+            Ok(Payload::V1Documented(v1_documented::Payload {
+                event_type: c.event_type.ok_or_else(|| missing(format, "event_type"))?,
+                events,
+            }))
+        }
+        Format::Distribution => {
+            let events = match c.events {
+                None => return Err(missing(format, "events")),
+                Some(Slot::Null) => Vec::new(),
+                Some(Slot::Distribution(e)) => e,
+                Some(Slot::Raw(raw)) => parse_raw(raw, "events")?,
+                Some(_) => return Err(E::custom("events: unexpected shape")),
+            };
+            Ok(Payload::Distribution(distribution::Envelope { events }))
+        }
+    }
+}
+
+/// Deserializes any format (`hint` = `None`) or the given one.
+pub(crate) fn deserialize_any<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+    hint: Option<Format>,
+) -> Result<Payload<'a>, D::Error> {
+    d.deserialize_map(PayloadVisitor {
+        hint,
+        speculate: false,
+        marker: PhantomData,
+    })
+}
+
+/// As [`deserialize_any`], parsing data that comes before `type` right away (one pass for
+/// payloads with sorted keys). May fail where [`deserialize_any`] succeeds (an unknown type
+/// after its data): decode again with [`deserialize_any`] on failure.
+pub(crate) fn deserialize_speculative<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+    hint: Option<Format>,
+) -> Result<Payload<'a>, D::Error> {
+    d.deserialize_map(PayloadVisitor {
+        hint,
+        speculate: true,
+        marker: PhantomData,
+    })
+}
+
+/// Deserializes the given format.
+pub(crate) fn deserialize_as<'de: 'a, 'a, D: Deserializer<'de>>(
+    d: D,
+    format: Format,
+) -> Result<Payload<'a>, D::Error> {
+    deserialize_any(d, Some(format))
+}

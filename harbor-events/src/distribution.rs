@@ -1,0 +1,277 @@
+//! The docker registry's (CNCF distribution) own notification envelope,
+//! `application/vnd.docker.distribution.events.v1+json`: `{"events": [...]}`.
+//!
+//! Harbor's core receives these from its embedded registry; a plain `docker-registry`
+//! sends them to any endpoint configured under `notifications.endpoints`. Manifest
+//! `push`/`pull`/`delete` map to the artifact kinds of the unified view, blob events to the
+//! `Blob*` kinds.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::owned::owned_struct;
+use crate::wire::RawJson;
+use crate::{EventKind, Format};
+
+/// The envelope.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Envelope<'a> {
+    /// The events, in order.
+    pub events: Vec<Event<'a>>,
+}
+
+owned_struct!(Envelope { events });
+
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::detect::deserialize_as(d, Format::Distribution).and_then(|p| match p {
+            crate::Payload::Distribution(p) => Ok(p),
+            _ => Err(serde::de::Error::custom(
+                "not a registry notification envelope",
+            )),
+        })
+    }
+}
+
+/// One registry event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Event<'a> {
+    /// Unique id of the event.
+    #[serde(borrow, default)]
+    pub id: Cow<'a, str>,
+    /// When it happened.
+    #[serde(with = "crate::wire::rfc3339")]
+    pub timestamp: DateTime<Utc>,
+    /// `push`, `pull`, `mount` or `delete`.
+    #[serde(borrow)]
+    pub action: Cow<'a, str>,
+    /// What the action was on.
+    #[serde(borrow)]
+    pub target: Target<'a>,
+    /// The request that caused it.
+    #[serde(borrow, default)]
+    pub request: Request<'a>,
+    /// Who did it.
+    #[serde(borrow, default)]
+    pub actor: Actor<'a>,
+    /// The registry instance that emitted it.
+    #[serde(borrow, default)]
+    pub source: Source<'a>,
+}
+
+owned_struct!(Event {
+    id,
+    timestamp,
+    action,
+    target,
+    request,
+    actor,
+    source
+});
+
+/// Manifest media types (Docker and OCI), used to tell manifest events from blob events.
+pub const MANIFEST_MEDIA_TYPES: [&str; 5] = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v1+prettyjws",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+];
+
+impl<'a> Event<'a> {
+    /// Whether the target is a manifest: a manifest media type, a tag, or a `/manifests/`
+    /// URL. Deletes carry only repository and digest, and are taken as manifest deletes.
+    pub fn is_manifest(&self) -> bool {
+        let t = &self.target;
+        t.tag.is_some()
+            || t.url.as_deref().is_some_and(|u| u.contains("/manifests/"))
+            || t.media_type
+                .as_deref()
+                .is_some_and(|m| MANIFEST_MEDIA_TYPES.contains(&m))
+            || (self.action == "delete"
+                && t.media_type.is_none()
+                && t.url.as_deref().is_none_or(|u| !u.contains("/blobs/")))
+    }
+
+    /// The unified kind: manifest push/pull/delete are artifact kinds, blobs `Blob*`,
+    /// anything else [`EventKind::Unknown`] with the action text.
+    pub fn kind(&self) -> EventKind<'a> {
+        let manifest = self.is_manifest();
+        match (self.action.as_ref(), manifest) {
+            ("push", true) => EventKind::PushArtifact,
+            ("pull", true) => EventKind::PullArtifact,
+            ("delete", true) => EventKind::DeleteArtifact,
+            ("push", false) => EventKind::BlobPush,
+            ("pull", false) => EventKind::BlobPull,
+            ("delete", false) => EventKind::BlobDelete,
+            ("mount", _) => EventKind::BlobMount,
+            _ => EventKind::Unknown(self.action.clone()),
+        }
+    }
+}
+
+/// `target` of a registry event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Target<'a> {
+    /// Media type of the manifest or blob.
+    #[serde(
+        rename = "mediaType",
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub media_type: Option<Cow<'a, str>>,
+    /// Size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    /// Digest.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub digest: Option<Cow<'a, str>>,
+    /// Same as `size` (older field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<i64>,
+    /// Repository name.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub repository: Option<Cow<'a, str>>,
+    /// Source repository of a mount.
+    #[serde(
+        rename = "fromRepository",
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub from_repository: Option<Cow<'a, str>>,
+    /// URL of the content.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub url: Option<Cow<'a, str>>,
+    /// Tag (manifest push/pull by tag, tag delete).
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tag: Option<Cow<'a, str>>,
+    /// Descriptors the manifest references, verbatim.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub references: Option<RawJson<'a>>,
+}
+
+owned_struct!(Target {
+    media_type,
+    size,
+    digest,
+    length,
+    repository,
+    from_repository,
+    url,
+    tag,
+    references
+});
+
+/// `request` of a registry event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Request<'a> {
+    /// Request id.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub id: Option<Cow<'a, str>>,
+    /// Client address.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub addr: Option<Cow<'a, str>>,
+    /// Host the client asked for.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub host: Option<Cow<'a, str>>,
+    /// HTTP method.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub method: Option<Cow<'a, str>>,
+    /// Client user agent.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub useragent: Option<Cow<'a, str>>,
+}
+
+owned_struct!(Request {
+    id,
+    addr,
+    host,
+    method,
+    useragent
+});
+
+/// `actor` of a registry event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Actor<'a> {
+    /// User name (absent for anonymous access).
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub name: Option<Cow<'a, str>>,
+}
+
+owned_struct!(Actor { name });
+
+/// `source` of a registry event.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Source<'a> {
+    /// Address of the registry instance.
+    #[serde(
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub addr: Option<Cow<'a, str>>,
+    /// Instance id.
+    #[serde(
+        rename = "instanceID",
+        borrow,
+        deserialize_with = "crate::wire::opt_cow",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub instance_id: Option<Cow<'a, str>>,
+}
+
+owned_struct!(Source { addr, instance_id });
