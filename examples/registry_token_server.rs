@@ -1,0 +1,449 @@
+//! A token service that a `docker-registry` (distribution) trusts: a small, deployable
+//! alternative to cesanta/docker_auth, built on `harbor-auth`'s `server` feature.
+//!
+//! ```text
+//! registry_token_server --htpasswd FILE --acl FILE [--state-dir DIR] [--addr HOST:PORT]
+//!                       [--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint]
+//!                       [--x5c] [--ec] [--demo]
+//! ```
+//!
+//! - `--htpasswd`: users, as `htpasswd -B` writes them (bcrypt only).
+//! - `--acl`: who may do what, one rule per line: `USER REPOSITORY-PATTERN ACTIONS`, e.g.
+//!
+//!   ```text
+//!   # user   repository   actions
+//!   alice    team/*       pull,push,delete
+//!   +        team/*       pull          # + = any signed-in user
+//!   *        public/*     pull          # * = anyone, also anonymous
+//!   +        $user/*      pull,push     # $user = the signed-in user's name
+//!   ```
+//!
+//!   A pattern is a repository name, or a prefix ending in `*`. Rules add up; the token grants
+//!   the intersection of what was asked and what the rules allow.
+//! - `--state-dir`: holds `key.pem` (the signing key) and `cert.pem` (its self-signed
+//!   certificate, the registry's `rootcertbundle`); created on first start (RSA 2048, or P-256
+//!   with `--ec`). Default `./token-server-state`.
+//! - `--addr` (default `127.0.0.1:5001`), `--realm` (default `http://ADDR/token`: put TLS in
+//!   front for anything but loopback), `--service` (default `registry`), `--issuer` (default
+//!   `registry-token-issuer`).
+//! - `--kid`: `libtrust` for distribution 2.x (default), `thumbprint` for 3.x; `--x5c` adds the
+//!   certificate to every token, which both versions accept.
+//! - `--demo`: use a temporary state dir, user `demo`/`demo-password` and a demo ACL, ask this
+//!   very server for a token, print its claims, and exit.
+//!
+//! On start it prints the `auth:` section to put into the registry's `config.yml`, then
+//! `listening on http://ADDR`. Unlike docker_auth it always sends `expires_in` and `issued_at`,
+//! and signs `kid`s that both registry generations understand.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use harbor_auth::server::{
+    Authorizer, Htpasswd, KeyIdFormat, KeyKind, SigningKey, TokenEndpoint, TokenIssuer,
+};
+use harbor_auth::{Action, ActionSet, Scope, ScopeSet};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+const USAGE: &str = "usage: registry_token_server --htpasswd FILE --acl FILE [--state-dir DIR] [--addr HOST:PORT] \
+[--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint] [--x5c] [--ec] [--demo]";
+
+#[derive(Debug)]
+struct Config {
+    htpasswd: Option<PathBuf>,
+    acl: Option<PathBuf>,
+    state_dir: PathBuf,
+    addr: SocketAddr,
+    realm: Option<String>,
+    service: String,
+    issuer: String,
+    kid: KeyIdFormat,
+    x5c: bool,
+    ec: bool,
+    demo: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
+    let mut c = Config {
+        htpasswd: None,
+        acl: None,
+        state_dir: PathBuf::from("token-server-state"),
+        addr: SocketAddr::from(([127, 0, 0, 1], 5001)),
+        realm: None,
+        service: "registry".to_owned(),
+        issuer: "registry-token-issuer".to_owned(),
+        kid: KeyIdFormat::Libtrust,
+        x5c: false,
+        ec: false,
+        demo: false,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--htpasswd" => c.htpasswd = Some(value("--htpasswd")?.into()),
+            "--acl" => c.acl = Some(value("--acl")?.into()),
+            "--state-dir" => c.state_dir = value("--state-dir")?.into(),
+            "--addr" => {
+                let text = value("--addr")?;
+                c.addr = text
+                    .parse()
+                    .map_err(|_| format!("--addr {text:?} is not HOST:PORT"))?;
+            }
+            "--realm" => c.realm = Some(value("--realm")?),
+            "--service" => c.service = value("--service")?,
+            "--issuer" => c.issuer = value("--issuer")?,
+            "--kid" => {
+                c.kid = match value("--kid")?.as_str() {
+                    "libtrust" => KeyIdFormat::Libtrust,
+                    "thumbprint" => KeyIdFormat::Thumbprint,
+                    other => return Err(format!("--kid {other:?}: use libtrust or thumbprint")),
+                }
+            }
+            "--x5c" => c.x5c = true,
+            "--ec" => c.ec = true,
+            "--demo" => c.demo = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    if !c.demo && (c.htpasswd.is_none() || c.acl.is_none()) {
+        return Err("--htpasswd and --acl are required (or try --demo)".to_owned());
+    }
+    if c.demo {
+        c.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    }
+    Ok(Some(c))
+}
+
+/// Who a rule is for.
+#[derive(Debug, Clone, PartialEq)]
+enum Who {
+    Anyone,
+    SignedIn,
+    User(String),
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    who: Who,
+    pattern: String,
+    actions: ActionSet,
+}
+
+/// The ACL file as an [`Authorizer`].
+#[derive(Debug, Clone)]
+struct Acl(Vec<Rule>);
+
+impl Acl {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [who, pattern, actions] = fields.as_slice() else {
+                return Err(format!(
+                    "ACL line {}: expected `USER REPOSITORY ACTIONS`",
+                    i + 1
+                ));
+            };
+            let who = match *who {
+                "*" => Who::Anyone,
+                "+" => Who::SignedIn,
+                user => Who::User(user.to_owned()),
+            };
+            let actions: ActionSet = actions
+                .parse()
+                .map_err(|e| format!("ACL line {}: {e}", i + 1))?;
+            rules.push(Rule {
+                who,
+                pattern: (*pattern).to_owned(),
+                actions,
+            });
+        }
+        Ok(Self(rules))
+    }
+}
+
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+impl Authorizer for Acl {
+    fn allowed(&self, subject: Option<&str>, asked: &ScopeSet) -> ScopeSet {
+        let mut out = ScopeSet::new();
+        for scope in asked.iter() {
+            if scope.resource().resource_type() != "repository" {
+                continue; // e.g. registry:catalog:* is never granted here
+            }
+            let name = scope.resource().name();
+            for rule in &self.0 {
+                let applies = match (&rule.who, subject) {
+                    (Who::Anyone, _) | (Who::SignedIn, Some(_)) => true,
+                    (Who::User(u), Some(s)) => u == s,
+                    _ => false,
+                };
+                let pattern = match subject {
+                    Some(s) => rule.pattern.replace("$user", s),
+                    None if rule.pattern.contains("$user") => continue,
+                    None => rule.pattern.clone(),
+                };
+                if applies && matches(&pattern, name) {
+                    out.insert(scope.with_actions(rule.actions.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Loads or creates the signing key and its certificate.
+fn load_state(dir: &Path, ec: bool) -> Result<(SigningKey, String, PathBuf), String> {
+    let key_path = dir.join("key.pem");
+    let cert_path = dir.join("cert.pem");
+    if !key_path.exists() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let key = SigningKey::generate(if ec { KeyKind::EcP256 } else { KeyKind::Rsa })
+            .map_err(|e| e.to_string())?;
+        let pem = key.to_pkcs8_pem().map_err(|e| e.to_string())?;
+        let rc_key = rcgen::KeyPair::from_pem(pem.expose_secret()).map_err(|e| e.to_string())?;
+        let mut params = rcgen::CertificateParams::new(vec!["registry-token-signer".to_owned()])
+            .map_err(|e| e.to_string())?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "registry token signer");
+        params.not_after = rcgen::date_time_ymd(2099, 12, 31);
+        let cert = params.self_signed(&rc_key).map_err(|e| e.to_string())?;
+        write_private(&key_path, pem.expose_secret())?;
+        std::fs::write(&cert_path, cert.pem())
+            .map_err(|e| format!("cannot write {}: {e}", cert_path.display()))?;
+        eprintln!("created {} and {}", key_path.display(), cert_path.display());
+    }
+    let pem = std::fs::read_to_string(&key_path)
+        .map_err(|e| format!("cannot read {}: {e}", key_path.display()))?;
+    let cert = std::fs::read_to_string(&cert_path)
+        .map_err(|e| format!("cannot read {}: {e}", cert_path.display()))?;
+    let key = SigningKey::from_pem(&pem).map_err(|e| e.to_string())?;
+    Ok((key, cert, cert_path))
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+async fn token(State(endpoint): State<TokenEndpoint>, req: Request<Body>) -> Response {
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let req = Request::from_parts(parts, bytes);
+    // bcrypt takes tens of milliseconds: keep it off the async workers.
+    match tokio::task::spawn_blocking(move || endpoint.handle(&req)).await {
+        Ok(resp) => resp.map(Body::from).into_response(),
+        Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let demo_dir = if config.demo {
+        Some(tempfile::tempdir().map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let state_dir = demo_dir
+        .as_ref()
+        .map_or(config.state_dir.clone(), |d| d.path().join("state"));
+    let (key, cert_pem, cert_path) = load_state(&state_dir, config.ec)?;
+
+    let (users, acl) = if config.demo {
+        let users = Htpasswd::parse(
+            &Htpasswd::hash_line("demo", "demo-password", 10).map_err(|e| e.to_string())?,
+        )
+        .map_err(|e| e.to_string())?;
+        (
+            users,
+            Acl::parse("demo demo/* pull,push,delete\n* public/* pull\n")?,
+        )
+    } else {
+        let (Some(h), Some(a)) = (&config.htpasswd, &config.acl) else {
+            return Err("--htpasswd and --acl are required".to_owned());
+        };
+        let users = Htpasswd::from_path(h).map_err(|e| e.to_string())?;
+        let acl_text =
+            std::fs::read_to_string(a).map_err(|e| format!("cannot read {}: {e}", a.display()))?;
+        (users, Acl::parse(&acl_text)?)
+    };
+
+    let mut builder = TokenIssuer::builder(key, &config.issuer).key_id(config.kid);
+    if config.x5c {
+        let der =
+            harbor_auth::server::certificates_from_pem(&cert_pem).map_err(|e| e.to_string())?;
+        builder = builder.x5c(der.iter().map(|c| c.to_vec()).collect());
+    }
+    let issuer = builder.build().map_err(|e| e.to_string())?;
+    let endpoint = TokenEndpoint::new(issuer, &config.service)
+        .with_credentials(users)
+        .with_authorizer(acl);
+
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let realm = config
+        .realm
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}/token"));
+    println!(
+        "# put this into the registry's config.yml:\nauth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}",
+        config.service,
+        config.issuer,
+        cert_path.display()
+    );
+    println!("listening on http://{addr}");
+
+    let router = Router::new()
+        .route("/token", axum::routing::get(token).post(token))
+        .with_state(endpoint);
+    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+
+    if config.demo {
+        let result = demo(&realm, &config.service).await;
+        server.abort();
+        return result;
+    }
+    server
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+async fn demo(realm: &str, service: &str) -> Result<(), String> {
+    use harbor_auth::fetch::TokenFetcher;
+    use harbor_auth::{Challenge, Credentials, RealmPolicy};
+
+    let challenge = Challenge::bearer(realm, service, &ScopeSet::new());
+    let registry = url::Url::parse(realm).map_err(|e| e.to_string())?;
+    let fetcher = TokenFetcher::new(reqwest::Client::new()).with_policy(RealmPolicy::new());
+    let asked: ScopeSet = [
+        Scope::repository("demo/app", [Action::Pull, Action::Push]).map_err(|e| e.to_string())?,
+        Scope::pull("someone-else/app").map_err(|e| e.to_string())?,
+    ]
+    .into_iter()
+    .collect();
+    for (who, creds) in [
+        ("demo", Credentials::basic("demo", "demo-password")),
+        ("anonymous", Credentials::Anonymous),
+    ] {
+        let resp = fetcher
+            .fetch(&challenge, &asked, &creds, &registry)
+            .await
+            .map_err(|e| e.to_string())?;
+        let payload = resp
+            .token()
+            .expose_secret()
+            .split('.')
+            .nth(1)
+            .map(str::to_owned)
+            .unwrap_or_default();
+        use base64::Engine as _;
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|e| e.to_string())?;
+        let claims: serde_json::Value =
+            serde_json::from_slice(&claims).map_err(|e| e.to_string())?;
+        println!(
+            "{who} asked for `{asked}`, was granted {} (expires in {} s)",
+            claims["access"],
+            resp.expires_in().as_secs()
+        );
+    }
+    let wrong = fetcher
+        .fetch(
+            &challenge,
+            &asked,
+            &Credentials::basic("demo", "wrong"),
+            &registry,
+        )
+        .await;
+    println!(
+        "a wrong password gets: {}",
+        wrong.err().map(|e| e.to_string()).unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("registry_token_server: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("registry_token_server: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_rules() {
+        let acl = Acl::parse(
+            "alice team/* pull,push\n+ $user/* pull,push,delete # own\n* public/* pull\n",
+        )
+        .unwrap();
+        let asked: ScopeSet = "repository:team/a:pull,push,delete repository:public/x:pull,push repository:bob/y:pull registry:catalog:*"
+            .parse()
+            .unwrap();
+        let grant = |who| acl.allowed(who, &asked).intersection(&asked).to_string();
+        assert_eq!(
+            grant(Some("alice")),
+            "registry:catalog: repository:bob/y: repository:public/x:pull repository:team/a:pull,push"
+        );
+        assert_eq!(
+            grant(Some("bob")),
+            "registry:catalog: repository:bob/y:pull repository:public/x:pull repository:team/a:"
+        );
+        assert_eq!(
+            grant(None),
+            "registry:catalog: repository:bob/y: repository:public/x:pull repository:team/a:"
+        );
+        assert!(Acl::parse("alice team/*").is_err());
+        assert!(Acl::parse("alice team/* PULL").is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! `registry_token_server`, run as users run it: the demo, and a real `docker-registry`
+//! (distribution 2.8) configured with the snippet it prints, trusting its tokens.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_registry_token_server");
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("{name} is not on PATH and CI=true");
+        }
+        eprintln!("SKIP: {name} not on PATH");
+    }
+    found
+}
+
+#[test]
+fn demo_grants_per_acl() {
+    let out = Command::new(BIN).arg("--demo").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("rootcertbundle:"), "{stdout}");
+    assert!(
+        stdout.contains(r#"demo asked for `repository:demo/app:pull,push repository:someone-else/app:pull`, was granted [{"actions":["pull","push"],"name":"demo/app","type":"repository"},{"actions":[],"name":"someone-else/app","type":"repository"}]"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("a wrong password gets: the token endpoint answered HTTP 401"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_docker_registry_trusts_its_tokens() {
+    let Some(registry_bin) = tool("docker-registry") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let htpasswd = dir.path().join("htpasswd");
+    std::fs::write(
+        &htpasswd,
+        format!(
+            "{}\n{}\n",
+            harbor_auth::server::Htpasswd::hash_line("alice", "alice-pw", 4).unwrap(),
+            harbor_auth::server::Htpasswd::hash_line("bob", "bob-pw", 4).unwrap()
+        ),
+    )
+    .unwrap();
+    let acl = dir.path().join("acl");
+    std::fs::write(&acl, "+ $user/* pull,push\n* public/* pull\n").unwrap();
+
+    let mut server = Kill(
+        Command::new(BIN)
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--service",
+                "it-registry",
+                "--issuer",
+                "it-issuer",
+                "--x5c",
+            ])
+            .arg("--htpasswd")
+            .arg(&htpasswd)
+            .arg("--acl")
+            .arg(&acl)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The config snippet, then "listening on".
+    let mut snippet = String::new();
+    let mut lines = BufReader::new(server.0.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if line.starts_with("listening on") {
+            break;
+        }
+        if !line.starts_with('#') {
+            snippet.push_str(&line);
+            snippet.push('\n');
+        }
+    }
+    let realm = snippet
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("realm: "))
+        .expect("the snippet names the realm")
+        .to_owned();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let storage = dir.path().join("storage");
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{snippet}",
+        storage.display()
+    );
+    let config_path = dir.path().join("config.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let _registry = Kill(
+        Command::new(registry_bin)
+            .arg("serve")
+            .arg(&config_path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "docker-registry did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let client = reqwest::Client::new();
+    let tags = format!("http://127.0.0.1:{port}/v2/alice/app/tags/list");
+    let resp = client.get(&tags).send().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let challenge = harbor_auth::Challenge::bearer_from_headers(resp.headers())
+        .unwrap()
+        .unwrap();
+    assert_eq!(challenge.realm(), Some(realm.as_str()));
+
+    for (user, password, expected) in [("alice", "alice-pw", 404), ("bob", "bob-pw", 401)] {
+        let token: serde_json::Value = serde_json::from_slice(
+            &client
+                .get(format!(
+                    "{realm}?service=it-registry&scope=repository:alice/app:pull"
+                ))
+                .basic_auth(user, Some(password))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let status = client
+            .get(&tags)
+            .bearer_auth(token["token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, expected, "{user}");
+    }
+}

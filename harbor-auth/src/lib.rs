@@ -1,0 +1,30 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod cache;
+mod challenge;
+mod credentials;
+mod error;
+mod realm;
+mod scope;
+mod token;
+
+pub use cache::{CacheKey, Clock, DEFAULT_CAPACITY, ManualClock, SystemClock, TokenCache};
+pub use challenge::{Challenge, ChallengeError, Scheme, format_challenges};
+pub use credentials::{Credentials, RobotName};
+pub use error::{Error, Result, TokenRejection};
+pub use realm::RealmPolicy;
+pub use scope::{Action, ActionSet, Resource, Scope, ScopeSet};
+pub use token::{MAX_EXPIRES_IN, MAX_RENEWAL_MARGIN, MIN_EXPIRES_IN, Token, TokenResponse};
+
+#[cfg(feature = "fetch")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fetch")))]
+pub mod fetch;
+
+#[cfg(feature = "server")]
+#[cfg_attr(docsrs, doc(cfg(feature = "server")))]
+pub mod server;
+
+#[cfg(feature = "docker-config")]
+#[cfg_attr(docsrs, doc(cfg(feature = "docker-config")))]
+pub mod docker_config;
