@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Registry transfer benchmark: our `registry_push` / `registry_pull` examples against
+# `skopeo copy`, in the same run, against the same local docker-registry (loopback only).
+#
+#   bash benches/registry_transfer.sh            # 1 GiB single layer + 16 layers of 64 MiB
+#   SIZE_MIB=256 bash benches/registry_transfer.sh   # smaller, for a quick look
+#
+# The floor is plain curl moving the same single blob (POST + streamed PATCH + PUT; one GET).
+# Images use gzip layers (stored deflate blocks, so skopeo does not recompress them).
+# Every push goes to a fresh, empty registry (so neither tool can skip or mount blobs); both
+# pulls read the same repository. Wall time and peak RSS come from `/usr/bin/time -v`.
+# Our RSS is also measured on a 4x smaller image to show it stays flat as blobs grow.
+# Needs: docker-registry, skopeo, /usr/bin/time, python3. Not part of `cargo test`.
+set -euo pipefail
+
+SIZE_MIB="${SIZE_MIB:-1024}"
+LAYERS="${LAYERS:-16}"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+REG_PID=""
+cleanup() {
+  if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for t in docker-registry skopeo python3 curl; do
+  command -v "$t" >/dev/null || { echo "SKIP: $t not on PATH" >&2; exit 0; }
+done
+[ -x /usr/bin/time ] || { echo "SKIP: /usr/bin/time not installed" >&2; exit 0; }
+
+echo "building the examples (release)..." >&2
+(cd "$ROOT" && cargo build --release -q -p harbor-examples --bin registry_push --bin registry_pull)
+BIN="$ROOT/target/release"
+
+# make_layout DIR TOTAL_MIB NLAYERS: an OCI layout, tag v1, NLAYERS gzip layers of random data.
+make_layout() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, json, os, sys, zlib
+root, total_mib, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+blobs = os.path.join(root, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data); return d, len(data)
+layers = []
+per = total_mib * 1024 * 1024 // n
+for i in range(n):
+    tmp = os.path.join(root, "layer.tmp"); h = hashlib.sha256(); size = 0
+    comp = zlib.compressobj(0, zlib.DEFLATED, 31)  # gzip container, stored blocks
+    with open(tmp, "wb") as f, open("/dev/urandom", "rb") as rnd:
+        left = per
+        while left:
+            chunk = rnd.read(min(left, 8 << 20)); left -= len(chunk)
+            out = comp.compress(chunk); h.update(out); f.write(out); size += len(out)
+        out = comp.flush(); h.update(out); f.write(out); size += len(out)
+    d = h.hexdigest(); os.rename(tmp, os.path.join(blobs, d))
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + d, "size": size})
+cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+cd, cs = put(cfg)
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": cs},
+    "layers": layers}).encode()
+md, ms = put(man)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+    "digest": "sha256:" + md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]},
+    open(os.path.join(root, "index.json"), "w"))
+open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+}
+
+start_registry() {
+  stop_registry
+  local dir="$WORK/registry"; rm -rf "$dir"; mkdir -p "$dir"
+  PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $dir/storage}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$PORT, secret: bench-secret-not-a-credential}
+EOF
+  docker-registry serve "$dir/config.yml" 2>"$dir/log" &
+  REG_PID=$!
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "registry did not start" >&2; cat "$dir/log" >&2; exit 1
+}
+stop_registry() {
+  if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=""; fi
+}
+
+# measure LABEL CMD...: prints "LABEL wall_s rss_mib"
+measure() {
+  local label="$1"; shift
+  local log="$WORK/time.log"
+  sync
+  if ! /usr/bin/time -v "$@" >"$WORK/out.log" 2>"$log"; then
+    echo "FAILED: $label" >&2; cat "$WORK/out.log" "$log" >&2; exit 1
+  fi
+  local wall rss
+  wall="$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}' | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')"
+  rss="$(grep 'Maximum resident set size' "$log" | awk '{printf "%.1f", $NF/1024}')"
+  printf '%-34s %8.2f s %8.1f MiB\n' "$label" "$wall" "$rss"
+  echo "$label $wall $rss" >>"$WORK/results"
+}
+
+: >"$WORK/results"
+run_image() {
+  local name="$1" mib="$2" n="$3" layout="$WORK/$1"
+  echo "== $name: $n layer(s), $mib MiB total ==" >&2
+  make_layout "$layout" "$mib" "$n"
+  # Push: each tool into a fresh, empty registry.
+  start_registry
+  measure "$name push ours" "$BIN/registry_push" "$layout" "127.0.0.1:$PORT/bench/img:v1"
+  start_registry
+  measure "$name push skopeo" skopeo --insecure-policy copy -q --dest-tls-verify=false \
+    "oci:$layout:v1" "docker://127.0.0.1:$PORT/bench/img:v1"
+  # Pull: both from the repository skopeo just pushed.
+  rm -rf "$WORK/pull-ours" "$WORK/pull-skopeo"
+  measure "$name pull ours" "$BIN/registry_pull" "127.0.0.1:$PORT/bench/img:v1" "$WORK/pull-ours"
+  measure "$name pull skopeo" skopeo --insecure-policy copy -q --src-tls-verify=false \
+    "docker://127.0.0.1:$PORT/bench/img:v1" "oci:$WORK/pull-skopeo:v1"
+  if [ "$n" = 1 ]; then
+    # The floor: curl moving the one layer blob, no manifest work, no verification.
+    local blob
+    blob="$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/index.json"))["manifests"][0]["digest"].split(":")[1]; print(json.load(open(sys.argv[1]+"/blobs/sha256/"+m))["layers"][0]["digest"])' "$layout")"
+    measure "$name pull floor (curl)" curl -sf -o "$WORK/pull-floor" "http://127.0.0.1:$PORT/v2/bench/img/blobs/$blob"
+    rm -f "$WORK/pull-floor"
+    start_registry
+    measure "$name push floor (curl)" bash -c '
+      loc=$(curl -sf -X POST -D - -o /dev/null "http://127.0.0.1:'"$PORT"'/v2/bench/floor/blobs/uploads/" | tr -d "\r" | awk "tolower(\$1)==\"location:\" {print \$2}")
+      loc2=$(curl -sf -X PATCH -H "Content-Type: application/octet-stream" -T "$1" -D - -o /dev/null "$loc" | tr -d "\r" | awk "tolower(\$1)==\"location:\" {print \$2}")
+      case "$loc2" in *\?*) sep="&";; *) sep="?";; esac
+      curl -sf -X PUT -o /dev/null "${loc2}${sep}digest=$2"' _ "$layout/blobs/sha256/${blob#sha256:}" "$blob"
+  fi
+  rm -rf "$layout" "$WORK/pull-ours" "$WORK/pull-skopeo"
+  stop_registry
+}
+
+run_image "single-${SIZE_MIB}MiB" "$SIZE_MIB" 1
+run_image "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
+run_image "single-$((SIZE_MIB / 4))MiB" "$((SIZE_MIB / 4))" 1
+
+echo
+echo "ratios (ours / skopeo; target wall <= 0.6, RSS <= 1.0):"
+python3 - "$WORK/results" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    label, wall, rss = " ".join(parts[:-2]), float(parts[-2]), float(parts[-1])
+    rows[label] = (wall, rss)
+for label in rows:
+    if label.endswith(" ours"):
+        base = label[: -len(" ours")]
+        o, s = rows[label], rows.get(base + " skopeo")
+        if s:
+            print(f"  {base:<28} wall {o[0] / s[0]:.2f}x   rss {o[1] / s[1]:.2f}x   ({o[0]:.2f}s/{s[0]:.2f}s, {o[1]:.1f}/{s[1]:.1f} MiB)")
+PY

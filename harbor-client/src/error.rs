@@ -1,0 +1,545 @@
+//! The crate's error type: one enum, classed by where a call failed.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use http::{Method, StatusCode};
+use serde::Deserialize;
+use url::Url;
+
+/// A `Result` whose error defaults to this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `harbor-client`.
+///
+/// Variants say where the call failed: while building ([`Error::Config`]), on bad input
+/// ([`Error::InvalidInput`]), on the wire ([`Error::Transport`]), in authentication
+/// ([`Error::Auth`]), as an answer from the server ([`Error::Api`]), while decoding an answer
+/// ([`Error::Decode`]), while verifying content ([`Error::DigestMismatch`]), on the local disk
+/// ([`Error::Io`]) or because the server broke the protocol ([`Error::Protocol`]).
+///
+/// Ask it questions rather than matching: [`Error::status`], [`Error::is_not_found`],
+/// [`Error::is_unauthorized`], [`Error::is_retryable`], [`Error::request_id`],
+/// [`Error::may_have_been_sent`].
+///
+/// Secrets never appear in an error: URLs are shown without their query string and user info.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The client could not be built; fix the configuration named in the message.
+    #[error("invalid client configuration: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// An argument was rejected before anything was sent (a bad reference, digest, name or tag).
+    #[error("invalid {kind} {input:?}: {reason}")]
+    InvalidInput {
+        /// What kind of value it was (`"reference"`, `"digest"`, ...).
+        kind: &'static str,
+        /// The rejected input (never a secret).
+        input: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// The request could not be completed on the wire (DNS, connect, TLS, timeout, a cut
+    /// connection). Check the address and the network; idempotent requests were retried already.
+    #[error("{method} {url}: {}: {source}", if *may_have_been_sent { "request failed after it may have been sent" } else { "request could not be sent" })]
+    Transport {
+        /// The request method.
+        method: Method,
+        /// The request URL, without query and user info.
+        url: String,
+        /// Whether the server may have received (part of) the request.
+        may_have_been_sent: bool,
+        /// The underlying HTTP client error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// Authentication failed: the token service refused the credentials or answered
+    /// something unusable. Check the credentials and that the account may access the resource.
+    #[error("authentication failed: {message}")]
+    Auth {
+        /// What went wrong (never contains a secret).
+        message: String,
+        /// The underlying error (usually a `harbor_auth::Error`), if any.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The server answered with an error status.
+    #[error(transparent)]
+    Api(Box<ApiError>),
+
+    /// An answer could not be decoded.
+    #[error("could not decode {what} at `{path}`: {source} (body starts with {excerpt:?})")]
+    Decode {
+        /// What was being decoded (`"tag list"`, `"image manifest"`, ...).
+        what: &'static str,
+        /// The JSON path where decoding failed.
+        path: String,
+        /// The first bytes of the body, for diagnosis.
+        excerpt: String,
+        /// The underlying JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Content did not match its digest; nothing was stored as valid. Retry the transfer; if it
+    /// keeps failing the registry or something between serves corrupt data.
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// The digest that was asked for.
+        expected: String,
+        /// The digest of the bytes received.
+        actual: String,
+    },
+
+    /// A local file operation failed.
+    #[error("{}: {source}", path.as_ref().map_or_else(|| "i/o error".to_owned(), |p| p.display().to_string()))]
+    Io {
+        /// The file or directory involved, if known.
+        path: Option<PathBuf>,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The server answered in a way the protocol does not allow (a missing `Location`, a bad
+    /// `Range`, a `Link` to another host, a size that does not match ...).
+    #[error("protocol error: {message}")]
+    Protocol {
+        /// What was wrong with the answer.
+        message: String,
+    },
+}
+
+impl Error {
+    /// The HTTP status of an [`Error::Api`] error.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Api(e) => Some(e.status),
+            Error::Transport { source, .. } => source.status(),
+            _ => None,
+        }
+    }
+
+    /// Whether the resource does not exist (404, or a `*_UNKNOWN` / `NOT_FOUND` code).
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Error::Api(e) => {
+                e.status == StatusCode::NOT_FOUND
+                    || e.errors.iter().any(|x| {
+                        matches!(
+                            x.code,
+                            ErrorCode::BlobUnknown
+                                | ErrorCode::ManifestUnknown
+                                | ErrorCode::NameUnknown
+                                | ErrorCode::NotFound
+                        )
+                    })
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the server refused the credentials or the token (401), or authentication failed.
+    pub fn is_unauthorized(&self) -> bool {
+        match self {
+            Error::Api(e) => e.status == StatusCode::UNAUTHORIZED,
+            Error::Auth { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the operation was forbidden (403, `DENIED`): the account lacks the permission.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Error::Api(e) if e.status == StatusCode::FORBIDDEN)
+    }
+
+    /// Whether trying again later may succeed (408, 429, 5xx, timeouts, cut connections,
+    /// digest mismatches).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => is_retryable_status(e.status),
+            Error::Transport { .. } | Error::DigestMismatch { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the request timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Transport { source, .. } if source.is_timeout())
+    }
+
+    /// The `X-Request-Id` the server sent with an error answer.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(e) => e.request_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the server may have received the request (for deciding whether a
+    /// non-idempotent call may be repeated safely).
+    pub fn may_have_been_sent(&self) -> bool {
+        match self {
+            Error::Transport {
+                may_have_been_sent, ..
+            } => *may_have_been_sent,
+            Error::Config { .. } | Error::InvalidInput { .. } => false,
+            _ => true,
+        }
+    }
+
+    /// The API error details, when the server answered with an error status.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(kind: &'static str, input: &str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            kind,
+            input: truncate(input, 300),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Self {
+        Error::Protocol {
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: Some(path.into()),
+            source,
+        }
+    }
+
+    pub(crate) fn transport(method: &Method, url: &Url, source: reqwest::Error) -> Self {
+        let may_have_been_sent = !source.is_connect() && !source.is_builder();
+        Error::Transport {
+            method: method.clone(),
+            url: display_url(url),
+            may_have_been_sent,
+            source,
+        }
+    }
+
+    pub(crate) fn decode(
+        what: &'static str,
+        body: &[u8],
+        err: serde_path_to_error::Error<serde_json::Error>,
+    ) -> Self {
+        Error::Decode {
+            what,
+            path: err.path().to_string(),
+            excerpt: excerpt(body),
+            source: err.into_inner(),
+        }
+    }
+}
+
+/// Whether a status is worth retrying (408, 429, 5xx other than 501 and 505).
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504 | 599)
+}
+
+/// An error answer from a registry or from the Harbor API.
+///
+/// Holds the status, the `{"errors":[...]}` envelope (OCI and Harbor codes; unknown codes are
+/// kept as text), the `X-Request-Id` and the request that failed.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The entries of the error envelope (empty when the body was not one).
+    pub errors: Vec<ErrorEntry>,
+    /// The `X-Request-Id` response header.
+    pub request_id: Option<String>,
+    /// The request method.
+    pub method: Method,
+    /// The request URL, without query and user info.
+    pub url: String,
+    /// The start of the body when it was not an error envelope.
+    pub body_excerpt: Option<String>,
+    /// `Warning` headers the server sent (reported, never acted on).
+    pub warnings: Vec<String>,
+}
+
+impl ApiError {
+    /// Builds the error for an answer, from its parts. `body` may be empty.
+    pub fn from_parts(
+        method: &Method,
+        url: &Url,
+        status: StatusCode,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Self {
+        #[derive(Deserialize)]
+        struct Envelope {
+            #[serde(default)]
+            errors: Option<Vec<ErrorEntry>>,
+        }
+        let errors = serde_json::from_slice::<Envelope>(body)
+            .ok()
+            .and_then(|e| e.errors)
+            .unwrap_or_default();
+        let body_excerpt = (errors.is_empty() && !body.is_empty()).then(|| excerpt(body));
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let warnings = headers
+            .get_all(http::header::WARNING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|s| truncate(s, 4096))
+            .collect();
+        ApiError {
+            status,
+            errors,
+            request_id,
+            method: method.clone(),
+            url: display_url(url),
+            body_excerpt,
+            warnings,
+        }
+    }
+
+    /// Whether any envelope entry carries `code`.
+    pub fn has_code(&self, code: &ErrorCode) -> bool {
+        self.errors.iter().any(|e| &e.code == code)
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.method, self.url, self.status)?;
+        for (i, e) in self.errors.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            write!(f, "{}", e.code)?;
+            if !e.message.is_empty() {
+                write!(f, " ({})", e.message)?;
+            }
+        }
+        if let Some(b) = &self.body_excerpt {
+            write!(f, ": {b:?}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        let hint = match self.status.as_u16() {
+            401 => " - check the credentials",
+            403 => " - the account lacks permission for this operation",
+            404 => " - check the repository and reference",
+            429 => " - rate limited, retry later",
+            _ => "",
+        };
+        f.write_str(hint)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<ApiError> for Error {
+    fn from(e: ApiError) -> Self {
+        Error::Api(Box::new(e))
+    }
+}
+
+/// One entry of the `{"errors":[...]}` envelope.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[non_exhaustive]
+pub struct ErrorEntry {
+    /// The error code.
+    pub code: ErrorCode,
+    /// The message, possibly empty.
+    #[serde(default)]
+    pub message: String,
+    /// Extra detail, as sent.
+    #[serde(default)]
+    pub detail: Option<serde_json::Value>,
+}
+
+/// An error code from the OCI distribution spec, distribution or Harbor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `BLOB_UNKNOWN`
+    BlobUnknown,
+    /// `BLOB_UPLOAD_INVALID`
+    BlobUploadInvalid,
+    /// `BLOB_UPLOAD_UNKNOWN`
+    BlobUploadUnknown,
+    /// `DIGEST_INVALID`
+    DigestInvalid,
+    /// `MANIFEST_BLOB_UNKNOWN`
+    ManifestBlobUnknown,
+    /// `MANIFEST_INVALID`
+    ManifestInvalid,
+    /// `MANIFEST_UNKNOWN`
+    ManifestUnknown,
+    /// `NAME_INVALID`
+    NameInvalid,
+    /// `NAME_UNKNOWN`
+    NameUnknown,
+    /// `SIZE_INVALID`
+    SizeInvalid,
+    /// `UNAUTHORIZED`
+    Unauthorized,
+    /// `DENIED`
+    Denied,
+    /// `UNSUPPORTED`
+    Unsupported,
+    /// `TOOMANYREQUESTS`
+    TooManyRequests,
+    /// `RANGE_INVALID` (distribution)
+    RangeInvalid,
+    /// `NOT_FOUND` (Harbor)
+    NotFound,
+    /// `FORBIDDEN` (Harbor)
+    Forbidden,
+    /// Any other code, kept as sent.
+    Other(String),
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ErrorCode::BlobUnknown => "BLOB_UNKNOWN",
+            ErrorCode::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
+            ErrorCode::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
+            ErrorCode::DigestInvalid => "DIGEST_INVALID",
+            ErrorCode::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
+            ErrorCode::ManifestInvalid => "MANIFEST_INVALID",
+            ErrorCode::ManifestUnknown => "MANIFEST_UNKNOWN",
+            ErrorCode::NameInvalid => "NAME_INVALID",
+            ErrorCode::NameUnknown => "NAME_UNKNOWN",
+            ErrorCode::SizeInvalid => "SIZE_INVALID",
+            ErrorCode::Unauthorized => "UNAUTHORIZED",
+            ErrorCode::Denied => "DENIED",
+            ErrorCode::Unsupported => "UNSUPPORTED",
+            ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
+            ErrorCode::RangeInvalid => "RANGE_INVALID",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for ErrorCode {
+    fn from(s: &str) -> Self {
+        match s {
+            "BLOB_UNKNOWN" => ErrorCode::BlobUnknown,
+            "BLOB_UPLOAD_INVALID" => ErrorCode::BlobUploadInvalid,
+            "BLOB_UPLOAD_UNKNOWN" => ErrorCode::BlobUploadUnknown,
+            "DIGEST_INVALID" => ErrorCode::DigestInvalid,
+            "MANIFEST_BLOB_UNKNOWN" => ErrorCode::ManifestBlobUnknown,
+            "MANIFEST_INVALID" => ErrorCode::ManifestInvalid,
+            "MANIFEST_UNKNOWN" => ErrorCode::ManifestUnknown,
+            "NAME_INVALID" => ErrorCode::NameInvalid,
+            "NAME_UNKNOWN" => ErrorCode::NameUnknown,
+            "SIZE_INVALID" => ErrorCode::SizeInvalid,
+            "UNAUTHORIZED" => ErrorCode::Unauthorized,
+            "DENIED" => ErrorCode::Denied,
+            "UNSUPPORTED" => ErrorCode::Unsupported,
+            "TOOMANYREQUESTS" => ErrorCode::TooManyRequests,
+            "RANGE_INVALID" => ErrorCode::RangeInvalid,
+            "NOT_FOUND" => ErrorCode::NotFound,
+            "FORBIDDEN" => ErrorCode::Forbidden,
+            other => ErrorCode::Other(other.to_owned()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(ErrorCode::from(s.as_str()))
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A URL as shown in errors and logs: no user info, no query (upload and storage URLs carry
+/// signed state there).
+pub(crate) fn display_url(url: &Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body.get(..body.len().min(200)).unwrap_or_default());
+    s.into_owned()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", s.get(..end).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_is_parsed_and_unknown_codes_kept() {
+        let url = Url::parse("http://r.example/v2/a/manifests/x?_state=secret").unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert("x-request-id", "abc".parse().unwrap());
+        let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"nope"},{"code":"WEIRD"}]}"#;
+        let e = ApiError::from_parts(&Method::GET, &url, StatusCode::NOT_FOUND, &h, body);
+        assert_eq!(e.errors.len(), 2);
+        assert_eq!(e.errors[1].code, ErrorCode::Other("WEIRD".into()));
+        let err = Error::from(e);
+        assert!(err.is_not_found());
+        assert_eq!(err.request_id(), Some("abc"));
+        let text = err.to_string();
+        assert!(text.contains("MANIFEST_UNKNOWN (nope)"), "{text}");
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn non_json_body_is_kept_as_excerpt() {
+        let url = Url::parse("http://r.example/v2/").unwrap();
+        let e = ApiError::from_parts(
+            &Method::GET,
+            &url,
+            StatusCode::BAD_GATEWAY,
+            &http::HeaderMap::new(),
+            b"<html>bad gateway</html>",
+        );
+        assert!(e.errors.is_empty());
+        assert_eq!(e.body_excerpt.as_deref(), Some("<html>bad gateway</html>"));
+        assert!(Error::from(e).is_retryable());
+    }
+}

@@ -1,0 +1,22 @@
+#![doc = include_str!("../README.md")]
+//!
+//! ## Modules
+//!
+//! - [`transport`]: the shared [`Transport`](transport::Transport) and its
+//!   [`Request`](transport::Request), [`RetryPolicy`](transport::RetryPolicy),
+//!   [`Credentials`](transport::Credentials).
+//! - [`registry`]: [`RegistryClient`](registry::RegistryClient), names and references
+//!   ([`Reference`](registry::Reference), [`Digest`](registry::Digest), ...), manifest types,
+//!   [`OciLayout`](registry::OciLayout), [`UploadSession`](registry::UploadSession).
+//! - [`api`]: [`HarborClient`] for the Harbor REST API v2.0.
+//!
+//! Errors: one enum, [`Error`], with predicates such as [`Error::is_not_found`].
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod api;
+mod error;
+pub mod registry;
+pub mod transport;
+
+pub use api::HarborClient;
+pub use error::{ApiError, Error, ErrorCode, ErrorEntry, Result};

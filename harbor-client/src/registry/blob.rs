@@ -1,0 +1,400 @@
+//! Blob downloads: streamed, verified while they stream, resumed when the connection breaks.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use futures_util::stream::{BoxStream, StreamExt as _};
+use http::header::{CONTENT_LENGTH, HeaderValue, RANGE};
+use http::{Method, StatusCode};
+use tokio::io::AsyncWriteExt as _;
+use url::Url;
+
+use super::{Digest, Hasher, RegistryClient, Repository, scope};
+use crate::error::{Error, Result};
+use crate::transport::Request;
+
+/// A blob being downloaded: a stream of byte chunks.
+///
+/// From [`RegistryClient::get_blob`] the bytes are hashed as they pass; when the stream ends
+/// the digest is compared and a mismatch is yielded as the last item
+/// ([`Error::DigestMismatch`]), so a consumer that stops at the first error never takes bad
+/// bytes as good. A connection that breaks mid-way is resumed with a `Range` request from the
+/// last byte received.
+pub struct BlobStream {
+    inner: BoxStream<'static, Result<Bytes>>,
+    size: Option<u64>,
+}
+
+impl std::fmt::Debug for BlobStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStream")
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BlobStream {
+    /// The number of bytes the stream will yield, when the registry said.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+}
+
+impl Stream for BlobStream {
+    type Item = Result<Bytes>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.poll_next_unpin(cx)
+    }
+}
+
+struct State {
+    client: RegistryClient,
+    url: Url,
+    scope: String,
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    offset: u64,
+    size: Option<u64>,
+    hasher: Option<Hasher>,
+    digest: Digest,
+    resumes_left: u32,
+    done: bool,
+}
+
+fn content_length(h: &http::HeaderMap) -> Option<u64> {
+    h.get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+impl RegistryClient {
+    /// The size of a blob, if it exists.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] (404 when unknown; check with [`Error::is_not_found`]).
+    pub async fn head_blob(&self, repo: &Repository, digest: &Digest) -> Result<u64> {
+        self.head_blob_scoped(repo, digest, "pull").await
+    }
+
+    pub(crate) async fn head_blob_scoped(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        actions: &str,
+    ) -> Result<u64> {
+        let url = self.url(repo, &format!("blobs/{digest}"))?;
+        let resp = self
+            .send(Request::new(Method::HEAD, url).scope(&scope(repo, actions)))
+            .await?;
+        content_length(resp.headers())
+            .ok_or_else(|| Error::protocol("the registry sent no Content-Length for the blob"))
+    }
+
+    /// Whether a blob exists (`HEAD`, 404 → `false`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] for errors other than 404, [`Error::Transport`].
+    pub async fn blob_exists(&self, repo: &Repository, digest: &Digest) -> Result<bool> {
+        self.blob_exists_scoped(repo, digest, "pull").await
+    }
+
+    pub(crate) async fn blob_exists_scoped(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        actions: &str,
+    ) -> Result<bool> {
+        match self.head_blob_scoped(repo, digest, actions).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Downloads a blob as a verified, resumable stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a digest algorithm that cannot be verified, [`Error::Api`]
+    /// (404 when unknown), [`Error::Transport`]. Errors later in the transfer come from the
+    /// stream.
+    pub async fn get_blob(&self, repo: &Repository, digest: &Digest) -> Result<BlobStream> {
+        let hasher = digest.hasher()?;
+        let url = self.url(repo, &format!("blobs/{digest}"))?;
+        let sc = scope(repo, "pull");
+        let resp = self
+            .send(Request::new(Method::GET, url.clone()).scope(&sc))
+            .await?;
+        let size = content_length(resp.headers());
+        let state = State {
+            client: self.clone(),
+            url,
+            scope: sc,
+            body: Some(resp.bytes_stream().boxed()),
+            offset: 0,
+            size,
+            hasher: Some(hasher),
+            digest: digest.clone(),
+            resumes_left: self.inner.resume_attempts,
+            done: false,
+        };
+        Ok(BlobStream {
+            inner: futures_util::stream::unfold(state, next_chunk).boxed(),
+            size,
+        })
+    }
+
+    /// Downloads bytes `start..=end` (to the end when `end` is `None`) of a blob, unverified.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] (416 for a range outside the blob), [`Error::Protocol`] when the
+    /// registry ignores the range.
+    pub async fn get_blob_range(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<BlobStream> {
+        let url = self.url(repo, &format!("blobs/{digest}"))?;
+        let range = match end {
+            Some(e) => format!("bytes={start}-{e}"),
+            None => format!("bytes={start}-"),
+        };
+        let resp = self
+            .send(
+                Request::new(Method::GET, url.clone())
+                    .header(
+                        RANGE,
+                        HeaderValue::from_str(&range)
+                            .map_err(|_| Error::invalid("range", &range, "not a header value"))?,
+                    )
+                    .scope(&scope(repo, "pull")),
+            )
+            .await?;
+        if resp.status() != StatusCode::PARTIAL_CONTENT && start != 0 {
+            return Err(Error::protocol(
+                "the registry ignored the Range header (no 206 answer)",
+            ));
+        }
+        let size = content_length(resp.headers());
+        let url2 = url.clone();
+        Ok(BlobStream {
+            inner: resp
+                .bytes_stream()
+                .map(move |r| r.map_err(|e| Error::transport(&Method::GET, &url2, e)))
+                .boxed(),
+            size,
+        })
+    }
+
+    /// Downloads a blob into a file, verified: the bytes go to `<path>.partial` while they
+    /// stream and the file is renamed to `path` only once the digest matches. On any error the
+    /// partial file is removed; nothing is left behind as if valid.
+    ///
+    /// # Errors
+    ///
+    /// As [`RegistryClient::get_blob`], plus [`Error::DigestMismatch`], [`Error::Io`], and
+    /// [`Error::Protocol`] when the size differs from `expected_size`.
+    pub async fn pull_blob_to_file(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        path: &Path,
+    ) -> Result<u64> {
+        self.pull_blob_to_file_with(repo, digest, expected_size, path, &|_| {})
+            .await
+    }
+
+    pub(crate) async fn pull_blob_to_file_with(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        expected_size: Option<u64>,
+        path: &Path,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<u64> {
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let result = async {
+            let mut stream = self.get_blob(repo, digest).await?;
+            if let (Some(want), Some(got)) = (expected_size, stream.size())
+                && want != got
+            {
+                return Err(Error::protocol(format!(
+                    "blob {digest} is {got} bytes, the manifest says {want}"
+                )));
+            }
+            let file = tokio::fs::File::create(&partial)
+                .await
+                .map_err(|e| Error::io(&partial, e))?;
+            let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+            let mut n: u64 = 0;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                n += chunk.len() as u64;
+                if let Some(want) = expected_size
+                    && n > want
+                {
+                    return Err(Error::protocol(format!(
+                        "blob {digest} is longer than the {want} bytes the manifest says"
+                    )));
+                }
+                w.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::io(&partial, e))?;
+                on_bytes(chunk.len() as u64);
+            }
+            w.flush().await.map_err(|e| Error::io(&partial, e))?;
+            drop(w);
+            tokio::fs::rename(&partial, path)
+                .await
+                .map_err(|e| Error::io(path, e))?;
+            Ok(n)
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        result
+    }
+
+    /// Deletes a blob.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`]: 404 when unknown, 405 when deletion is disabled.
+    pub async fn delete_blob(&self, repo: &Repository, digest: &Digest) -> Result<()> {
+        let url = self.url(repo, &format!("blobs/{digest}"))?;
+        self.send(Request::new(Method::DELETE, url).scope(&scope(repo, "delete")))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Yields the next verified chunk, resuming after a broken connection.
+async fn next_chunk(mut st: State) -> Option<(Result<Bytes>, State)> {
+    if st.done {
+        return None;
+    }
+    loop {
+        let Some(body) = st.body.as_mut() else {
+            // Reconnect from the offset.
+            match resume(
+                st.client.clone(),
+                st.url.clone(),
+                st.scope.clone(),
+                st.offset,
+            )
+            .await
+            {
+                Ok(b) => {
+                    st.body = Some(b);
+                    continue;
+                }
+                Err(e) => {
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+            }
+        };
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                if chunk.is_empty() {
+                    continue;
+                }
+                st.offset += chunk.len() as u64;
+                if let Some(h) = st.hasher.as_mut() {
+                    h.update(&chunk);
+                }
+                return Some((Ok(chunk), st));
+            }
+            Some(Err(e)) => {
+                st.body = None;
+                if st.resumes_left == 0 {
+                    st.done = true;
+                    let err = Error::transport(&Method::GET, &st.url, e);
+                    return Some((Err(err), st));
+                }
+                st.resumes_left -= 1;
+                tracing::debug!(offset = st.offset, error = %e, "blob download broke; resuming");
+            }
+            None => {
+                if let Some(size) = st.size
+                    && st.offset < size
+                {
+                    st.body = None;
+                    if st.resumes_left == 0 {
+                        st.done = true;
+                        return Some((
+                            Err(Error::protocol(format!(
+                                "the blob ended after {} of {size} bytes",
+                                st.offset
+                            ))),
+                            st,
+                        ));
+                    }
+                    st.resumes_left -= 1;
+                    continue;
+                }
+                st.done = true;
+                let actual = st.hasher.take()?.finish();
+                if actual != st.digest {
+                    let err = Error::DigestMismatch {
+                        expected: st.digest.to_string(),
+                        actual: actual.to_string(),
+                    };
+                    return Some((Err(err), st));
+                }
+                return None;
+            }
+        }
+    }
+}
+
+async fn resume(
+    client: RegistryClient,
+    url: Url,
+    scope: String,
+    offset: u64,
+) -> Result<BoxStream<'static, reqwest::Result<Bytes>>> {
+    let range = format!("bytes={offset}-");
+    let req = Request::new(Method::GET, url)
+        .header(
+            RANGE,
+            HeaderValue::from_str(&range)
+                .map_err(|_| Error::invalid("range", &range, "not a header value"))?,
+        )
+        .scope(&scope);
+    let resp = client.send(req).await?;
+    let status = resp.status();
+    if status == StatusCode::OK && offset == 0 {
+        return Ok(resp.bytes_stream().boxed());
+    }
+    if status != StatusCode::PARTIAL_CONTENT {
+        return Err(Error::protocol(format!(
+            "cannot resume the download at byte {offset}: the registry answered {status} instead of 206"
+        )));
+    }
+    // `Content-Range: bytes <start>-<end>/<total>` must start where we stopped.
+    let start = resp
+        .headers()
+        .get(http::header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("bytes "))
+        .and_then(|v| v.split_once('-'))
+        .and_then(|(s, _)| s.parse::<u64>().ok());
+    if start.is_some_and(|s| s != offset) {
+        return Err(Error::protocol(format!(
+            "the registry resumed the download at another offset than {offset}"
+        )));
+    }
+    Ok(resp.bytes_stream().boxed())
+}

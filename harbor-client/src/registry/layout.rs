@@ -1,0 +1,255 @@
+//! OCI image layout directories (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`).
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use super::Digest;
+use super::manifest::{Descriptor, ImageIndex, decode};
+use crate::error::{Error, Result};
+
+/// The annotation that names an image in a layout's `index.json`.
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+const LAYOUT_FILE: &str = "oci-layout";
+const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// An OCI image layout on disk.
+#[derive(Debug, Clone)]
+pub struct OciLayout {
+    root: PathBuf,
+}
+
+impl OciLayout {
+    /// Opens a layout, creating the directory, `oci-layout`, `blobs/sha256` and an empty
+    /// `index.json` as needed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the directory cannot be created or written.
+    pub async fn create(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let blobs = root.join("blobs").join("sha256");
+        tokio::fs::create_dir_all(&blobs)
+            .await
+            .map_err(|e| Error::io(&blobs, e))?;
+        let marker = root.join(LAYOUT_FILE);
+        if !exists(&marker).await {
+            write_atomic(&marker, LAYOUT_CONTENT).await?;
+        }
+        let layout = OciLayout { root };
+        if !exists(&layout.index_path()).await {
+            layout.write_index(&ImageIndex::new()).await?;
+        }
+        Ok(layout)
+    }
+
+    /// Opens an existing layout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when the directory holds no `oci-layout` file.
+    pub async fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        if !exists(&root.join(LAYOUT_FILE)).await {
+            return Err(Error::invalid(
+                "OCI layout",
+                &root.display().to_string(),
+                "no oci-layout file: not an OCI image layout directory",
+            ));
+        }
+        Ok(OciLayout { root })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a blob lives.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(digest.algorithm())
+            .join(digest.encoded())
+    }
+
+    /// Whether a blob is present with the expected size.
+    pub async fn has_blob(&self, digest: &Digest, size: u64) -> bool {
+        tokio::fs::metadata(self.blob_path(digest))
+            .await
+            .is_ok_and(|m| m.len() == size)
+    }
+
+    /// Reads a small blob (a manifest or config; at most 16 MiB) and verifies its digest.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::DigestMismatch`], [`Error::InvalidInput`] over 16 MiB.
+    pub async fn read_blob(&self, digest: &Digest) -> Result<Bytes> {
+        let p = self.blob_path(digest);
+        let meta = tokio::fs::metadata(&p)
+            .await
+            .map_err(|e| Error::io(&p, e))?;
+        if meta.len() > 16 * 1024 * 1024 {
+            return Err(Error::invalid(
+                "blob",
+                digest.as_str(),
+                "too large to read into memory",
+            ));
+        }
+        let data = tokio::fs::read(&p).await.map_err(|e| Error::io(&p, e))?;
+        let mut h = digest.hasher()?;
+        h.update(&data);
+        let actual = h.finish();
+        if &actual != digest {
+            return Err(Error::DigestMismatch {
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(Bytes::from(data))
+    }
+
+    /// Writes a small blob, verified, atomically.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DigestMismatch`] when the bytes do not match, [`Error::Io`].
+    pub async fn write_blob(&self, digest: &Digest, data: &[u8]) -> Result<()> {
+        let mut h = digest.hasher()?;
+        h.update(data);
+        let actual = h.finish();
+        if &actual != digest {
+            return Err(Error::DigestMismatch {
+                expected: digest.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        let p = self.blob_path(digest);
+        if let Some(dir) = p.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| Error::io(dir, e))?;
+        }
+        write_atomic(&p, data).await
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+
+    /// Reads `index.json`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Decode`].
+    pub async fn index(&self) -> Result<ImageIndex> {
+        let p = self.index_path();
+        let data = tokio::fs::read(&p).await.map_err(|e| Error::io(&p, e))?;
+        decode("index.json", &data)
+    }
+
+    async fn write_index(&self, index: &ImageIndex) -> Result<()> {
+        let data = serde_json::to_vec(index)
+            .map_err(|e| Error::invalid("index.json", "", e.to_string()))?;
+        write_atomic(&self.index_path(), &data).await
+    }
+
+    /// Adds a manifest to `index.json` under a name (replacing an entry of that name).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Decode`].
+    pub async fn add_manifest(&self, mut desc: Descriptor, ref_name: Option<&str>) -> Result<()> {
+        let mut index = self.index().await?;
+        match ref_name {
+            Some(name) => {
+                index
+                    .manifests
+                    .retain(|d| d.annotations.get(REF_NAME).map(String::as_str) != Some(name));
+                desc.annotations
+                    .insert(REF_NAME.to_owned(), name.to_owned());
+            }
+            None => index.manifests.retain(|d| d.digest != desc.digest),
+        }
+        index.manifests.push(desc);
+        self.write_index(&index).await
+    }
+
+    /// The manifest named `ref_name` in `index.json`, or the only one when no name is given
+    /// (or none matches and there is exactly one).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when no entry (or several) fit.
+    pub async fn find_manifest(&self, ref_name: Option<&str>) -> Result<Descriptor> {
+        let index = self.index().await?;
+        if let Some(name) = ref_name
+            && let Some(d) = index
+                .manifests
+                .iter()
+                .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(name))
+        {
+            return Ok(d.clone());
+        }
+        match index.manifests.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::invalid(
+                "OCI layout",
+                &self.root.display().to_string(),
+                "index.json lists no manifest",
+            )),
+            _ => Err(Error::invalid(
+                "OCI layout",
+                &self.root.display().to_string(),
+                format!(
+                    "index.json lists several manifests and none is named {:?}",
+                    ref_name.unwrap_or_default()
+                ),
+            )),
+        }
+    }
+}
+
+async fn exists(p: &Path) -> bool {
+    tokio::fs::metadata(p).await.is_ok()
+}
+
+async fn write_atomic(p: &Path, data: &[u8]) -> Result<()> {
+    let mut tmp = p.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    tokio::fs::write(&tmp, data)
+        .await
+        .map_err(|e| Error::io(&tmp, e))?;
+    tokio::fs::rename(&tmp, p)
+        .await
+        .map_err(|e| Error::io(p, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn layout_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = OciLayout::create(dir.path()).await.unwrap();
+        let d = Digest::sha256_of(b"{}");
+        l.write_blob(&d, b"{}").await.unwrap();
+        assert!(l.has_blob(&d, 2).await);
+        assert!(l.write_blob(&d, b"{ }").await.is_err());
+        l.add_manifest(Descriptor::new("x", d.clone(), 2), Some("v1"))
+            .await
+            .unwrap();
+        l.add_manifest(Descriptor::new("x", d.clone(), 2), Some("v1"))
+            .await
+            .unwrap();
+        let again = OciLayout::open(dir.path()).await.unwrap();
+        assert_eq!(again.index().await.unwrap().manifests.len(), 1);
+        assert_eq!(again.find_manifest(Some("v1")).await.unwrap().digest, d);
+        assert_eq!(again.read_blob(&d).await.unwrap().as_ref(), b"{}");
+        assert!(OciLayout::open(dir.path().join("nope")).await.is_err());
+    }
+}

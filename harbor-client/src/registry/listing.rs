@@ -1,0 +1,292 @@
+//! Tag and catalog listing, page by page or as streams that follow `Link`.
+
+use futures_util::Stream;
+use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
+use http::Method;
+use serde::Deserialize;
+use url::Url;
+
+use super::manifest::decode;
+use super::{RegistryClient, Repository, scope};
+use crate::error::{Error, Result};
+use crate::transport::{Request, origin};
+
+/// One page of a tag list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagPage {
+    /// The repository name as the registry reports it.
+    pub name: String,
+    /// The tags on this page (`"tags": null` reads as empty).
+    pub tags: Vec<String>,
+    /// The next page, from the `Link` header.
+    pub next: Option<Url>,
+}
+
+/// One page of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CatalogPage {
+    /// The repository names on this page.
+    pub repositories: Vec<String>,
+    /// The next page, from the `Link` header.
+    pub next: Option<Url>,
+}
+
+#[derive(Deserialize)]
+struct TagsBody {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+struct CatalogBody {
+    #[serde(default)]
+    repositories: Option<Vec<String>>,
+}
+
+/// The `rel="next"` target of `Link` headers, resolved against the request URL. A target on
+/// another origin is refused.
+pub(crate) fn next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<Option<Url>> {
+    for v in headers.get_all(http::header::LINK) {
+        let Ok(v) = v.to_str() else { continue };
+        for part in split_links(v) {
+            let Some((target, params)) = part.trim().split_once('>') else {
+                continue;
+            };
+            let target = target.trim().trim_start_matches('<');
+            let is_next = params.split(';').any(|p| {
+                let p = p.trim();
+                p.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("rel")
+                        && v.trim()
+                            .trim_matches('"')
+                            .split(' ')
+                            .any(|r| r.eq_ignore_ascii_case("next"))
+                })
+            });
+            if !is_next {
+                continue;
+            }
+            let url = request_url
+                .join(target)
+                .map_err(|e| Error::protocol(format!("bad Link target {target:?}: {e}")))?;
+            if origin(&url) != origin(request_url) {
+                return Err(Error::protocol(format!(
+                    "the Link header points to another host ({}); refusing to follow it",
+                    origin(&url)
+                )));
+            }
+            return Ok(Some(url));
+        }
+    }
+    Ok(None)
+}
+
+/// Splits a `Link` value on the commas between links (not those inside `<...>` or quotes).
+fn split_links(v: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut in_url, mut in_quote, mut start) = (false, false, 0);
+    for (i, c) in v.char_indices() {
+        match c {
+            '<' if !in_quote => in_url = true,
+            '>' if !in_quote => in_url = false,
+            '"' if !in_url => in_quote = !in_quote,
+            ',' if !in_url && !in_quote => {
+                out.push(v.get(start..i).unwrap_or_default());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(v.get(start..).unwrap_or_default());
+    out
+}
+
+fn with_paging(mut url: Url, n: Option<u32>, last: Option<&str>) -> Url {
+    if n.is_some() || last.is_some() {
+        let mut q = url.query_pairs_mut();
+        if let Some(n) = n {
+            q.append_pair("n", &n.to_string());
+        }
+        if let Some(l) = last {
+            q.append_pair("last", l);
+        }
+    }
+    url
+}
+
+impl RegistryClient {
+    async fn get_page(&self, url: Url, scope: &str) -> Result<(Vec<u8>, Option<Url>)> {
+        let resp = self
+            .send(Request::new(Method::GET, url.clone()).scope(scope))
+            .await?;
+        let next = next_link(&url, resp.headers())?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(&Method::GET, &url, e))?;
+        Ok((body.to_vec(), next))
+    }
+
+    /// Lists one page of tags: at most `n`, after `last` (exclusive).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] (404 for an unknown repository), [`Error::Decode`], or
+    /// [`Error::Protocol`] when `Link` points to another host.
+    pub async fn list_tags(
+        &self,
+        repo: &Repository,
+        n: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<TagPage> {
+        let url = with_paging(self.url(repo, "tags/list")?, n, last);
+        self.tag_page(repo, url).await
+    }
+
+    async fn tag_page(&self, repo: &Repository, url: Url) -> Result<TagPage> {
+        let (body, next) = self.get_page(url, &scope(repo, "pull")).await?;
+        let parsed: TagsBody = decode("tag list", &body)?;
+        Ok(TagPage {
+            name: parsed.name,
+            tags: parsed.tags.unwrap_or_default(),
+            next,
+        })
+    }
+
+    /// Every tag, following `Link` pages (requested `page_size` at a time when given).
+    pub fn tags_stream(
+        &self,
+        repo: &Repository,
+        page_size: Option<u32>,
+    ) -> impl Stream<Item = Result<String>> + Send + 'static {
+        let client = self.clone();
+        let repo = repo.clone();
+        let first = self
+            .url(&repo, "tags/list")
+            .map(|u| with_paging(u, page_size, None));
+        stream::try_unfold(Some(first), move |state| {
+            let client = client.clone();
+            let repo = repo.clone();
+            async move {
+                let Some(url) = state else { return Ok(None) };
+                let page = client.tag_page(&repo, url?).await?;
+                let next = page.next.clone().map(Ok);
+                Ok::<_, Error>(Some((stream::iter(page.tags.into_iter().map(Ok)), next)))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    /// Lists one page of the registry's catalog (`/v2/_catalog`). On Harbor this needs Basic
+    /// credentials of a system administrator.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] (401/403 without catalog access), [`Error::Decode`], [`Error::Protocol`].
+    pub async fn list_catalog(
+        &self,
+        registry: &str,
+        n: Option<u32>,
+        last: Option<&str>,
+    ) -> Result<CatalogPage> {
+        let url = self.catalog_url(registry)?;
+        self.catalog_page(with_paging(url, n, last)).await
+    }
+
+    fn catalog_url(&self, registry: &str) -> Result<Url> {
+        self.base(registry)?
+            .join("_catalog")
+            .map_err(|e| Error::invalid("registry", registry, e.to_string()))
+    }
+
+    async fn catalog_page(&self, url: Url) -> Result<CatalogPage> {
+        let (body, next) = self.get_page(url, "registry:catalog:*").await?;
+        let parsed: CatalogBody = decode("catalog", &body)?;
+        Ok(CatalogPage {
+            repositories: parsed.repositories.unwrap_or_default(),
+            next,
+        })
+    }
+
+    /// Every repository in the catalog, following `Link` pages.
+    pub fn catalog_stream(
+        &self,
+        registry: &str,
+        page_size: Option<u32>,
+    ) -> impl Stream<Item = Result<String>> + Send + 'static {
+        let client = self.clone();
+        let first = self
+            .catalog_url(registry)
+            .map(|u| with_paging(u, page_size, None));
+        stream::try_unfold(Some(first), move |state| {
+            let client = client.clone();
+            async move {
+                let Some(url) = state else { return Ok(None) };
+                let page = client.catalog_page(url?).await?;
+                let next = page.next.clone().map(Ok);
+                Ok::<_, Error>(Some((
+                    stream::iter(page.repositories.into_iter().map(Ok)),
+                    next,
+                )))
+            }
+        })
+        .try_flatten()
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::LINK, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn relative_and_absolute_links() {
+        let base = Url::parse("http://127.0.0.1:5000/v2/a/tags/list?n=2").unwrap();
+        let n = next_link(
+            &base,
+            &headers(r#"</v2/a/tags/list?last=b&n=2>; rel="next""#),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            n.as_str(),
+            "http://127.0.0.1:5000/v2/a/tags/list?last=b&n=2"
+        );
+        let n = next_link(
+            &base,
+            &headers(r#"<http://127.0.0.1:5000/v2/a/tags/list?last=x,y>; rel="prev", <http://127.0.0.1:5000/v2/a/tags/list?last=c>; rel=next"#),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(n.as_str().ends_with("last=c"));
+        assert!(next_link(&base, &http::HeaderMap::new()).unwrap().is_none());
+    }
+
+    #[test]
+    fn link_to_another_host_is_refused() {
+        let base = Url::parse("http://127.0.0.1:5000/v2/a/tags/list").unwrap();
+        let e = next_link(
+            &base,
+            &headers(r#"<http://evil.example/v2/a/tags/list>; rel="next""#),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }));
+    }
+
+    #[test]
+    fn null_tags_read_as_empty() {
+        let b: TagsBody = decode("tag list", br#"{"name":"a","tags":null}"#).unwrap();
+        assert_eq!(b.tags.unwrap_or_default(), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,277 @@
+//! The OCI distribution (registry v2) client.
+//!
+//! [`RegistryClient`] speaks to any registry named in a [`Reference`] or [`Repository`]:
+//!
+//! | area | methods |
+//! | --- | --- |
+//! | ping | [`ping`](RegistryClient::ping) |
+//! | listing | [`list_tags`](RegistryClient::list_tags), [`tags_stream`](RegistryClient::tags_stream), [`list_catalog`](RegistryClient::list_catalog), [`catalog_stream`](RegistryClient::catalog_stream) (follow `Link`, checking the host) |
+//! | manifests | [`get_manifest`](RegistryClient::get_manifest), [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest), [`delete_manifest`](RegistryClient::delete_manifest) |
+//! | blobs | [`head_blob`](RegistryClient::head_blob), [`get_blob`](RegistryClient::get_blob) (a stream verified on the fly, resumed transparently when the connection breaks), [`get_blob_range`](RegistryClient::get_blob_range), [`pull_blob_to_file`](RegistryClient::pull_blob_to_file), [`delete_blob`](RegistryClient::delete_blob) |
+//! | uploads | [`push_blob`](RegistryClient::push_blob) (monolithic), [`push_blob_file`](RegistryClient::push_blob_file) (streamed or chunked, resumed after failures), [`push_blob_stream`](RegistryClient::push_blob_stream) (unknown digest, hashed while sending), [`start_upload`](RegistryClient::start_upload) and [`UploadSession`] for manual control, [`mount_blob`](RegistryClient::mount_blob) |
+//! | referrers | [`referrers`](RegistryClient::referrers) (with the tag-schema fallback) |
+//! | images | [`pull_image`](RegistryClient::pull_image) into an OCI image layout, [`push_image`](RegistryClient::push_image) from one, [`copy_image`](RegistryClient::copy_image) between repositories or registries |
+//!
+//! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) are spoken to over plain HTTP;
+//! others over HTTPS unless [`RegistryClientBuilder::plain_http`] says otherwise.
+
+mod blob;
+#[cfg(feature = "events")]
+mod events;
+mod image;
+mod layout;
+mod listing;
+mod manifest;
+mod reference;
+mod referrers;
+mod upload;
+
+use std::sync::Arc;
+
+use http::Method;
+use url::Url;
+
+pub use blob::BlobStream;
+pub use image::{ImageOptions, Progress, ProgressEvent};
+pub use layout::{OciLayout, REF_NAME};
+pub use listing::{CatalogPage, TagPage};
+pub use manifest::{
+    Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
+};
+pub use reference::{
+    DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference, Repository, RepositoryName, Tag,
+};
+
+pub use referrers::{Referrers, referrers_tag};
+pub use upload::{MountOutcome, UploadSession};
+
+use crate::error::{Error, Result};
+use crate::transport::{Credentials, Request, Transport, TransportBuilder};
+
+/// The OCI distribution API client. Cheap to clone; clones share connections and tokens.
+///
+/// ```no_run
+/// # async fn demo() -> harbor_client::Result<()> {
+/// use harbor_client::registry::{Reference, RegistryClient};
+/// let client = RegistryClient::builder().build()?;
+/// let image: Reference = "harbor.example/library/nginx:1.27".parse()?;
+/// let manifest = client.get_manifest(&image).await?;
+/// println!("{} {}", manifest.digest, manifest.media_type);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RegistryClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    transport: Transport,
+    plain_http: PlainHttp,
+    chunk_size: Option<u64>,
+    resume_attempts: u32,
+}
+
+#[derive(Debug, Clone)]
+enum PlainHttp {
+    LoopbackOnly,
+    All,
+    Never,
+}
+
+/// Builds a [`RegistryClient`].
+#[derive(Debug)]
+#[must_use]
+pub struct RegistryClientBuilder {
+    transport: Option<Transport>,
+    transport_builder: TransportBuilder,
+    plain_http: PlainHttp,
+    chunk_size: Option<u64>,
+    resume_attempts: u32,
+}
+
+impl RegistryClientBuilder {
+    /// Uses an existing transport (shares its connections and token cache, e.g. with the
+    /// Harbor API client). Transport settings of this builder are then ignored.
+    pub fn transport(mut self, t: Transport) -> Self {
+        self.transport = Some(t);
+        self
+    }
+
+    /// Adjusts the transport this builder creates.
+    pub fn configure_transport(
+        mut self,
+        f: impl FnOnce(TransportBuilder) -> TransportBuilder,
+    ) -> Self {
+        self.transport_builder = f(self.transport_builder);
+        self
+    }
+
+    /// Sets the credentials.
+    pub fn credentials(self, c: Credentials) -> Self {
+        self.configure_transport(|b| b.credentials(c))
+    }
+
+    /// `true`: plain HTTP for every registry; `false`: HTTPS even on loopback. Default:
+    /// plain HTTP on loopback only.
+    pub fn plain_http(mut self, yes: bool) -> Self {
+        self.plain_http = if yes {
+            PlainHttp::All
+        } else {
+            PlainHttp::Never
+        };
+        self
+    }
+
+    /// Uploads files in chunks of this many bytes (raised to the registry's
+    /// `OCI-Chunk-Min-Length`). Default: one streamed request per blob, resumed after a failure.
+    pub fn chunk_size(mut self, bytes: u64) -> Self {
+        self.chunk_size = Some(bytes.max(1));
+        self
+    }
+
+    /// How often a broken blob download or upload is resumed before giving up (default 5).
+    pub fn resume_attempts(mut self, n: u32) -> Self {
+        self.resume_attempts = n;
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the transport cannot be built.
+    pub fn build(self) -> Result<RegistryClient> {
+        let transport = match self.transport {
+            Some(t) => t,
+            None => self.transport_builder.build()?,
+        };
+        Ok(RegistryClient {
+            inner: Arc::new(Inner {
+                transport,
+                plain_http: self.plain_http,
+                chunk_size: self.chunk_size,
+                resume_attempts: self.resume_attempts,
+            }),
+        })
+    }
+}
+
+/// The scope string for `actions` on a repository.
+fn scope(repo: &Repository, actions: &str) -> String {
+    format!("repository:{}:{actions}", repo.name())
+}
+
+fn is_loopback(host: &str) -> bool {
+    let h = host
+        .rsplit_once(':')
+        .filter(|(h, p)| !h.ends_with(':') && p.parse::<u16>().is_ok() && !h.is_empty())
+        .map_or(host, |(h, _)| h);
+    let h = h.trim_start_matches('[').trim_end_matches(']');
+    h == "localhost"
+        || h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl RegistryClient {
+    /// A builder with the defaults (anonymous, plain HTTP on loopback only).
+    pub fn builder() -> RegistryClientBuilder {
+        RegistryClientBuilder {
+            transport: None,
+            transport_builder: Transport::builder(),
+            plain_http: PlainHttp::LoopbackOnly,
+            chunk_size: None,
+            resume_attempts: 5,
+        }
+    }
+
+    /// The transport this client uses.
+    pub fn transport(&self) -> &Transport {
+        &self.inner.transport
+    }
+
+    fn scheme(&self, registry_host: &str) -> &'static str {
+        match self.inner.plain_http {
+            PlainHttp::All => "http",
+            PlainHttp::Never => "https",
+            PlainHttp::LoopbackOnly if is_loopback(registry_host) => "http",
+            PlainHttp::LoopbackOnly => "https",
+        }
+    }
+
+    /// `scheme://host/v2/` for a registry.
+    fn base(&self, registry: &str) -> Result<Url> {
+        let host = if registry == DOCKER_HUB || registry == "index.docker.io" {
+            DOCKER_HUB_API
+        } else {
+            registry
+        };
+        Url::parse(&format!("{}://{host}/v2/", self.scheme(host)))
+            .map_err(|e| Error::invalid("registry", registry, e.to_string()))
+    }
+
+    /// `…/v2/<name>/<path>`.
+    fn url(&self, repo: &Repository, path: &str) -> Result<Url> {
+        let base = self.base(repo.registry())?;
+        base.join(&format!("{}/{path}", repo.name()))
+            .map_err(|e| Error::invalid("repository", repo.name().as_str(), e.to_string()))
+    }
+
+    async fn send(&self, req: Request) -> Result<reqwest::Response> {
+        self.inner.transport.execute_checked(req).await
+    }
+
+    /// Checks that the registry speaks the v2 API (`GET /v2/`), authenticating if it asks.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the registry answers an error (401 with bad credentials, 404 when
+    /// it is not a v2 registry), [`Error::Transport`] when it cannot be reached.
+    pub async fn ping(&self, registry: &str) -> Result<()> {
+        let url = self.base(registry)?;
+        self.send(Request::new(Method::GET, url)).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        for h in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1:80",
+            "127.1.2.3",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(is_loopback(h), "{h}");
+        }
+        for h in [
+            "harbor.example",
+            "10.0.0.1:5000",
+            "[2001:db8::1]:5000",
+            "localhost.example",
+        ] {
+            assert!(!is_loopback(h), "{h}");
+        }
+    }
+
+    #[test]
+    fn urls_use_the_right_scheme_and_hub_host() {
+        let c = RegistryClient::builder().build().unwrap();
+        let r: Reference = "127.0.0.1:5000/a/b:t".parse().unwrap();
+        assert_eq!(
+            c.url(r.repository(), "tags/list").unwrap().as_str(),
+            "http://127.0.0.1:5000/v2/a/b/tags/list"
+        );
+        let r: Reference = "alpine".parse().unwrap();
+        assert_eq!(
+            c.url(r.repository(), "manifests/latest").unwrap().as_str(),
+            "https://registry-1.docker.io/v2/library/alpine/manifests/latest"
+        );
+    }
+}

@@ -1,0 +1,525 @@
+//! Blob uploads: monolithic, chunked or streamed, resumed after failures; cross-repository
+//! mounts.
+
+use std::io::SeekFrom;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{Stream, TryStreamExt as _};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION};
+use http::{Method, StatusCode};
+use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use url::Url;
+
+use super::{Digest, Hasher, RegistryClient, Repository, scope};
+use crate::error::{Error, Result};
+use crate::transport::{Body, Request, error_from_response};
+
+const OCTET: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
+/// An open upload session (`POST /v2/<name>/blobs/uploads/`).
+///
+/// The `Location` of every answer is used verbatim for the next request (it may carry state in
+/// its query), and the `Range` the registry reports is tracked as [`UploadSession::offset`].
+#[derive(Debug)]
+pub struct UploadSession {
+    client: RegistryClient,
+    repo: Repository,
+    location: Url,
+    offset: u64,
+    min_chunk: Option<u64>,
+    scope: String,
+}
+
+/// What a mount attempt did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MountOutcome {
+    /// The blob was mounted (201): nothing to upload.
+    Mounted,
+    /// The registry opened an upload instead (202): upload the blob through this session.
+    Upload(UploadSession),
+}
+
+fn location(req_url: &Url, headers: &http::HeaderMap) -> Result<Url> {
+    let loc = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| Error::protocol("the registry sent no Location for the upload"))?;
+    req_url
+        .join(loc)
+        .map_err(|e| Error::protocol(format!("the upload Location is not a URL: {e}")))
+}
+
+/// The offset after the `Range: 0-<end>` header (also `bytes=0-<end>`).
+fn range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
+    let v = headers.get(http::header::RANGE)?.to_str().ok()?;
+    let v = v.trim().trim_start_matches("bytes=");
+    let (_, end) = v.split_once('-')?;
+    let end: u64 = end.trim().parse().ok()?;
+    // distribution reports "0-0" both for an empty upload and for one byte.
+    if end == 0 {
+        return Some(known.min(1));
+    }
+    Some(end + 1)
+}
+
+fn min_chunk(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get("oci-chunk-min-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+impl UploadSession {
+    /// The URL of the session, as the registry last gave it.
+    pub fn location(&self) -> &Url {
+        &self.location
+    }
+
+    /// How many bytes the registry has received.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The smallest chunk the registry accepts (`OCI-Chunk-Min-Length`), if it said.
+    pub fn min_chunk_length(&self) -> Option<u64> {
+        self.min_chunk
+    }
+
+    fn update(&mut self, req_url: &Url, headers: &http::HeaderMap, sent_to: u64) -> Result<()> {
+        if headers.contains_key(LOCATION) {
+            self.location = location(req_url, headers)?;
+        }
+        self.offset = range_end(headers, sent_to).unwrap_or(sent_to);
+        Ok(())
+    }
+
+    /// Sends one chunk at the current offset (`PATCH` with `Content-Range`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] (416 when the registry expected another offset: call
+    /// [`UploadSession::refresh`]), [`Error::Transport`].
+    pub async fn patch_chunk(&mut self, data: Bytes) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let start = self.offset;
+        let end = start + data.len() as u64 - 1;
+        let range = HeaderValue::from_str(&format!("{start}-{end}"))
+            .map_err(|_| Error::protocol("bad range"))?;
+        let req = Request::new(Method::PATCH, self.location.clone())
+            .header(CONTENT_TYPE, OCTET)
+            .header(http::header::CONTENT_RANGE, range)
+            .body(data)
+            .scope(&self.scope);
+        let url = self.location.clone();
+        let resp = self.client.inner.transport.execute_checked(req).await?;
+        self.update(&url, resp.headers(), end + 1)
+    }
+
+    /// Sends `len` bytes from a stream at the current offset (`PATCH`, no `Content-Range`).
+    async fn patch_stream(&mut self, body: Body, len: Option<u64>) -> Result<()> {
+        let mut req = Request::new(Method::PATCH, self.location.clone())
+            .header(CONTENT_TYPE, OCTET)
+            .body(body)
+            .scope(&self.scope);
+        if let Some(len) = len {
+            req = req.header(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+        let url = self.location.clone();
+        let resp = self.client.inner.transport.execute(req).await?;
+        if !resp.status().is_success() {
+            return Err(error_from_response(&Method::PATCH, &url, resp).await);
+        }
+        let sent_to = self.offset + len.unwrap_or(0);
+        self.update(&url, resp.headers(), sent_to)
+    }
+
+    /// Asks the registry where the upload stands (`GET <location>`, 204 with `Range`) and
+    /// moves the offset there. Used to resume after a failed chunk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] (404 when the session is gone), [`Error::Transport`].
+    pub async fn refresh(&mut self) -> Result<u64> {
+        let url = self.location.clone();
+        let resp = self
+            .client
+            .send(Request::new(Method::GET, url.clone()).scope(&self.scope))
+            .await?;
+        if resp.headers().contains_key(LOCATION) {
+            self.location = location(&url, resp.headers())?;
+        }
+        self.offset = range_end(resp.headers(), self.offset).unwrap_or(0);
+        Ok(self.offset)
+    }
+
+    /// Completes the upload (`PUT <location>?digest=`), with an optional last chunk.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`]: `DIGEST_INVALID` when the bytes do not match, `BLOB_UPLOAD_UNKNOWN`.
+    pub async fn finish(mut self, digest: &Digest, last: Option<Bytes>) -> Result<()> {
+        let mut url = self.location.clone();
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let mut req = Request::new(Method::PUT, url)
+            .scope(&self.scope)
+            .idempotent(false);
+        if let Some(last) = last.filter(|b| !b.is_empty()) {
+            let start = self.offset;
+            let end = start + last.len() as u64 - 1;
+            req = req
+                .header(CONTENT_TYPE, OCTET)
+                .header(
+                    http::header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("{start}-{end}"))
+                        .map_err(|_| Error::protocol("bad range"))?,
+                )
+                .body(last);
+        }
+        self.client.send(req).await?;
+        self.offset = 0;
+        Ok(())
+    }
+
+    /// Cancels the upload (`DELETE <location>`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the registry refuses, [`Error::Transport`].
+    pub async fn cancel(self) -> Result<()> {
+        self.client
+            .send(Request::new(Method::DELETE, self.location.clone()).scope(&self.scope))
+            .await?;
+        Ok(())
+    }
+}
+
+impl RegistryClient {
+    /// Opens an upload session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the registry refuses (401/403 without push access),
+    /// [`Error::Protocol`] without a `Location`.
+    pub async fn start_upload(&self, repo: &Repository) -> Result<UploadSession> {
+        let url = self.url(repo, "blobs/uploads/")?;
+        let sc = scope(repo, "pull,push");
+        let resp = self
+            .send(
+                Request::new(Method::POST, url.clone())
+                    .header(CONTENT_LENGTH, HeaderValue::from(0u32))
+                    .scope(&sc),
+            )
+            .await?;
+        Ok(UploadSession {
+            client: self.clone(),
+            repo: repo.clone(),
+            location: location(&url, resp.headers())?,
+            offset: 0,
+            min_chunk: min_chunk(resp.headers()),
+            scope: sc,
+        })
+    }
+
+    /// Uploads a blob held in memory in one request (`POST` then `PUT ?digest=`). Returns its
+    /// digest.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the registry refuses, [`Error::Transport`].
+    pub async fn push_blob(&self, repo: &Repository, data: Bytes) -> Result<Digest> {
+        let digest = Digest::sha256_of(&data);
+        let session = self.start_upload(repo).await?;
+        let mut url = session.location.clone();
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        self.send(
+            Request::new(Method::PUT, url)
+                .header(CONTENT_TYPE, OCTET)
+                .body(data)
+                .scope(&session.scope),
+        )
+        .await?;
+        Ok(digest)
+    }
+
+    /// Uploads a file as the blob `digest`, streamed from disk (never held in memory).
+    ///
+    /// Without a chunk size (see [`RegistryClientBuilder::chunk_size`](super::RegistryClientBuilder::chunk_size))
+    /// the file goes in one streamed `PATCH`; with one, in `PATCH` chunks of that size (at least
+    /// `OCI-Chunk-Min-Length`). After a failed request the registry is asked where the upload
+    /// stands and the transfer goes on from there, up to the client's resume attempts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when the file cannot be read, [`Error::Api`] (`DIGEST_INVALID` when the
+    /// file does not match), [`Error::Transport`] once resuming is exhausted.
+    pub async fn push_blob_file(
+        &self,
+        repo: &Repository,
+        path: &Path,
+        digest: &Digest,
+    ) -> Result<()> {
+        self.push_blob_file_with(repo, path, digest, &|_| {}).await
+    }
+
+    pub(crate) async fn push_blob_file_with(
+        &self,
+        repo: &Repository,
+        path: &Path,
+        digest: &Digest,
+        on_bytes: &(dyn Fn(u64) + Send + Sync),
+    ) -> Result<()> {
+        let size = tokio::fs::metadata(path)
+            .await
+            .map_err(|e| Error::io(path, e))?
+            .len();
+        let mut session = self.start_upload(repo).await?;
+        let mut failures = 0;
+        while session.offset < size {
+            let before = session.offset;
+            let result = match self.inner.chunk_size {
+                Some(chunk) => {
+                    let chunk = chunk.max(session.min_chunk.unwrap_or(0));
+                    let len = chunk.min(size - before);
+                    let data = read_range(path, before, len).await?;
+                    session.patch_chunk(data).await
+                }
+                None => {
+                    let mut file = tokio::fs::File::open(path)
+                        .await
+                        .map_err(|e| Error::io(path, e))?;
+                    file.seek(SeekFrom::Start(before))
+                        .await
+                        .map_err(|e| Error::io(path, e))?;
+                    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+                    session
+                        .patch_stream(Body::wrap_stream(stream), Some(size - before))
+                        .await
+                }
+            };
+            match result {
+                Ok(()) => {
+                    on_bytes(session.offset.saturating_sub(before));
+                    if session.offset <= before {
+                        return Err(Error::protocol(
+                            "the registry did not advance the upload offset",
+                        ));
+                    }
+                }
+                Err(e) if matches!(e, Error::Io { .. }) => return Err(e),
+                Err(e) => {
+                    failures += 1;
+                    if failures > self.inner.resume_attempts {
+                        return Err(e);
+                    }
+                    tracing::debug!(offset = before, error = %e, "upload request failed; resuming");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(failures)))
+                        .await;
+                    match session.refresh().await {
+                        Ok(now) => on_bytes(now.saturating_sub(before)),
+                        Err(e) if session_gone(&e) => {
+                            // distribution 2.8 (and Harbor, which runs it) cancels a session
+                            // whose stored size no longer matches its state after a broken
+                            // request: start again with a new session.
+                            tracing::debug!("upload session lost; restarting the upload");
+                            session = self.start_upload(repo).await?;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        session.finish(digest, None).await
+    }
+
+    /// Uploads a blob of unknown digest from a stream, hashing (sha256) while sending. Returns
+    /// the digest and size. The stream is sent once; a failure is not resumed.
+    ///
+    /// # Errors
+    ///
+    /// Errors of the stream itself, [`Error::Api`], [`Error::Transport`].
+    pub async fn push_blob_stream<S>(&self, repo: &Repository, stream: S) -> Result<(Digest, u64)>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
+        let state = Arc::new(Mutex::new((Some(Hasher::sha256()), 0u64)));
+        let st = state.clone();
+        let hashed = stream.inspect_ok(move |chunk| {
+            if let Ok(mut g) = st.lock() {
+                if let Some(h) = g.0.as_mut() {
+                    h.update(chunk);
+                }
+                g.1 += chunk.len() as u64;
+            }
+        });
+        let (digest, size) = self
+            .push_stream_inner(repo, hashed, None, || {
+                let mut g = state
+                    .lock()
+                    .map_err(|_| Error::protocol("hash state poisoned"))?;
+                let h =
+                    g.0.take()
+                        .ok_or_else(|| Error::protocol("hash state used twice"))?;
+                Ok((h.finish(), g.1))
+            })
+            .await?;
+        Ok((digest, size))
+    }
+
+    /// Uploads a stream whose digest is known (e.g. a verified download from elsewhere).
+    pub(crate) async fn push_blob_stream_known<S>(
+        &self,
+        repo: &Repository,
+        stream: S,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<()>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+    {
+        let d = digest.clone();
+        self.push_stream_inner(repo, stream, size, move || Ok((d, size.unwrap_or(0))))
+            .await?;
+        Ok(())
+    }
+
+    async fn push_stream_inner<S, F>(
+        &self,
+        repo: &Repository,
+        stream: S,
+        len: Option<u64>,
+        result: F,
+    ) -> Result<(Digest, u64)>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+        F: FnOnce() -> Result<(Digest, u64)>,
+    {
+        let session = self.start_upload(repo).await?;
+        session.upload_stream(stream, len, result).await
+    }
+
+    /// Mounts a blob from another repository of the same registry (`POST ?mount=&from=`),
+    /// with a token holding push on `repo` and pull on `from`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Api`] when the registry refuses the request altogether.
+    pub async fn mount_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        from: &Repository,
+    ) -> Result<MountOutcome> {
+        let mut url = self.url(repo, "blobs/uploads/")?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest.as_str())
+            .append_pair("from", from.name().as_str());
+        let sc = scope(repo, "pull,push");
+        let resp = self
+            .send(
+                Request::new(Method::POST, url.clone())
+                    .header(CONTENT_LENGTH, HeaderValue::from(0u32))
+                    .scope(&sc)
+                    .scope(&scope(from, "pull")),
+            )
+            .await?;
+        if resp.status() == StatusCode::CREATED {
+            return Ok(MountOutcome::Mounted);
+        }
+        Ok(MountOutcome::Upload(UploadSession {
+            client: self.clone(),
+            repo: repo.clone(),
+            location: location(&url, resp.headers())?,
+            offset: 0,
+            min_chunk: min_chunk(resp.headers()),
+            scope: sc,
+        }))
+    }
+}
+
+impl UploadSession {
+    /// Sends a whole stream through this session, then completes it with the digest `result`
+    /// gives once the stream is sent.
+    pub(crate) async fn upload_stream<S, F>(
+        mut self,
+        stream: S,
+        len: Option<u64>,
+        result: F,
+    ) -> Result<(Digest, u64)>
+    where
+        S: Stream<Item = Result<Bytes>> + Send + 'static,
+        F: FnOnce() -> Result<(Digest, u64)>,
+    {
+        self.patch_stream(Body::wrap_stream(stream), len).await?;
+        let (digest, size) = result()?;
+        self.finish(&digest, None).await?;
+        Ok((digest, size))
+    }
+
+    /// The repository the upload goes to.
+    pub fn repository(&self) -> &Repository {
+        &self.repo
+    }
+}
+
+/// Whether an error says the upload session no longer exists.
+fn session_gone(e: &Error) -> bool {
+    e.api().is_some_and(|a| {
+        a.status == StatusCode::NOT_FOUND
+            || a.has_code(&crate::ErrorCode::BlobUploadInvalid)
+            || a.has_code(&crate::ErrorCode::BlobUploadUnknown)
+    })
+}
+
+async fn read_range(path: &Path, start: u64, len: u64) -> Result<Bytes> {
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::io(path, e))?;
+    f.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| Error::io(path, e))?;
+    let cap = usize::try_from(len)
+        .map_err(|_| Error::invalid("chunk size", &len.to_string(), "too large"))?;
+    let mut buf = vec![0u8; cap];
+    f.read_exact(&mut buf)
+        .await
+        .map_err(|e| Error::io(path, e))?;
+    Ok(Bytes::from(buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::RANGE, "0-99".parse().unwrap());
+        assert_eq!(range_end(&h, 0), Some(100));
+        h.insert(http::header::RANGE, "bytes=0-4".parse().unwrap());
+        assert_eq!(range_end(&h, 0), Some(5));
+        h.insert(http::header::RANGE, "0-0".parse().unwrap());
+        assert_eq!(range_end(&h, 0), Some(0));
+        assert_eq!(range_end(&h, 1), Some(1));
+        assert_eq!(range_end(&http::HeaderMap::new(), 3), None);
+    }
+
+    #[test]
+    fn relative_locations_resolve() {
+        let base = Url::parse("http://127.0.0.1:5000/v2/a/blobs/uploads/").unwrap();
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            LOCATION,
+            "/v2/a/blobs/uploads/u1?_state=xyz".parse().unwrap(),
+        );
+        let l = location(&base, &h).unwrap();
+        assert_eq!(
+            l.as_str(),
+            "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?_state=xyz"
+        );
+    }
+}

@@ -1,0 +1,92 @@
+//! Redirects followed by the transport itself: `Authorization` only ever goes to the origin
+//! the request was made to.
+
+use http::header::{AUTHORIZATION, HeaderValue, LOCATION};
+use http::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+
+use super::{Body, Request, Transport, origin};
+use crate::error::{Error, Result, display_url};
+
+impl Transport {
+    pub(super) async fn send_following_redirects(
+        &self,
+        req: &mut Request,
+        authz: Option<&SecretString>,
+    ) -> Result<reqwest::Response> {
+        let inner = &self.inner;
+        let mut url = req.url.clone();
+        let mut method = req.method.clone();
+        let first_origin = origin(&req.url);
+        let streamed = matches!(req.body, Body::Stream(_));
+        let mut body = req.body.take_for_send();
+        let mut redirects = 0;
+        loop {
+            let mut b = inner
+                .http
+                .request(method.clone(), url.clone())
+                .headers(req.headers.clone());
+            if let Some(a) = authz
+                && origin(&url) == first_origin
+            {
+                let mut v = HeaderValue::from_str(a.expose_secret()).map_err(|_| Error::Auth {
+                    message: "the credentials cannot be sent in a header (invalid characters)"
+                        .into(),
+                    source: None,
+                })?;
+                v.set_sensitive(true);
+                b = b.header(AUTHORIZATION, v);
+            }
+            if let Some(body) = body.take() {
+                b = b.body(body);
+            }
+            let resp = b
+                .send()
+                .await
+                .map_err(|e| Error::transport(&method, &url, e))?;
+            let status = resp.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                return Ok(resp);
+            }
+            let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
+                return Ok(resp);
+            };
+            if redirects >= inner.max_redirects {
+                return Err(Error::protocol(format!(
+                    "{method} {}: more than {} redirects",
+                    display_url(&req.url),
+                    inner.max_redirects
+                )));
+            }
+            let next = url
+                .join(loc)
+                .map_err(|e| Error::protocol(format!("redirect to an invalid location: {e}")))?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(Error::protocol(format!(
+                    "redirect to unsupported scheme {:?}",
+                    next.scheme()
+                )));
+            }
+            // 303, and 301/302 after POST, become GET; 307/308 keep method and body.
+            let keeps_body = matches!(status.as_u16(), 307 | 308);
+            if !keeps_body && method != Method::HEAD {
+                method = Method::GET;
+                body = None;
+            } else if keeps_body {
+                if streamed {
+                    return Err(Error::protocol(format!(
+                        "{method} {}: a streamed body cannot be sent again after a {status} redirect",
+                        display_url(&req.url)
+                    )));
+                }
+                body = match &req.body {
+                    Body::Bytes(b) => Some(reqwest::Body::from(b.clone())),
+                    _ => None,
+                };
+            }
+            tracing::debug!(to = %display_url(&next), %status, "following redirect");
+            url = next;
+            redirects += 1;
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Retry policy: exponential backoff with jitter, honouring `Retry-After`.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+
+/// When and how often idempotent requests are retried.
+///
+/// Retries happen on 408, 429, 500, 502, 503 and 504 answers and on transport errors, for
+/// idempotent requests with a replayable body only (uploads recover by resuming instead).
+/// The delay doubles from [`RetryPolicy::base_delay`] up to [`RetryPolicy::max_delay`], with
+/// full jitter; a `Retry-After` header (seconds or HTTP date) overrides it, capped at
+/// [`RetryPolicy::max_retry_after`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// How many times a request is retried after the first attempt (0 disables retries).
+    pub max_retries: u32,
+    /// The delay before the first retry.
+    pub base_delay: Duration,
+    /// The largest computed delay.
+    pub max_delay: Duration,
+    /// The longest `Retry-After` the client is willing to wait; a longer one fails the request.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// Sets the number of retries.
+    #[must_use]
+    pub fn with_max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets the first delay.
+    #[must_use]
+    pub fn with_base_delay(mut self, d: Duration) -> Self {
+        self.base_delay = d;
+        self
+    }
+
+    /// Sets the largest computed delay.
+    #[must_use]
+    pub fn with_max_delay(mut self, d: Duration) -> Self {
+        self.max_delay = d;
+        self
+    }
+
+    /// The delay before retry number `attempt` (0-based), with full jitter.
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
+        let cap = self.base_delay.saturating_mul(factor).min(self.max_delay);
+        // Full jitter between half the cap and the cap: never zero, never above the cap.
+        let half = cap / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    /// The delay a `Retry-After` header asks for, if any and if acceptable.
+    /// `Err(())` means the server asked for a wait longer than we accept.
+    pub(crate) fn retry_after(&self, headers: &HeaderMap) -> Result<Option<Duration>, ()> {
+        let Some(v) = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Ok(None);
+        };
+        let d = parse_retry_after(v.trim(), SystemTime::now());
+        match d {
+            Some(d) if d > self.max_retry_after => Err(()),
+            other => Ok(other),
+        }
+    }
+}
+
+/// Parses `Retry-After`: delta seconds or an HTTP date.
+pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(when.timestamp()).ok()?);
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy::default();
+        for attempt in 0..30 {
+            let d = p.backoff(attempt);
+            assert!(d <= p.max_delay, "{attempt}: {d:?}");
+            assert!(d >= p.base_delay / 2);
+        }
+        assert!(p.backoff(5) >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        // Wed, 21 Oct 2015 07:28:00 GMT = 1445412480
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn too_long_retry_after_is_refused() {
+        let p = RetryPolicy::default();
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "3600".parse().unwrap());
+        assert!(p.retry_after(&h).is_err());
+        h.insert(http::header::RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(p.retry_after(&h), Ok(Some(Duration::from_secs(2))));
+    }
+}
