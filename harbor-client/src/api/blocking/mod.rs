@@ -1,0 +1,110 @@
+//! A blocking [`HarborClient`]: the async client's API without `async`, as
+//! `reqwest::blocking` does (feature `blocking`).
+//!
+//! Every method of [`crate::api::HarborClient`] exists here with the same name and
+//! arguments and returns the result directly; the `_stream` methods become `list_all_*`
+//! methods returning a `Vec`.
+//!
+//! ```no_run
+//! use harbor_client::api::{ListProjectsParams, blocking::HarborClient};
+//!
+//! # fn run() -> harbor_client::Result<()> {
+//! let client = HarborClient::new(
+//!     harbor_client::HarborClient::builder("https://harbor.example.com")
+//!         .basic_auth("admin", "secret")
+//!         .build()?,
+//! )?;
+//! for project in client.list_all_projects(&ListProjectsParams::default())? {
+//!     println!("{:?}", project.name);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! It runs a single-threaded tokio runtime of its own: do not use it from inside an async
+//! runtime (methods then fail with [`Error::Config`] instead of blocking the executor).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::{Error, Result};
+
+mod generated;
+
+/// The blocking Harbor API client. Cheap to clone; clones share the runtime and the
+/// connection pool.
+#[derive(Debug, Clone)]
+pub struct HarborClient {
+    inner: crate::api::HarborClient,
+    rt: Arc<tokio::runtime::Runtime>,
+}
+
+impl HarborClient {
+    /// Wraps an async client (build it with [`crate::api::HarborClient::builder`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when the runtime cannot be created.
+    pub fn new(client: crate::api::HarborClient) -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Config {
+                message: "the blocking client's runtime could not be created".into(),
+                source: Some(Box::new(e)),
+            })?;
+        Ok(HarborClient {
+            inner: client,
+            rt: Arc::new(rt),
+        })
+    }
+
+    /// The async client inside (e.g. for [`crate::api::HarborClient::raw`] with
+    /// [`HarborClient::block_on`]).
+    pub fn as_async(&self) -> &crate::api::HarborClient {
+        &self.inner
+    }
+
+    /// Runs a future of the async client to completion.
+    ///
+    /// ```no_run
+    /// # fn f(client: harbor_client::api::blocking::HarborClient) -> harbor_client::Result<()> {
+    /// let v: serde_json::Value = client.block_on(
+    ///     client.as_async().raw(http::Method::GET, "/p2p/preheat/providers").send_json(),
+    /// )??;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] when called from inside an async runtime.
+    pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(Error::Config {
+                message: "the blocking Harbor client cannot be used inside an async runtime; \
+                          use harbor_client::api::HarborClient there"
+                    .into(),
+                source: None,
+            });
+        }
+        Ok(self.rt.block_on(future))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refuses_to_block_inside_a_runtime() {
+        let inner = crate::api::HarborClient::builder("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let client = std::thread::spawn(move || HarborClient::new(inner).unwrap())
+            .join()
+            .unwrap();
+        let err = client.block_on(async {}).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+        // The runtime must be dropped outside of this one.
+        std::thread::spawn(move || drop(client)).join().unwrap();
+    }
+}

@@ -1,0 +1,131 @@
+//! The Harbor REST API v2.0 client: [`HarborClient`].
+//!
+//! ```no_run
+//! use futures_util::TryStreamExt as _;
+//! use harbor_client::api::{HarborClient, ListProjectsParams, Query};
+//!
+//! # async fn run() -> harbor_client::Result<()> {
+//! let client = HarborClient::builder("https://harbor.example.com")
+//!     .robot_account("robot$ci", "secret")
+//!     .build()?;
+//! // One page (Harbor's default page size is 10; the total is in `page.total`):
+//! let page = client
+//!     .list_projects(&ListProjectsParams::default().q(Query::new().fuzzy("name", "team")))
+//!     .await?;
+//! println!("{} of {:?} projects", page.items.len(), page.total);
+//! // Every project, 100 per request:
+//! let all: Vec<_> = client
+//!     .list_projects_stream(&ListProjectsParams::default())
+//!     .try_collect()
+//!     .await?;
+//! # let _ = all;
+//! # Ok(()) }
+//! ```
+//!
+//! # What is typed
+//!
+//! Every operation of Harbor's own spec (`api/v2.0/swagger.yaml`, 203 operations) has a
+//! method on [`HarborClient`], named after what it does (`list_*` returns one [`Page`],
+//! `list_*_stream` every item, `get_*`, `create_*`, `update_*`, `delete_*`), taking
+//! typed names for path parameters, the request body model, and a `…Params` struct for
+//! optional parameters. [`OPERATIONS`] maps each `operationId` to its method; a test
+//! checks that table against the spec, and another sends every method to a mock that
+//! validates requests against the spec. [`HarborClient::raw`] reaches any path with
+//! typed JSON in and out.
+//!
+//! Models live in [`models`]: every field is an `Option` (real Harbor omits fields the
+//! spec lists, and versions differ), unknown fields are ignored, and every struct is
+//! `#[non_exhaustive]`: build one with `Default::default()` and set fields.
+//!
+//! # Harbor quirks handled
+//!
+//! - **Repository names are URL-encoded twice** in paths (`team/app` →
+//!   `team%252Fapp`): [`RepositoryName`] does it. Harbor decodes the segment twice, and a
+//!   proxy in front may turn a single `%2F` into `/` and answer 404.
+//! - **Numeric project names**: `{project_name_or_id}` takes `"123"` as an id unless
+//!   `X-Is-Resource-Name: true` is sent; [`ProjectRef::Name`] always sends it.
+//! - **Lists stop at 10 items** by default; [`Page`] keeps `X-Total-Count` and `Link`,
+//!   and the `_stream` methods read every page with `page_size=100` (the maximum; a larger
+//!   value is a 422).
+//! - **`q` syntax**: [`Query`] builds exact, fuzzy (`~`), range (`[a~b]`), any-of (`{a b}`)
+//!   and all-of (`(a b)`) terms, escapes literal values, rejects what Harbor cannot parse,
+//!   and escapes `%`/`+` once more for Harbor's extra unescape of `q`.
+//! - **No cookie store**: a client that sends Harbor's `sid` cookie back gets
+//!   `403 CSRF token invalid` on every write; the transport keeps no cookies.
+//! - **Errors**: Harbor's `{"errors":[{"code","message"}]}` envelope, `text/plain` bodies
+//!   and statuses the spec does not declare all become [`Error::Api`](crate::Error::Api)
+//!   with the status and the `X-Request-Id` (every request sends one, generated unless given
+//!   with [`RawRequest::request_id`]); never a panic.
+//! - **The vulnerability addition** is typed as a string in the spec but is a JSON object
+//!   keyed by report MIME type: [`HarborClient::get_vulnerabilities`] returns
+//!   [`VulnerabilityReports`] and sends `X-Accept-Vulnerabilities`.
+//! - **Created resources** come back as `201` with a `Location` and no body: the `create_*`
+//!   methods return [`Created`] with [`Created::id`] (robots return their secret instead).
+//! - **Basic credentials are sent up front** (Harbor's API answers 401 without a challenge):
+//!   user/password, robot accounts (`robot$name`, `robot$project+name`) and OIDC CLI
+//!   secrets, never written to logs or errors; secrets inside models (robot secrets,
+//!   passwords, registry and scanner credentials, webhook auth headers) are [`Secret`]s,
+//!   redacted in `Debug`.
+//! - Retries with backoff for idempotent calls only (GET, HEAD, PUT, DELETE).
+//!
+//! # Harbor 1.x
+//!
+//! [`v1::HarborV1Client`] covers projects, repositories, tags, labels, scans and webhook
+//! policies of Harbor 1.9/1.10 (`/api`), whose conventions differ (projects by id,
+//! unencoded repository names, tags instead of artifacts).
+//!
+//! # Features
+//!
+//! - `events`: [`ArtifactLocation`] and [`Reference`] from `harbor-events` types
+//!   (`TryFrom<&harbor_events::Artifact>`, `ArtifactLocation::all_from_event`): react to a
+//!   webhook through the API.
+//! - `blocking`: [`blocking::HarborClient`], the same API without `async`.
+
+mod additions;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
+mod client;
+mod location;
+pub mod models;
+mod names;
+mod operations;
+mod ops;
+mod page;
+mod query;
+mod secret;
+pub mod v1;
+mod vulnerability;
+
+pub use additions::BuildHistoryEntry;
+pub use client::{
+    Created, HarborClient, HarborClientBuilder, MAX_RESPONSE_BYTES, RawRequest, Response,
+};
+pub use location::ArtifactLocation;
+pub use names::{ProjectRef, Reference, RepositoryName, encode_segment};
+pub use operations::OPERATIONS;
+pub use ops::*;
+pub use page::{MAX_PAGE_SIZE, Page};
+pub use query::Query;
+pub use secret::Secret;
+pub use vulnerability::{
+    MIME_GENERIC_V1_1, MIME_NATIVE_V1_0, ReportedVulnerability, Severity, VulnerabilityReport,
+    VulnerabilityReports,
+};
+
+/// One row of [`OPERATIONS`]: an operation of Harbor's spec and the method that calls it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TypedOperation {
+    /// The spec's `operationId`.
+    pub operation_id: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path template, relative to the API root.
+    pub path: &'static str,
+    /// The [`HarborClient`] method.
+    pub rust_method: &'static str,
+    /// The spec parameters the method sends, as `in:name` (`X-Request-Id` is sent on every
+    /// request and not listed).
+    pub params: &'static [&'static str],
+}
