@@ -35,7 +35,8 @@ use harbor_events::{Decoder, Payload};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 
-const USAGE: &str = "usage: events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--queue N] [--json] [--demo]";
+const USAGE: &str =
+    "usage: events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--queue N] [--json] [--demo]";
 const BODY_LIMIT: usize = 1 << 20;
 
 #[derive(Debug)]
@@ -99,7 +100,12 @@ struct App {
     queue: mpsc::Sender<Payload<'static>>,
 }
 
-async fn receive(State(app): State<App>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(app): State<App>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     if method != Method::POST {
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
     }
@@ -114,15 +120,23 @@ async fn receive(State(app): State<App>, method: Method, headers: HeaderMap, bod
     match app.queue.try_send(payload) {
         Ok(()) => StatusCode::OK.into_response(),
         // Harbor will deliver it again: answering 503 loses nothing.
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "30")]).into_response()
+        Err(mpsc::error::TrySendError::Full(_)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "30")],
+        )
+            .into_response(),
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
 /// The slow part, off the request path: here it only prints.
-async fn work(mut queue: mpsc::Receiver<Payload<'static>>, json: bool, mut seen: Option<mpsc::Sender<usize>>) {
+async fn work(
+    mut queue: mpsc::Receiver<Payload<'static>>,
+    json: bool,
+    mut seen: Option<mpsc::Sender<usize>>,
+) {
     while let Some(payload) = queue.recv().await {
         let events = payload.events();
         for event in &events {
@@ -300,7 +314,10 @@ mod demo {
                 .await
                 .map_err(|err| format!("posting {what}: {err}"))?;
             if response.status().as_u16() != want {
-                return Err(format!("{what} was answered {}, not {want}", response.status()));
+                return Err(format!(
+                    "{what} was answered {}, not {want}",
+                    response.status()
+                ));
             }
             println!("refused {what} with {}", response.status());
         }

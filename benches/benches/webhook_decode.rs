@@ -73,7 +73,11 @@ fn bench(c: &mut Criterion) {
         formats.sort();
         formats.dedup();
         for format in formats {
-            let of_format: Vec<&Sample> = of_size.iter().copied().filter(|s| format_of(s) == format).collect();
+            let of_format: Vec<&Sample> = of_size
+                .iter()
+                .copied()
+                .filter(|s| format_of(s) == format)
+                .collect();
             whole_corpus(c, &format!("{format}/{size}"), &of_format);
         }
     }

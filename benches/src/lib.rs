@@ -47,7 +47,11 @@ pub fn webhook_corpus() -> Vec<Sample> {
         .filter_map(|path| {
             let body = std::fs::read(path).ok()?;
             harbor_events::decode(&body).ok()?;
-            let name = path.strip_prefix(&dir).unwrap_or(path).display().to_string();
+            let name = path
+                .strip_prefix(&dir)
+                .unwrap_or(path)
+                .display()
+                .to_string();
             Some(Sample { name, body })
         })
         .collect();
@@ -80,8 +84,12 @@ pub fn enlarge(body: &[u8], count: usize) -> Option<Vec<u8>> {
                 }
                 true
             }
-            Value::Array(items) => items.iter_mut().fold(false, |grew, v| grow(v, count) | grew),
-            Value::Object(map) => map.values_mut().fold(false, |grew, v| grow(v, count) | grew),
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |grew, v| grow(v, count) | grew),
+            Value::Object(map) => map
+                .values_mut()
+                .fold(false, |grew, v| grow(v, count) | grew),
             _ => false,
         }
     }

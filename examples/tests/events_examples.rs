@@ -15,7 +15,12 @@ fn run(bin: &str, args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the example starts");
-    child.stdin.take().expect("stdin").write_all(stdin).expect("write stdin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
     child.wait_with_output().expect("the example finishes")
 }
 
@@ -52,9 +57,16 @@ fn events_decode_reads_a_file_and_prints_json() {
 #[test]
 fn events_decode_uses_the_content_type_for_cloudevents() {
     let body = r#"{"specversion":"1.0","id":"1","source":"/projects/1/webhook/policies/2","type":"harbor.artifact.pushed","time":"2023-04-03T06:12:52Z","operator":"admin","data":{"resources":[{"digest":"sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4","tag":"v1.0","resource_url":"harbor.example.com/library/alpine:v1.0"}],"repository":{"name":"alpine","namespace":"library","repo_full_name":"library/alpine","repo_type":"public"}}}"#;
-    let out = decode(&["--content-type", "application/cloudevents+json"], body.as_bytes());
+    let out = decode(
+        &["--content-type", "application/cloudevents+json"],
+        body.as_bytes(),
+    );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    assert!(text(&out.stdout).to_lowercase().contains("cloudevents"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).to_lowercase().contains("cloudevents"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -62,7 +74,11 @@ fn events_decode_exits_1_with_the_error_on_a_bad_payload() {
     let out = decode(&[], br#"{"type":"PUSH_ARTIFACT","occur_at":"yesterday"}"#);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(text(&out.stderr).contains("occur_at"), "the error names the field: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("occur_at"),
+        "the error names the field: {}",
+        text(&out.stderr)
+    );
 
     let out = decode(&[], b"not json");
     assert_eq!(out.status.code(), Some(1));
@@ -82,18 +98,42 @@ fn events_decode_exits_2_on_a_usage_error() {
 fn events_receiver_demo_decodes_every_format_and_refuses_bad_deliveries() {
     let out = run(env!("CARGO_BIN_EXE_events_receiver"), &["--demo"], b"");
     let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}\nstderr: {}", text(&out.stderr));
-    assert!(stdout.starts_with("listening on http://127.0.0.1:"), "{stdout}");
-    for format in ["(v1)", "(v1-documented)", "(v2)", "(cloudevents)", "(distribution)"] {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {stdout}\nstderr: {}",
+        text(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("listening on http://127.0.0.1:"),
+        "{stdout}"
+    );
+    for format in [
+        "(v1)",
+        "(v1-documented)",
+        "(v2)",
+        "(cloudevents)",
+        "(distribution)",
+    ] {
         assert!(stdout.contains(format), "no {format} event in: {stdout}");
     }
-    assert!(stdout.contains("refused a wrong secret with 401"), "{stdout}");
-    assert!(stdout.contains("refused a broken body with 400"), "{stdout}");
+    assert!(
+        stdout.contains("refused a wrong secret with 401"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("refused a broken body with 400"),
+        "{stdout}"
+    );
     assert!(stdout.contains("demo: 5 deliveries"), "{stdout}");
 }
 
 #[test]
 fn events_receiver_rejects_a_usage_error() {
-    let out = run(env!("CARGO_BIN_EXE_events_receiver"), &["--queue", "0"], b"");
+    let out = run(
+        env!("CARGO_BIN_EXE_events_receiver"),
+        &["--queue", "0"],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(2));
 }

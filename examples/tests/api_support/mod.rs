@@ -26,10 +26,16 @@ pub fn require_spec() -> Option<PathBuf> {
     match path.is_file() {
         true => Some(path),
         false if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("Harbor's spec is not at {}, and CI=true forbids skipping", path.display())
+            panic!(
+                "Harbor's spec is not at {}, and CI=true forbids skipping",
+                path.display()
+            )
         }
         false => {
-            eprintln!("SKIP: Harbor's spec not found at {} (no shared/ beside the repository)", path.display());
+            eprintln!(
+                "SKIP: Harbor's spec not found at {} (no shared/ beside the repository)",
+                path.display()
+            );
             None
         }
     }
