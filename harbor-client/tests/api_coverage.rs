@@ -54,7 +54,7 @@ fn spec_ops() -> Option<BTreeMap<String, SpecOp>> {
             );
         }
     }
-    ops
+    Some(ops)
 }
 
 /// Differences between the spec and the table, one line each.
