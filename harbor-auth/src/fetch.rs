@@ -9,6 +9,11 @@
 //! - The realm is checked by a [`RealmPolicy`] first; the body is read up to a cap.
 //!
 //! Bring your own `reqwest::Client` so token requests share the transport's connection pool.
+//! The feature enables reqwest without default features: the TLS stack (rustls or native-tls)
+//! is whatever your client was built with, and no other is compiled in.
+//!
+//! Every future of this module is `Send` (the OAuth2 form is built before any `.await`), so
+//! the fetcher can be used from `tokio::spawn` and inside `Send` streams.
 
 use std::time::Duration;
 
@@ -136,6 +141,29 @@ impl TokenFetcher {
         &self.policy
     }
 
+    /// The key [`TokenFetcher::fetch_cached`] files a token under: the challenge's realm and
+    /// service, the scopes and the credentials' user name. Use it to
+    /// [`TokenCache::invalidate`] a token the registry refused.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingChallengeParam`] when the challenge names no realm.
+    pub fn cache_key(
+        challenge: &Challenge,
+        scopes: &ScopeSet,
+        credentials: &Credentials,
+    ) -> Result<CacheKey> {
+        let realm = challenge
+            .realm()
+            .ok_or(Error::MissingChallengeParam { param: "realm" })?;
+        Ok(CacheKey::new(
+            realm,
+            challenge.service().unwrap_or_default(),
+            scopes.clone(),
+        )
+        .with_account(credentials.username().unwrap_or_default()))
+    }
+
     /// A token from the cache, or fetched once for all concurrent callers of the same key.
     ///
     /// # Errors
@@ -149,15 +177,7 @@ impl TokenFetcher {
         credentials: &Credentials,
         registry: &Url,
     ) -> Result<Token> {
-        let realm = challenge
-            .realm()
-            .ok_or(Error::MissingChallengeParam { param: "realm" })?;
-        let key = CacheKey::new(
-            realm,
-            challenge.service().unwrap_or_default(),
-            scopes.clone(),
-        )
-        .with_account(credentials.username().unwrap_or_default());
+        let key = Self::cache_key(challenge, scopes, credentials)?;
         cache
             .get_or_fetch(&key, || {
                 self.fetch(challenge, scopes, credentials, registry)

@@ -1,28 +1,34 @@
 //! The reactive token flow's state, on `harbor-auth`: challenges, scopes, the realm policy, the
-//! token response rules and the token cache (single-flight per key).
+//! token response rules, the token cache (single-flight per key) and the HTTP call to the realm,
+//! [`harbor_auth::fetch::TokenFetcher`] on the transport's own `reqwest::Client`:
 //!
-//! The HTTP call to the realm is a small private shim: `harbor_auth::fetch::TokenFetcher`'s
-//! future is not `Send` today (a form serializer lives across an await), which a client used
-//! from `tokio::spawn` cannot accept. GET with repeated `scope` (what Harbor and distribution
-//! serve) and the OAuth2 refresh-token POST for identity tokens are done here instead.
+//! - GET with repeated `scope` and `account` (what Harbor's `/service/token` and distribution
+//!   serve) for anonymous and Basic credentials;
+//! - the OAuth2 refresh-token POST for identity and refresh tokens (`client_id=harbor-client`),
+//!   with no fallback to GET;
+//! - the realm policy checked first, the answer read up to 1 MiB.
+//!
+//! The fetcher's futures are `Send`, so the clients work from `tokio::spawn` and in `Send`
+//! streams.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use harbor_auth::{
-    CacheKey, Challenge, Credentials, RealmPolicy, Scheme, ScopeSet, TokenCache, TokenResponse,
-};
+use harbor_auth::fetch::TokenFetcher;
+use harbor_auth::{Challenge, Credentials, RealmPolicy, Scheme, ScopeSet, TokenCache};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::error::{Error, Result};
 
+/// The OAuth2 `client_id` the transport sends in the refresh-token POST.
+const CLIENT_ID: &str = "harbor-client";
+
 /// Tokens, fetcher and the last Bearer challenge seen per origin.
 #[derive(Debug)]
 pub(crate) struct AuthState {
     cache: TokenCache,
-    http: reqwest::Client,
-    policy: RealmPolicy,
+    fetcher: TokenFetcher,
     realms: Mutex<HashMap<String, Challenge>>,
 }
 
@@ -30,8 +36,9 @@ impl AuthState {
     pub(crate) fn new(http: reqwest::Client, policy: RealmPolicy, cache: TokenCache) -> Self {
         AuthState {
             cache,
-            http,
-            policy,
+            fetcher: TokenFetcher::new(http)
+                .with_policy(policy)
+                .with_client_id(CLIENT_ID),
             realms: Mutex::new(HashMap::new()),
         }
     }
@@ -62,129 +69,33 @@ impl AuthState {
         registry: &Url,
         stale: Option<&SecretString>,
     ) -> Result<SecretString> {
-        if let Some(stale) = stale {
-            let key = CacheKey::new(
-                challenge.realm().unwrap_or_default(),
-                challenge.service().unwrap_or_default(),
-                scopes.clone(),
-            )
-            .with_account(credentials.username().unwrap_or_default());
-            if self
-                .cache
-                .get(&key)
-                .is_some_and(|t| t.secret().expose_secret() == stale.expose_secret())
+        if let Ok(key) = TokenFetcher::cache_key(challenge, scopes, credentials) {
+            if let Some(stale) = stale
+                && self
+                    .cache
+                    .get(&key)
+                    .is_some_and(|t| t.secret().expose_secret() == stale.expose_secret())
             {
                 self.cache.invalidate(&key);
+            } else if let Some(token) = self.cache.get(&key) {
+                return Ok(token.secret().clone());
             }
         }
-        let key = CacheKey::new(
-            challenge.realm().unwrap_or_default(),
-            challenge.service().unwrap_or_default(),
-            scopes.clone(),
-        )
-        .with_account(credentials.username().unwrap_or_default());
-        let token = self
-            .cache
-            .get_or_fetch(&key, || {
-                self.fetch(challenge, scopes, credentials, registry)
-            })
-            .await
-            .map_err(auth_error)?;
+        tracing::debug!(scopes = %scopes, "fetching a token");
+        // Boxed: the fetch is rare (tokens are cached) and its state would otherwise be part
+        // of every request's future, which deep call chains of debug builds pay for in stack.
+        let token = Box::pin(self.fetcher.fetch_cached(
+            &self.cache,
+            challenge,
+            scopes,
+            credentials,
+            registry,
+        ))
+        .await
+        .map_err(auth_error)?;
         Ok(token.secret().clone())
     }
-
-    async fn fetch(
-        &self,
-        challenge: &Challenge,
-        scopes: &ScopeSet,
-        credentials: &Credentials,
-        registry: &Url,
-    ) -> harbor_auth::Result<TokenResponse> {
-        let realm_str = challenge
-            .realm()
-            .ok_or(harbor_auth::Error::MissingChallengeParam { param: "realm" })?;
-        let realm = Url::parse(realm_str).map_err(|_| harbor_auth::Error::RealmRejected {
-            realm: realm_str.chars().take(200).collect(),
-            reason: "the realm is not an absolute URL",
-        })?;
-        self.policy
-            .check(&realm, Some(registry), !credentials.is_anonymous())?;
-        let req = match credentials {
-            Credentials::IdentityToken { token, username }
-            | Credentials::RefreshToken { token, username } => {
-                let body = {
-                    let mut form = url::form_urlencoded::Serializer::new(String::new());
-                    form.append_pair("grant_type", "refresh_token");
-                    form.append_pair("refresh_token", token.expose_secret());
-                    if let Some(u) = username {
-                        form.append_pair("username", u);
-                    }
-                    form.append_pair("service", challenge.service().unwrap_or_default());
-                    form.append_pair("client_id", "harbor-client");
-                    if !scopes.is_empty() {
-                        form.append_pair("scope", &scopes.to_string());
-                    }
-                    form.finish()
-                };
-                self.http
-                    .post(realm.clone())
-                    .header(
-                        http::header::CONTENT_TYPE,
-                        "application/x-www-form-urlencoded",
-                    )
-                    .body(body)
-            }
-            _ => {
-                let mut url = realm.clone();
-                {
-                    let mut q = url.query_pairs_mut();
-                    if let Some(s) = challenge.service() {
-                        q.append_pair("service", s);
-                    }
-                    for scope in scopes.iter() {
-                        q.append_pair("scope", &scope.to_string());
-                    }
-                    if let Some(user) = credentials.username() {
-                        q.append_pair("account", user);
-                    }
-                }
-                let mut req = self.http.get(url);
-                if let Some(h) = credentials.authorization()? {
-                    req = req.header(http::header::AUTHORIZATION, h);
-                }
-                req
-            }
-        };
-        let shown = crate::error::display_url(&realm);
-        tracing::debug!(realm = %shown, scopes = %scopes, "fetching token");
-        let transport = |source| harbor_auth::Error::Transport {
-            realm: shown.clone(),
-            source,
-        };
-        let mut resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > MAX_TOKEN_BODY {
-                return Err(harbor_auth::Error::BodyTooLarge {
-                    limit: MAX_TOKEN_BODY,
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            return Err(harbor_auth::Error::TokenEndpoint {
-                status: status.as_u16(),
-                body_excerpt: text.trim().chars().take(200).collect(),
-            });
-        }
-        TokenResponse::from_slice(&body)
-    }
 }
-
-/// The largest token answer read.
-const MAX_TOKEN_BODY: usize = 1 << 20;
 
 /// Maps a `harbor-auth` error to ours, keeping it as the source.
 pub(crate) fn auth_error(e: harbor_auth::Error) -> Error {
@@ -225,4 +136,132 @@ pub(crate) fn is_bearer(c: &Challenge) -> bool {
 
 pub(crate) fn is_basic(c: &Challenge) -> bool {
     c.scheme() == &Scheme::Basic
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::http::{HeaderMap, Method};
+
+    use super::*;
+
+    type Calls = Arc<Mutex<Vec<(Method, String, String, bool)>>>;
+
+    /// A token realm on loopback that records (method, query, form body, authorized) and hands
+    /// out `token-1`, `token-2`, ... in turn.
+    async fn realm() -> (Url, Challenge, Calls) {
+        let calls = Calls::default();
+        let seen = Arc::clone(&calls);
+        let handler = move |method: Method,
+                            axum::extract::RawQuery(q): axum::extract::RawQuery,
+                            headers: HeaderMap,
+                            body: String| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let n = {
+                    let mut calls = seen.lock().unwrap();
+                    calls.push((
+                        method,
+                        q.unwrap_or_default(),
+                        body,
+                        headers.contains_key("authorization"),
+                    ));
+                    calls.len()
+                };
+                format!(r#"{{"token":"token-{n}","expires_in":300}}"#)
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app =
+            axum::Router::new().route("/token", axum::routing::get(handler.clone()).post(handler));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let registry = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let challenge = Challenge::parse_all(&format!(
+            r#"Bearer realm="http://127.0.0.1:{port}/token",service="reg""#
+        ))
+        .unwrap()
+        .remove(0);
+        (registry, challenge, calls)
+    }
+
+    fn state() -> Arc<AuthState> {
+        Arc::new(AuthState::new(
+            reqwest::Client::new(),
+            RealmPolicy::new(),
+            TokenCache::new(),
+        ))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn identity_token_is_a_refresh_grant_post_from_a_spawned_task() {
+        let (registry, challenge, calls) = realm().await;
+        let auth = state();
+        let creds = Credentials::identity_token(Some("alice".into()), "idt");
+        let scopes = ScopeSet::pull("library/alpine").unwrap();
+        // `tokio::spawn` requires the token future to be `Send`.
+        let task = {
+            let auth = Arc::clone(&auth);
+            let (challenge, scopes, registry) = (challenge.clone(), scopes.clone(), registry);
+            tokio::spawn(async move {
+                auth.token(&challenge, &scopes, &creds, &registry, None)
+                    .await
+                    .map(|t| t.expose_secret().to_owned())
+            })
+        };
+        assert_eq!(task.await.unwrap().unwrap(), "token-1");
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 1);
+        let (method, query, body, authed) = &calls[0];
+        assert_eq!(*method, Method::POST);
+        assert_eq!(query, "");
+        assert!(!authed);
+        assert_eq!(
+            body,
+            "grant_type=refresh_token&refresh_token=idt&username=alice&service=reg\
+             &client_id=harbor-client&scope=repository%3Alibrary%2Falpine%3Apull"
+        );
+    }
+
+    #[tokio::test]
+    async fn basic_is_a_get_and_a_refused_token_is_fetched_again() {
+        let (registry, challenge, calls) = realm().await;
+        let auth = state();
+        let creds = Credentials::basic("alice", "pw");
+        let scopes = ScopeSet::pull("library/alpine").unwrap();
+        let first = auth
+            .token(&challenge, &scopes, &creds, &registry, None)
+            .await
+            .unwrap();
+        assert_eq!(first.expose_secret(), "token-1");
+        // Cached.
+        let again = auth
+            .token(&challenge, &scopes, &creds, &registry, None)
+            .await
+            .unwrap();
+        assert_eq!(again.expose_secret(), "token-1");
+        // A token the registry refused is dropped and a new one fetched.
+        let fresh = auth
+            .token(&challenge, &scopes, &creds, &registry, Some(&first))
+            .await
+            .unwrap();
+        assert_eq!(fresh.expose_secret(), "token-2");
+        // A stale token that is no longer the cached one does not evict the new one.
+        let kept = auth
+            .token(&challenge, &scopes, &creds, &registry, Some(&first))
+            .await
+            .unwrap();
+        assert_eq!(kept.expose_secret(), "token-2");
+        let calls = calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 2);
+        let (method, query, body, authed) = &calls[0];
+        assert_eq!(*method, Method::GET);
+        assert_eq!(
+            query,
+            "service=reg&scope=repository%3Alibrary%2Falpine%3Apull&account=alice"
+        );
+        assert!(body.is_empty());
+        assert!(authed);
+    }
 }
