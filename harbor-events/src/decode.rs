@@ -142,25 +142,41 @@ fn decode_as(body: &[u8], hint: Option<Format>) -> Result<Payload<'_>> {
     // validate every string again (reading from bytes, it does). A body that is not UTF-8
     // takes the byte path, so its error (or success, when the bad bytes are in a member
     // that is skipped) is the same as ever.
-    let fast = match std::str::from_utf8(body) {
-        Ok(text) => {
-            let mut de = serde_json::Deserializer::from_str(text);
-            crate::detect::deserialize_speculative(&mut de, hint).and_then(|p| de.end().map(|()| p))
-        }
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(body);
-            crate::detect::deserialize_speculative(&mut de, hint).and_then(|p| de.end().map(|()| p))
-        }
+    let text = std::str::from_utf8(body).ok();
+    let fast = match text {
+        Some(text) => decode_fast(&mut serde_json::Deserializer::from_str(text), hint),
+        None => decode_fast(&mut serde_json::Deserializer::from_slice(body), hint),
     };
-    if let Ok(payload) = fast {
+    if let Some(payload) = fast {
         return Ok(payload);
     }
     // Cold path: decode again keeping early data raw, then (still failing) with path tracking.
-    let mut de = serde_json::Deserializer::from_slice(body);
-    match crate::detect::deserialize_any(&mut de, hint).and_then(|p| de.end().map(|()| p)) {
-        Ok(payload) => Ok(payload),
-        Err(error) => Err(invalid_payload(body, hint, error)),
-    }
+    let full = match text {
+        Some(text) => decode_full(&mut serde_json::Deserializer::from_str(text), hint),
+        None => decode_full(&mut serde_json::Deserializer::from_slice(body), hint),
+    };
+    full.map_err(|error| invalid_payload(body, hint, error))
+}
+
+/// The one-pass decode of the success path (no path tracking): `None` when it fails, and
+/// the caller decodes again with [`decode_full`].
+fn decode_fast<'a, R: serde_json::de::Read<'a>>(
+    de: &mut serde_json::Deserializer<R>,
+    hint: Option<Format>,
+) -> Option<Payload<'a>> {
+    let payload = crate::detect::deserialize_speculative(&mut *de, hint).ok()?;
+    de.end().ok()?;
+    Some(payload)
+}
+
+/// The decode that keeps data seen before the type raw (no path tracking).
+fn decode_full<'a, R: serde_json::de::Read<'a>>(
+    de: &mut serde_json::Deserializer<R>,
+    hint: Option<Format>,
+) -> serde_json::Result<Payload<'a>> {
+    let payload = crate::detect::deserialize_any(&mut *de, hint)?;
+    de.end()?;
+    Ok(payload)
 }
 
 /// Builds [`Error::InvalidPayload`]: decodes again with path tracking (the cold path only).
@@ -414,5 +430,71 @@ impl Decoder {
             return Err(unsupported());
         };
         Ok(self.format.or(from_header))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    const V2: &str = r#"{"type":"PUSH_ARTIFACT","occur_at":1680501893,"operator":"OP",
+        "event_data":{"x":"X","resources":[{"digest":"sha256:954b","tag":"latest"}],
+        "repository":{"name":"alpine","namespace":"library","repo_full_name":"library/alpine","repo_type":"public"}}}"#;
+
+    fn with(operator: &[u8], unknown: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        let (head, rest) = V2.split_once("OP").unwrap();
+        let (middle, tail) = rest.split_once('X').unwrap();
+        for part in [
+            head.as_bytes(),
+            operator,
+            middle.as_bytes(),
+            unknown,
+            tail.as_bytes(),
+        ] {
+            body.extend_from_slice(part);
+        }
+        body
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_known_member_is_an_invalid_payload_with_its_path() {
+        let err = decode(&with(b"ad\xffmin", b"x")).unwrap_err();
+        assert!(err.is_invalid_payload(), "{err}");
+        assert_eq!(err.json_path(), Some("operator"));
+        let err = decode(&with(b"admin", b"x")[..60]).unwrap_err();
+        assert!(err.is_invalid_payload(), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_skipped_member_decodes_as_it_always_did() {
+        // Unknown members of typed objects are skipped unread, as serde_json skips them.
+        let body = with(b"admin", b"\xc3\x28");
+        assert!(std::str::from_utf8(&body).is_err());
+        let Payload::V2(payload) = decode(&body).unwrap() else {
+            panic!("not v2");
+        };
+        assert_eq!(payload.operator, "admin");
+        assert_eq!(payload.event_data.unwrap().resources.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn strings_borrow_from_the_body_unless_they_have_escapes() {
+        let body = with(br"ad\u006din", b"x");
+        let Payload::V2(payload) = decode(&body).unwrap() else {
+            panic!("not v2");
+        };
+        assert_eq!(payload.operator, "admin");
+        assert!(matches!(payload.operator, Cow::Owned(_)));
+        assert!(matches!(payload.event_type, Cow::Borrowed(_)));
+        let Payload::V2(payload) = decode(
+            "{\"type\":\"PUSH_ARTIFACT\",\"occur_at\":1,\"operator\":\"\u{e9}t\u{e9}\"}".as_bytes(),
+        )
+        .unwrap() else {
+            panic!("not v2");
+        };
+        assert!(matches!(payload.operator, Cow::Borrowed("\u{e9}t\u{e9}")));
     }
 }
