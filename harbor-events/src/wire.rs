@@ -170,9 +170,20 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for StrMap<'a, V> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut entries = Vec::with_capacity(access.size_hint().unwrap_or(0).min(16));
+                // JSON gives no size hint, and `Vec` starts at four entries. Harbor's maps of
+                // large values (report summaries keyed by MIME type) nearly always have one
+                // entry, its maps of small values (severity counts) up to seven: size the
+                // first allocation to about 256 bytes (one to eight entries) instead, so a
+                // webhook with many resources does not allocate four reports per resource.
+                // An empty object allocates nothing.
+                let guess = (256 / size_of::<(Cow<'a, str>, V)>().max(1)).clamp(1, 8);
+                let first = access.size_hint().unwrap_or(guess).clamp(1, 16);
+                let mut entries = Vec::new();
                 while let Some(key) = access.next_key::<BorrowCow<'a>>()? {
                     let value = access.next_value::<V>()?;
+                    if entries.capacity() == 0 {
+                        entries.reserve_exact(first);
+                    }
                     entries.push((key.0, value));
                 }
                 Ok(StrMap { entries })
