@@ -307,7 +307,8 @@ impl TokenIssuer {
     ///
     /// [`Error::Key`] when the claims cannot be encoded or signing fails.
     pub fn sign_claims(&self, claims: RegistryClaims) -> Result<IssuedToken> {
-        let payload = serde_json::to_vec(&claims).map_err(|e| Error::Key {
+        let mut payload = Vec::with_capacity(256 + 96 * claims.access.len());
+        serde_json::to_writer(&mut payload, &claims).map_err(|e| Error::Key {
             reason: format!("cannot encode the claims: {e}"),
         })?;
         let header = &self.inner.header_b64;

@@ -7,7 +7,9 @@
 //! (`alg: none` and HMAC never verify), then `iss`, `aud` (a string), `exp`/`nbf` with leeway
 //! (60 s by default), and finally that the `access` claim covers what is asked.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::str::FromStr as _;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -16,11 +18,13 @@ use base64::Engine as _;
 use jsonwebtoken::Algorithm;
 use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 
-use super::issuer::{RegistryClaims, install_crypto_provider};
+use serde::Deserialize;
+
+use super::issuer::{AccessEntry, RegistryClaims, install_crypto_provider};
 use super::keys::{PublicKey, certificates_from_pem};
 use crate::cache::{Clock, SystemClock};
 use crate::error::{Error, Result, TokenRejection};
-use crate::scope::ScopeSet;
+use crate::scope::{ActionSet, ScopeSet};
 
 /// The default clock leeway for `exp` and `nbf` (distribution's value).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -183,6 +187,71 @@ impl TokenVerifierBuilder {
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+/// The JWS header fields a verifier reads, borrowed from the decoded header where possible.
+#[derive(Deserialize)]
+struct JwsHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(default)]
+    x5c: Option<Vec<String>>,
+}
+
+/// `[a-z0-9]+`, as a scope's resource type and class must be.
+fn valid_type(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// Whether an `access` entry is a valid scope as written (so it stands for itself).
+fn canonical(a: &AccessEntry) -> bool {
+    valid_type(&a.resource_type)
+        && a.class.as_deref().is_none_or(valid_type)
+        && !a.name.is_empty()
+        && a.name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b',')
+}
+
+/// `claims.scopes().covers(wanted)` without building the scope set: when every entry is a
+/// valid scope as written, the entries on each wanted resource are merged and compared in
+/// place; anything unusual takes the general path.
+fn covers(claims: &RegistryClaims, wanted: &ScopeSet) -> bool {
+    if wanted.is_empty() {
+        return true;
+    }
+    if !claims.access.iter().all(canonical) {
+        return claims.scopes().covers(wanted);
+    }
+    wanted.iter().all(|w| {
+        let r = w.resource();
+        let mut found = false;
+        let mut have = ActionSet::new();
+        for a in claims.access.iter().filter(|a| {
+            a.resource_type == r.resource_type()
+                && a.class.as_deref() == r.class()
+                && a.name == r.name()
+        }) {
+            found = true;
+            have.extend(a.actions.iter().filter_map(|x| x.parse().ok()));
+        }
+        found && have.covers(w.actions())
+    })
+}
+
+/// Decodes base64url into `buf` when it fits (the usual header and signature), into a fresh
+/// buffer otherwise; `None` for invalid base64url.
+fn decode_b64<'b>(text: &str, buf: &'b mut [u8]) -> Option<Cow<'b, [u8]>> {
+    if base64::decoded_len_estimate(text.len()) <= buf.len() {
+        let n = B64.decode_slice(text, buf).ok()?;
+        buf.get(..n).map(Cow::Borrowed)
+    } else {
+        B64.decode(text).ok().map(Cow::Owned)
+    }
+}
+
 fn reject(r: TokenRejection) -> Error {
     Error::TokenRejected(r)
 }
@@ -216,8 +285,12 @@ impl TokenVerifier {
         let signing_input = token
             .get(..header_b64.len() + 1 + payload_b64.len())
             .ok_or_else(malformed)?;
-        // jsonwebtoken decodes the header: an `alg` it does not know (`none`) is malformed.
-        let header = jsonwebtoken::decode_header(token).map_err(|_| malformed())?;
+        // An `alg` that is not a known JWS algorithm (`none`) is malformed, as in jsonwebtoken.
+        let mut header_buf = [0u8; 512];
+        let header_json = decode_b64(header_b64, &mut header_buf).ok_or_else(malformed)?;
+        let header: JwsHeader<'_> =
+            serde_json::from_slice(&header_json).map_err(|_| malformed())?;
+        let alg = Algorithm::from_str(&header.alg).map_err(|_| malformed())?;
         let now = self
             .inner
             .clock
@@ -226,9 +299,14 @@ impl TokenVerifier {
             .unwrap_or_default();
 
         let chain_key;
-        let key: &TrustedKey = match header.x5c_der().map_err(|_| malformed())? {
+        let key: &TrustedKey = match header.x5c.as_deref() {
             Some(chain) if !chain.is_empty() => {
-                chain_key = self.verify_chain(&chain, now)?;
+                let der = chain
+                    .iter()
+                    .map(|c| base64::engine::general_purpose::STANDARD.decode(c))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|_| malformed())?;
+                chain_key = self.verify_chain(&der, now)?;
                 &chain_key
             }
             _ => {
@@ -246,9 +324,10 @@ impl TokenVerifier {
         // Only the algorithms of the key's own family: HMAC, `none` and cross-family `alg`s never
         // reach a signature check.
         let verifier = key
-            .for_alg(header.alg)
+            .for_alg(alg)
             .ok_or(reject(TokenRejection::UnsupportedAlgorithm))?;
-        let signature = B64.decode(sig_b64).map_err(|_| malformed())?;
+        let mut sig_buf = [0u8; 1024];
+        let signature = decode_b64(sig_b64, &mut sig_buf).ok_or_else(malformed)?;
         verifier
             .verify_sig(signing_input.as_bytes(), &signature)
             .map_err(|_| reject(TokenRejection::BadSignature))?;
@@ -268,7 +347,7 @@ impl TokenVerifier {
         if claims.nbf > now.saturating_add(self.inner.leeway) {
             return Err(reject(TokenRejection::NotYetValid));
         }
-        if !claims.scopes().covers(wanted) {
+        if !covers(&claims, wanted) {
             return Err(reject(TokenRejection::InsufficientAccess));
         }
         Ok(claims)
@@ -297,5 +376,94 @@ impl TokenVerifier {
         let public = PublicKey::from_spki_der(ee.subject_public_key_info().as_ref())
             .map_err(|_| reject(TokenRejection::UnsupportedAlgorithm))?;
         TrustedKey::new(&public).map_err(|_| reject(TokenRejection::UnsupportedAlgorithm))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(ty: &str, class: Option<&str>, name: &str, actions: &[&str]) -> AccessEntry {
+        AccessEntry {
+            resource_type: ty.to_owned(),
+            class: class.map(str::to_owned),
+            name: name.to_owned(),
+            actions: actions.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    fn claims(access: Vec<AccessEntry>) -> RegistryClaims {
+        RegistryClaims {
+            iss: "i".to_owned(),
+            sub: String::new(),
+            aud: "a".to_owned(),
+            exp: 0,
+            nbf: 0,
+            iat: 0,
+            jti: "j".to_owned(),
+            access,
+        }
+    }
+
+    /// The in-place check answers exactly as building the scope set does.
+    #[test]
+    fn covers_agrees_with_scope_set() {
+        let grants = [
+            vec![entry(
+                "repository",
+                None,
+                "library/alpine",
+                &["pull", "push"],
+            )],
+            vec![
+                entry("repository", None, "library/alpine", &["pull"]),
+                entry("repository", None, "library/alpine", &["push"]),
+            ],
+            vec![entry("repository", None, "library/alpine", &["*"])],
+            vec![entry("repository", None, "library/alpine", &[])],
+            vec![entry(
+                "repository",
+                Some("plugin"),
+                "library/alpine",
+                &["pull"],
+            )],
+            vec![entry(
+                "repository",
+                None,
+                "library/alpine",
+                &["pull", "Bad!"],
+            )],
+            vec![entry(
+                "repository(plugin)",
+                None,
+                "library/alpine",
+                &["pull"],
+            )],
+            vec![entry("repository", None, "library alpine", &["pull"])],
+            vec![entry("registry", None, "catalog", &["*"])],
+            vec![],
+        ];
+        let wants = [
+            "",
+            "repository:library/alpine:pull",
+            "repository:library/alpine:pull,push",
+            "repository(plugin):library/alpine:pull",
+            "repository:library/alpine:pull repository:library/base:pull",
+            "registry:catalog:*",
+        ];
+        for grant in &grants {
+            let c = claims(grant.clone());
+            for want in wants {
+                let wanted: ScopeSet = want.parse().unwrap_or_default();
+                assert_eq!(
+                    covers(&c, &wanted),
+                    c.scopes().covers(&wanted),
+                    "{grant:?} / {want}"
+                );
+            }
+        }
+        let pull: ScopeSet = "repository:library/alpine:pull".parse().unwrap_or_default();
+        assert!(covers(&claims(grants[0].clone()), &pull));
+        assert!(!covers(&claims(grants[3].clone()), &pull));
     }
 }
