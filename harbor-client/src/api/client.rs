@@ -309,14 +309,19 @@ impl HarborClientBuilder {
         self
     }
 
-    /// Trusts an extra root certificate (a private CA).
+    /// Trusts an extra root certificate (a private CA; with a TLS feature).
+    #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls-tls", feature = "native-tls"))))]
     pub fn add_root_certificate(mut self, cert: reqwest::Certificate) -> Self {
         self.transport = self.transport.add_root_certificate(cert);
         self
     }
 
     /// Accepts any server certificate. **Dangerous**: anyone on the path can read and
-    /// change the traffic, credentials included. For test setups only.
+    /// change the traffic, credentials included. For test setups only (with a TLS
+    /// feature).
+    #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls-tls", feature = "native-tls"))))]
     pub fn danger_accept_invalid_certs(mut self, yes: bool) -> Self {
         self.transport = self.transport.danger_accept_invalid_certs(yes);
         self

@@ -76,7 +76,9 @@ pub struct TransportBuilder {
     retry: RetryPolicy,
     preemptive_basic: bool,
     max_redirects: usize,
+    #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
     danger_accept_invalid_certs: bool,
+    #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
     root_certificates: Vec<reqwest::Certificate>,
     http: Option<reqwest::Client>,
     realm_policy: RealmPolicy,
@@ -93,7 +95,9 @@ impl Default for TransportBuilder {
             retry: RetryPolicy::default(),
             preemptive_basic: false,
             max_redirects: 10,
+            #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
             danger_accept_invalid_certs: false,
+            #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
             root_certificates: Vec::new(),
             http: None,
             realm_policy: RealmPolicy::new(),
@@ -168,14 +172,18 @@ impl TransportBuilder {
         self
     }
 
-    /// Trusts an extra root certificate.
+    /// Trusts an extra root certificate (with a TLS feature).
+    #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls-tls", feature = "native-tls"))))]
     pub fn add_root_certificate(mut self, cert: reqwest::Certificate) -> Self {
         self.root_certificates.push(cert);
         self
     }
 
     /// Accepts any server certificate. **Dangerous**: anyone on the path can read and change
-    /// the traffic, credentials included. For test setups only.
+    /// the traffic, credentials included. For test setups only (with a TLS feature).
+    #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls-tls", feature = "native-tls"))))]
     pub fn danger_accept_invalid_certs(mut self, yes: bool) -> Self {
         self.danger_accept_invalid_certs = yes;
         self
@@ -206,16 +214,17 @@ impl TransportBuilder {
                     ),
                     source: Some(Box::new(e)),
                 })?;
-                let mut b = reqwest::Client::builder()
+                let b = reqwest::Client::builder()
                     .user_agent(ua)
                     .connect_timeout(self.connect_timeout)
                     .read_timeout(self.read_timeout)
                     .pool_idle_timeout(Duration::from_secs(90))
-                    .redirect(reqwest::redirect::Policy::none())
-                    .danger_accept_invalid_certs(self.danger_accept_invalid_certs);
-                for c in self.root_certificates {
-                    b = b.add_root_certificate(c);
-                }
+                    .redirect(reqwest::redirect::Policy::none());
+                #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+                let b = self.root_certificates.into_iter().fold(
+                    b.danger_accept_invalid_certs(self.danger_accept_invalid_certs),
+                    |b, c| b.add_root_certificate(c),
+                );
                 b.build().map_err(|e| Error::Config {
                     message: "the HTTP client could not be built".into(),
                     source: Some(Box::new(e)),
