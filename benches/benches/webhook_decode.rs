@@ -8,13 +8,14 @@
 //! - `typed_owned`: the same, then `into_owned()` for a `'static` payload to store or send on.
 //!
 //! Each group decodes a whole corpus (all formats, then one format at a time; small payloads,
-//! then large ones) once per iteration: `typed` is the figure to compare with `floor`.
+//! then large ones) once per iteration: `typed` is the figure to compare with `floor`. The
+//! group `real-v2` is the real Harbor 2.x payloads of `../shared/fixtures` (when present).
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use harbor_benches::{Sample, webhook_corpus};
+use harbor_benches::{Sample, shared_v2_corpus, webhook_corpus};
 use serde::de::IgnoredAny;
 
 fn floor(body: &[u8]) -> bool {
@@ -62,6 +63,12 @@ fn whole_corpus(c: &mut Criterion, name: &str, corpus: &[&Sample]) {
 fn bench(c: &mut Criterion) {
     let corpus = webhook_corpus();
     assert!(!corpus.is_empty(), "no fixtures found: the corpus is empty");
+    let real = shared_v2_corpus();
+    if real.is_empty() {
+        eprintln!("notice: ../shared/fixtures/harbor-webhooks/v2 not found; no `real-v2` group");
+    } else {
+        whole_corpus(c, "real-v2/small", &real.iter().collect::<Vec<_>>());
+    }
     for size in ["small", "large"] {
         let of_size: Vec<&Sample> = corpus
             .iter()

@@ -70,6 +70,26 @@ pub fn webhook_corpus() -> Vec<Sample> {
     corpus
 }
 
+/// The real Harbor 2.x payloads of `../shared/fixtures/harbor-webhooks/v2` (collected from
+/// Harbor's docs, source and users' reports; see its `SOURCES.md`), sorted by name: the
+/// corpus the figures were taken on. Empty when that folder is not there.
+pub fn shared_v2_corpus() -> Vec<Sample> {
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/harbor-webhooks/v2");
+    let mut paths = Vec::new();
+    collect_json(&dir, &mut paths);
+    paths.sort();
+    paths
+        .iter()
+        .filter_map(|path| {
+            let body = std::fs::read(path).ok()?;
+            harbor_events::decode(&body).ok()?;
+            let name = format!("shared/v2/{}", path.file_name()?.to_string_lossy());
+            Some(Sample { name, body })
+        })
+        .collect()
+}
+
 /// Repeat every array of objects inside a payload's data (resources, replicated artifacts,
 /// deleted artifacts, registry events ...) until it holds `count` elements: the shape of a
 /// busy Harbor's payloads. `None` when the payload has no such array.

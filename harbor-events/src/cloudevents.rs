@@ -30,7 +30,7 @@ pub struct CloudEvent<'a> {
     /// When the event happened (RFC 3339, second precision).
     pub time: DateTime<Utc>,
     /// The 2.x `event_data` object.
-    pub data: Option<EventData<'a>>,
+    pub data: Option<Box<EventData<'a>>>,
     /// Extension: `X-Request-Id` of the request that caused the event (`""` when none).
     pub requestid: Option<Cow<'a, str>>,
     /// Extension: who caused it (may be `""`).

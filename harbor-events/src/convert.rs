@@ -60,7 +60,7 @@ pub(crate) fn into_events(payload: Payload<'_>) -> Vec<Event<'_>> {
             let mut event = base(p.kind(), Format::V2);
             event.occurred_at = p.occur_at;
             event.operator = p.operator;
-            event.data = p.event_data.unwrap_or_default();
+            event.data = p.event_data.map(|d| *d).unwrap_or_default();
             vec![event]
         }
         Payload::CloudEvent(p) => {
@@ -70,7 +70,7 @@ pub(crate) fn into_events(payload: Payload<'_>) -> Vec<Event<'_>> {
             event.id = Some(p.id);
             event.source = Some(p.source);
             event.request_id = p.requestid;
-            event.data = p.data.unwrap_or_default();
+            event.data = p.data.map(|d| *d).unwrap_or_default();
             vec![event]
         }
         Payload::V1Documented(p) => {
@@ -195,7 +195,7 @@ impl<'a> Event<'a> {
                 event_type,
                 occur_at: self.occurred_at,
                 operator: self.operator.clone(),
-                event_data: Some(self.data.clone()),
+                event_data: Some(Box::new(self.data.clone())),
             }),
             Format::V1 => {
                 let d = &self.data;
@@ -217,7 +217,7 @@ impl<'a> Event<'a> {
                     event_type,
                     occur_at: self.occurred_at,
                     operator: self.operator.clone(),
-                    event_data: Some(data),
+                    event_data: Some(Box::new(data)),
                 })
             }
             Format::CloudEvents => Payload::CloudEvent(cloudevents::CloudEvent {
@@ -236,7 +236,7 @@ impl<'a> Event<'a> {
                 event_type,
                 datacontenttype: Some(Cow::Borrowed("application/json")),
                 time: self.occurred_at,
-                data: Some(self.data.clone()),
+                data: Some(Box::new(self.data.clone())),
                 requestid: Some(self.request_id.clone().unwrap_or_default()),
                 operator: Some(self.operator.clone()),
                 extensions: crate::StrMap::new(),

@@ -138,11 +138,25 @@ fn decode_as(body: &[u8], hint: Option<Format>) -> Result<Payload<'_>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(Error::EmptyBody);
     }
-    // Validate UTF-8 once for the whole body: reading from a `&str`, serde_json does not
-    // validate every string again (reading from bytes, it does). A body that is not UTF-8
-    // takes the byte path, so its error (or success, when the bad bytes are in a member
-    // that is skipped) is the same as ever.
+    // Validate UTF-8 once for the whole body: reading from a `&str`, neither reader checks
+    // every string again. A body that is not UTF-8 takes the serde path from bytes, so its
+    // error (or success, when the bad bytes are in a member that is skipped) is as ever.
     let text = std::str::from_utf8(body).ok();
+    // The hand-written reader first; whatever it does not take goes to the serde path,
+    // which is the reference (see `fast`).
+    if let Some(payload) = text.and_then(|text| crate::fast::payload(text, hint)) {
+        return Ok(payload);
+    }
+    decode_reference(body, text, hint)
+}
+
+/// The serde path: the reference decode, which decides every error and every odd input.
+/// `text` is `body` when it is UTF-8.
+pub(crate) fn decode_reference<'a>(
+    body: &'a [u8],
+    text: Option<&'a str>,
+    hint: Option<Format>,
+) -> Result<Payload<'a>> {
     let fast = match text {
         Some(text) => decode_fast(&mut serde_json::Deserializer::from_str(text), hint),
         None => decode_fast(&mut serde_json::Deserializer::from_slice(body), hint),
@@ -156,6 +170,26 @@ fn decode_as(body: &[u8], hint: Option<Format>) -> Result<Payload<'_>> {
         None => decode_full(&mut serde_json::Deserializer::from_slice(body), hint),
     };
     full.map_err(|error| invalid_payload(body, hint, error))
+}
+
+/// Decodes `body` twice, with the hand-written reader and with the serde path, for the
+/// differential fuzz target: the reader's result (`None` when it declines) and the serde
+/// path's. Only built by `cargo fuzz` (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[allow(clippy::type_complexity)]
+pub fn decode_both(
+    body: &[u8],
+    hint: Option<Format>,
+) -> Option<(Option<Payload<'_>>, Result<Payload<'_>>)> {
+    let text = std::str::from_utf8(body).ok()?;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some((
+        crate::fast::payload(text, hint),
+        decode_reference(body, Some(text), hint),
+    ))
 }
 
 /// The one-pass decode of the success path (no path tracking): `None` when it fails, and

@@ -17,7 +17,7 @@ use crate::kind::is_v1_type;
 use crate::wire::{BorrowCow, RawJson, StrMap};
 use crate::{EventKind, Format, Payload, cloudevents, distribution, v1, v1_documented, v2};
 
-enum Slot<'a> {
+pub(crate) enum Slot<'a> {
     Null,
     V1(Box<v1::EventData<'a>>),
     V2(Box<v2::EventData<'a>>),
@@ -25,31 +25,35 @@ enum Slot<'a> {
     Guess(Box<v2::EventData<'a>>),
     Documented(Vec<v1_documented::DocumentedEvent<'a>>),
     Distribution(Vec<distribution::Event<'a>>),
-    Raw(&'a RawValue),
+    /// The exact text of the member (kept for a type this crate does not know).
+    Raw(&'a str),
 }
 
 #[derive(Default)]
-struct Collected<'a> {
-    type_: Option<Cow<'a, str>>,
-    type_known: bool,
-    occur_at: Option<DateTime<Utc>>,
-    operator: Option<Cow<'a, str>>,
-    event_data: Option<Slot<'a>>,
-    specversion: Option<Cow<'a, str>>,
-    id: Option<Cow<'a, str>>,
-    source: Option<Cow<'a, str>>,
-    datacontenttype: Option<Cow<'a, str>>,
-    time: Option<DateTime<Utc>>,
-    data: Option<Slot<'a>>,
-    requestid: Option<Cow<'a, str>>,
-    event_type: Option<Cow<'a, str>>,
-    events: Option<Slot<'a>>,
-    extensions: StrMap<'a, RawJson<'a>>,
+pub(crate) struct Collected<'a> {
+    pub(crate) type_: Option<Cow<'a, str>>,
+    pub(crate) type_known: bool,
+    pub(crate) occur_at: Option<DateTime<Utc>>,
+    pub(crate) operator: Option<Cow<'a, str>>,
+    pub(crate) event_data: Option<Slot<'a>>,
+    pub(crate) specversion: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
+    pub(crate) source: Option<Cow<'a, str>>,
+    pub(crate) datacontenttype: Option<Cow<'a, str>>,
+    pub(crate) time: Option<DateTime<Utc>>,
+    pub(crate) data: Option<Slot<'a>>,
+    pub(crate) requestid: Option<Cow<'a, str>>,
+    pub(crate) event_type: Option<Cow<'a, str>>,
+    pub(crate) events: Option<Slot<'a>>,
+    pub(crate) extensions: StrMap<'a, RawJson<'a>>,
 }
+
+/// Top-level members beyond the known ones that are kept (CloudEvents extensions).
+pub(crate) const MAX_EXTENSIONS: usize = 64;
 
 /// Whether a v2 / CloudEvents type text is one this crate models (so its data is parsed
 /// strictly instead of being kept raw).
-fn known_type(text: &str) -> bool {
+pub(crate) fn known_type(text: &str) -> bool {
     !EventKind::parse(text).is_unknown()
 }
 
@@ -117,7 +121,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                             map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
                             |d| Slot::Guess(Box::new(d)),
                         ),
-                        _ => Slot::Raw(map.next_value::<&'a RawValue>()?),
+                        _ => Slot::Raw(map.next_value::<&'a RawValue>()?.get()),
                     });
                 }
                 "specversion" => c.specversion = Some(map.next_value::<BorrowCow<'a>>()?.0),
@@ -143,7 +147,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                             |d| Slot::Guess(Box::new(d)),
                         )
                     } else {
-                        Slot::Raw(map.next_value::<&'a RawValue>()?)
+                        Slot::Raw(map.next_value::<&'a RawValue>()?.get())
                     });
                 }
                 "event_type" => c.event_type = Some(map.next_value::<BorrowCow<'a>>()?.0),
@@ -170,7 +174,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                     });
                 }
                 _ => {
-                    if c.extensions.len() < 64 {
+                    if c.extensions.len() < MAX_EXTENSIONS {
                         c.extensions.insert(key.0, map.next_value::<RawJson<'a>>()?);
                     } else {
                         map.next_value::<IgnoredAny>()?;
@@ -205,14 +209,11 @@ fn detect(c: &Collected<'_>) -> Option<Format> {
 }
 
 /// Parses raw JSON captured earlier, with the JSON path of any error in the message.
-fn parse_raw<'a, T: de::Deserialize<'a>, E: de::Error>(
-    raw: &'a RawValue,
-    member: &str,
-) -> Result<T, E> {
-    if let Ok(value) = serde_json::from_str(raw.get()) {
+fn parse_raw<'a, T: de::Deserialize<'a>, E: de::Error>(raw: &'a str, member: &str) -> Result<T, E> {
+    if let Ok(value) = serde_json::from_str(raw) {
         return Ok(value);
     }
-    let mut de = serde_json::Deserializer::from_str(raw.get());
+    let mut de = serde_json::Deserializer::from_str(raw);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -228,22 +229,22 @@ fn v2_data<'a, E: de::Error>(
     slot: Option<Slot<'a>>,
     known: bool,
     member: &str,
-) -> Result<Option<v2::EventData<'a>>, E> {
+) -> Result<Option<Box<v2::EventData<'a>>>, E> {
     Ok(match slot {
         None | Some(Slot::Null) => None,
-        Some(Slot::V2(d)) => Some(*d),
-        Some(Slot::Guess(d)) if known => Some(*d),
+        Some(Slot::V2(d)) => Some(d),
+        Some(Slot::Guess(d)) if known => Some(d),
         Some(Slot::Guess(_)) => {
             return Err(E::custom(format_args!(
                 "{member}: came before an unknown type and was not kept raw"
             )));
         }
-        Some(Slot::Raw(raw)) if known => Some(parse_raw(raw, member)?),
+        Some(Slot::Raw(raw)) if known => Some(Box::new(parse_raw(raw, member)?)),
         Some(Slot::Raw(raw)) => {
             // Unknown type: keep the exact JSON, fill typed members as far as they match.
-            let mut data = serde_json::from_str::<v2::EventData<'a>>(raw.get()).unwrap_or_default();
+            let mut data = serde_json::from_str::<v2::EventData<'a>>(raw).unwrap_or_default();
             data.raw = Some(RawJson::borrowed(raw));
-            Some(data)
+            Some(Box::new(data))
         }
         Some(_) => return Err(E::custom(format_args!("{member}: unexpected shape"))),
     })
@@ -273,7 +274,10 @@ fn missing<E: de::Error>(format: Format, field: &'static str) -> E {
     ))
 }
 
-fn assemble<'a, E: de::Error>(c: Collected<'a>, hint: Option<Format>) -> Result<Payload<'a>, E> {
+pub(crate) fn assemble<'a, E: de::Error>(
+    c: Collected<'a>,
+    hint: Option<Format>,
+) -> Result<Payload<'a>, E> {
     let Some(format) = hint.or_else(|| detect(&c)) else {
         return Err(E::custom(
             "unrecognised payload: expected `type` (Harbor 1.x/2.x), `specversion` (CloudEvents), \
@@ -285,9 +289,9 @@ fn assemble<'a, E: de::Error>(c: Collected<'a>, hint: Option<Format>) -> Result<
             let event_type = c.type_.ok_or_else(|| missing(format, "type"))?;
             let event_data = match c.event_data {
                 None | Some(Slot::Null) => None,
-                Some(Slot::V1(d)) => Some(*d),
-                Some(Slot::Guess(d)) => Some(v1_from_v2(*d)),
-                Some(Slot::Raw(raw)) => Some(parse_raw(raw, "event_data")?),
+                Some(Slot::V1(d)) => Some(d),
+                Some(Slot::Guess(d)) => Some(Box::new(v1_from_v2(*d))),
+                Some(Slot::Raw(raw)) => Some(Box::new(parse_raw(raw, "event_data")?)),
                 Some(_) => return Err(E::custom("event_data: unexpected shape")),
             };
             Ok(Payload::V1(v1::Payload {

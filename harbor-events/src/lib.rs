@@ -6,6 +6,7 @@ mod decode;
 mod detect;
 mod error;
 mod event;
+mod fast;
 mod kind;
 mod owned;
 mod values;
@@ -21,6 +22,8 @@ pub mod v1;
 pub mod v1_documented;
 pub mod v2;
 
+#[cfg(fuzzing)]
+pub use decode::decode_both;
 pub use decode::{
     CONTENT_TYPE_CLOUDEVENTS, CONTENT_TYPE_DISTRIBUTION, CONTENT_TYPE_JSON, DEFAULT_MAX_BODY_BYTES,
     Decoder, Payload, decode,

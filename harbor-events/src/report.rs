@@ -84,7 +84,7 @@ impl Serialize for ScanOverview<'_> {
     }
 }
 
-const CLAIR_FIELDS: [&str; 8] = [
+pub(crate) const CLAIR_FIELDS: [&str; 8] = [
     "image_digest",
     "scan_status",
     "job_id",

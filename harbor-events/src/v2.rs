@@ -29,7 +29,7 @@ pub struct Payload<'a> {
     pub operator: Cow<'a, str>,
     /// The event's data (omitted when absent).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub event_data: Option<EventData<'a>>,
+    pub event_data: Option<Box<EventData<'a>>>,
 }
 
 owned_struct!(Payload {

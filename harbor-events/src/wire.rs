@@ -67,11 +67,16 @@ pub struct StrMap<'a, V> {
 
 impl<V: PartialEq> PartialEq for StrMap<'_, V> {
     fn eq(&self, other: &Self) -> bool {
+        // The same entries, each as often, in any order (a repeated key counts each time).
+        let count = |map: &Self, entry: &(Cow<'_, str>, V)| {
+            map.entries.iter().filter(|e| *e == entry).count()
+        };
         self.entries.len() == other.entries.len()
-            && self
-                .entries
-                .iter()
-                .all(|(k, v)| other.get(k).is_some_and(|o| o == v))
+            && (self.entries == other.entries
+                || self
+                    .entries
+                    .iter()
+                    .all(|e| count(self, e) == count(other, e)))
     }
 }
 
@@ -105,6 +110,15 @@ impl<'a, V> StrMap<'a, V> {
         } else {
             self.entries.push((key, value));
         }
+    }
+
+    /// Appends an entry read from the wire (a repeated key is kept, as the `Deserialize`
+    /// impl keeps it), sizing the first allocation as that impl does.
+    pub(crate) fn push_parsed(&mut self, key: Cow<'a, str>, value: V) {
+        if self.entries.capacity() == 0 {
+            self.entries.reserve_exact(first_capacity::<V>());
+        }
+        self.entries.push((key, value));
     }
 
     /// The entries in wire order.
@@ -176,8 +190,10 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for StrMap<'a, V> {
                 // first allocation to about 256 bytes (one to eight entries) instead, so a
                 // webhook with many resources does not allocate four reports per resource.
                 // An empty object allocates nothing.
-                let guess = (256 / size_of::<(Cow<'a, str>, V)>().max(1)).clamp(1, 8);
-                let first = access.size_hint().unwrap_or(guess).clamp(1, 16);
+                let first = access
+                    .size_hint()
+                    .unwrap_or_else(first_capacity::<V>)
+                    .clamp(1, 16);
                 let mut entries = Vec::new();
                 while let Some(key) = access.next_key::<BorrowCow<'a>>()? {
                     let value = access.next_value::<V>()?;
@@ -193,14 +209,23 @@ impl<'de: 'a, 'a, V: Deserialize<'de>> Deserialize<'de> for StrMap<'a, V> {
     }
 }
 
+/// The first allocation of a map read from JSON (which gives no size hint): about 256 bytes,
+/// one to eight entries (see the `Deserialize` impl of [`StrMap`]).
+fn first_capacity<V>() -> usize {
+    (256 / size_of::<(Cow<'static, str>, V)>().max(1)).clamp(1, 8)
+}
+
 /// A JSON value kept as its exact text (borrowed from the body when possible).
+///
+/// The text is always one valid JSON value with no surrounding whitespace: it comes from a
+/// parse, or from [`RawJson::from_text`], which checks it.
 #[derive(Clone, Debug)]
-pub struct RawJson<'a>(Cow<'a, RawValue>);
+pub struct RawJson<'a>(Cow<'a, str>);
 
 impl RawJson<'_> {
     /// The JSON text, exactly as received.
     pub fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 
     /// Parses `text` as JSON and keeps it verbatim.
@@ -210,7 +235,7 @@ impl RawJson<'_> {
     /// [`Error::Encode`](crate::Error::Encode) when `text` is not valid JSON.
     pub fn from_text(text: impl Into<String>) -> crate::Result<RawJson<'static>> {
         RawValue::from_string(text.into())
-            .map(|raw| RawJson(Cow::Owned(raw)))
+            .map(|raw| RawJson(Cow::Owned(String::from(Box::<str>::from(raw)))))
             .map_err(crate::Error::Encode)
     }
 
@@ -220,8 +245,9 @@ impl RawJson<'_> {
         IntoOwned::into_owned(self)
     }
 
-    pub(crate) fn borrowed(raw: &RawValue) -> RawJson<'_> {
-        RawJson(Cow::Borrowed(raw))
+    /// Text the caller has checked to be exactly one JSON value.
+    pub(crate) fn borrowed(checked: &str) -> RawJson<'_> {
+        RawJson(Cow::Borrowed(checked))
     }
 
     /// Parses the JSON into a [`serde_json::Value`].
@@ -244,22 +270,22 @@ impl PartialEq for RawJson<'_> {
 impl IntoOwned for RawJson<'_> {
     type Owned = RawJson<'static>;
     fn into_owned(self) -> Self::Owned {
-        RawJson(Cow::Owned(match self.0 {
-            Cow::Borrowed(raw) => raw.to_owned(),
-            Cow::Owned(raw) => raw,
-        }))
+        RawJson(IntoOwned::into_owned(self.0))
     }
 }
 
 impl Serialize for RawJson<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        // Checked when it was made, so this parse does not fail; it lets serializers that
+        // know raw values (serde_json's) write the text verbatim.
+        let raw: &RawValue = serde_json::from_str(self.get()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
     }
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawJson<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        <&'a RawValue>::deserialize(deserializer).map(RawJson::borrowed)
+        <&'a RawValue>::deserialize(deserializer).map(|raw| RawJson::borrowed(raw.get()))
     }
 }
 
@@ -447,6 +473,13 @@ mod tests {
         assert_eq!(map, reordered);
         let different: StrMap<'_, u64> = [("a", 2), ("b", 4)].into_iter().collect();
         assert_ne!(map, different);
+        // A repeated key (kept when read from JSON) counts each time, in any order.
+        let twice: StrMap<'_, u64> = serde_json::from_str(r#"{"a":1,"a":2}"#).unwrap();
+        let swapped: StrMap<'_, u64> = serde_json::from_str(r#"{"a":2,"a":1}"#).unwrap();
+        let once: StrMap<'_, u64> = serde_json::from_str(r#"{"a":1,"b":2}"#).unwrap();
+        assert_eq!(twice, twice.clone());
+        assert_eq!(twice, swapped);
+        assert_ne!(twice, once);
         assert_eq!(serde_json::to_string(&map).unwrap(), r#"{"b":3,"a":2}"#);
         let back: StrMap<'_, u64> = serde_json::from_str(r#"{"z":1,"y":2}"#).unwrap();
         assert_eq!(back.keys().collect::<Vec<_>>(), ["z", "y"]);
