@@ -4,7 +4,7 @@
 //! ```text
 //! registry_token_server --htpasswd FILE --acl FILE [--state-dir DIR] [--addr HOST:PORT]
 //!                       [--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint]
-//!                       [--x5c] [--ec] [--demo]
+//!                       [--x5c] [--ec] [--refresh-tokens SECONDS] [--demo]
 //! ```
 //!
 //! - `--htpasswd`: users, as `htpasswd -B` writes them (bcrypt only).
@@ -28,6 +28,11 @@
 //!   `registry-token-issuer`).
 //! - `--kid`: `libtrust` for distribution 2.x (default), `thumbprint` for 3.x; `--x5c` adds the
 //!   certificate to every token, which both versions accept.
+//! - `--refresh-tokens SECONDS`: also hand out refresh tokens that live that long
+//!   (`docker login`'s `offline_token=true`, OAuth2 `access_type=offline` and
+//!   `grant_type=refresh_token`), so clients need not keep the password. They are stateless
+//!   JWTs signed with `key.pem`: removing a user from the htpasswd file (and restarting)
+//!   revokes theirs, replacing `key.pem` revokes all. Off by default.
 //! - `--demo`: use a temporary state dir, user `demo`/`demo-password` and a demo ACL, ask this
 //!   very server for a token, print its claims, and exit.
 //!
@@ -52,7 +57,8 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 const USAGE: &str = "usage: registry_token_server --htpasswd FILE --acl FILE [--state-dir DIR] [--addr HOST:PORT] \
-[--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint] [--x5c] [--ec] [--demo]";
+[--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint] [--x5c] [--ec] \
+[--refresh-tokens SECONDS] [--demo]";
 
 #[derive(Debug)]
 struct Config {
@@ -66,6 +72,7 @@ struct Config {
     kid: KeyIdFormat,
     x5c: bool,
     ec: bool,
+    refresh_tokens: Option<std::time::Duration>,
     demo: bool,
 }
 
@@ -81,6 +88,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
         kid: KeyIdFormat::Libtrust,
         x5c: false,
         ec: false,
+        refresh_tokens: None,
         demo: false,
     };
     while let Some(arg) = args.next() {
@@ -108,6 +116,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             }
             "--x5c" => c.x5c = true,
             "--ec" => c.ec = true,
+            "--refresh-tokens" => {
+                let text = value("--refresh-tokens")?;
+                let secs: u64 = text.parse().ok().filter(|s| *s >= 60).ok_or(format!(
+                    "--refresh-tokens {text:?}: a number of seconds, at least 60"
+                ))?;
+                c.refresh_tokens = Some(std::time::Duration::from_secs(secs));
+            }
             "--demo" => c.demo = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -304,9 +319,14 @@ async fn run(config: Config) -> Result<(), String> {
         builder = builder.x5c(der.iter().map(|c| c.to_vec()).collect());
     }
     let issuer = builder.build().map_err(|e| e.to_string())?;
-    let endpoint = TokenEndpoint::new(issuer, &config.service)
+    let mut endpoint = TokenEndpoint::new(issuer, &config.service)
         .with_credentials(users)
         .with_authorizer(acl);
+    if let Some(lifetime) = config.refresh_tokens {
+        endpoint = endpoint
+            .with_refresh_tokens(lifetime)
+            .map_err(|e| e.to_string())?;
+    }
 
     let listener = TcpListener::bind(config.addr)
         .await
@@ -445,5 +465,21 @@ mod tests {
         );
         assert!(Acl::parse("alice team/*").is_err());
         assert!(Acl::parse("alice team/* PULL").is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_flag() {
+        let parse = |extra: &[&str]| {
+            let args = ["--demo"].iter().chain(extra).map(|s| (*s).to_owned());
+            parse_args(args).map(|c| c.and_then(|c| c.refresh_tokens))
+        };
+        assert_eq!(parse(&[]), Ok(None));
+        assert_eq!(
+            parse(&["--refresh-tokens", "86400"]),
+            Ok(Some(std::time::Duration::from_secs(86400)))
+        );
+        assert!(parse(&["--refresh-tokens", "59"]).is_err());
+        assert!(parse(&["--refresh-tokens", "a day"]).is_err());
+        assert!(parse(&["--refresh-tokens"]).is_err());
     }
 }

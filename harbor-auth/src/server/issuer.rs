@@ -121,17 +121,24 @@ impl IssuedToken {
     /// `issued_at` (RFC 3339), so every client, including ones that assume 60 s without
     /// `expires_in`, gets the right lifetime.
     pub fn response_json(&self) -> Vec<u8> {
+        serde_json::Value::Object(self.response_object())
+            .to_string()
+            .into_bytes()
+    }
+
+    /// The members of [`IssuedToken::response_json`], for the endpoint to add `scope` and
+    /// `refresh_token` to.
+    pub(crate) fn response_object(&self) -> serde_json::Map<String, serde_json::Value> {
         let issued_at = chrono::DateTime::<chrono::Utc>::from(
             UNIX_EPOCH + Duration::from_secs(self.claims.iat),
         )
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let body = serde_json::json!({
-            "token": self.token.expose_secret(),
-            "access_token": self.token.expose_secret(),
-            "expires_in": self.lifetime.as_secs(),
-            "issued_at": issued_at,
-        });
-        body.to_string().into_bytes()
+        let mut body = serde_json::Map::with_capacity(6);
+        body.insert("token".to_owned(), self.token.expose_secret().into());
+        body.insert("access_token".to_owned(), self.token.expose_secret().into());
+        body.insert("expires_in".to_owned(), self.lifetime.as_secs().into());
+        body.insert("issued_at".to_owned(), issued_at.into());
+        body
     }
 }
 
@@ -211,33 +218,52 @@ impl TokenIssuerBuilder {
                 reason: "a token needs a kid or an x5c chain to be verifiable".to_owned(),
             });
         }
-        let mut header = jsonwebtoken::Header::new(self.key.algorithm());
-        header.kid = match self.kid {
+        let kid = match self.kid {
             KeyIdFormat::Libtrust => Some(self.key.public_key().libtrust_key_id()),
             KeyIdFormat::Thumbprint => Some(self.key.public_key().jwk_thumbprint()?),
             KeyIdFormat::None => None,
         };
-        if !self.x5c.is_empty() {
-            header.x5c = Some(
-                self.x5c
-                    .iter()
-                    .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
-                    .collect(),
-            );
-        }
-        let header_json = serde_json::to_vec(&header).map_err(|e| Error::Key {
-            reason: format!("cannot encode the JWS header: {e}"),
-        })?;
+        let x5c = (!self.x5c.is_empty()).then(|| {
+            self.x5c
+                .iter()
+                .map(|c| base64::engine::general_purpose::STANDARD.encode(c))
+                .collect()
+        });
+        let header_b64 = encode_header(&self.key, kid, x5c)?;
         Ok(TokenIssuer {
             inner: Arc::new(Inner {
                 key: self.key,
                 issuer: self.issuer,
                 lifetime: self.lifetime,
-                header_b64: b64url(&header_json),
+                header_b64,
                 clock: self.clock,
             }),
         })
     }
+}
+
+/// The base64url JWS header `{"typ":"JWT","alg":…}` with `kid` and/or `x5c`.
+pub(crate) fn encode_header(
+    key: &SigningKey,
+    kid: Option<String>,
+    x5c: Option<Vec<String>>,
+) -> Result<String> {
+    let mut header = jsonwebtoken::Header::new(key.algorithm());
+    header.kid = kid;
+    header.x5c = x5c;
+    let header_json = serde_json::to_vec(&header).map_err(|e| Error::Key {
+        reason: format!("cannot encode the JWS header: {e}"),
+    })?;
+    Ok(b64url(&header_json))
+}
+
+/// A fresh random `jti` (96 bits, base64url).
+pub(crate) fn new_jti() -> Result<String> {
+    let mut jti = [0u8; 12];
+    aws_lc_rs::rand::fill(&mut jti).map_err(|_| Error::Key {
+        reason: "no randomness for the token id".to_owned(),
+    })?;
+    Ok(b64url(&jti))
 }
 
 /// Makes jsonwebtoken use aws-lc-rs even if some other crate in the build also enabled its
@@ -284,10 +310,6 @@ impl TokenIssuer {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
-        let mut jti = [0u8; 12];
-        aws_lc_rs::rand::fill(&mut jti).map_err(|_| Error::Key {
-            reason: "no randomness for the token id".to_owned(),
-        })?;
         let claims = RegistryClaims {
             iss: self.inner.issuer.clone(),
             sub: subject.to_owned(),
@@ -295,7 +317,7 @@ impl TokenIssuer {
             exp: now.saturating_add(self.inner.lifetime.as_secs()),
             nbf: now,
             iat: now,
-            jti: b64url(&jti),
+            jti: new_jti()?,
             access: access_entries(access),
         };
         self.sign_claims(claims)
@@ -307,18 +329,11 @@ impl TokenIssuer {
     ///
     /// [`Error::Key`] when the claims cannot be encoded or signing fails.
     pub fn sign_claims(&self, claims: RegistryClaims) -> Result<IssuedToken> {
-        let mut payload = Vec::with_capacity(256 + 96 * claims.access.len());
-        serde_json::to_writer(&mut payload, &claims).map_err(|e| Error::Key {
-            reason: format!("cannot encode the claims: {e}"),
-        })?;
-        let header = &self.inner.header_b64;
-        let mut jws = String::with_capacity(header.len() + payload.len() * 4 / 3 + 400);
-        jws.push_str(header);
-        jws.push('.');
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
-        let sig = self.inner.key.sign(jws.as_bytes())?;
-        jws.push('.');
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&sig, &mut jws);
+        let jws = self.sign_jws(
+            &self.inner.header_b64,
+            &claims,
+            256 + 96 * claims.access.len(),
+        )?;
         Ok(IssuedToken {
             token: jws.into(),
             lifetime: Duration::from_secs(claims.exp.saturating_sub(claims.iat)),
@@ -326,8 +341,35 @@ impl TokenIssuer {
         })
     }
 
+    /// A compact JWS of `claims` under `header_b64`, signed with this issuer's key (the
+    /// endpoint's refresh tokens use their own header and claims).
+    pub(crate) fn sign_jws<C: Serialize>(
+        &self,
+        header_b64: &str,
+        claims: &C,
+        size_hint: usize,
+    ) -> Result<String> {
+        let mut payload = Vec::with_capacity(size_hint);
+        serde_json::to_writer(&mut payload, claims).map_err(|e| Error::Key {
+            reason: format!("cannot encode the claims: {e}"),
+        })?;
+        let mut jws = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 400);
+        jws.push_str(header_b64);
+        jws.push('.');
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&payload, &mut jws);
+        let sig = self.inner.key.sign(jws.as_bytes())?;
+        jws.push('.');
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(&sig, &mut jws);
+        Ok(jws)
+    }
+
     /// The clock's time now.
     pub fn now(&self) -> SystemTime {
         self.inner.clock.now()
+    }
+
+    /// The clock (the endpoint's refresh tokens expire on the same clock).
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.inner.clock)
     }
 }

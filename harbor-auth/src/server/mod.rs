@@ -6,7 +6,10 @@
 //!   iat jti access[]` with `aud` a **string** (distribution 2.8 refuses an array).
 //! - [`TokenVerifier`] checks them as a registry does (see its docs for the order of checks).
 //! - [`TokenEndpoint`] is a ready token service over `http` types, with an [`Authorizer`] hook
-//!   and a [`CredentialChecker`] hook ([`Htpasswd`] with bcrypt built in).
+//!   and a [`CredentialChecker`] hook ([`Htpasswd`] with bcrypt built in). With
+//!   [`TokenEndpoint::with_refresh_tokens`] it also serves the refresh-token half of the
+//!   protocol (`offline_token=true`, `access_type=offline`, `grant_type=refresh_token`) with
+//!   stateless refresh tokens a registry refuses as bearer tokens.
 //!
 //! Crypto: aws-lc-rs (the library rustls uses, so one crypto stack in the build). Keys are
 //! parsed once: the issuer signs with a pre-parsed key pair and the verifier checks with
@@ -37,6 +40,7 @@
 mod endpoint;
 mod issuer;
 mod keys;
+mod refresh;
 mod verifier;
 
 pub use endpoint::{Authorizer, CredentialChecker, Htpasswd, TokenEndpoint};
