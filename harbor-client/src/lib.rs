@@ -8,6 +8,8 @@
 //! - [`registry`]: [`RegistryClient`](registry::RegistryClient), names and references
 //!   ([`Reference`](registry::Reference), [`Digest`](registry::Digest), ...), manifest types,
 //!   [`OciLayout`](registry::OciLayout), [`UploadSession`](registry::UploadSession).
+//!   With the `blocking` feature, `registry::blocking::RegistryClient` is the same client
+//!   without `async` (blob downloads as `std::io::Read`, uploads from one).
 //! - [`api`]: [`HarborClient`] for the Harbor REST API v2.0.
 //!
 //! Errors: one enum, [`Error`], with predicates such as [`Error::is_not_found`].

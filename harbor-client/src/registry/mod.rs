@@ -16,6 +16,9 @@
 //! others over HTTPS unless [`RegistryClientBuilder::plain_http`] says otherwise.
 
 mod blob;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 #[cfg(feature = "events")]
 mod events;
 mod image;
