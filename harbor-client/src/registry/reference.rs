@@ -467,11 +467,14 @@ impl Reference {
     }
 }
 
+/// The longest reference accepted, as written and once normalised.
+const MAX_REFERENCE_LEN: usize = 512;
+
 impl FromStr for Reference {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
         let bad = |reason: &str| Error::invalid("reference", s, reason);
-        if s.len() > 512 {
+        if s.len() > MAX_REFERENCE_LEN {
             return Err(bad("too long"));
         }
         let (rest, digest) = match s.rsplit_once('@') {
@@ -516,11 +519,17 @@ impl FromStr for Reference {
         } else {
             tag
         };
-        Ok(Reference {
+        let reference = Reference {
             repository,
             tag,
             digest,
-        })
+        };
+        // Checked on the printed (normalised) form too, which may be longer than the input
+        // (`docker.io/library/`, `:latest`): whatever parses prints to text that parses back.
+        if reference.to_string().len() > MAX_REFERENCE_LEN {
+            return Err(bad("too long once normalised"));
+        }
+        Ok(reference)
     }
 }
 
@@ -541,6 +550,26 @@ impl fmt::Display for Reference {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Found by the `registry_reference` fuzz target: a short name with a long digest fitted
+    /// the length limit as written but not once `docker.io/library/` was added, so its
+    /// printed form did not parse.
+    #[test]
+    fn what_parses_prints_to_text_that_parses_back_even_near_the_length_limit() {
+        let digest = format!("x:{}", "a".repeat(495));
+        let text = format!("s@{digest}");
+        assert!(text.len() <= MAX_REFERENCE_LEN);
+        let err = text.parse::<Reference>().unwrap_err();
+        assert!(err.to_string().contains("too long"), "{err}");
+        // Just inside the limit once normalised: parses, prints, parses back equal.
+        let digest = format!(
+            "x:{}",
+            "a".repeat(MAX_REFERENCE_LEN - "docker.io/library/s@x:".len())
+        );
+        let r: Reference = format!("s@{digest}").parse().unwrap();
+        assert_eq!(r.to_string().len(), MAX_REFERENCE_LEN);
+        assert_eq!(r.to_string().parse::<Reference>().unwrap(), r);
+    }
 
     #[test]
     fn references_parse() {
