@@ -279,6 +279,7 @@ impl RegistryClient {
             .len();
         let mut session = self.start_upload(repo).await?;
         let mut failures = 0;
+        let mut progress = Progressed::default();
         while session.offset < size {
             let before = session.offset;
             let result = match self.inner.chunk_size {
@@ -303,7 +304,7 @@ impl RegistryClient {
             };
             match result {
                 Ok(()) => {
-                    on_bytes(session.offset.saturating_sub(before));
+                    progress.report(session.offset, on_bytes);
                     if session.offset <= before {
                         return Err(Error::protocol(
                             "the registry did not advance the upload offset",
@@ -320,7 +321,7 @@ impl RegistryClient {
                     tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(failures)))
                         .await;
                     match session.refresh().await {
-                        Ok(now) => on_bytes(now.saturating_sub(before)),
+                        Ok(now) => progress.report(now, on_bytes),
                         Err(e) if session_gone(&e) => {
                             // distribution 2.8 (and Harbor, which runs it) cancels a session
                             // whose stored size no longer matches its state after a broken
@@ -491,6 +492,24 @@ async fn read_range(path: &Path, start: u64, len: u64) -> Result<Bytes> {
     Ok(Bytes::from(buf))
 }
 
+/// The bytes of one upload reported to a progress callback so far. A restarted upload
+/// (distribution drops a session after a broken request) sends bytes again from 0; only the
+/// offsets beyond the furthest one reported count, so the reports add up to the blob's size.
+#[derive(Debug, Default)]
+struct Progressed {
+    furthest: u64,
+}
+
+impl Progressed {
+    /// Reports the bytes between the furthest offset reported and `offset`, if any.
+    fn report(&mut self, offset: u64, on_bytes: &(dyn Fn(u64) + Send + Sync)) {
+        if offset > self.furthest {
+            on_bytes(offset - self.furthest);
+            self.furthest = offset;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,5 +540,23 @@ mod tests {
             l.as_str(),
             "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?_state=xyz"
         );
+    }
+
+    #[test]
+    fn progress_adds_up_to_the_size_across_a_resume_and_a_restart() {
+        use std::sync::Mutex;
+        let seen = Mutex::new(Vec::new());
+        let on_bytes = |n: u64| seen.lock().unwrap().push(n);
+        let mut p = Progressed::default();
+        p.report(1000, &on_bytes); // first chunk
+        p.report(1500, &on_bytes); // a failed chunk kept half: resumed at 1500
+        p.report(0, &on_bytes); // the session was lost: a new one starts at 0
+        p.report(1000, &on_bytes); // bytes sent again: already reported
+        p.report(2000, &on_bytes);
+        p.report(2000, &on_bytes); // no progress, nothing reported
+        p.report(4321, &on_bytes);
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen, [1000, 500, 500, 2321]);
+        assert_eq!(seen.iter().sum::<u64>(), 4321);
     }
 }
