@@ -12,7 +12,7 @@ use api_support::{Prism, require_prism};
 fn prism() -> Option<&'static Prism> {
     static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
     PRISM
-        .get_or_init(|| require_prism().map(|p| Prism::start(&p)))
+        .get_or_init(|| require_prism().map(|p| Prism::start(&p, None)))
         .as_ref()
 }
 

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,21 +15,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is not on PATH and CI=true");
-        }
-        eprintln!("SKIP: {name} not on PATH");
-    }
-    found
 }
 
 #[test]
@@ -55,7 +39,7 @@ fn demo_grants_per_acl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_docker_registry_trusts_its_tokens() {
-    let Some(registry_bin) = tool("docker-registry") else {
+    let Some(registry_bin) = harbor_testkit::tool("docker-registry") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

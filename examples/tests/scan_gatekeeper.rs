@@ -18,7 +18,7 @@ const SECRET: &str = "Bearer gatekeeper-secret";
 fn prism() -> Option<&'static Prism> {
     static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
     PRISM
-        .get_or_init(|| require_prism().map(|p| Prism::start(&p)))
+        .get_or_init(|| require_prism().map(|p| Prism::start(&p, None)))
         .as_ref()
 }
 

@@ -9,7 +9,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{ISSUER, Registry, SERVICE, TokenServer, self_signed, sha256_hex, tool};
+use common::{ISSUER, SERVICE, TokenServer, self_signed, sha256_hex, start_registry, tool};
 use harbor_auth::ScopeSet;
 use harbor_auth::server::{Htpasswd, KeyKind, TokenEndpoint, TokenIssuer};
 
@@ -144,7 +144,7 @@ async fn skopeo_pushes_and_pulls_through_our_token_endpoint() {
             _ => ScopeSet::new(),
         });
     let server = TokenServer::start(endpoint).await;
-    let reg = Registry::start(&registry_bin, &server.realm(), &signer.cert_pem);
+    let reg = start_registry(&registry_bin, &server.realm(), &signer.cert_pem);
 
     let work = tempfile::tempdir().unwrap();
     let src = work.path().join("src");

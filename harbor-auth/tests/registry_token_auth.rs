@@ -66,7 +66,7 @@ async fn registry_and_verifier_agree_on_good_and_bad_tokens() {
     };
     let s = setup();
     // The realm is only advertised in challenges here; tokens are minted directly.
-    let reg = Registry::start(&bin, "http://127.0.0.1:9/token", &s.bundle);
+    let reg = common::start_registry(&bin, "http://127.0.0.1:9/token", &s.bundle);
     let client = reqwest::Client::new();
     let verifier = TokenVerifier::builder(ISSUER, SERVICE)
         .root_certificates_pem(&s.bundle)
@@ -259,7 +259,7 @@ async fn client_flow_through_our_endpoint() {
             }
         });
     let server = TokenServer::start(endpoint).await;
-    let reg = Registry::start(&bin, &server.realm(), &s.bundle);
+    let reg = common::start_registry(&bin, &server.realm(), &s.bundle);
     let client = reqwest::Client::new();
     let registry_url = url::Url::parse(&reg.url()).unwrap();
 

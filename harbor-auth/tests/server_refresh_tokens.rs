@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use common::{ISSUER, Registry, SERVICE, TokenServer, self_signed, tool};
+use common::{ISSUER, SERVICE, TokenServer, self_signed, start_registry, tool};
 use harbor_auth::fetch::TokenFetcher;
 use harbor_auth::server::{
     Htpasswd, KeyKind, SigningKey, TokenEndpoint, TokenIssuer, TokenVerifier,
@@ -507,7 +507,7 @@ async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token(
         .with_refresh_tokens(LIFETIME)
         .unwrap();
     let server = TokenServer::start(endpoint).await;
-    let reg = Registry::start(&bin, &server.realm(), &signer.cert_pem);
+    let reg = start_registry(&bin, &server.realm(), &signer.cert_pem);
     let client = reqwest::Client::new();
     let registry_url = url::Url::parse(&reg.url()).unwrap();
     let tags = format!("{}/v2/{REPO}/tags/list", reg.url());

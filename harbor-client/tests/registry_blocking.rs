@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Fault, FaultProxy, Registry, gzip_stored, make_image, noise, tool};
+use common::{Fault, FaultProxy, gzip_stored, make_image, noise, tool};
 use harbor_client::Error;
 use harbor_client::registry::blocking::{MountOutcome, RegistryClient};
 use harbor_client::registry::{
@@ -186,7 +186,7 @@ fn roundtrip(c: &RegistryClient, host: &str) {
 #[test]
 fn push_list_fetch_pull_delete_without_auth() {
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     roundtrip(&client(), &reg.host());
@@ -218,7 +218,7 @@ fn push_list_fetch_pull_delete_with_token_auth() {
 #[test]
 fn images_move_with_progress_and_callbacks_cannot_reenter() {
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     let src = tempfile::tempdir().unwrap();
@@ -294,7 +294,7 @@ fn images_move_with_progress_and_callbacks_cannot_reenter() {
 #[test]
 fn downloads_resume_and_verify_like_the_async_client() {
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     let c = client();
@@ -366,7 +366,7 @@ impl<W: std::io::Write> std::io::Write for Started<W> {
 #[test]
 fn clones_feed_each_other_through_a_pipe_without_deadlock() {
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     let c = client();
@@ -425,7 +425,7 @@ fn a_failing_reader_fails_the_upload_with_its_error() {
         }
     }
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     let c = client();
@@ -442,7 +442,7 @@ fn a_failing_reader_fails_the_upload_with_its_error() {
 #[test]
 fn a_reader_used_inside_a_runtime_refuses_then_goes_on_outside() {
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     let c = client();
@@ -533,7 +533,7 @@ fn skopeo(args: &[&str]) {
 #[test]
 fn skopeo_interop_both_ways() {
     let rt = harness();
-    let Some(reg) = rt.block_on(Registry::start()) else {
+    let Some(reg) = rt.block_on(common::registry()) else {
         return;
     };
     if tool("skopeo").is_none() {

@@ -11,7 +11,7 @@ use harbor_client::registry::{Digest, RegistryClient, Repository};
 const BLOB: usize = 3 * 1024 * 1024 + 17;
 
 async fn setup(name: &str) -> Option<(Registry, Repository, Vec<u8>, Digest)> {
-    let reg = Registry::start().await?;
+    let reg = common::registry().await?;
     let direct = RegistryClient::builder().build().unwrap();
     let repo: Repository = format!("{}/{name}", reg.host()).parse().unwrap();
     let data = noise(BLOB, 42);
@@ -75,7 +75,7 @@ async fn flipped_byte_fails_verification_and_writes_nothing() {
 }
 
 async fn upload_cut_is_resumed(chunk: Option<u64>, name: &str) {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let proxy = FaultProxy::start(reg.addr, Fault::CutUpstreamAfter(1_500_000)).await;

@@ -25,7 +25,7 @@ fn repo(reg: &Registry, name: &str) -> Repository {
 
 #[tokio::test]
 async fn push_then_pull_is_byte_identical() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let src = tempfile::tempdir().unwrap();
@@ -104,7 +104,7 @@ async fn push_then_pull_is_byte_identical() {
 
 #[tokio::test]
 async fn index_pull_picks_the_platform_and_copy_keeps_digests() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let src = tempfile::tempdir().unwrap();
@@ -147,7 +147,7 @@ async fn index_pull_picks_the_platform_and_copy_keeps_digests() {
 
 #[tokio::test]
 async fn chunked_upload_with_chunks_smaller_than_the_blob() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let c = RegistryClient::builder()
@@ -196,7 +196,7 @@ async fn chunked_upload_with_chunks_smaller_than_the_blob() {
 
 #[tokio::test]
 async fn streamed_upload_with_unknown_digest_and_mount() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let c = client();
@@ -236,7 +236,7 @@ async fn streamed_upload_with_unknown_digest_and_mount() {
 
 #[tokio::test]
 async fn tags_follow_link_pages_and_catalog_lists() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let c = client();
@@ -315,7 +315,7 @@ async fn tags_follow_link_pages_and_catalog_lists() {
 
 #[tokio::test]
 async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let c = client();
@@ -385,7 +385,7 @@ async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
 
 #[tokio::test]
 async fn wrong_digest_in_reference_is_refused() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     let c = client();

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Registry, gzip_stored, make_image, noise, tool};
+use common::{gzip_stored, make_image, noise, tool};
 use harbor_client::registry::{ImageOptions, OciLayout, Reference, RegistryClient};
 
 fn skopeo(args: &[&str]) {
@@ -35,7 +35,7 @@ fn blob_names(dir: &Path) -> BTreeSet<String> {
 
 #[tokio::test]
 async fn skopeo_pushes_and_we_pull_the_same_digests() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     if tool("skopeo").is_none() {
@@ -83,7 +83,7 @@ async fn skopeo_pushes_and_we_pull_the_same_digests() {
 
 #[tokio::test]
 async fn we_push_and_skopeo_copies_out_the_same_layout() {
-    let Some(reg) = Registry::start().await else {
+    let Some(reg) = common::registry().await else {
         return;
     };
     if tool("skopeo").is_none() {

@@ -1,48 +1,19 @@
-//! Shared harness for the integration tests: external tools, a real `docker-registry` with
-//! token auth on a loopback port, our token endpoint served by axum, and keys/certificates
-//! generated at run time.
+//! Shared harness for the integration tests: a real `docker-registry` with token auth on a
+//! loopback port (the guard, tool lookup and free ports come from `harbor-testkit`), our token
+//! endpoint served by axum, and keys/certificates generated at run time.
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic
 )]
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use harbor_auth::server::{KeyKind, SigningKey, TokenEndpoint};
-
-/// The path of an external tool, or `None` after a SKIP notice. Under `CI=true` a missing
-/// tool fails the test instead.
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "{name} is not on PATH and CI=true: install it (apt-get install docker-registry skopeo)"
-            );
-        }
-        eprintln!("SKIP: {name} not on PATH");
-    }
-    found
-}
-
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub use harbor_testkit::{Registry, free_port, tool};
 
 /// A generated key with a self-signed certificate holding it.
 pub struct KeyWithCert {
@@ -100,76 +71,20 @@ pub fn chain(kind: KeyKind, name: &str) -> Chain {
     }
 }
 
-/// A running `docker-registry`, killed on drop.
-pub struct Registry {
-    child: Child,
-    pub port: u16,
-    pub dir: tempfile::TempDir,
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 pub const SERVICE: &str = "harbor-auth-test-registry";
 pub const ISSUER: &str = "harbor-auth-test-issuer";
 
-impl Registry {
-    /// Starts `docker-registry serve` with token auth: `realm` is our endpoint, the bundle
-    /// holds `bundle_pem`.
-    pub fn start(bin: &Path, realm: &str, bundle_pem: &str) -> Registry {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let bundle = dir.path().join("bundle.pem");
-        std::fs::write(&bundle, bundle_pem).unwrap();
-        let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
-        let config = format!(
-            "version: 0.1\n\
-             log:\n  level: warn\n  accesslog:\n    disabled: true\n\
-             storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
-             http:\n  addr: 127.0.0.1:{port}\n  secret: harbor-auth-test-http-secret\n\
-             auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {bundle}\n",
-            storage = storage.display(),
-            bundle = bundle.display(),
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let reg = Registry { child, port, dir };
-        reg.wait_ready();
-        reg
-    }
-
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        panic!(
-            "docker-registry did not listen on {} within 20 s; log:\n{log}",
-            self.port
-        );
-    }
-
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
+/// Starts `docker-registry` (at `bin`) with token auth: `realm` is our endpoint, the trusted
+/// bundle holds `bundle_pem`.
+pub fn start_registry(bin: &Path, realm: &str, bundle_pem: &str) -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.pem");
+    std::fs::write(&bundle, bundle_pem).unwrap();
+    let auth = format!(
+        "auth:\n  token:\n    realm: {realm}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {bundle}\n",
+        bundle = bundle.display(),
+    );
+    Registry::start_in(bin, dir, &auth)
 }
 
 /// Our token endpoint on a loopback port, served by axum on the test's tokio runtime.

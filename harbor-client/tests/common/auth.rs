@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use harbor_auth::server::{KeyKind, SigningKey, TokenEndpoint, TokenIssuer};
 use harbor_auth::{Clock, ScopeSet};
 
-use super::{Registry, RegistryConfig};
+use super::Registry;
 
 pub const ISSUER: &str = "test-issuer";
 pub const SERVICE: &str = "test-registry";
@@ -71,7 +71,7 @@ pub async fn start(
     clock: Option<Arc<dyn Clock>>,
     lifetime: Duration,
 ) -> Option<(Registry, TokenService)> {
-    super::tool("docker-registry")?;
+    let bin = super::tool("docker-registry")?;
     let key = SigningKey::generate(KeyKind::Rsa).unwrap();
     let cert = {
         use secrecy::ExposeSecret;
@@ -127,15 +127,10 @@ pub async fn start(
     let bundle = dir.path().join("root.crt");
     std::fs::write(&bundle, cert).unwrap();
     let auth = format!(
-        "  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
+        "auth:\n  token:\n    realm: {}\n    service: {SERVICE}\n    issuer: {ISSUER}\n    rootcertbundle: {}\n",
         svc.realm(),
         bundle.display()
     );
-    let reg = Registry::start_with(RegistryConfig {
-        auth: Some(auth),
-        notifications: None,
-        keep: Some(dir),
-    })
-    .await?;
+    let reg = super::registry_in(bin, dir, auth).await;
     Some((reg, svc))
 }

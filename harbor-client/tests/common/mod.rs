@@ -1,7 +1,9 @@
-//! Test support: a real `docker-registry` on a free loopback port, a fault-injecting TCP proxy,
-//! and small images built at run time.
+//! Test support: a real `docker-registry` on a free loopback port (the guard, tool lookup, free
+//! ports and `noise` come from `harbor-testkit`), a fault-injecting TCP proxy, and small images
+//! built at run time.
 #![allow(
     dead_code,
+    unused_imports,
     unreachable_pub,
     clippy::unwrap_used,
     clippy::expect_used,
@@ -13,131 +15,27 @@ pub mod fake;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use harbor_client::registry::{Descriptor, Digest, ImageIndex, MediaType, OciLayout, Platform};
+pub use harbor_testkit::{Registry, free_port, noise, tool};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Finds an external tool on PATH. Absent: prints `SKIP` and returns `None`, unless `CI=true`,
-/// where the test fails.
-pub fn tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is not on PATH and CI=true: install it (Debian package `{name}`)");
-        }
-        eprintln!("SKIP: {name} not on PATH");
-    }
-    found
+/// Starts a registry without auth; `None` when docker-registry is absent (SKIP).
+pub async fn registry() -> Option<Registry> {
+    let bin = tool("docker-registry")?;
+    Some(registry_in(bin, tempfile::tempdir().unwrap(), String::new()).await)
 }
 
-/// A free loopback port (bound, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Extra configuration for the registry.
-#[derive(Default)]
-pub struct RegistryConfig {
-    /// `auth:` section as YAML lines (indented by two spaces).
-    pub auth: Option<String>,
-    /// `notifications:` section as YAML lines.
-    pub notifications: Option<String>,
-    /// A directory the registry's files live in (kept until the registry stops).
-    pub keep: Option<tempfile::TempDir>,
-}
-
-/// A running `docker-registry`, killed on drop.
-pub struct Registry {
-    child: Child,
-    pub addr: SocketAddr,
-    pub dir: tempfile::TempDir,
-    _keep: Option<tempfile::TempDir>,
-}
-
-impl Registry {
-    /// Starts a registry without auth; `None` when docker-registry is absent (SKIP).
-    pub async fn start() -> Option<Registry> {
-        Self::start_with(RegistryConfig::default()).await
-    }
-
-    pub async fn start_with(cfg: RegistryConfig) -> Option<Registry> {
-        let bin = tool("docker-registry")?;
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let storage = dir.path().join("storage");
-        std::fs::create_dir_all(&storage).unwrap();
-        let mut yaml = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  maintenance:\n    uploadpurging:\n      enabled: false\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret-not-a-credential\n",
-            storage.display()
-        );
-        if let Some(a) = &cfg.auth {
-            yaml.push_str("auth:\n");
-            yaml.push_str(a);
-        }
-        if let Some(n) = &cfg.notifications {
-            yaml.push_str("notifications:\n");
-            yaml.push_str(n);
-        }
-        let config = dir.path().join("config.yml");
-        std::fs::write(&config, yaml).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let mut reg = Registry {
-            child,
-            addr,
-            dir,
-            _keep: cfg.keep,
-        };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = reg.child.try_wait() {
-                panic!("docker-registry exited ({status}): {}", reg.log());
-            }
-            if TcpStream::connect(addr).await.is_ok() {
-                return Some(reg);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("docker-registry did not start on {addr}");
-    }
-
-    /// What the registry wrote to stderr.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
-    }
-
-    /// `127.0.0.1:PORT`
-    pub fn host(&self) -> String {
-        self.addr.to_string()
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the registry `bin` in `dir` with `extra` config sections, waiting for it on a
+/// blocking thread so that servers on the test's runtime keep running meanwhile.
+pub async fn registry_in(bin: PathBuf, dir: tempfile::TempDir, extra: String) -> Registry {
+    tokio::task::spawn_blocking(move || Registry::start_in(&bin, dir, &extra))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// What the proxy does to the traffic.
@@ -292,25 +190,6 @@ fn crc32(data: &[u8]) -> u32 {
         crc = table[((crc ^ u32::from(b)) & 0xff) as usize] ^ (crc >> 8);
     }
     !crc
-}
-
-/// Deterministic pseudo-random bytes.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut rng = fastrand_like(seed);
-    (0..len).map(|_| rng()).collect()
-}
-
-fn fastrand_like(seed: u64) -> impl FnMut() -> u8 {
-    let mut x = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407)
-        | 1;
-    move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 24) as u8
-    }
 }
 
 /// Writes a single-platform OCI image with the given layers into a layout under `tag`.
