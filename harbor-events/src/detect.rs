@@ -48,6 +48,63 @@ pub(crate) struct Collected<'a> {
     pub(crate) extensions: StrMap<'a, RawJson<'a>>,
 }
 
+/// The model a data member is read with, decided from what came before it. Both readers
+/// (this visitor and `fast`) ask here, so they decide alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DataModel {
+    /// 1.x `event_data`.
+    V1,
+    /// 2.x data under a type this crate knows.
+    V2,
+    /// Before the type: read as 2.x data (which also reads 1.x data); `assemble` refuses the
+    /// guess if the type turns out unknown.
+    Guess,
+    /// Kept as its exact text (a type this crate does not know; `null` too).
+    Raw,
+}
+
+impl Collected<'_> {
+    fn known_type_seen(&self) -> bool {
+        self.type_.is_some() && self.type_known
+    }
+
+    /// How to read `event_data` here (`speculate`: guess 2.x when no type came yet).
+    pub(crate) fn event_data_model(&self, hint: Option<Format>, speculate: bool) -> DataModel {
+        let v1 = match (hint, &self.type_) {
+            (Some(Format::V1), _) => Some(true),
+            (Some(_), _) => Some(false),
+            (None, Some(t)) => Some(is_v1_type(t)),
+            (None, None) => None,
+        };
+        match v1 {
+            Some(true) => DataModel::V1,
+            Some(false) if self.known_type_seen() => DataModel::V2,
+            None if speculate => DataModel::Guess,
+            _ => DataModel::Raw,
+        }
+    }
+
+    /// How to read CloudEvents `data` here (never [`DataModel::V1`]).
+    pub(crate) fn data_model(&self, speculate: bool) -> DataModel {
+        if self.known_type_seen() {
+            DataModel::V2
+        } else if speculate && self.type_.is_none() {
+            DataModel::Guess
+        } else {
+            DataModel::Raw
+        }
+    }
+
+    /// Whether `events` here is the documented 1.x shape (else registry events).
+    pub(crate) fn events_documented(&self, hint: Option<Format>) -> bool {
+        match hint {
+            Some(Format::V1Documented) => true,
+            Some(_) => false,
+            None => self.event_type.is_some(),
+        }
+    }
+}
+
 /// Top-level members beyond the known ones that are kept (CloudEvents extensions).
 pub(crate) const MAX_EXTENSIONS: usize = 64;
 
@@ -101,27 +158,20 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                 }
                 "operator" => c.operator = Some(map.next_value::<BorrowCow<'a>>()?.0),
                 "event_data" => {
-                    let v1 = match (hint, &c.type_) {
-                        (Some(Format::V1), _) => Some(true),
-                        (Some(_), _) => Some(false),
-                        (None, Some(t)) => Some(is_v1_type(t)),
-                        (None, None) => None,
-                    };
-                    let known = c.type_.is_some() && c.type_known;
-                    c.event_data = Some(match v1 {
-                        Some(true) => opt_slot(
+                    c.event_data = Some(match c.event_data_model(hint, speculate) {
+                        DataModel::V1 => opt_slot(
                             map.next_value_seed(NullOr::<v1::EventData<'a>>(PhantomData))?,
                             |d| Slot::V1(Box::new(d)),
                         ),
-                        Some(false) if known => opt_slot(
+                        DataModel::V2 => opt_slot(
                             map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
                             |d| Slot::V2(Box::new(d)),
                         ),
-                        None if speculate => opt_slot(
+                        DataModel::Guess => opt_slot(
                             map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
                             |d| Slot::Guess(Box::new(d)),
                         ),
-                        _ => Slot::Raw(map.next_value::<&'a RawValue>()?.get()),
+                        DataModel::Raw => Slot::Raw(map.next_value::<&'a RawValue>()?.get()),
                     });
                 }
                 "specversion" => c.specversion = Some(map.next_value::<BorrowCow<'a>>()?.0),
@@ -135,29 +185,21 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                 }
                 "requestid" => c.requestid = Some(map.next_value::<BorrowCow<'a>>()?.0),
                 "data" => {
-                    let known = c.type_.is_some() && c.type_known;
-                    c.data = Some(if known {
-                        opt_slot(
+                    c.data = Some(match c.data_model(speculate) {
+                        DataModel::V2 | DataModel::V1 => opt_slot(
                             map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
                             |d| Slot::V2(Box::new(d)),
-                        )
-                    } else if speculate && c.type_.is_none() {
-                        opt_slot(
+                        ),
+                        DataModel::Guess => opt_slot(
                             map.next_value_seed(NullOr::<v2::EventData<'a>>(PhantomData))?,
                             |d| Slot::Guess(Box::new(d)),
-                        )
-                    } else {
-                        Slot::Raw(map.next_value::<&'a RawValue>()?.get())
+                        ),
+                        DataModel::Raw => Slot::Raw(map.next_value::<&'a RawValue>()?.get()),
                     });
                 }
                 "event_type" => c.event_type = Some(map.next_value::<BorrowCow<'a>>()?.0),
                 "events" => {
-                    let documented = match hint {
-                        Some(Format::V1Documented) => true,
-                        Some(_) => false,
-                        None => c.event_type.is_some(),
-                    };
-                    c.events = Some(if documented {
+                    c.events = Some(if c.events_documented(hint) {
                         opt_slot(
                             map.next_value_seed(
                                 NullOr::<Vec<v1_documented::DocumentedEvent<'a>>>(PhantomData),

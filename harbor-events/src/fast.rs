@@ -21,7 +21,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
-use crate::detect::{Collected, Slot};
+use crate::detect::{Collected, DataModel, Slot};
 use crate::report::{
     ClairComponents, ClairOverview, ClairSeverityCount, NativeReportSummary, SbomOverview,
     ScanOverview, Scanner, VulnerabilitySummary,
@@ -843,6 +843,22 @@ impl<'a> Read<'a> for ScanOverview<'a> {
     }
 }
 
+/// A data member read with the model `detect` chose, as its visitor reads it: `null` is
+/// [`Slot::Null`] except for raw data, which keeps even `null` verbatim.
+fn data_slot<'a>(r: &mut Reader<'a>, model: DataModel) -> Option<Slot<'a>> {
+    if model == DataModel::Raw {
+        return Some(Slot::Raw(r.raw_text()?));
+    }
+    if r.null()? {
+        return Some(Slot::Null);
+    }
+    Some(match model {
+        DataModel::V1 => Slot::V1(Box::new(v1::EventData::read(r)?)),
+        DataModel::V2 => Slot::V2(Box::new(v2::EventData::read(r)?)),
+        DataModel::Guess | DataModel::Raw => Slot::Guess(Box::new(v2::EventData::read(r)?)),
+    })
+}
+
 /// The top-level object, collected exactly as `detect`'s speculative visitor collects it
 /// (data met before its `type` read as 2.x data; data under a type this crate does not know
 /// kept verbatim), then assembled by the same code.
@@ -861,27 +877,8 @@ pub(crate) fn payload<'a>(text: &'a str, hint: Option<Format>) -> Option<Payload
             "occur_at" => c.occur_at = Some(unix(&mut r)?),
             "operator" => c.operator = Some(r.string()?),
             "event_data" => {
-                let v1 = match (hint, &c.type_) {
-                    (Some(Format::V1), _) => Some(true),
-                    (Some(_), _) => Some(false),
-                    (None, Some(t)) => Some(crate::kind::is_v1_type(t)),
-                    (None, None) => None,
-                };
-                let known = c.type_.is_some() && c.type_known;
-                c.event_data = Some(if v1 == Some(false) && !known {
-                    // An unknown type: kept verbatim (even `null`), as the serde path does.
-                    Slot::Raw(r.raw_text()?)
-                } else if r.null()? {
-                    Slot::Null
-                } else {
-                    match v1 {
-                        Some(true) => Slot::V1(Box::new(v1::EventData::read(&mut r)?)),
-                        Some(false) => Slot::V2(Box::new(v2::EventData::read(&mut r)?)),
-                        // Before the type, as the serde path guesses: 2.x data (which also
-                        // reads 1.x data); `assemble` refuses the guess under an unknown type.
-                        None => Slot::Guess(Box::new(v2::EventData::read(&mut r)?)),
-                    }
-                });
+                let model = c.event_data_model(hint, true);
+                c.event_data = Some(data_slot(&mut r, model)?);
             }
             "specversion" => c.specversion = Some(r.string()?),
             "id" => c.id = Some(r.string()?),
@@ -890,27 +887,14 @@ pub(crate) fn payload<'a>(text: &'a str, hint: Option<Format>) -> Option<Payload
             "time" => c.time = Some(rfc3339(&mut r)?),
             "requestid" => c.requestid = Some(r.string()?),
             "data" => {
-                let known = c.type_.is_some() && c.type_known;
-                c.data = Some(if c.type_.is_some() && !known {
-                    Slot::Raw(r.raw_text()?)
-                } else if r.null()? {
-                    Slot::Null
-                } else if known {
-                    Slot::V2(Box::new(v2::EventData::read(&mut r)?))
-                } else {
-                    Slot::Guess(Box::new(v2::EventData::read(&mut r)?))
-                });
+                let model = c.data_model(true);
+                c.data = Some(data_slot(&mut r, model)?);
             }
             "event_type" => c.event_type = Some(r.string()?),
             "events" => {
-                let documented = match hint {
-                    Some(Format::V1Documented) => true,
-                    Some(_) => false,
-                    None => c.event_type.is_some(),
-                };
                 c.events = Some(if r.null()? {
                     Slot::Null
-                } else if documented {
+                } else if c.events_documented(hint) {
                     Slot::Documented(vec(&mut r)?)
                 } else {
                     Slot::Distribution(vec(&mut r)?)
