@@ -225,33 +225,20 @@ impl RegistryClient {
         let partial = PathBuf::from(partial);
         let result = async {
             let mut stream = self.get_blob(repo, digest).await?;
-            if let (Some(want), Some(got)) = (expected_size, stream.size())
-                && want != got
-            {
-                return Err(Error::protocol(format!(
-                    "blob {digest} is {got} bytes, the manifest says {want}"
-                )));
-            }
+            let mut length = LengthCheck::start(digest, expected_size, stream.size())?;
             let file = tokio::fs::File::create(&partial)
                 .await
                 .map_err(|e| Error::io(&partial, e))?;
             let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-            let mut n: u64 = 0;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk?;
-                n += chunk.len() as u64;
-                if let Some(want) = expected_size
-                    && n > want
-                {
-                    return Err(Error::protocol(format!(
-                        "blob {digest} is longer than the {want} bytes the manifest says"
-                    )));
-                }
+                length.add(chunk.len())?;
                 w.write_all(&chunk)
                     .await
                     .map_err(|e| Error::io(&partial, e))?;
                 on_bytes(chunk.len() as u64);
             }
+            let n = length.finish()?;
             w.flush().await.map_err(|e| Error::io(&partial, e))?;
             drop(w);
             tokio::fs::rename(&partial, path)
@@ -397,4 +384,90 @@ async fn resume(
         )));
     }
     Ok(resp.bytes_stream().boxed())
+}
+
+/// A download's length against the size the caller expects (a manifest's): the size the
+/// registry announces, every chunk as it comes (so a blob that runs on is cut short), and the
+/// total at the end.
+pub(crate) struct LengthCheck<'d> {
+    digest: &'d Digest,
+    expected: Option<u64>,
+    received: u64,
+}
+
+impl<'d> LengthCheck<'d> {
+    /// Starts the check; fails when the announced size already differs.
+    pub(crate) fn start(
+        digest: &'d Digest,
+        expected: Option<u64>,
+        announced: Option<u64>,
+    ) -> Result<Self> {
+        if let (Some(want), Some(got)) = (expected, announced)
+            && want != got
+        {
+            return Err(Error::protocol(format!(
+                "blob {digest} is {got} bytes, {want} were expected"
+            )));
+        }
+        Ok(LengthCheck {
+            digest,
+            expected,
+            received: 0,
+        })
+    }
+
+    /// Counts a chunk; fails once more bytes came than expected.
+    pub(crate) fn add(&mut self, len: usize) -> Result<()> {
+        self.received += len as u64;
+        match self.expected {
+            Some(want) if self.received > want => Err(Error::protocol(format!(
+                "blob {} is longer than the {want} bytes expected",
+                self.digest
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The bytes received; fails when fewer came than expected.
+    pub(crate) fn finish(self) -> Result<u64> {
+        match self.expected {
+            Some(want) if self.received != want => Err(Error::protocol(format!(
+                "blob {} is {} bytes, {want} were expected",
+                self.digest, self.received
+            ))),
+            _ => Ok(self.received),
+        }
+    }
+}
+
+#[cfg(test)]
+mod length_tests {
+    use super::*;
+
+    #[test]
+    fn a_download_must_have_the_expected_length() {
+        let d = Digest::sha256_of(b"x");
+        // The registry announces another size: refused before any byte is written.
+        assert!(LengthCheck::start(&d, Some(10), Some(11)).is_err());
+        // Runs on past the expected size: refused at the chunk that passes it.
+        let mut c = LengthCheck::start(&d, Some(10), None).unwrap();
+        c.add(6).unwrap();
+        let err = c.add(6).unwrap_err();
+        assert!(
+            err.to_string().contains("longer than the 10 bytes"),
+            "{err}"
+        );
+        // Ends short: refused at the end.
+        let mut c = LengthCheck::start(&d, Some(10), Some(10)).unwrap();
+        c.add(9).unwrap();
+        assert!(c.finish().is_err());
+        // Exact, or nothing expected: the count.
+        let mut c = LengthCheck::start(&d, Some(10), Some(10)).unwrap();
+        c.add(4).unwrap();
+        c.add(6).unwrap();
+        assert_eq!(c.finish().unwrap(), 10);
+        let mut c = LengthCheck::start(&d, None, Some(3)).unwrap();
+        c.add(7).unwrap();
+        assert_eq!(c.finish().unwrap(), 7);
+    }
 }

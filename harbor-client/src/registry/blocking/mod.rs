@@ -323,33 +323,13 @@ impl RegistryClient {
         writer: &mut W,
     ) -> Result<u64> {
         let mut stream = self.rt.block_on(self.inner.get_blob(repo, digest))??;
-        if let (Some(want), Some(got)) = (expected_size, stream.size())
-            && want != got
-        {
-            return Err(Error::protocol(format!(
-                "blob {digest} is {got} bytes, the caller expects {want}"
-            )));
-        }
-        let mut n: u64 = 0;
+        let mut length = super::blob::LengthCheck::start(digest, expected_size, stream.size())?;
         while let Some(chunk) = self.rt.block_on(stream.next())? {
             let chunk = chunk?;
-            n += chunk.len() as u64;
-            if let Some(want) = expected_size
-                && n > want
-            {
-                return Err(Error::protocol(format!(
-                    "blob {digest} is longer than the {want} bytes the caller expects"
-                )));
-            }
+            length.add(chunk.len())?;
             writer.write_all(&chunk).map_err(io_error)?;
         }
-        if let Some(want) = expected_size
-            && n != want
-        {
-            return Err(Error::protocol(format!(
-                "blob {digest} is {n} bytes, the caller expects {want}"
-            )));
-        }
+        let n = length.finish()?;
         writer.flush().map_err(io_error)?;
         Ok(n)
     }
