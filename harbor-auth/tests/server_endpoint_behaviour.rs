@@ -3,8 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use base64::Engine as _;
+mod common;
+
 use bytes::Bytes;
+use common::{basic, get, post};
 use harbor_auth::server::{
     Htpasswd, KeyKind, SigningKey, TokenEndpoint, TokenIssuer, TokenVerifier,
 };
@@ -36,23 +38,6 @@ fn endpoint() -> (TokenEndpoint, TokenVerifier) {
             None => ScopeSet::new(),
         });
     (ep, verifier)
-}
-
-fn basic(u: &str, p: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-    )
-}
-
-fn get(ep: &TokenEndpoint, query: &str, auth: Option<&str>) -> http::Response<Bytes> {
-    let mut b = Request::builder()
-        .method(Method::GET)
-        .uri(format!("/token?{query}"));
-    if let Some(a) = auth {
-        b = b.header(http::header::AUTHORIZATION, a);
-    }
-    ep.handle(&b.body(Bytes::new()).unwrap())
 }
 
 fn granted(verifier: &TokenVerifier, resp: &http::Response<Bytes>) -> ScopeSet {
@@ -133,17 +118,17 @@ fn refusals() {
 #[test]
 fn oauth2_password_grant() {
     let (ep, v) = endpoint();
-    let body = "grant_type=password&username=alice&password=alice-pw&service=svc&client_id=t&scope=repository%3Ateam%2Fapp%3Apull";
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/token")
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(Bytes::from(body))
-        .unwrap();
-    let resp = ep.handle(&req);
+    let resp = post(
+        &ep,
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "alice-pw"),
+            ("service", "svc"),
+            ("client_id", "t"),
+            ("scope", "repository:team/app:pull"),
+        ],
+    );
     assert_eq!(granted(&v, &resp).to_string(), "repository:team/app:pull");
     let t = TokenResponse::from_slice(resp.body()).unwrap();
     assert_eq!(t.scope(), Some("repository:team/app:pull"));

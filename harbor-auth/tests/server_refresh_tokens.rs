@@ -13,13 +13,13 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use common::{ISSUER, SERVICE, TokenServer, self_signed, start_registry, tool};
+use common::{ISSUER, SERVICE, TokenServer, basic, get, post, self_signed, start_registry, tool};
 use harbor_auth::fetch::TokenFetcher;
 use harbor_auth::server::{
     Htpasswd, KeyKind, SigningKey, TokenEndpoint, TokenIssuer, TokenVerifier,
 };
 use harbor_auth::{Challenge, Credentials, ManualClock, ScopeSet, TokenRejection, TokenResponse};
-use http::{Method, Request, StatusCode};
+use http::StatusCode;
 use secrecy::ExposeSecret;
 
 const LIFETIME: Duration = Duration::from_secs(3600);
@@ -97,39 +97,6 @@ impl Fixture {
             .unwrap();
         (claims.sub.clone(), claims.scopes())
     }
-}
-
-fn basic(u: &str, p: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-    )
-}
-
-fn get(ep: &TokenEndpoint, query: &str, auth: Option<&str>) -> http::Response<Bytes> {
-    let mut b = Request::builder()
-        .method(Method::GET)
-        .uri(format!("/token?{query}"));
-    if let Some(a) = auth {
-        b = b.header(http::header::AUTHORIZATION, a);
-    }
-    ep.handle(&b.body(Bytes::new()).unwrap())
-}
-
-fn post(ep: &TokenEndpoint, form: &[(&str, &str)]) -> http::Response<Bytes> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let req = Request::builder()
-        .method(Method::POST)
-        .uri("/token")
-        .header(
-            http::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .body(Bytes::from(body))
-        .unwrap();
-    ep.handle(&req)
 }
 
 fn refresh_token_of(resp: &http::Response<Bytes>) -> Option<String> {

@@ -11,15 +11,13 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::io::{BufRead, Read};
 use std::path::Path;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{Fault, FaultProxy, gzip_stored, make_image, noise, tool};
+use common::{Fault, FaultProxy, blob_names, gzip_stored, make_image, noise, skopeo, tool};
 use harbor_client::Error;
 use harbor_client::registry::blocking::{MountOutcome, RegistryClient};
 use harbor_client::registry::{
@@ -506,28 +504,6 @@ async fn inside_an_async_runtime_every_call_is_a_config_error() {
     assert!(tags.next().is_none(), "the iterator ends after its error");
     // Dropping the last clone here must not panic either.
     drop(c);
-}
-
-fn blob_names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir.join("blobs/sha256"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".partial") && !n.ends_with(".tmp"))
-        .collect()
-}
-
-fn skopeo(args: &[&str]) {
-    let bin = tool("skopeo").expect("checked by the caller");
-    let out = Command::new(bin)
-        .arg("--insecure-policy")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

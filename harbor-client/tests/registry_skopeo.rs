@@ -4,34 +4,8 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-use std::path::Path;
-use std::process::Command;
-
-use common::{gzip_stored, make_image, noise, tool};
+use common::{blob_names, gzip_stored, make_image, noise, skopeo, tool};
 use harbor_client::registry::{ImageOptions, OciLayout, Reference, RegistryClient};
-
-fn skopeo(args: &[&str]) {
-    let bin = tool("skopeo").expect("checked by the caller");
-    let out = Command::new(bin)
-        .arg("--insecure-policy")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "skopeo {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn blob_names(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir.join("blobs/sha256"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.ends_with(".partial") && !n.ends_with(".tmp"))
-        .collect()
-}
 
 #[tokio::test]
 async fn skopeo_pushes_and_we_pull_the_same_digests() {

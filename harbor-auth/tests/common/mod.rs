@@ -141,3 +141,44 @@ pub fn sha256_hex(data: &[u8]) -> String {
     let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
     d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A Basic `Authorization` header value.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
+/// A `GET /token?QUERY` to `endpoint`, with an optional `Authorization` header.
+pub fn get(
+    endpoint: &TokenEndpoint,
+    query: &str,
+    auth: Option<&str>,
+) -> http::Response<bytes::Bytes> {
+    let mut b = http::Request::builder()
+        .method(http::Method::GET)
+        .uri(format!("/token?{query}"));
+    if let Some(a) = auth {
+        b = b.header(http::header::AUTHORIZATION, a);
+    }
+    endpoint.handle(&b.body(bytes::Bytes::new()).unwrap())
+}
+
+/// A form `POST /token` (OAuth2) to `endpoint`.
+pub fn post(endpoint: &TokenEndpoint, form: &[(&str, &str)]) -> http::Response<bytes::Bytes> {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let req = http::Request::builder()
+        .method(http::Method::POST)
+        .uri("/token")
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .body(bytes::Bytes::from(body))
+        .unwrap();
+    endpoint.handle(&req)
+}

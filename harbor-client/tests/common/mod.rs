@@ -270,3 +270,28 @@ pub async fn collect(mut s: harbor_client::registry::BlobStream) -> harbor_clien
     }
     Ok(Bytes::from(out))
 }
+
+/// Runs `skopeo --insecure-policy ARGS` and asserts it succeeded (the caller has checked that
+/// skopeo is on PATH).
+pub fn skopeo(args: &[&str]) {
+    let bin = tool("skopeo").expect("checked by the caller");
+    let out = std::process::Command::new(bin)
+        .arg("--insecure-policy")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The blob file names of an OCI layout (`blobs/sha256`), without partial downloads.
+pub fn blob_names(dir: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.ends_with(".partial") && !n.ends_with(".tmp"))
+        .collect()
+}
