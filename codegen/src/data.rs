@@ -1,0 +1,128 @@
+//! The generator's data: the decisions of `data/overrides.yaml`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Deserialize;
+
+use crate::{Error, Result};
+
+/// Everything in `data/overrides.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    /// Model decisions.
+    #[serde(default)]
+    pub models: Models,
+    /// Module decisions.
+    #[serde(default)]
+    pub modules: Modules,
+    /// Operation decisions.
+    #[serde(default)]
+    pub operations: Operations,
+    /// Placeholder arguments of the contract test.
+    #[serde(default)]
+    pub contract: Contract,
+}
+
+/// `models:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    /// Definition name to Rust type name.
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    /// Definitions not generated.
+    #[serde(default)]
+    pub skip: BTreeSet<String>,
+    /// Definition name to module, where the first use is the wrong home.
+    #[serde(default)]
+    pub module: BTreeMap<String, String>,
+    /// String fields typed `Secret`.
+    #[serde(default)]
+    pub secret_fields: BTreeSet<String>,
+}
+
+/// `modules:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Modules {
+    /// First tag to module.
+    #[serde(default)]
+    pub by_tag: BTreeMap<String, String>,
+    /// operationId to module, overriding the tag.
+    #[serde(default)]
+    pub by_operation: BTreeMap<String, String>,
+    /// Module to its one-line doc.
+    #[serde(default)]
+    pub docs: BTreeMap<String, String>,
+}
+
+/// `operations:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operations {
+    /// operationId to method name, where the rule's name would mislead.
+    #[serde(default)]
+    pub method_names: BTreeMap<String, String>,
+    /// Operations with a hand-written method.
+    #[serde(default)]
+    pub hand_written: BTreeMap<String, HandWritten>,
+    /// Path parameter name to its kind (`project`, `repository`, `reference`).
+    #[serde(default)]
+    pub path_params: BTreeMap<String, String>,
+    /// Required query parameters taking an `ArtifactLocation`.
+    #[serde(default)]
+    pub location_params: Vec<OperationParam>,
+    /// Headers never exposed as arguments.
+    #[serde(default)]
+    pub skip_headers: BTreeSet<String>,
+}
+
+/// A hand-written operation.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandWritten {
+    /// The expression the contract test evaluates for it (`c` is the client).
+    pub contract_call: String,
+}
+
+/// An (operation, parameter) pair.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OperationParam {
+    /// The operationId.
+    pub operation: String,
+    /// The parameter name.
+    pub param: String,
+}
+
+/// `contract:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    /// `&str` argument name to the Rust literal passed.
+    #[serde(default)]
+    pub string_args: BTreeMap<String, String>,
+    /// Model with required fields to the arguments of its `new`.
+    #[serde(default)]
+    pub required_new: BTreeMap<String, String>,
+}
+
+impl Overrides {
+    /// Parses `overrides.yaml`.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not match the expected shape (unknown keys included).
+    pub fn parse(text: &str) -> Result<Overrides> {
+        serde_norway::from_str(text).map_err(|e| Error::new(format!("overrides: {e}")))
+    }
+
+    /// The Rust name of a definition.
+    pub fn model_name<'a>(&'a self, definition: &'a str) -> &'a str {
+        self.models
+            .rename
+            .get(definition)
+            .map_or(definition, String::as_str)
+    }
+}

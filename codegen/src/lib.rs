@@ -1,0 +1,208 @@
+//! The Harbor REST API generator of this workspace: reads Harbor's swagger (vendored in
+//! `codegen/spec/`) and the decisions in `codegen/data/`, and writes `harbor-client`'s
+//! generated API code (models, operations, blocking wrappers, the operations table) and the
+//! contract test's calls.
+//!
+//! ```text
+//! cargo run -p harbor-codegen            # regenerate the committed files
+//! cargo run -p harbor-codegen -- check   # regenerate into a temporary directory, fail on drift
+//! ```
+//!
+//! Rules (how a name, a type or a doc line follows from the spec) are code here, with unit
+//! tests; decisions (names, the module map, hand-written operations) are data.
+
+pub mod data;
+pub mod docs;
+pub mod format;
+pub mod models;
+pub mod naming;
+pub mod ops;
+pub mod output;
+pub mod spec;
+pub mod typing;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use data::Overrides;
+use spec::Spec;
+
+/// A generator failure, with what to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(String);
+
+impl Error {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> Error {
+        Error(message.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// The generator's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The spec and the data, as every rule sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// Harbor's swagger.
+    pub spec: &'a Spec,
+    /// `data/overrides.yaml`.
+    pub data: &'a Overrides,
+}
+
+impl Context<'_> {
+    /// The module of a tag (`system` for a tag the data does not map; [`check_data`] reports it).
+    pub fn tag_module(&self, tag: &str) -> String {
+        self.data
+            .modules
+            .by_tag
+            .get(tag)
+            .cloned()
+            .unwrap_or_else(|| "system".to_owned())
+    }
+
+    /// The module of an operation: the data's choice, else its tag's.
+    pub fn op_module(&self, operation_id: &str, tag: &str) -> String {
+        self.data
+            .modules
+            .by_operation
+            .get(operation_id)
+            .cloned()
+            .unwrap_or_else(|| self.tag_module(tag))
+    }
+
+    /// The one-line doc of a module.
+    pub fn module_doc(&self, module: &str) -> &str {
+        self.data
+            .modules
+            .docs
+            .get(module)
+            .map_or("Harbor API.", String::as_str)
+    }
+}
+
+/// Checks that the data covers the spec: every tag has a module, every module a doc, and
+/// every operation the data names exists.
+///
+/// # Errors
+///
+/// One line per gap.
+pub fn check_data(cx: &Context<'_>) -> Result<()> {
+    let mut problems = Vec::new();
+    let ops = cx.spec.operations();
+    let ids: std::collections::BTreeSet<&str> = ops.iter().map(|o| o.id()).collect();
+    for op in &ops {
+        if op.id().is_empty() {
+            problems.push(format!("{} {} has no operationId", op.method, op.path));
+        }
+        if !cx.data.modules.by_tag.contains_key(op.tag()) {
+            problems.push(format!(
+                "tag `{}` (of {}) has no module in modules.by_tag",
+                op.tag(),
+                op.id()
+            ));
+        }
+        let module = cx.op_module(op.id(), op.tag());
+        if !cx.data.modules.docs.contains_key(&module) {
+            problems.push(format!("module `{module}` has no line in modules.docs"));
+        }
+    }
+    let named = cx
+        .data
+        .operations
+        .method_names
+        .keys()
+        .chain(cx.data.operations.hand_written.keys())
+        .chain(cx.data.modules.by_operation.keys())
+        .chain(
+            cx.data
+                .operations
+                .location_params
+                .iter()
+                .map(|l| &l.operation),
+        );
+    for id in named {
+        if !ids.contains(id.as_str()) {
+            problems.push(format!(
+                "the data names `{id}`, which the spec does not have"
+            ));
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::new(problems.join("\n")))
+    }
+}
+
+/// The workspace root (the parent of this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from(".."), Path::to_path_buf)
+}
+
+/// Reads a file.
+///
+/// # Errors
+///
+/// When it cannot be read.
+pub fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::new(format!("{}: {e}", path.display())))
+}
+
+/// The vendored spec.
+pub const SPEC_FILE: &str = "codegen/spec/harbor-v2.0-swagger.yaml";
+/// The generator's decisions.
+pub const OVERRIDES_FILE: &str = "codegen/data/overrides.yaml";
+
+/// Every generated file, unformatted, from a spec and data given as text.
+///
+/// # Errors
+///
+/// When the spec or the data does not parse, or the data misses part of the spec.
+pub fn generate(
+    spec: &str,
+    overrides: &str,
+) -> Result<std::collections::BTreeMap<PathBuf, String>> {
+    let spec = Spec::parse(spec)?;
+    let data = Overrides::parse(overrides)?;
+    let cx = Context {
+        spec: &spec,
+        data: &data,
+    };
+    check_data(&cx)?;
+    Ok(output::files(&cx))
+}
+
+/// Every generated file, formatted by `rustfmt`, from the files of the workspace at `root`
+/// (`spec` overrides the vendored spec).
+///
+/// # Errors
+///
+/// As [`generate`], or when a file cannot be read or `rustfmt` fails.
+pub fn generate_formatted(
+    root: &Path,
+    spec: Option<&Path>,
+) -> Result<std::collections::BTreeMap<PathBuf, String>> {
+    let spec_text = read(&spec.map_or_else(|| root.join(SPEC_FILE), Path::to_path_buf))?;
+    let overrides = read(&root.join(OVERRIDES_FILE))?;
+    generate(&spec_text, &overrides)?
+        .into_iter()
+        .map(|(path, text)| {
+            let formatted = format::format_source(&text)
+                .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+            Ok((path, formatted))
+        })
+        .collect()
+}

@@ -1,0 +1,67 @@
+//! Typing rules: the Rust type of a schema or a parameter.
+
+use serde_norway::Value;
+
+use crate::Context;
+use crate::spec::str_of;
+
+/// The Rust type of a schema, not wrapped in `Option`.
+///
+/// - `$ref` to an object or map: its model; to a plain string definition: `String`.
+/// - `integer` → `i64` (Harbor mixes int32 and int64 ids), `number` → `f64`, `boolean` → `bool`.
+/// - `string` → `String`, or `DateTime<Utc>` with `format: date-time`.
+/// - `array` → `Vec<item>`; a map (`additionalProperties`) → `BTreeMap<String, value>`.
+/// - an inline object with properties, or anything else → `serde_json::Value`.
+pub fn rust_type(cx: &Context<'_>, schema: Option<&Value>) -> String {
+    let Some(sch) = schema else {
+        return "serde_json::Value".into();
+    };
+    if let Some(r) = str_of(sch, "$ref") {
+        let name = r.rsplit('/').next().unwrap_or(r);
+        if let Some(def) = cx.spec.definition(name)
+            && str_of(def, "type") == Some("string")
+            && def.get("properties").is_none()
+        {
+            return "String".into();
+        }
+        return cx.data.model_name(name).to_owned();
+    }
+    match str_of(sch, "type") {
+        Some("integer") => "i64".into(),
+        Some("number") => "f64".into(),
+        Some("boolean") => "bool".into(),
+        Some("string") => {
+            if str_of(sch, "format") == Some("date-time") {
+                "DateTime<Utc>".into()
+            } else {
+                "String".into()
+            }
+        }
+        Some("array") => format!("Vec<{}>", rust_type(cx, sch.get("items"))),
+        Some("object") | None => {
+            if sch.get("properties").is_some() {
+                return "serde_json::Value".into();
+            }
+            match sch.get("additionalProperties") {
+                None | Some(Value::Bool(false)) => "serde_json::Value".into(),
+                Some(Value::Bool(true)) => "BTreeMap<String, serde_json::Value>".into(),
+                Some(Value::Mapping(m)) if m.is_empty() => {
+                    "BTreeMap<String, serde_json::Value>".into()
+                }
+                Some(ap) => format!("BTreeMap<String, {}>", rust_type(cx, Some(ap))),
+            }
+        }
+        Some("file") => "Bytes".into(),
+        Some(_) => "serde_json::Value".into(),
+    }
+}
+
+/// The Rust type of a non-body parameter: `i64`, `bool`, `Vec<String>` or `String`.
+pub fn scalar_type(param: &Value) -> &'static str {
+    match str_of(param, "type") {
+        Some("integer") => "i64",
+        Some("boolean") => "bool",
+        Some("array") => "Vec<String>",
+        _ => "String",
+    }
+}
