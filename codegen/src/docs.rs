@@ -76,6 +76,23 @@ pub fn doc_lines(text: &str, indent: &str) -> String {
         .collect()
 }
 
+/// `///` lines for a text the generator wrote itself (already rustdoc: links and code spans
+/// stay as they are), each indented by `indent`.
+pub fn own_doc_lines(text: &str, indent: &str) -> String {
+    text.trim()
+        .split('\n')
+        .map(|l| format!("{indent}/// {}", l.trim()).trim_end().to_owned() + "\n")
+        .collect()
+}
+
+/// The doc lines of a spec description when there is one, else of the generator's own text.
+pub fn spec_or_own(description: Option<&str>, own: impl FnOnce() -> String, indent: &str) -> String {
+    match description.filter(|d| !d.trim().is_empty()) {
+        Some(d) => doc_lines(d, indent),
+        None => own_doc_lines(&own(), indent),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

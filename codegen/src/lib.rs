@@ -12,6 +12,7 @@
 //! tests; decisions (names, the module map, hand-written operations) are data.
 
 pub mod data;
+pub mod describe;
 pub mod docs;
 pub mod format;
 pub mod models;
@@ -77,6 +78,17 @@ impl Context<'_> {
             .get(operation_id)
             .cloned()
             .unwrap_or_else(|| self.tag_module(tag))
+    }
+
+    /// Whether `name` is a generated model or alias (a Rust name).
+    pub fn is_model(&self, name: &str) -> bool {
+        self.spec.definitions().iter().any(|(k, d)| {
+            k.as_str().is_some_and(|k| {
+                !self.data.models.skip.contains(k)
+                    && self.data.model_name(k) == name
+                    && (d.get("properties").is_some() || spec::str_of(d, "type") != Some("string"))
+            })
+        })
     }
 
     /// The one-line doc of a module.

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_norway::Value;
 
 use crate::Context;
-use crate::docs::doc_lines;
+use crate::describe::{FieldType, field_doc, map_doc, model_doc};
+use crate::docs::{doc_lines, spec_or_own};
 use crate::naming::{field_ident, plain};
 use crate::spec::{refs_in, str_of};
 use crate::typing::rust_type;
@@ -67,15 +68,9 @@ pub fn models_by_module(cx: &Context<'_>) -> BTreeMap<String, Vec<String>> {
             // Plain string definitions are used as `String`.
         } else {
             let rn = cx.data.model_name(name);
-            let doc = str_of(def, "description")
-                .filter(|d| !d.is_empty())
-                .map_or_else(
-                    || format!("The `{name}` model of the Harbor API (a map)."),
-                    str::to_owned,
-                );
+            let doc = spec_or_own(str_of(def, "description"), || map_doc(rn), "");
             out.entry(module).or_default().push(format!(
-                "{}pub type {rn} = {};\n",
-                doc_lines(&doc, ""),
+                "{doc}pub type {rn} = {};\n",
                 rust_type(cx, Some(def))
             ));
         }
@@ -100,14 +95,10 @@ pub fn model_struct(
         .filter_map(Value::as_str)
         .collect();
     let mut out = String::new();
-    let doc = str_of(def, "description")
-        .filter(|d| !d.is_empty())
-        .or_else(|| str_of(def, "title").filter(|d| !d.is_empty()))
-        .map_or_else(
-            || format!("The `{name}` model of the Harbor API."),
-            str::to_owned,
-        );
-    out.push_str(&doc_lines(&doc, ""));
+    let described = str_of(def, "description")
+        .filter(|d| !d.trim().is_empty())
+        .or_else(|| str_of(def, "title"));
+    out.push_str(&spec_or_own(described, || model_doc(rn), ""));
     if let Some(extra) = extra_doc {
         out.push_str(&doc_lines(extra, ""));
     }
@@ -133,10 +124,15 @@ pub fn model_struct(
         if ty == rn {
             ty = format!("Box<{ty}>");
         }
-        let desc = str_of(pp, "description")
-            .filter(|d| !d.is_empty())
-            .map_or_else(|| format!("The `{pn}` field."), str::to_owned);
-        out.push_str(&doc_lines(&desc, "    "));
+        out.push_str(&spec_or_own(
+            str_of(pp, "description"),
+            || {
+                let inner = inner_type(&ty);
+                let model = cx.is_model(inner).then_some(inner);
+                field_doc(rn, pn, FieldType { rust: &ty, model })
+            },
+            "    ",
+        ));
         let quoted = pn.len() > 1 && pn.starts_with('\'') && pn.ends_with('\'');
         let mut ren = if plain(&fid) != pn {
             format!("rename = \"{pn}\", ")
@@ -185,4 +181,20 @@ pub fn model_struct(
         ));
     }
     out
+}
+
+/// The type a field holds: `Vec<T>`, `Box<T>` and `BTreeMap<String, T>` unwrapped.
+fn inner_type(ty: &str) -> &str {
+    let mut t = ty;
+    loop {
+        let next = t
+            .strip_prefix("Vec<")
+            .or_else(|| t.strip_prefix("Box<"))
+            .or_else(|| t.strip_prefix("BTreeMap<String, "))
+            .and_then(|r| r.strip_suffix('>'));
+        match next {
+            Some(n) => t = n,
+            None => return t,
+        }
+    }
 }

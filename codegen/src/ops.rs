@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use serde_norway::Value;
 
 use crate::Context;
-use crate::docs::doc_lines;
+use crate::describe::param_doc;
+use crate::docs::{doc_lines, own_doc_lines, spec_or_own};
 use crate::models::model_struct;
 use crate::naming::{all_pages_name, field_ident, method_name, pascal, stream_name};
 use crate::spec::{Operation, scalar_text, str_of};
@@ -69,6 +70,16 @@ struct OptParam<'a> {
     param: &'a Value,
     header: bool,
 }
+
+/// The doc of every `q` parameter (the spec's text gives a time format Harbor does not parse).
+const Q_DOC: &str = "Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+`k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+the listed items).
+
+Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+compared as a string, not as a time.";
 
 const ERRORS_DOC: &str = "    ///\n    /// # Errors\n    ///\n    /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a\n    /// non-success status (its error envelope is kept), or the response does not decode.\n";
 const ONE_PAGE_DOC: &str =
@@ -324,9 +335,10 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         op.method.to_uppercase(),
         op.path
     ));
+    let bare = summ.trim_end_matches('.');
     if let Some(desc) = str_of(op.op, "description")
-        && !desc.is_empty()
-        && desc.trim() != summ.trim()
+        && !desc.trim().is_empty()
+        && desc.trim().trim_end_matches('.') != bare
     {
         d.push_str("    ///\n");
         d.push_str(&doc_lines(desc, "    "));
@@ -426,7 +438,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
             }
         }
         own.push(format!("params: &{pstruct}"));
-        let mut sd = doc_lines(&format!("{summ}: every item, over all pages."), "    ");
+        let mut sd = doc_lines(&format!("{bare}: every item, over all pages."), "    ");
         sd.push_str(&format!(
             "    ///\n    /// Pages through `{oid}` with `page_size=100` (Harbor's maximum) until\n    /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of\n    /// `params` are ignored.\n"
         ));
@@ -465,7 +477,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
             .collect::<Vec<_>>()
             .join(", ");
         let mut bsd = doc_lines(
-            &format!("{summ}: every item, over all pages (100 per request)."),
+            &format!("{bare}: every item, over all pages (100 per request)."),
             "    ",
         );
         bsd.push_str("    ///\n    /// # Errors\n    ///\n    /// The first page that fails.\n");
@@ -495,10 +507,15 @@ fn params_struct(name: &str, oid: &str, opt: &[OptParam<'_>]) -> String {
         } else {
             scalar_type(o.param)
         };
-        let desc = str_of(o.param, "description")
-            .filter(|d| !d.is_empty())
-            .map_or_else(|| format!("The `{pname}` parameter."), str::to_owned);
-        out.push_str(&doc_lines(&desc, "    "));
+        if ty == "Query" {
+            out.push_str(&own_doc_lines(Q_DOC, "    "));
+        } else {
+            out.push_str(&spec_or_own(
+                str_of(o.param, "description"),
+                || param_doc(pname, ty),
+                "    ",
+            ));
+        }
         if let Some(default) = o.param.get("default").and_then(scalar_text) {
             out.push_str(&format!(
                 "    ///\n    /// Harbor's default: `{default}`.\n"

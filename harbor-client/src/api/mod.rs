@@ -49,7 +49,8 @@
 //!   value is a 422).
 //! - **`q` syntax**: [`Query`] builds exact, fuzzy (`~`), range (`[a~b]`), any-of (`{a b}`)
 //!   and all-of (`(a b)`) terms, escapes literal values, rejects what Harbor cannot parse,
-//!   and escapes `%`/`+` once more for Harbor's extra unescape of `q`.
+//!   escapes `%`/`+` once more for Harbor's extra unescape of `q`, and writes times as
+//!   Harbor parses them (`2006-01-02T15:04:05`, UTC, no zone; not the spec's text form).
 //! - **No cookie store**: a client that sends Harbor's `sid` cookie back gets
 //!   `403 CSRF token invalid` on every write; the transport keeps no cookies.
 //! - **Errors**: Harbor's `{"errors":[{"code","message"}]}` envelope, `text/plain` bodies

@@ -36,7 +36,7 @@ impl HarborClient {
         self.block_on(self.inner.list_artifacts(project_name, repository, params))?
     }
 
-    /// List artifacts.: every item, over all pages (100 per request).
+    /// List artifacts: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -143,7 +143,7 @@ impl HarborClient {
         )?
     }
 
-    /// List accessories.: every item, over all pages (100 per request).
+    /// List accessories: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

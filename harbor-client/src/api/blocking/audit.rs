@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_audit_logs(params))?
     }
 
-    /// Get recent logs of projects which the user is a member with project admin role, or return all audit logs for system admin user (deprecated).: every item, over all pages (100 per request).
+    /// Get recent logs of projects which the user is a member with project admin role, or return all audit logs for system admin user (deprecated): every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -59,7 +59,7 @@ impl HarborClient {
         self.block_on(self.inner.list_audit_log_exts(params))?
     }
 
-    /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user.: every item, over all pages (100 per request).
+    /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -74,8 +74,6 @@ impl HarborClient {
     /// Get all event types of audit log.
     ///
     /// `GET /auditlog-exts/events` (operation `listAuditLogEventTypes`).
-    ///
-    /// Get all event types of audit log
     ///
     /// # Errors
     ///
@@ -105,7 +103,7 @@ impl HarborClient {
         self.block_on(self.inner.list_project_logs(project_name, params))?
     }
 
-    /// Get recent logs of the projects (deprecated).: every item, over all pages (100 per request).
+    /// Get recent logs of the projects (deprecated): every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -126,8 +124,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/auditlog-exts` (operation `getLogExts`).
     ///
-    /// Get recent logs of the projects
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -142,7 +138,7 @@ impl HarborClient {
         self.block_on(self.inner.list_project_audit_log_exts(project_name, params))?
     }
 
-    /// Get recent logs of the projects.: every item, over all pages (100 per request).
+    /// Get recent logs of the projects: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

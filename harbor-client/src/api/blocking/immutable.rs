@@ -35,7 +35,7 @@ impl HarborClient {
         self.block_on(self.inner.list_immutable_rules(project, params))?
     }
 
-    /// List all immutable tag rules of current project.: every item, over all pages (100 per request).
+    /// List all immutable tag rules of current project: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

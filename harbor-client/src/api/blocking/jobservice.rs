@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `GET /jobservice/pools` (operation `getWorkerPools`).
     ///
-    /// Get worker pools
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -46,8 +44,6 @@ impl HarborClient {
     /// Stop running job.
     ///
     /// `PUT /jobservice/jobs/{job_id}` (operation `stopRunningJob`).
-    ///
-    /// Stop running job
     ///
     /// # Errors
     ///
@@ -89,8 +85,6 @@ impl HarborClient {
     ///
     /// `PUT /jobservice/queues/{job_type}` (operation `actionPendingJobs`).
     ///
-    /// stop and clean, pause, resume pending jobs in the queue
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -103,8 +97,6 @@ impl HarborClient {
     ///
     /// `GET /schedules` (operation `listSchedules`).
     ///
-    /// List schedules
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -115,7 +107,7 @@ impl HarborClient {
         self.block_on(self.inner.list_schedules(params))?
     }
 
-    /// List schedules.: every item, over all pages (100 per request).
+    /// List schedules: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -127,8 +119,6 @@ impl HarborClient {
     /// Get scheduler paused status.
     ///
     /// `GET /schedules/{job_type}/paused` (operation `getSchedulePaused`).
-    ///
-    /// Get scheduler paused status
     ///
     /// # Errors
     ///

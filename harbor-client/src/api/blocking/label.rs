@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_labels(params))?
     }
 
-    /// List labels according to the query strings.: every item, over all pages (100 per request).
+    /// List labels according to the query strings: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/members` (operation `listProjectMembers`).
     ///
-    /// Get all project member information
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -35,7 +33,7 @@ impl HarborClient {
         self.block_on(self.inner.list_project_members(project, params))?
     }
 
-    /// Get all project member information.: every item, over all pages (100 per request).
+    /// Get all project member information: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -73,8 +71,6 @@ impl HarborClient {
     /// Get the project member information.
     ///
     /// `GET /projects/{project_name_or_id}/members/{mid}` (operation `getProjectMember`).
-    ///
-    /// Get the project member information
     ///
     /// # Errors
     ///

@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/preheat/policies` (operation `CreatePolicy`).
     ///
-    /// Create a preheat policy under a project
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -37,8 +35,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies` (operation `ListPolicies`).
     ///
-    /// List preheat policies
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -53,7 +49,7 @@ impl HarborClient {
         self.block_on(self.inner.list_preheat_policies(project_name, params))?
     }
 
-    /// List preheat policies.: every item, over all pages (100 per request).
+    /// List preheat policies: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -74,8 +70,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `GetPolicy`).
     ///
-    /// Get a preheat policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -94,8 +88,6 @@ impl HarborClient {
     /// Update preheat policy.
     ///
     /// `PUT /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `UpdatePolicy`).
-    ///
-    /// Update preheat policy
     ///
     /// # Errors
     ///
@@ -117,8 +109,6 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `ManualPreheat`).
     ///
-    /// Manual preheat
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -139,8 +129,6 @@ impl HarborClient {
     ///
     /// `DELETE /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `DeletePolicy`).
     ///
-    /// Delete a preheat policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -159,8 +147,6 @@ impl HarborClient {
     /// List executions for the given policy.
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions` (operation `ListExecutions`).
-    ///
-    /// List executions for the given policy
     ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
@@ -181,7 +167,7 @@ impl HarborClient {
         ))?
     }
 
-    /// List executions for the given policy.: every item, over all pages (100 per request).
+    /// List executions for the given policy: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -203,8 +189,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}` (operation `GetExecution`).
     ///
-    /// Get a execution detail by id
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -225,8 +209,6 @@ impl HarborClient {
     /// Stop a execution.
     ///
     /// `PATCH /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}` (operation `StopExecution`).
-    ///
-    /// Stop a execution
     ///
     /// # Errors
     ///
@@ -251,8 +233,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks` (operation `ListTasks`).
     ///
-    /// List all the related tasks for the given execution
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -274,7 +254,7 @@ impl HarborClient {
         ))?
     }
 
-    /// List all the related tasks for the given execution.: every item, over all pages (100 per request).
+    /// List all the related tasks for the given execution: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -296,8 +276,6 @@ impl HarborClient {
     /// Get the log text stream of the specified task for the given execution.
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks/{task_id}/logs` (operation `GetPreheatLog`).
-    ///
-    /// Get the log text stream of the specified task for the given execution
     ///
     /// # Errors
     ///

@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `GET /p2p/preheat/providers` (operation `ListProviders`).
     ///
-    /// List P2P providers
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -47,8 +45,6 @@ impl HarborClient {
     ///
     /// `GET /p2p/preheat/instances` (operation `ListInstances`).
     ///
-    /// List P2P provider instances
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -59,7 +55,7 @@ impl HarborClient {
         self.block_on(self.inner.list_preheat_instances(params))?
     }
 
-    /// List P2P provider instances.: every item, over all pages (100 per request).
+    /// List P2P provider instances: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -79,8 +75,6 @@ impl HarborClient {
     ///
     /// `POST /p2p/preheat/instances` (operation `CreateInstance`).
     ///
-    /// Create p2p provider instances
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -93,8 +87,6 @@ impl HarborClient {
     ///
     /// `GET /p2p/preheat/instances/{preheat_instance_name}` (operation `GetInstance`).
     ///
-    /// Get a P2P provider instance
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -106,8 +98,6 @@ impl HarborClient {
     /// Delete the specified P2P provider instance.
     ///
     /// `DELETE /p2p/preheat/instances/{preheat_instance_name}` (operation `DeleteInstance`).
-    ///
-    /// Delete the specified P2P provider instance
     ///
     /// # Errors
     ///
@@ -146,8 +136,6 @@ impl HarborClient {
     /// Get all providers at project level.
     ///
     /// `GET /projects/{project_name}/preheat/providers` (operation `ListProvidersUnderProject`).
-    ///
-    /// Get all providers at project level
     ///
     /// # Errors
     ///

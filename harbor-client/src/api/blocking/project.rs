@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_projects(params))?
     }
 
-    /// List projects.: every item, over all pages (100 per request).
+    /// List projects: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -118,8 +118,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/_deletable` (operation `getProjectDeletable`).
     ///
-    /// Get the deletable status of the project
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -163,7 +161,7 @@ impl HarborClient {
         self.block_on(self.inner.list_artifacts_of_project(project, params))?
     }
 
-    /// List artifacts.: every item, over all pages (100 per request).
+    /// List artifacts: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

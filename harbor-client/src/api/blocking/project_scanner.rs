@@ -73,7 +73,7 @@ impl HarborClient {
         )?
     }
 
-    /// Get scanner registration candidates for configurating project level scanner.: every item, over all pages (100 per request).
+    /// Get scanner registration candidates for configurating project level scanner: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

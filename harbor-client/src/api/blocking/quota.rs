@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `GET /quotas` (operation `listQuotas`).
     ///
-    /// List quotas
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -31,7 +29,7 @@ impl HarborClient {
         self.block_on(self.inner.list_quotas(params))?
     }
 
-    /// List quotas.: every item, over all pages (100 per request).
+    /// List quotas: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -43,8 +41,6 @@ impl HarborClient {
     /// Get the specified quota.
     ///
     /// `GET /quotas/{id}` (operation `getQuota`).
-    ///
-    /// Get the specified quota
     ///
     /// # Errors
     ///

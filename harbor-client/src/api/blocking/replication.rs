@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `GET /replication/policies` (operation `listReplicationPolicies`).
     ///
-    /// List replication policies
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -34,7 +32,7 @@ impl HarborClient {
         self.block_on(self.inner.list_replication_policies(params))?
     }
 
-    /// List replication policies.: every item, over all pages (100 per request).
+    /// List replication policies: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -54,8 +52,6 @@ impl HarborClient {
     ///
     /// `POST /replication/policies` (operation `createReplicationPolicy`).
     ///
-    /// Create a replication policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -67,8 +63,6 @@ impl HarborClient {
     /// Get the specific replication policy.
     ///
     /// `GET /replication/policies/{id}` (operation `getReplicationPolicy`).
-    ///
-    /// Get the specific replication policy
     ///
     /// # Errors
     ///
@@ -82,8 +76,6 @@ impl HarborClient {
     ///
     /// `DELETE /replication/policies/{id}` (operation `deleteReplicationPolicy`).
     ///
-    /// Delete the specific replication policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -96,8 +88,6 @@ impl HarborClient {
     ///
     /// `PUT /replication/policies/{id}` (operation `updateReplicationPolicy`).
     ///
-    /// Update the replication policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -109,8 +99,6 @@ impl HarborClient {
     /// List replication executions.
     ///
     /// `GET /replication/executions` (operation `listReplicationExecutions`).
-    ///
-    /// List replication executions
     ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
@@ -125,7 +113,7 @@ impl HarborClient {
         self.block_on(self.inner.list_replication_executions(params))?
     }
 
-    /// List replication executions.: every item, over all pages (100 per request).
+    /// List replication executions: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -187,8 +175,6 @@ impl HarborClient {
     ///
     /// `GET /replication/executions/{id}/tasks` (operation `listReplicationTasks`).
     ///
-    /// List replication tasks for a specific execution
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -203,7 +189,7 @@ impl HarborClient {
         self.block_on(self.inner.list_replication_tasks(id, params))?
     }
 
-    /// List replication tasks for a specific execution.: every item, over all pages (100 per request).
+    /// List replication tasks for a specific execution: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -224,8 +210,6 @@ impl HarborClient {
     ///
     /// `GET /replication/executions/{id}/tasks/{task_id}/log` (operation `getReplicationLog`).
     ///
-    /// Get the log of the specific replication task
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -237,8 +221,6 @@ impl HarborClient {
     /// List registry adapters.
     ///
     /// `GET /replication/adapters` (operation `listRegistryProviderTypes`).
-    ///
-    /// List registry adapters
     ///
     /// # Errors
     ///
@@ -252,8 +234,6 @@ impl HarborClient {
     ///
     /// `GET /replication/adapterinfos` (operation `listRegistryProviderInfos`).
     ///
-    /// List all registered registry provider information
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -265,8 +245,6 @@ impl HarborClient {
     /// Create a registry.
     ///
     /// `POST /registries` (operation `createRegistry`).
-    ///
-    /// Create a registry
     ///
     /// # Errors
     ///
@@ -280,8 +258,6 @@ impl HarborClient {
     ///
     /// `GET /registries` (operation `listRegistries`).
     ///
-    /// List the registries
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -292,7 +268,7 @@ impl HarborClient {
         self.block_on(self.inner.list_registries(params))?
     }
 
-    /// List the registries.: every item, over all pages (100 per request).
+    /// List the registries: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -304,8 +280,6 @@ impl HarborClient {
     /// Check status of a registry.
     ///
     /// `POST /registries/ping` (operation `pingRegistry`).
-    ///
-    /// Check status of a registry
     ///
     /// # Errors
     ///
@@ -319,8 +293,6 @@ impl HarborClient {
     ///
     /// `GET /registries/{id}` (operation `getRegistry`).
     ///
-    /// Get the specific registry
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -332,8 +304,6 @@ impl HarborClient {
     /// Delete the specific registry.
     ///
     /// `DELETE /registries/{id}` (operation `deleteRegistry`).
-    ///
-    /// Delete the specific registry
     ///
     /// # Errors
     ///
@@ -347,8 +317,6 @@ impl HarborClient {
     ///
     /// `PUT /registries/{id}` (operation `updateRegistry`).
     ///
-    /// Update the registry
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -360,8 +328,6 @@ impl HarborClient {
     /// Get the registry info.
     ///
     /// `GET /registries/{id}/info` (operation `getRegistryInfo`).
-    ///
-    /// Get the registry info
     ///
     /// # Errors
     ///

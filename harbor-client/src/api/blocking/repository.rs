@@ -19,8 +19,6 @@ impl HarborClient {
     ///
     /// `GET /repositories` (operation `listAllRepositories`).
     ///
-    /// List all authorized repositories
-    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -34,7 +32,7 @@ impl HarborClient {
         self.block_on(self.inner.list_all_repositories_of_system(params))?
     }
 
-    /// List all authorized repositories.: every item, over all pages (100 per request).
+    /// List all authorized repositories: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -70,7 +68,7 @@ impl HarborClient {
         self.block_on(self.inner.list_repositories(project_name, params))?
     }
 
-    /// List repositories.: every item, over all pages (100 per request).
+    /// List repositories: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

@@ -119,7 +119,7 @@ impl HarborClient {
         self.block_on(self.inner.list_retention_executions(id, params))?
     }
 
-    /// Get Retention executions.: every item, over all pages (100 per request).
+    /// Get Retention executions: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -176,7 +176,7 @@ impl HarborClient {
         self.block_on(self.inner.list_retention_tasks(id, eid, params))?
     }
 
-    /// Get Retention tasks.: every item, over all pages (100 per request).
+    /// Get Retention tasks: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_robots(params))?
     }
 
-    /// Get robot account.: every item, over all pages (100 per request).
+    /// Get robot account: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -43,8 +43,6 @@ impl HarborClient {
     /// Create a robot account.
     ///
     /// `POST /robots` (operation `CreateRobot`).
-    ///
-    /// Create a robot account
     ///
     /// # Errors
     ///
@@ -85,8 +83,6 @@ impl HarborClient {
     /// Refresh the robot secret.
     ///
     /// `PATCH /robots/{robot_id}` (operation `RefreshSec`).
-    ///
-    /// Refresh the robot secret
     ///
     /// # Errors
     ///

@@ -42,8 +42,6 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop` (operation `stopScanArtifact`).
     ///
-    /// Cancelling a scan job for a particular artifact
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -64,8 +62,6 @@ impl HarborClient {
     /// Get the log of the scan report.
     ///
     /// `GET /projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/{report_id}/log` (operation `getReportLog`).
-    ///
-    /// Get the log of the scan report
     ///
     /// # Errors
     ///
@@ -88,8 +84,6 @@ impl HarborClient {
     ///
     /// `GET /scans/all/metrics` (operation `getLatestScanAllMetrics`).
     ///
-    /// Get the metrics of the latest scan all process
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -101,8 +95,6 @@ impl HarborClient {
     /// Get the metrics of the latest scheduled scan all process.
     ///
     /// `GET /scans/schedule/metrics` (operation `getLatestScheduledScanAllMetrics`).
-    ///
-    /// Get the metrics of the latest scheduled scan all process
     ///
     /// # Errors
     ///
@@ -160,8 +152,6 @@ impl HarborClient {
     ///
     /// `POST /system/scanAll/stop` (operation `stopScanAll`).
     ///
-    /// Stop scanAll job execution
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -173,8 +163,6 @@ impl HarborClient {
     /// Export scan data for selected projects.
     ///
     /// `POST /export/cve` (operation `exportScanData`).
-    ///
-    /// Export scan data for selected projects
     ///
     /// # Errors
     ///
@@ -208,8 +196,6 @@ impl HarborClient {
     /// Get a list of specific scan data export execution jobs for a specified user.
     ///
     /// `GET /export/cve/executions` (operation `getScanDataExportExecutionList`).
-    ///
-    /// Get a list of specific scan data export execution jobs for a specified user
     ///
     /// # Errors
     ///
@@ -283,7 +269,7 @@ impl HarborClient {
         self.block_on(self.inner.list_vulnerabilities(params))?
     }
 
-    /// Get the vulnerability list.: every item, over all pages (100 per request).
+    /// Get the vulnerability list: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

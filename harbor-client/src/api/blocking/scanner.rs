@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_scanners(params))?
     }
 
-    /// List scanner registrations.: every item, over all pages (100 per request).
+    /// List scanner registrations: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

@@ -45,7 +45,7 @@ impl HarborClient {
         self.block_on(self.inner.list_gc_history(params))?
     }
 
-    /// Get gc results.: every item, over all pages (100 per request).
+    /// Get gc results: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -154,7 +154,7 @@ impl HarborClient {
         self.block_on(self.inner.list_purge_history(params))?
     }
 
-    /// Get purge job results.: every item, over all pages (100 per request).
+    /// Get purge job results: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

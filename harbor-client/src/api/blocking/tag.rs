@@ -63,7 +63,7 @@ impl HarborClient {
         )?
     }
 
-    /// List tags.: every item, over all pages (100 per request).
+    /// List tags: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_user_groups(params))?
     }
 
-    /// Get all user groups information.: every item, over all pages (100 per request).
+    /// Get all user groups information: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -74,7 +74,7 @@ impl HarborClient {
         self.block_on(self.inner.search_user_groups(groupname, params))?
     }
 
-    /// Search groups by groupname.: every item, over all pages (100 per request).
+    /// Search groups by groupname: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -94,8 +94,6 @@ impl HarborClient {
     /// Get user group information.
     ///
     /// `GET /usergroups/{group_id}` (operation `getUserGroup`).
-    ///
-    /// Get user group information
     ///
     /// # Errors
     ///
@@ -123,8 +121,6 @@ impl HarborClient {
     ///
     /// `DELETE /usergroups/{group_id}` (operation `deleteUserGroup`).
     ///
-    /// Delete user group
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -149,7 +145,7 @@ impl HarborClient {
         self.block_on(self.inner.list_users(params))?
     }
 
-    /// List users.: every item, over all pages (100 per request).
+    /// List users: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -206,7 +202,7 @@ impl HarborClient {
         self.block_on(self.inner.search_users(username, params))?
     }
 
-    /// Search users by username.: every item, over all pages (100 per request).
+    /// Search users by username: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

@@ -35,7 +35,7 @@ impl HarborClient {
         self.block_on(self.inner.list_webhook_policies(project, params))?
     }
 
-    /// List project webhook policies.: every item, over all pages (100 per request).
+    /// List project webhook policies: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -152,7 +152,7 @@ impl HarborClient {
         )?
     }
 
-    /// List executions for a specific webhook policy.: every item, over all pages (100 per request).
+    /// List executions for a specific webhook policy: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -197,7 +197,7 @@ impl HarborClient {
         ))?
     }
 
-    /// List tasks for a specific webhook execution.: every item, over all pages (100 per request).
+    /// List tasks for a specific webhook execution: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///
@@ -283,7 +283,7 @@ impl HarborClient {
         self.block_on(self.inner.list_webhook_jobs(project, policy_id, params))?
     }
 
-    /// List project webhook jobs.: every item, over all pages (100 per request).
+    /// List project webhook jobs: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

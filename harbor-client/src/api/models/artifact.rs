@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `Artifact` model of the Harbor API.
+/// An artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Artifact {
@@ -56,22 +56,22 @@ pub struct Artifact {
     /// The latest pull time of the artifact
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_time: Option<DateTime<Utc>>,
-    /// The `extra_attrs` field.
+    /// The extra attrs of the artifact (an [`ExtraAttrs`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_attrs: Option<ExtraAttrs>,
-    /// The `annotations` field.
+    /// The annotations of the artifact (an [`Annotations`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Annotations>,
-    /// The `references` field.
+    /// The references of the artifact (each an [`ArtifactReference`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<Vec<ArtifactReference>>,
-    /// The `tags` field.
+    /// The tags of the artifact (each a [`Tag`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
-    /// The `addition_links` field.
+    /// The addition links of the artifact (an [`AdditionLinks`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addition_links: Option<AdditionLinks>,
-    /// The `labels` field.
+    /// The labels of the artifact (each a [`Label`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<Vec<Label>>,
     /// The overview of the scan result.
@@ -80,7 +80,7 @@ pub struct Artifact {
     /// The overview of the generating SBOM progress
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_overview: Option<SBOMOverview>,
-    /// The `accessories` field.
+    /// The accessories of the artifact (each an [`Accessory`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accessories: Option<Vec<Accessory>>,
     /// The signatures of the parent OCI index(es) that reference this artifact, both
@@ -95,7 +95,7 @@ pub struct Artifact {
     pub inherited_accessories: Option<Vec<Accessory>>,
 }
 
-/// The `Tag` model of the Harbor API.
+/// A tag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Tag {
@@ -137,16 +137,16 @@ impl NewTag {
     }
 }
 
-/// The `ExtraAttrs` model of the Harbor API (a map).
+/// Extra attrs: a map keyed by name.
 pub type ExtraAttrs = BTreeMap<String, serde_json::Value>;
 
-/// The `Annotations` model of the Harbor API (a map).
+/// Annotations: a map keyed by name.
 pub type Annotations = BTreeMap<String, String>;
 
-/// The `AdditionLinks` model of the Harbor API (a map).
+/// Addition links: a map keyed by name.
 pub type AdditionLinks = BTreeMap<String, AdditionLink>;
 
-/// The `AdditionLink` model of the Harbor API.
+/// An addition link.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct AdditionLink {
@@ -158,7 +158,7 @@ pub struct AdditionLink {
     pub absolute: Option<bool>,
 }
 
-/// The `Reference` model of the Harbor API.
+/// An artifact reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ArtifactReference {
@@ -171,10 +171,10 @@ pub struct ArtifactReference {
     /// The digest of the child artifact
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child_digest: Option<String>,
-    /// The `platform` field.
+    /// The platform of the artifact reference (a [`Platform`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
-    /// The `annotations` field.
+    /// The annotations of the artifact reference (an [`Annotations`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Annotations>,
     /// The download URLs
@@ -182,7 +182,7 @@ pub struct ArtifactReference {
     pub urls: Option<Vec<String>>,
 }
 
-/// The `Platform` model of the Harbor API.
+/// A platform.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Platform {
@@ -213,7 +213,7 @@ pub struct Platform {
     pub variant: Option<String>,
 }
 
-/// The `Label` model of the Harbor API.
+/// A label.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Label {
@@ -243,7 +243,7 @@ pub struct Label {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `Scanner` model of the Harbor API.
+/// A scanner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Scanner {
@@ -283,7 +283,7 @@ pub struct SBOMOverview {
     /// Time in seconds required to create the report
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
-    /// The `scanner` field.
+    /// The scanner of the SBOM overview (a [`Scanner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanner: Option<Scanner>,
 }
@@ -304,7 +304,7 @@ pub struct NativeReportSummary {
     /// The seconds spent for generating the report
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
-    /// The `summary` field.
+    /// The summary of the native report summary (a [`VulnerabilitySummary`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<VulnerabilitySummary>,
     /// The start time of the scan process that generating report
@@ -316,7 +316,7 @@ pub struct NativeReportSummary {
     /// The complete percent of the scanning which value is between 0 and 100
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_percent: Option<i64>,
-    /// The `scanner` field.
+    /// The scanner of the native report summary (a [`Scanner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanner: Option<Scanner>,
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `AuditLog` model of the Harbor API.
+/// An audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct AuditLog {
@@ -37,7 +37,7 @@ pub struct AuditLog {
     pub op_time: Option<DateTime<Utc>>,
 }
 
-/// The `AuditLogExt` model of the Harbor API.
+/// An audit log extension.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct AuditLogExt {
@@ -67,7 +67,7 @@ pub struct AuditLogExt {
     pub op_time: Option<DateTime<Utc>>,
 }
 
-/// The `AuditLogEventType` model of the Harbor API.
+/// An audit log event type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct AuditLogEventType {

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `InternalConfigurationsResponse` model of the Harbor API (a map).
+/// Internal configurations response: a map keyed by name.
 pub type InternalConfigurationsResponse = BTreeMap<String, InternalConfigurationValue>;
 
-/// The `InternalConfigurationValue` model of the Harbor API.
+/// An internal configuration value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct InternalConfigurationValue {
@@ -28,7 +28,7 @@ pub struct InternalConfigurationValue {
     pub editable: Option<bool>,
 }
 
-/// The `ConfigurationsResponse` model of the Harbor API.
+/// A configurations response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ConfigurationsResponse {
@@ -188,7 +188,7 @@ pub struct ConfigurationsResponse {
     /// Whether or not to skip update the pull time for scanner
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanner_skip_update_pulltime: Option<BoolConfigItem>,
-    /// The `scan_all_policy` field.
+    /// The scan all policy of the configurations response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scan_all_policy: Option<serde_json::Value>,
     /// The session timeout in minutes
@@ -202,7 +202,7 @@ pub struct ConfigurationsResponse {
     pub disabled_audit_log_event_types: Option<StringConfigItem>,
 }
 
-/// The `Configurations` model of the Harbor API.
+/// The configurations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Configurations {
@@ -379,7 +379,7 @@ pub struct Configurations {
     pub disabled_audit_log_event_types: Option<String>,
 }
 
-/// The `StringConfigItem` model of the Harbor API.
+/// A string config item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct StringConfigItem {
@@ -391,7 +391,7 @@ pub struct StringConfigItem {
     pub editable: Option<bool>,
 }
 
-/// The `BoolConfigItem` model of the Harbor API.
+/// A bool config item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct BoolConfigItem {
@@ -403,7 +403,7 @@ pub struct BoolConfigItem {
     pub editable: Option<bool>,
 }
 
-/// The `IntegerConfigItem` model of the Harbor API.
+/// An integer config item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct IntegerConfigItem {

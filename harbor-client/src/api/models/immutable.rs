@@ -13,50 +13,50 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `ImmutableRule` model of the Harbor API.
+/// An immutable rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ImmutableRule {
-    /// The `id` field.
+    /// The ID of the immutable rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// The `priority` field.
+    /// The priority of the immutable rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
-    /// The `disabled` field.
+    /// Whether the immutable rule is disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// The `action` field.
+    /// The action of the immutable rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// The `template` field.
+    /// The template of the immutable rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    /// The `params` field.
+    /// The params of the immutable rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<BTreeMap<String, serde_json::Value>>,
-    /// The `tag_selectors` field.
+    /// The tag selectors of the immutable rule (each an [`ImmutableSelector`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_selectors: Option<Vec<ImmutableSelector>>,
-    /// The `scope_selectors` field.
+    /// The scope selectors of the immutable rule (by name, each an [`ImmutableSelector`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope_selectors: Option<BTreeMap<String, Vec<ImmutableSelector>>>,
 }
 
-/// The `ImmutableSelector` model of the Harbor API.
+/// An immutable selector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ImmutableSelector {
-    /// The `kind` field.
+    /// The kind of the immutable selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// The `decoration` field.
+    /// The decoration of the immutable selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoration: Option<String>,
-    /// The `pattern` field.
+    /// The pattern of the immutable selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    /// The `extras` field.
+    /// The extras of the immutable selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extras: Option<String>,
 }

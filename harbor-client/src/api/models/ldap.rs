@@ -58,7 +58,7 @@ pub struct LdapPingResult {
     pub message: Option<String>,
 }
 
-/// The `LdapImportUsers` model of the Harbor API.
+/// The LDAP import users.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct LdapImportUsers {
@@ -67,7 +67,7 @@ pub struct LdapImportUsers {
     pub ldap_uid_list: Option<Vec<String>>,
 }
 
-/// The `LdapFailedImportUser` model of the Harbor API.
+/// An LDAP failed import user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct LdapFailedImportUser {
@@ -79,7 +79,7 @@ pub struct LdapFailedImportUser {
     pub error: Option<String>,
 }
 
-/// The `LdapUser` model of the Harbor API.
+/// An LDAP user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct LdapUser {
@@ -94,7 +94,7 @@ pub struct LdapUser {
     pub email: Option<String>,
 }
 
-/// The `UserGroup` model of the Harbor API.
+/// A user group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserGroup {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `ProjectMemberEntity` model of the Harbor API.
+/// A project member entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectMemberEntity {
@@ -40,22 +40,22 @@ pub struct ProjectMemberEntity {
     pub entity_type: Option<String>,
 }
 
-/// The `ProjectMember` model of the Harbor API.
+/// A project member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectMember {
     /// The role id 1 for projectAdmin, 2 for developer, 3 for guest, 4 for maintainer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_id: Option<i64>,
-    /// The `member_user` field.
+    /// The member user of the project member (a [`UserEntity`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_user: Option<UserEntity>,
-    /// The `member_group` field.
+    /// The member group of the project member (a [`UserGroup`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_group: Option<UserGroup>,
 }
 
-/// The `RoleRequest` model of the Harbor API.
+/// A role request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RoleRequest {
@@ -64,7 +64,7 @@ pub struct RoleRequest {
     pub role_id: Option<i64>,
 }
 
-/// The `UserEntity` model of the Harbor API.
+/// A user entity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserEntity {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `Metadata` model of the Harbor API.
+/// A metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Metadata {
@@ -37,7 +37,7 @@ pub struct Metadata {
     pub source: Option<String>,
 }
 
-/// The `Instance` model of the Harbor API.
+/// An instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Instance {
@@ -82,7 +82,7 @@ pub struct Instance {
     pub setup_timestamp: Option<i64>,
 }
 
-/// The `PreheatPolicy` model of the Harbor API.
+/// A preheat policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct PreheatPolicy {
@@ -124,7 +124,7 @@ pub struct PreheatPolicy {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `Metrics` model of the Harbor API.
+/// The metrics.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Metrics {
@@ -151,7 +151,7 @@ pub struct Metrics {
     pub stopped_task_count: Option<i64>,
 }
 
-/// The `Execution` model of the Harbor API.
+/// An execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Execution {
@@ -170,13 +170,13 @@ pub struct Execution {
     /// The status message of execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
-    /// The `metrics` field.
+    /// The metrics of the execution (a [`Metrics`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
     /// The trigger of execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
-    /// The `extra_attrs` field.
+    /// The extra attrs of the execution (an [`ExtraAttrs`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_attrs: Option<ExtraAttrs>,
     /// The start time of execution
@@ -187,7 +187,7 @@ pub struct Execution {
     pub end_time: Option<String>,
 }
 
-/// The `Task` model of the Harbor API.
+/// A task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Task {
@@ -206,7 +206,7 @@ pub struct Task {
     /// The count of task run
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_count: Option<i64>,
-    /// The `extra_attrs` field.
+    /// The extra attrs of the task (an [`ExtraAttrs`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_attrs: Option<ExtraAttrs>,
     /// The creation time of task
@@ -223,20 +223,20 @@ pub struct Task {
     pub end_time: Option<String>,
 }
 
-/// The `ProviderUnderProject` model of the Harbor API.
+/// A provider under project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProviderUnderProject {
-    /// The `id` field.
+    /// The ID of the provider under project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// The `provider` field.
+    /// The provider of the provider under project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
-    /// The `enabled` field.
+    /// Whether the provider under project is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// The `default` field.
+    /// Whether the provider under project is default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<bool>,
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `ProjectReq` model of the Harbor API.
+/// A project request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectReq {
@@ -37,7 +37,7 @@ pub struct ProjectReq {
     pub registry_id: Option<i64>,
 }
 
-/// The `Project` model of the Harbor API.
+/// A project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Project {
@@ -85,7 +85,7 @@ pub struct Project {
     pub cve_allowlist: Option<CVEAllowlist>,
 }
 
-/// The `ProjectDeletable` model of the Harbor API.
+/// A project deletable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectDeletable {
@@ -97,7 +97,7 @@ pub struct ProjectDeletable {
     pub message: Option<String>,
 }
 
-/// The `ProjectMetadata` model of the Harbor API.
+/// A project metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectMetadata {
@@ -149,7 +149,7 @@ pub struct ProjectMetadata {
     pub proxy_cache_filter_kind: Option<String>,
 }
 
-/// The `ProjectSummary` model of the Harbor API.
+/// A project summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectSummary {
@@ -171,15 +171,15 @@ pub struct ProjectSummary {
     /// The total number of limited guest members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limited_guest_count: Option<i64>,
-    /// The `quota` field.
+    /// The quota of the project summary (a [`ProjectSummaryQuota`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota: Option<ProjectSummaryQuota>,
-    /// The `registry` field.
+    /// The registry of the project summary (a [`Registry`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registry: Option<Registry>,
 }
 
-/// The `ProjectSummaryQuota` model of the Harbor API.
+/// A project summary quota.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectSummaryQuota {
@@ -191,7 +191,7 @@ pub struct ProjectSummaryQuota {
     pub used: Option<ResourceList>,
 }
 
-/// The `ProjectScanner` model of the Harbor API.
+/// A project scanner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProjectScanner {
@@ -219,7 +219,7 @@ pub struct CVEAllowlist {
     /// the time for expiration of the allowlist, in the form of seconds since epoch.  This is an optional attribute, if it's not set the CVE allowlist does not expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// The `items` field.
+    /// The items of the CVE allowlist (each a [`CVEAllowlistItem`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<CVEAllowlistItem>>,
     /// The creation time of the allowlist.
@@ -239,7 +239,7 @@ pub struct CVEAllowlistItem {
     pub cve_id: Option<String>,
 }
 
-/// The `RegistryCredential` model of the Harbor API.
+/// A registry credential.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RegistryCredential {
@@ -254,7 +254,7 @@ pub struct RegistryCredential {
     pub access_secret: Option<Secret>,
 }
 
-/// The `Registry` model of the Harbor API.
+/// A registry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Registry {
@@ -267,7 +267,7 @@ pub struct Registry {
     /// The registry name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The `credential` field.
+    /// The credential of the registry (a [`RegistryCredential`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<RegistryCredential>,
     /// Type of the registry, e.g. 'harbor'.
@@ -293,7 +293,7 @@ pub struct Registry {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `ResourceList` model of the Harbor API (a map).
+/// Resource list: a map keyed by name.
 pub type ResourceList = BTreeMap<String, i64>;
 
 /// Registration represents a named configuration for invoking a scanner via its adapter.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `QuotaUpdateReq` model of the Harbor API.
+/// A quota update request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct QuotaUpdateReq {
@@ -22,7 +22,7 @@ pub struct QuotaUpdateReq {
     pub hard: Option<ResourceList>,
 }
 
-/// The `QuotaRefObject` model of the Harbor API (a map).
+/// Quota ref object: a map keyed by name.
 pub type QuotaRefObject = BTreeMap<String, serde_json::Value>;
 
 /// The quota object

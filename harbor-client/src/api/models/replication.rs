@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `ReplicationPolicy` model of the Harbor API.
+/// A replication policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ReplicationPolicy {
@@ -39,7 +39,7 @@ pub struct ReplicationPolicy {
     /// The default value is -1 in which case the legacy mode will be applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest_namespace_replace_count: Option<i64>,
-    /// The `trigger` field.
+    /// The trigger of the replication policy (a [`ReplicationTrigger`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<ReplicationTrigger>,
     /// The replication policy filter array.
@@ -75,19 +75,19 @@ pub struct ReplicationPolicy {
     pub single_active_replication: Option<bool>,
 }
 
-/// The `ReplicationTrigger` model of the Harbor API.
+/// A replication trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ReplicationTrigger {
     /// The replication policy trigger type. The valid values are manual, event_based and scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// The `trigger_settings` field.
+    /// The trigger settings of the replication trigger (a [`ReplicationTriggerSettings`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_settings: Option<ReplicationTriggerSettings>,
 }
 
-/// The `ReplicationTriggerSettings` model of the Harbor API.
+/// The replication trigger settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ReplicationTriggerSettings {
@@ -96,7 +96,7 @@ pub struct ReplicationTriggerSettings {
     pub cron: Option<String>,
 }
 
-/// The `ReplicationFilter` model of the Harbor API.
+/// A replication filter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ReplicationFilter {
@@ -111,7 +111,7 @@ pub struct ReplicationFilter {
     pub decoration: Option<String>,
 }
 
-/// The `RegistryUpdate` model of the Harbor API.
+/// A registry update.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RegistryUpdate {
@@ -141,7 +141,7 @@ pub struct RegistryUpdate {
     pub ca_certificate: Option<String>,
 }
 
-/// The `RegistryPing` model of the Harbor API.
+/// A registry ping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RegistryPing {
@@ -303,7 +303,7 @@ pub struct ReplicationExecution {
     pub stopped: Option<i64>,
 }
 
-/// The `StartReplicationExecution` model of the Harbor API.
+/// A start replication execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct StartReplicationExecution {

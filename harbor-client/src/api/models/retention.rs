@@ -50,13 +50,13 @@ pub struct RetentionRuleMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionRuleParamMetadata {
-    /// The `type` field.
+    /// The type of the retention rule param metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// The `unit` field.
+    /// The unit of the retention rule param metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
-    /// The `required` field.
+    /// Whether the retention rule param metadata is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required: Option<bool>,
 }
@@ -65,13 +65,13 @@ pub struct RetentionRuleParamMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionSelectorMetadata {
-    /// The `display_text` field.
+    /// The display text of the retention selector metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_text: Option<String>,
-    /// The `kind` field.
+    /// The kind of the retention selector metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// The `decorations` field.
+    /// The decorations of the retention selector metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decorations: Option<Vec<String>>,
 }
@@ -80,180 +80,180 @@ pub struct RetentionSelectorMetadata {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionPolicy {
-    /// The `id` field.
+    /// The ID of the retention policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// The `algorithm` field.
+    /// The algorithm of the retention policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
-    /// The `rules` field.
+    /// The rules of the retention policy (each a [`RetentionRule`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<Vec<RetentionRule>>,
-    /// The `trigger` field.
+    /// The trigger of the retention policy (a [`RetentionRuleTrigger`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<RetentionRuleTrigger>,
-    /// The `scope` field.
+    /// The scope of the retention policy (a [`RetentionPolicyScope`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<RetentionPolicyScope>,
 }
 
-/// The `RetentionRuleTrigger` model of the Harbor API.
+/// A retention rule trigger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionRuleTrigger {
-    /// The `kind` field.
+    /// The kind of the retention rule trigger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// The `settings` field.
+    /// The settings of the retention rule trigger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<serde_json::Value>,
-    /// The `references` field.
+    /// The references of the retention rule trigger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<serde_json::Value>,
 }
 
-/// The `RetentionPolicyScope` model of the Harbor API.
+/// A retention policy scope.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionPolicyScope {
-    /// The `level` field.
+    /// The level of the retention policy scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub level: Option<String>,
-    /// The `ref` field.
+    /// The ref of the retention policy scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#ref: Option<i64>,
 }
 
-/// The `RetentionRule` model of the Harbor API.
+/// A retention rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionRule {
-    /// The `id` field.
+    /// The ID of the retention rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// The `priority` field.
+    /// The priority of the retention rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
-    /// The `disabled` field.
+    /// Whether the retention rule is disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// The `action` field.
+    /// The action of the retention rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    /// The `template` field.
+    /// The template of the retention rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    /// The `params` field.
+    /// The params of the retention rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<BTreeMap<String, serde_json::Value>>,
-    /// The `tag_selectors` field.
+    /// The tag selectors of the retention rule (each a [`RetentionSelector`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_selectors: Option<Vec<RetentionSelector>>,
-    /// The `scope_selectors` field.
+    /// The scope selectors of the retention rule (by name, each a [`RetentionSelector`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope_selectors: Option<BTreeMap<String, Vec<RetentionSelector>>>,
 }
 
-/// The `RetentionSelector` model of the Harbor API.
+/// A retention selector.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionSelector {
-    /// The `kind` field.
+    /// The kind of the retention selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// The `decoration` field.
+    /// The decoration of the retention selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoration: Option<String>,
-    /// The `pattern` field.
+    /// The pattern of the retention selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    /// The `extras` field.
+    /// The extras of the retention selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extras: Option<String>,
 }
 
-/// The `RetentionExecution` model of the Harbor API.
+/// A retention execution.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionExecution {
-    /// The `id` field.
+    /// The ID of the retention execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// The `policy_id` field.
+    /// The ID of the policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_id: Option<i64>,
-    /// The `start_time` field.
+    /// When the retention execution started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
-    /// The `end_time` field.
+    /// When the retention execution ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
-    /// The `status` field.
+    /// The status of the retention execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The `trigger` field.
+    /// The trigger of the retention execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
-    /// The `dry_run` field.
+    /// Whether the retention execution is dry run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
 
-/// The `RetentionExecutionTask` model of the Harbor API.
+/// A retention execution task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionExecutionTask {
-    /// The `id` field.
+    /// The ID of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<i64>,
-    /// The `execution_id` field.
+    /// The ID of the execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<i64>,
-    /// The `repository` field.
+    /// The repository of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
-    /// The `job_id` field.
+    /// The ID of the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    /// The `status` field.
+    /// The status of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The `status_code` field.
+    /// The status code of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<i64>,
-    /// The `status_revision` field.
+    /// The status revision of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_revision: Option<i64>,
-    /// The `start_time` field.
+    /// When the retention execution task started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
-    /// The `end_time` field.
+    /// When the retention execution task ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
-    /// The `total` field.
+    /// The total of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total: Option<i64>,
-    /// The `retained` field.
+    /// The retained of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retained: Option<i64>,
 }
 
-/// The `TriggerRetentionExecutionRequest` model of the Harbor API.
+/// A trigger retention execution request.
 /// The body of `triggerRetentionExecution`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct TriggerRetentionExecutionRequest {
-    /// The `dry_run` field.
+    /// Whether the trigger retention execution request is dry run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }
 
-/// The `OperateRetentionExecutionRequest` model of the Harbor API.
+/// An operate retention execution request.
 /// The body of `operateRetentionExecution`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct OperateRetentionExecutionRequest {
-    /// The `action` field.
+    /// The action of the operate retention execution request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `Robot` model of the Harbor API.
+/// A robot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Robot {
@@ -44,7 +44,7 @@ pub struct Robot {
     /// The expiration date of the robot
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// The `permissions` field.
+    /// The permissions of the robot (each a [`RobotPermission`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<RobotPermission>>,
     /// The type of the robot creator, like local(harbor_user) or robot.
@@ -83,7 +83,7 @@ pub struct RobotCreate {
     /// The duration of the robot in days, duration must be either -1(Never) or a positive integer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
-    /// The `permissions` field.
+    /// The permissions of the robot create (each a [`RobotPermission`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<RobotPermission>>,
 }
@@ -118,7 +118,7 @@ pub struct RobotSec {
     pub secret: Option<Secret>,
 }
 
-/// The `RobotPermission` model of the Harbor API.
+/// A robot permission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RobotPermission {
@@ -128,12 +128,12 @@ pub struct RobotPermission {
     /// The namespace of the permission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
-    /// The `access` field.
+    /// The access of the robot permission (each an [`Access`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access: Option<Vec<Access>>,
 }
 
-/// The `Access` model of the Harbor API.
+/// An access.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Access {
@@ -148,7 +148,7 @@ pub struct Access {
     pub effect: Option<String>,
 }
 
-/// The `RobotCreateV1` model of the Harbor API.
+/// A robot create v1.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RobotCreateV1 {

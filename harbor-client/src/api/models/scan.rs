@@ -244,7 +244,7 @@ pub struct VulnerabilityItem {
     pub links: Option<Vec<String>>,
 }
 
-/// The `ScanType` model of the Harbor API.
+/// A scan type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ScanType {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `ScannerRegistrationReq` model of the Harbor API.
+/// A scanner registration request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ScannerRegistrationReq {
@@ -67,7 +67,7 @@ impl ScannerRegistrationReq {
     }
 }
 
-/// The `ScannerRegistrationSettings` model of the Harbor API.
+/// The scanner registration settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ScannerRegistrationSettings {
@@ -96,7 +96,7 @@ impl ScannerRegistrationSettings {
     }
 }
 
-/// The `IsDefault` model of the Harbor API.
+/// An is default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct IsDefault {
@@ -105,17 +105,17 @@ pub struct IsDefault {
     pub is_default: Option<bool>,
 }
 
-/// The `ScannerCapability` model of the Harbor API.
+/// A scanner capability.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ScannerCapability {
     /// Specify the type of scanner capability, like vulnerability or sbom
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<String>,
-    /// The `consumes_mime_types` field.
+    /// The consumes MIME types of the scanner capability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumes_mime_types: Option<Vec<String>>,
-    /// The `produces_mime_types` field.
+    /// The produces MIME types of the scanner capability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub produces_mime_types: Option<Vec<String>>,
 }
@@ -124,13 +124,13 @@ pub struct ScannerCapability {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ScannerAdapterMetadata {
-    /// The `scanner` field.
+    /// The scanner of the scanner adapter metadata (a [`Scanner`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scanner: Option<Scanner>,
-    /// The `capabilities` field.
+    /// The capabilities of the scanner adapter metadata (each a [`ScannerCapability`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<ScannerCapability>>,
-    /// The `properties` field.
+    /// The properties of the scanner adapter metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub properties: Option<BTreeMap<String, String>>,
 }

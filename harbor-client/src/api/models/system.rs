@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `Search` model of the Harbor API.
+/// A search result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct SearchResult {
@@ -25,7 +25,7 @@ pub struct SearchResult {
     pub repository: Option<Vec<SearchRepository>>,
 }
 
-/// The `SearchRepository` model of the Harbor API.
+/// A search repository.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct SearchRepository {
@@ -49,7 +49,7 @@ pub struct SearchRepository {
     pub artifact_count: Option<i64>,
 }
 
-/// The `Icon` model of the Harbor API.
+/// An icon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Icon {
@@ -65,7 +65,7 @@ pub struct Icon {
     pub content: Option<String>,
 }
 
-/// The `Storage` model of the Harbor API.
+/// A storage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Storage {
@@ -77,7 +77,7 @@ pub struct Storage {
     pub free: Option<i64>,
 }
 
-/// The `GeneralInfo` model of the Harbor API.
+/// A general info.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct GeneralInfo {
@@ -128,7 +128,7 @@ pub struct GeneralInfo {
     pub oidc_provider_name: Option<String>,
 }
 
-/// The `AuthproxySetting` model of the Harbor API.
+/// An authproxy setting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct AuthproxySetting {
@@ -149,7 +149,7 @@ pub struct AuthproxySetting {
     pub server_certificate: Option<String>,
 }
 
-/// The `SystemInfo` model of the Harbor API.
+/// A system info.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct SystemInfo {
@@ -158,19 +158,19 @@ pub struct SystemInfo {
     pub storage: Option<Vec<Storage>>,
 }
 
-/// The `UserSearch` model of the Harbor API.
+/// A user search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserSearch {
     /// The ID of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
-    /// The `username` field.
+    /// The username of the user search.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 
-/// The `Permissions` model of the Harbor API.
+/// The permissions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Permissions {
@@ -189,7 +189,7 @@ pub struct OverallHealthStatus {
     /// The overall health status. It is "healthy" only when all the components' status are "healthy"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    /// The `components` field.
+    /// The components of the overall health status (each a [`ComponentHealthStatus`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<ComponentHealthStatus>>,
 }
@@ -209,7 +209,7 @@ pub struct ComponentHealthStatus {
     pub error: Option<String>,
 }
 
-/// The `Statistic` model of the Harbor API.
+/// A statistic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Statistic {

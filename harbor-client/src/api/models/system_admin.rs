@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `GCHistory` model of the Harbor API.
+/// A GC history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct GCHistory {
@@ -29,7 +29,7 @@ pub struct GCHistory {
     /// the job parameters of gc job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_parameters: Option<String>,
-    /// The `schedule` field.
+    /// The schedule of the GC history (a [`ScheduleObj`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleObj>,
     /// the status of gc job.
@@ -46,7 +46,7 @@ pub struct GCHistory {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `ExecHistory` model of the Harbor API.
+/// An execution history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ExecHistory {
@@ -62,7 +62,7 @@ pub struct ExecHistory {
     /// the job parameters of purge job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_parameters: Option<String>,
-    /// The `schedule` field.
+    /// The schedule of the execution history (a [`ScheduleObj`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleObj>,
     /// the status of purge job.
@@ -79,7 +79,7 @@ pub struct ExecHistory {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `Schedule` model of the Harbor API.
+/// A schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Schedule {
@@ -95,7 +95,7 @@ pub struct Schedule {
     /// the update time of the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_time: Option<DateTime<Utc>>,
-    /// The `schedule` field.
+    /// The schedule of the schedule (a [`ScheduleObj`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<ScheduleObj>,
     /// The parameters of schedule job
@@ -103,7 +103,7 @@ pub struct Schedule {
     pub parameters: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-/// The `ScheduleObj` model of the Harbor API.
+/// A schedule object.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ScheduleObj {
@@ -120,7 +120,7 @@ pub struct ScheduleObj {
     pub next_scheduled_time: Option<DateTime<Utc>>,
 }
 
-/// The `PingOidcRequest` model of the Harbor API.
+/// A ping OIDC request.
 /// The body of `pingOIDC`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `UserGroupSearchItem` model of the Harbor API.
+/// A user group search item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserGroupSearchItem {
@@ -28,43 +28,43 @@ pub struct UserGroupSearchItem {
     pub group_type: Option<i64>,
 }
 
-/// The `UserProfile` model of the Harbor API.
+/// A user profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserProfile {
-    /// The `email` field.
+    /// The email of the user profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// The `realname` field.
+    /// The realname of the user profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realname: Option<String>,
-    /// The `comment` field.
+    /// The comment of the user profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
 }
 
-/// The `UserCreationReq` model of the Harbor API.
+/// A user creation request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserCreationReq {
-    /// The `email` field.
+    /// The email of the user creation request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// The `realname` field.
+    /// The realname of the user creation request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realname: Option<String>,
-    /// The `comment` field.
+    /// The comment of the user creation request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// The `password` field.
+    /// The password of the user creation request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Secret>,
-    /// The `username` field.
+    /// The username of the user creation request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 
-/// The `OIDCUserInfo` model of the Harbor API.
+/// An OIDC user info.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct OIDCUserInfo {
@@ -88,32 +88,32 @@ pub struct OIDCUserInfo {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `UserResp` model of the Harbor API.
+/// A user response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserResp {
-    /// The `email` field.
+    /// The email of the user response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    /// The `realname` field.
+    /// The realname of the user response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub realname: Option<String>,
-    /// The `comment` field.
+    /// The comment of the user response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
-    /// The `user_id` field.
+    /// The ID of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
-    /// The `username` field.
+    /// The username of the user response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    /// The `sysadmin_flag` field.
+    /// Whether the user response is sysadmin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sysadmin_flag: Option<bool>,
     /// indicate the admin privilege is grant by authenticator (LDAP), is always false unless it is the current login user
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_role_in_auth: Option<bool>,
-    /// The `oidc_user_meta` field.
+    /// The OIDC user meta of the user response (an [`OIDCUserInfo`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc_user_meta: Option<OIDCUserInfo>,
     /// The creation time of the user.
@@ -124,7 +124,7 @@ pub struct UserResp {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// The `UserSysAdminFlag` model of the Harbor API.
+/// A user sys admin flag.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserSysAdminFlag {
@@ -133,7 +133,7 @@ pub struct UserSysAdminFlag {
     pub sysadmin_flag: Option<bool>,
 }
 
-/// The `PasswordReq` model of the Harbor API.
+/// A password request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct PasswordReq {
@@ -145,19 +145,19 @@ pub struct PasswordReq {
     pub new_password: Option<Secret>,
 }
 
-/// The `UserSearchRespItem` model of the Harbor API.
+/// A user search response item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct UserSearchRespItem {
     /// The ID of the user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<i64>,
-    /// The `username` field.
+    /// The username of the user search response item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
 }
 
-/// The `Permission` model of the Harbor API.
+/// A permission.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Permission {
@@ -169,7 +169,7 @@ pub struct Permission {
     pub action: Option<String>,
 }
 
-/// The `OIDCCliSecretReq` model of the Harbor API.
+/// An OIDC CLI secret request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct OIDCCliSecretReq {

@@ -17,13 +17,13 @@ use crate::api::Secret;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct SupportedWebhookEventTypes {
-    /// The `event_type` field.
+    /// The event type of the supported webhook event types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<Vec<String>>,
-    /// The `notify_type` field.
+    /// The notify type of the supported webhook event types.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_type: Option<Vec<String>>,
-    /// The `payload_formats` field.
+    /// The payload formats of the supported webhook event types (each a [`PayloadFormat`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_formats: Option<Vec<PayloadFormat>>,
 }
@@ -32,7 +32,7 @@ pub struct SupportedWebhookEventTypes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct PayloadFormat {
-    /// The `notify_type` field.
+    /// The notify type of the payload format.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_type: Option<String>,
     /// The supported payload formats for this notify type.
@@ -77,10 +77,10 @@ pub struct WebhookPolicy {
     /// The project ID of webhook policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<i64>,
-    /// The `targets` field.
+    /// The targets of the webhook policy (each a [`WebhookTargetObject`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<WebhookTargetObject>>,
-    /// The `event_types` field.
+    /// The event types of the webhook policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_types: Option<Vec<String>>,
     /// The creator of the webhook policy.

@@ -37,7 +37,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get recent logs of projects which the user is a member with project admin role, or return all audit logs for system admin user (deprecated).: every item, over all pages.
+    /// Get recent logs of projects which the user is a member with project admin role, or return all audit logs for system admin user (deprecated): every item, over all pages.
     ///
     /// Pages through `listAuditLogs` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -80,7 +80,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user.: every item, over all pages.
+    /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user: every item, over all pages.
     ///
     /// Pages through `listAuditLogExts` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -105,8 +105,6 @@ impl HarborClient {
     /// Get all event types of audit log.
     ///
     /// `GET /auditlog-exts/events` (operation `listAuditLogEventTypes`).
-    ///
-    /// Get all event types of audit log
     ///
     /// # Errors
     ///
@@ -142,7 +140,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get recent logs of the projects (deprecated).: every item, over all pages.
+    /// Get recent logs of the projects (deprecated): every item, over all pages.
     ///
     /// Pages through `getLogs` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -171,8 +169,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/auditlog-exts` (operation `getLogExts`).
     ///
-    /// Get recent logs of the projects
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -192,7 +188,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get recent logs of the projects.: every item, over all pages.
+    /// Get recent logs of the projects: every item, over all pages.
     ///
     /// Pages through `getLogExts` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -226,7 +222,14 @@ impl HarborClient {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListAuditLogsParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,
@@ -286,7 +289,14 @@ impl ListAuditLogsParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListAuditLogExtsParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,
@@ -346,7 +356,14 @@ impl ListAuditLogExtsParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct GetLogsParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,
@@ -406,7 +423,14 @@ impl GetLogsParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct GetLogExtsParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,

@@ -23,8 +23,6 @@ impl HarborClient {
     ///
     /// `GET /jobservice/pools` (operation `getWorkerPools`).
     ///
-    /// Get worker pools
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -55,8 +53,6 @@ impl HarborClient {
     /// Stop running job.
     ///
     /// `PUT /jobservice/jobs/{job_id}` (operation `stopRunningJob`).
-    ///
-    /// Stop running job
     ///
     /// # Errors
     ///
@@ -107,8 +103,6 @@ impl HarborClient {
     ///
     /// `PUT /jobservice/queues/{job_type}` (operation `actionPendingJobs`).
     ///
-    /// stop and clean, pause, resume pending jobs in the queue
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -126,8 +120,6 @@ impl HarborClient {
     ///
     /// `GET /schedules` (operation `listSchedules`).
     ///
-    /// List schedules
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -140,7 +132,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List schedules.: every item, over all pages.
+    /// List schedules: every item, over all pages.
     ///
     /// Pages through `listSchedules` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -165,8 +157,6 @@ impl HarborClient {
     /// Get scheduler paused status.
     ///
     /// `GET /schedules/{job_type}/paused` (operation `getSchedulePaused`).
-    ///
-    /// Get scheduler paused status
     ///
     /// # Errors
     ///

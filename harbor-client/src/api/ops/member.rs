@@ -23,8 +23,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/members` (operation `listProjectMembers`).
     ///
-    /// Get all project member information
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -46,7 +44,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get all project member information.: every item, over all pages.
+    /// Get all project member information: every item, over all pages.
     ///
     /// Pages through `listProjectMembers` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -99,8 +97,6 @@ impl HarborClient {
     /// Get the project member information.
     ///
     /// `GET /projects/{project_name_or_id}/members/{mid}` (operation `getProjectMember`).
-    ///
-    /// Get the project member information
     ///
     /// # Errors
     ///

@@ -23,8 +23,6 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/preheat/policies` (operation `CreatePolicy`).
     ///
-    /// Create a preheat policy under a project
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -49,8 +47,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies` (operation `ListPolicies`).
     ///
-    /// List preheat policies
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -73,7 +69,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List preheat policies.: every item, over all pages.
+    /// List preheat policies: every item, over all pages.
     ///
     /// Pages through `ListPolicies` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -102,8 +98,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `GetPolicy`).
     ///
-    /// Get a preheat policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -127,8 +121,6 @@ impl HarborClient {
     /// Update preheat policy.
     ///
     /// `PUT /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `UpdatePolicy`).
-    ///
-    /// Update preheat policy
     ///
     /// # Errors
     ///
@@ -156,8 +148,6 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `ManualPreheat`).
     ///
-    /// Manual preheat
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -184,8 +174,6 @@ impl HarborClient {
     ///
     /// `DELETE /projects/{project_name}/preheat/policies/{preheat_policy_name}` (operation `DeletePolicy`).
     ///
-    /// Delete a preheat policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -209,8 +197,6 @@ impl HarborClient {
     /// List executions for the given policy.
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions` (operation `ListExecutions`).
-    ///
-    /// List executions for the given policy
     ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
@@ -236,7 +222,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List executions for the given policy.: every item, over all pages.
+    /// List executions for the given policy: every item, over all pages.
     ///
     /// Pages through `ListExecutions` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -272,8 +258,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}` (operation `GetExecution`).
     ///
-    /// Get a execution detail by id
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -299,8 +283,6 @@ impl HarborClient {
     /// Stop a execution.
     ///
     /// `PATCH /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}` (operation `StopExecution`).
-    ///
-    /// Stop a execution
     ///
     /// # Errors
     ///
@@ -330,8 +312,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks` (operation `ListTasks`).
     ///
-    /// List all the related tasks for the given execution
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -358,7 +338,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List all the related tasks for the given execution.: every item, over all pages.
+    /// List all the related tasks for the given execution: every item, over all pages.
     ///
     /// Pages through `ListTasks` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -394,8 +374,6 @@ impl HarborClient {
     /// Get the log text stream of the specified task for the given execution.
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks/{task_id}/logs` (operation `GetPreheatLog`).
-    ///
-    /// Get the log text stream of the specified task for the given execution
     ///
     /// # Errors
     ///
@@ -434,7 +412,14 @@ pub struct ListPoliciesParams {
     ///
     /// Harbor's default: `10`.
     pub page_size: Option<i64>,
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,
@@ -494,7 +479,14 @@ pub struct ListExecutionsParams {
     ///
     /// Harbor's default: `10`.
     pub page_size: Option<i64>,
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,
@@ -554,7 +546,14 @@ pub struct ListTasksParams {
     ///
     /// Harbor's default: `10`.
     pub page_size: Option<i64>,
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,

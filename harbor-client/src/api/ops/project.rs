@@ -37,7 +37,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List projects.: every item, over all pages.
+    /// List projects: every item, over all pages.
     ///
     /// Pages through `listProjects` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -159,8 +159,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/_deletable` (operation `getProjectDeletable`).
     ///
-    /// Get the deletable status of the project
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -226,7 +224,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List artifacts.: every item, over all pages.
+    /// List artifacts: every item, over all pages.
     ///
     /// Pages through `listArtifactsOfProject` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -260,7 +258,14 @@ impl HarborClient {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListProjectsParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// The page number
     ///
@@ -391,7 +396,14 @@ impl CreateProjectParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListArtifactsOfProjectParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,

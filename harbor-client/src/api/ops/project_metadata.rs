@@ -23,8 +23,6 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/metadatas/` (operation `listProjectMetadatas`).
     ///
-    /// Get the metadata of the specific project
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -45,8 +43,6 @@ impl HarborClient {
     /// Add metadata for the specific project.
     ///
     /// `POST /projects/{project_name_or_id}/metadatas/` (operation `addProjectMetadatas`).
-    ///
-    /// Add metadata for the specific project
     ///
     /// # Errors
     ///
@@ -70,8 +66,6 @@ impl HarborClient {
     /// Get the specific metadata of the specific project.
     ///
     /// `GET /projects/{project_name_or_id}/metadatas/{meta_name}` (operation `getProjectMetadata`).
-    ///
-    /// Get the specific metadata of the specific project
     ///
     /// # Errors
     ///
@@ -98,8 +92,6 @@ impl HarborClient {
     /// Update the specific metadata for the specific project.
     ///
     /// `PUT /projects/{project_name_or_id}/metadatas/{meta_name}` (operation `updateProjectMetadata`).
-    ///
-    /// Update the specific metadata for the specific project
     ///
     /// # Errors
     ///
@@ -128,8 +120,6 @@ impl HarborClient {
     /// Delete the specific metadata for the specific project.
     ///
     /// `DELETE /projects/{project_name_or_id}/metadatas/{meta_name}` (operation `deleteProjectMetadata`).
-    ///
-    /// Delete the specific metadata for the specific project
     ///
     /// # Errors
     ///

@@ -23,8 +23,6 @@ impl HarborClient {
     ///
     /// `GET /quotas` (operation `listQuotas`).
     ///
-    /// List quotas
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -37,7 +35,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List quotas.: every item, over all pages.
+    /// List quotas: every item, over all pages.
     ///
     /// Pages through `listQuotas` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -62,8 +60,6 @@ impl HarborClient {
     /// Get the specified quota.
     ///
     /// `GET /quotas/{id}` (operation `getQuota`).
-    ///
-    /// Get the specified quota
     ///
     /// # Errors
     ///

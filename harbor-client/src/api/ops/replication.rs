@@ -23,8 +23,6 @@ impl HarborClient {
     ///
     /// `GET /replication/policies` (operation `listReplicationPolicies`).
     ///
-    /// List replication policies
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -40,7 +38,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List replication policies.: every item, over all pages.
+    /// List replication policies: every item, over all pages.
     ///
     /// Pages through `listReplicationPolicies` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -66,8 +64,6 @@ impl HarborClient {
     ///
     /// `POST /replication/policies` (operation `createReplicationPolicy`).
     ///
-    /// Create a replication policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -82,8 +78,6 @@ impl HarborClient {
     ///
     /// `GET /replication/policies/{id}` (operation `getReplicationPolicy`).
     ///
-    /// Get the specific replication policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -96,8 +90,6 @@ impl HarborClient {
     /// Delete the specific replication policy.
     ///
     /// `DELETE /replication/policies/{id}` (operation `deleteReplicationPolicy`).
-    ///
-    /// Delete the specific replication policy
     ///
     /// # Errors
     ///
@@ -112,8 +104,6 @@ impl HarborClient {
     ///
     /// `PUT /replication/policies/{id}` (operation `updateReplicationPolicy`).
     ///
-    /// Update the replication policy
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -127,8 +117,6 @@ impl HarborClient {
     /// List replication executions.
     ///
     /// `GET /replication/executions` (operation `listReplicationExecutions`).
-    ///
-    /// List replication executions
     ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
@@ -145,7 +133,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List replication executions.: every item, over all pages.
+    /// List replication executions: every item, over all pages.
     ///
     /// Pages through `listReplicationExecutions` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -217,8 +205,6 @@ impl HarborClient {
     ///
     /// `GET /replication/executions/{id}/tasks` (operation `listReplicationTasks`).
     ///
-    /// List replication tasks for a specific execution
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -235,7 +221,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List replication tasks for a specific execution.: every item, over all pages.
+    /// List replication tasks for a specific execution: every item, over all pages.
     ///
     /// Pages through `listReplicationTasks` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -262,8 +248,6 @@ impl HarborClient {
     ///
     /// `GET /replication/executions/{id}/tasks/{task_id}/log` (operation `getReplicationLog`).
     ///
-    /// Get the log of the specific replication task
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -280,8 +264,6 @@ impl HarborClient {
     ///
     /// `GET /replication/adapters` (operation `listRegistryProviderTypes`).
     ///
-    /// List registry adapters
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -294,8 +276,6 @@ impl HarborClient {
     /// List all registered registry provider information.
     ///
     /// `GET /replication/adapterinfos` (operation `listRegistryProviderInfos`).
-    ///
-    /// List all registered registry provider information
     ///
     /// # Errors
     ///
@@ -312,8 +292,6 @@ impl HarborClient {
     ///
     /// `POST /registries` (operation `createRegistry`).
     ///
-    /// Create a registry
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -328,8 +306,6 @@ impl HarborClient {
     ///
     /// `GET /registries` (operation `listRegistries`).
     ///
-    /// List the registries
-    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -342,7 +318,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List the registries.: every item, over all pages.
+    /// List the registries: every item, over all pages.
     ///
     /// Pages through `listRegistries` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -368,8 +344,6 @@ impl HarborClient {
     ///
     /// `POST /registries/ping` (operation `pingRegistry`).
     ///
-    /// Check status of a registry
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -384,8 +358,6 @@ impl HarborClient {
     ///
     /// `GET /registries/{id}` (operation `getRegistry`).
     ///
-    /// Get the specific registry
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -399,8 +371,6 @@ impl HarborClient {
     ///
     /// `DELETE /registries/{id}` (operation `deleteRegistry`).
     ///
-    /// Delete the specific registry
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -413,8 +383,6 @@ impl HarborClient {
     /// Update the registry.
     ///
     /// `PUT /registries/{id}` (operation `updateRegistry`).
-    ///
-    /// Update the registry
     ///
     /// # Errors
     ///
@@ -430,8 +398,6 @@ impl HarborClient {
     ///
     /// `GET /registries/{id}/info` (operation `getRegistryInfo`).
     ///
-    /// Get the registry info
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -446,7 +412,14 @@ impl HarborClient {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListReplicationPoliciesParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,
@@ -670,7 +643,14 @@ impl ListReplicationTasksParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListRegistriesParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,

@@ -134,7 +134,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get Retention executions.: every item, over all pages.
+    /// Get Retention executions: every item, over all pages.
     ///
     /// Pages through `listRetentionExecutions` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -207,7 +207,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get Retention tasks.: every item, over all pages.
+    /// Get Retention tasks: every item, over all pages.
     ///
     /// Pages through `listRetentionTasks` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

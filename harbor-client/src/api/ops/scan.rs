@@ -55,8 +55,6 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop` (operation `stopScanArtifact`).
     ///
-    /// Cancelling a scan job for a particular artifact
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -84,8 +82,6 @@ impl HarborClient {
     /// Get the log of the scan report.
     ///
     /// `GET /projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/{report_id}/log` (operation `getReportLog`).
-    ///
-    /// Get the log of the scan report
     ///
     /// # Errors
     ///
@@ -115,8 +111,6 @@ impl HarborClient {
     ///
     /// `GET /scans/all/metrics` (operation `getLatestScanAllMetrics`).
     ///
-    /// Get the metrics of the latest scan all process
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -129,8 +123,6 @@ impl HarborClient {
     /// Get the metrics of the latest scheduled scan all process.
     ///
     /// `GET /scans/schedule/metrics` (operation `getLatestScheduledScanAllMetrics`).
-    ///
-    /// Get the metrics of the latest scheduled scan all process
     ///
     /// # Errors
     ///
@@ -193,8 +185,6 @@ impl HarborClient {
     ///
     /// `POST /system/scanAll/stop` (operation `stopScanAll`).
     ///
-    /// Stop scanAll job execution
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -207,8 +197,6 @@ impl HarborClient {
     /// Export scan data for selected projects.
     ///
     /// `POST /export/cve` (operation `exportScanData`).
-    ///
-    /// Export scan data for selected projects
     ///
     /// # Errors
     ///
@@ -249,8 +237,6 @@ impl HarborClient {
     /// Get a list of specific scan data export execution jobs for a specified user.
     ///
     /// `GET /export/cve/executions` (operation `getScanDataExportExecutionList`).
-    ///
-    /// Get a list of specific scan data export execution jobs for a specified user
     ///
     /// # Errors
     ///
@@ -334,7 +320,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get the vulnerability list.: every item, over all pages.
+    /// Get the vulnerability list: every item, over all pages.
     ///
     /// Pages through `ListVulnerabilities` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -422,7 +408,14 @@ impl GetSecuritySummaryParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListVulnerabilitiesParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// The page number
     ///

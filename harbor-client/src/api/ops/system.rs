@@ -54,8 +54,6 @@ impl HarborClient {
     ///
     /// `GET /statistics` (operation `getStatistic`).
     ///
-    /// Get the statistic information about the projects and repositories
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a

@@ -37,7 +37,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Get all user groups information.: every item, over all pages.
+    /// Get all user groups information: every item, over all pages.
     ///
     /// Pages through `listUserGroups` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -98,7 +98,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Search groups by groupname.: every item, over all pages.
+    /// Search groups by groupname: every item, over all pages.
     ///
     /// Pages through `searchUserGroups` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -126,8 +126,6 @@ impl HarborClient {
     /// Get user group information.
     ///
     /// `GET /usergroups/{group_id}` (operation `getUserGroup`).
-    ///
-    /// Get user group information
     ///
     /// # Errors
     ///
@@ -160,8 +158,6 @@ impl HarborClient {
     ///
     /// `DELETE /usergroups/{group_id}` (operation `deleteUserGroup`).
     ///
-    /// Delete user group
-    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -189,7 +185,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// List users.: every item, over all pages.
+    /// List users: every item, over all pages.
     ///
     /// Pages through `listUsers` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -265,7 +261,7 @@ impl HarborClient {
         self.send_page(req).await
     }
 
-    /// Search users by username.: every item, over all pages.
+    /// Search users by username: every item, over all pages.
     ///
     /// Pages through `searchUsers` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -506,7 +502,14 @@ impl SearchUserGroupsParams {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ListUsersParams {
-    /// Query string to query resources. Supported query patterns are "exact match(k=v)", "fuzzy match(k=~v)", "range(k=\[min~max\])", "list with union releationship(k={v1 v2 v3})" and "list with intersetion relationship(k=(v1 v2 v3))". The value of range and list can be string(enclosed by " or '), integer or time(in format "2020-04-09 02:36:00"). All of these query patterns should be put in the query string "q=xxx" and splitted by ",". e.g. q=k1=v1,k2=~v2,k3=\[min~max\]
+    /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+    /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
+    /// the listed items).
+    ///
+    /// Times in ranges and lists are written `2006-01-02T15:04:05`: UTC, no zone, an optional
+    /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
+    /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
+    /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
     pub sort: Option<String>,

@@ -31,7 +31,7 @@ impl HarborClient {
         self.block_on(self.inner.list_projects(params))?
     }
 
-    /// List projects.: every item, over all pages (100 per request).
+    /// List projects: every item, over all pages (100 per request).
     ///
     /// # Errors
     ///

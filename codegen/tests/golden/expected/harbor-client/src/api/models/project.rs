@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `ProjectReq` model of the Harbor API.
+/// A project request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectReq {
@@ -37,7 +37,7 @@ pub struct ProjectReq {
     pub registry_id: Option<i64>,
 }
 
-/// The `Project` model of the Harbor API.
+/// A project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct Project {
@@ -85,7 +85,7 @@ pub struct Project {
     pub cve_allowlist: Option<CVEAllowlist>,
 }
 
-/// The `ProjectMetadata` model of the Harbor API.
+/// A project metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ProjectMetadata {
@@ -150,7 +150,7 @@ pub struct CVEAllowlist {
     /// the time for expiration of the allowlist, in the form of seconds since epoch.  This is an optional attribute, if it's not set the CVE allowlist does not expire.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
-    /// The `items` field.
+    /// The items of the CVE allowlist (each a [`CVEAllowlistItem`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<CVEAllowlistItem>>,
     /// The creation time of the allowlist.

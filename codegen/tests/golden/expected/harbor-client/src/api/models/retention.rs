@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `TriggerRetentionExecutionRequest` model of the Harbor API.
+/// A trigger retention execution request.
 /// The body of `triggerRetentionExecution`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct TriggerRetentionExecutionRequest {
-    /// The `dry_run` field.
+    /// Whether the trigger retention execution request is dry run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
 }

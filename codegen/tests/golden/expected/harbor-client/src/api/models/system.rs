@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::*;
 use crate::api::Secret;
 
-/// The `GeneralInfo` model of the Harbor API.
+/// A general info.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct GeneralInfo {
@@ -64,7 +64,7 @@ pub struct GeneralInfo {
     pub oidc_provider_name: Option<String>,
 }
 
-/// The `AuthproxySetting` model of the Harbor API.
+/// An authproxy setting.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct AuthproxySetting {
