@@ -126,3 +126,57 @@ impl Overrides {
             .map_or(definition, String::as_str)
     }
 }
+
+/// One closed set of `data/enums.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedSet {
+    /// The Rust enum name.
+    pub name: String,
+    /// Its doc.
+    pub doc: String,
+    /// Where Harbor defines the values.
+    pub source: String,
+    /// The known values.
+    pub values: Vec<SetValue>,
+    /// String definitions it replaces wherever they are referenced.
+    #[serde(default)]
+    pub definitions: Vec<String>,
+    /// `Definition.property` typed with it.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// `operationId.parameter` typed with it.
+    #[serde(default)]
+    pub params: Vec<String>,
+}
+
+/// A known value of a closed set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetValue {
+    /// The wire text.
+    pub value: String,
+    /// The variant, when the rule's (PascalCase of the value) would not do.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// What it means.
+    pub doc: String,
+}
+
+impl SetValue {
+    /// The variant name: the data's, else the PascalCase of the value.
+    pub fn variant(&self) -> String {
+        self.variant
+            .clone()
+            .unwrap_or_else(|| crate::naming::pascal(&self.value))
+    }
+}
+
+/// Parses `enums.yaml`.
+///
+/// # Errors
+///
+/// When the text does not match the expected shape.
+pub fn parse_closed_sets(text: &str) -> Result<Vec<ClosedSet>> {
+    serde_norway::from_str(text).map_err(|e| Error::new(format!("enums: {e}")))
+}

@@ -56,7 +56,10 @@ fn word(w: &str) -> String {
     if let Some((_, a)) = ABBREVIATIONS.iter().find(|(k, _)| *k == lower) {
         return (*a).to_owned();
     }
-    if w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if w.len() > 1
+        && w.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         return w.to_owned();
     }
     lower
@@ -89,7 +92,9 @@ pub fn article(phrase: &str) -> &'static str {
         "AEFHILMNORSX".contains(c)
     } else {
         matches!(c.to_ascii_lowercase(), 'a' | 'e' | 'i' | 'o')
-            || (c.eq_ignore_ascii_case(&'u') && !first.starts_with("us") && !first.starts_with("uni"))
+            || (c.eq_ignore_ascii_case(&'u')
+                && !first.starts_with("us")
+                && !first.starts_with("uni"))
     };
     if an { "an" } else { "a" }
 }
@@ -191,7 +196,11 @@ pub fn param_doc(name: &str, rust_type: &str) -> String {
     {
         return format!("Whether to include {} in the answer.", words(what));
     }
-    capitalise(&format!("{} {} to send.", article(&words(name)), words(name)))
+    capitalise(&format!(
+        "{} {} to send.",
+        article(&words(name)),
+        words(name)
+    ))
 }
 
 #[cfg(test)]
@@ -242,7 +251,10 @@ mod tests {
             rust: "bool",
             model: None,
         };
-        assert_eq!(field_doc("WebhookPolicy", "id", TEXT), "The ID of the webhook policy.");
+        assert_eq!(
+            field_doc("WebhookPolicy", "id", TEXT),
+            "The ID of the webhook policy."
+        );
         assert_eq!(field_doc("Member", "user_id", TEXT), "The ID of the user.");
         assert_eq!(
             field_doc("WebhookPolicy", "creation_time", time),
@@ -276,12 +288,12 @@ mod tests {
             field_doc("UserResp", "oidc_user_meta", info),
             "The OIDC user meta of the user response (an [`OIDCUserInfo`])."
         );
-        assert_eq!(
-            field_doc("Task", "end_time", TEXT),
-            "When the task ended."
-        );
+        assert_eq!(field_doc("Task", "end_time", TEXT), "When the task ended.");
         for (model, field) in [("A", "x"), ("Robot", "permissions"), ("Task", "status")] {
-            assert!(!field_doc(model, field, TEXT).contains('`'), "{model}.{field}");
+            assert!(
+                !field_doc(model, field, TEXT).contains('`'),
+                "{model}.{field}"
+            );
         }
     }
 

@@ -86,7 +86,11 @@ pub fn own_doc_lines(text: &str, indent: &str) -> String {
 }
 
 /// The doc lines of a spec description when there is one, else of the generator's own text.
-pub fn spec_or_own(description: Option<&str>, own: impl FnOnce() -> String, indent: &str) -> String {
+pub fn spec_or_own(
+    description: Option<&str>,
+    own: impl FnOnce() -> String,
+    indent: &str,
+) -> String {
     match description.filter(|d| !d.trim().is_empty()) {
         Some(d) => doc_lines(d, indent),
         None => own_doc_lines(&own(), indent),

@@ -19,13 +19,14 @@ pub mod models;
 pub mod naming;
 pub mod ops;
 pub mod output;
+pub mod sets;
 pub mod spec;
 pub mod typing;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use data::Overrides;
+use data::{ClosedSet, Overrides};
 use spec::Spec;
 
 /// A generator failure, with what to fix.
@@ -57,6 +58,8 @@ pub struct Context<'a> {
     pub spec: &'a Spec,
     /// `data/overrides.yaml`.
     pub data: &'a Overrides,
+    /// `data/enums.yaml`.
+    pub sets: &'a [ClosedSet],
 }
 
 impl Context<'_> {
@@ -78,6 +81,23 @@ impl Context<'_> {
             .get(operation_id)
             .cloned()
             .unwrap_or_else(|| self.tag_module(tag))
+    }
+
+    /// The closed set a model property is typed with (`definition` as the spec names it).
+    pub fn set_for_field(&self, definition: &str, property: &str) -> Option<&ClosedSet> {
+        let key = format!("{definition}.{property}");
+        self.sets.iter().find(|s| s.fields.contains(&key))
+    }
+
+    /// The closed set an operation's parameter is typed with.
+    pub fn set_for_param(&self, operation_id: &str, param: &str) -> Option<&ClosedSet> {
+        let key = format!("{operation_id}.{param}");
+        self.sets.iter().find(|s| s.params.contains(&key))
+    }
+
+    /// Whether `name` is a generated closed set.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.sets.iter().any(|s| s.name == name)
     }
 
     /// Whether `name` is a generated model or alias (a Rust name).
@@ -148,6 +168,7 @@ pub fn check_data(cx: &Context<'_>) -> Result<()> {
             ));
         }
     }
+    problems.extend(check_sets(cx));
     problems.sort();
     problems.dedup();
     if problems.is_empty() {
@@ -155,6 +176,94 @@ pub fn check_data(cx: &Context<'_>) -> Result<()> {
     } else {
         Err(Error::new(problems.join("\n")))
     }
+}
+
+/// The closed sets' gaps: a field or parameter the spec lacks or that is not a string, a
+/// set used twice for one place, a name that clashes with a model, a bad or repeated variant.
+fn check_sets(cx: &Context<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut places = std::collections::BTreeSet::new();
+    for set in cx.sets {
+        if cx.is_model(&set.name) {
+            problems.push(format!("closed set `{}` has the name of a model", set.name));
+        }
+        let mut variants = std::collections::BTreeSet::new();
+        let mut values = std::collections::BTreeSet::new();
+        for v in &set.values {
+            let variant = v.variant();
+            let ident = variant.starts_with(|c: char| c.is_ascii_uppercase())
+                && variant.chars().all(|c| c.is_ascii_alphanumeric());
+            if !ident || variant == "Other" || !variants.insert(variant.clone()) {
+                problems.push(format!(
+                    "{}: `{variant}` cannot be a variant (give `variant:`)",
+                    set.name
+                ));
+            }
+            if !values.insert(v.value.clone()) {
+                problems.push(format!("{}: `{}` is listed twice", set.name, v.value));
+            }
+        }
+        for def in &set.definitions {
+            if !places.insert(def.clone()) {
+                problems.push(format!("{def} is replaced by two closed sets"));
+            }
+            let ok = cx.spec.definition(def).is_some_and(|d| {
+                spec::str_of(d, "type") == Some("string") && d.get("properties").is_none()
+            });
+            if !ok {
+                problems.push(format!(
+                    "{}: {def} is not a string definition of the spec",
+                    set.name
+                ));
+            }
+        }
+        for field in &set.fields {
+            if !places.insert(field.clone()) {
+                problems.push(format!("{field} is typed by two closed sets"));
+            }
+            let (def, prop) = field.split_once('.').unwrap_or((field, ""));
+            let schema = cx
+                .spec
+                .definition(def)
+                .and_then(|d| d["properties"].get(prop));
+            let is_text = schema.is_some_and(|s| {
+                spec::str_of(s, "type") == Some("string")
+                    || (spec::str_of(s, "type") == Some("array")
+                        && spec::str_of(&s["items"], "type") == Some("string"))
+            });
+            if !is_text {
+                problems.push(format!(
+                    "{}: {field} is not a string property of the spec",
+                    set.name
+                ));
+            }
+        }
+        for param in &set.params {
+            if !places.insert(param.clone()) {
+                problems.push(format!("{param} is typed by two closed sets"));
+            }
+            let (oid, name) = param.split_once('.').unwrap_or((param, ""));
+            let found = cx.spec.operations().into_iter().any(|op| {
+                op.id() == oid
+                    && op.op["parameters"]
+                        .as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .any(|p| {
+                            let p = cx.spec.resolve_param(p);
+                            spec::str_of(p, "name") == Some(name)
+                                && spec::str_of(p, "type") == Some("string")
+                        })
+            });
+            if !found {
+                problems.push(format!(
+                    "{}: {param} is not a string parameter of the spec",
+                    set.name
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The workspace root (the parent of this crate).
@@ -177,21 +286,62 @@ pub fn read(path: &Path) -> Result<String> {
 pub const SPEC_FILE: &str = "codegen/spec/harbor-v2.0-swagger.yaml";
 /// The generator's decisions.
 pub const OVERRIDES_FILE: &str = "codegen/data/overrides.yaml";
+/// The closed sets.
+pub const ENUMS_FILE: &str = "codegen/data/enums.yaml";
 
-/// Every generated file, unformatted, from a spec and data given as text.
+/// The generator's inputs, as text.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Harbor's swagger.
+    pub spec: String,
+    /// `overrides.yaml`.
+    pub overrides: String,
+    /// `enums.yaml`.
+    pub enums: String,
+}
+
+impl Inputs {
+    /// Reads the inputs from a directory holding `spec.yaml`, `overrides.yaml` and
+    /// `enums.yaml` (the golden test's layout).
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be read.
+    pub fn from_dir(dir: &Path) -> Result<Inputs> {
+        Ok(Inputs {
+            spec: read(&dir.join("spec.yaml"))?,
+            overrides: read(&dir.join("overrides.yaml"))?,
+            enums: read(&dir.join("enums.yaml"))?,
+        })
+    }
+
+    /// Reads the workspace's inputs (`spec` overrides the vendored spec).
+    ///
+    /// # Errors
+    ///
+    /// When a file cannot be read.
+    pub fn from_workspace(root: &Path, spec: Option<&Path>) -> Result<Inputs> {
+        Ok(Inputs {
+            spec: read(&spec.map_or_else(|| root.join(SPEC_FILE), Path::to_path_buf))?,
+            overrides: read(&root.join(OVERRIDES_FILE))?,
+            enums: read(&root.join(ENUMS_FILE))?,
+        })
+    }
+}
+
+/// Every generated file, unformatted.
 ///
 /// # Errors
 ///
 /// When the spec or the data does not parse, or the data misses part of the spec.
-pub fn generate(
-    spec: &str,
-    overrides: &str,
-) -> Result<std::collections::BTreeMap<PathBuf, String>> {
-    let spec = Spec::parse(spec)?;
-    let data = Overrides::parse(overrides)?;
+pub fn generate(inputs: &Inputs) -> Result<std::collections::BTreeMap<PathBuf, String>> {
+    let spec = Spec::parse(&inputs.spec)?;
+    let data = Overrides::parse(&inputs.overrides)?;
+    let sets = data::parse_closed_sets(&inputs.enums)?;
     let cx = Context {
         spec: &spec,
         data: &data,
+        sets: &sets,
     };
     check_data(&cx)?;
     Ok(output::files(&cx))
@@ -207,9 +357,7 @@ pub fn generate_formatted(
     root: &Path,
     spec: Option<&Path>,
 ) -> Result<std::collections::BTreeMap<PathBuf, String>> {
-    let spec_text = read(&spec.map_or_else(|| root.join(SPEC_FILE), Path::to_path_buf))?;
-    let overrides = read(&root.join(OVERRIDES_FILE))?;
-    generate(&spec_text, &overrides)?
+    generate(&Inputs::from_workspace(root, spec)?)?
         .into_iter()
         .map(|(path, text)| {
             let formatted = format::format_source(&text)

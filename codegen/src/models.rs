@@ -8,6 +8,7 @@ use crate::Context;
 use crate::describe::{FieldType, field_doc, map_doc, model_doc};
 use crate::docs::{doc_lines, spec_or_own};
 use crate::naming::{field_ident, plain};
+use crate::sets::set_type;
 use crate::spec::{refs_in, str_of};
 use crate::typing::rust_type;
 
@@ -118,6 +119,9 @@ pub fn model_struct(
     for &(pn, pp) in &props {
         let fid = field_ident(pn);
         let mut ty = rust_type(cx, Some(pp));
+        if let Some(set) = cx.set_for_field(name, pn) {
+            ty = set_type(&ty, &set.name);
+        }
         if ty == "String" && cx.data.models.secret_fields.contains(pn) {
             ty = "Secret".into();
         }
@@ -128,7 +132,7 @@ pub fn model_struct(
             str_of(pp, "description"),
             || {
                 let inner = inner_type(&ty);
-                let model = cx.is_model(inner).then_some(inner);
+                let model = (cx.is_model(inner) || cx.is_set(inner)).then_some(inner);
                 field_doc(rn, pn, FieldType { rust: &ty, model })
             },
             "    ",
@@ -161,7 +165,13 @@ pub fn model_struct(
         let args = props
             .iter()
             .filter(|(p, _)| required.contains(p))
-            .map(|(p, s)| format!("{}: impl Into<{}>", field_ident(p), rust_type(cx, Some(s))))
+            .map(|(p, s)| {
+                let mut ty = rust_type(cx, Some(s));
+                if let Some(set) = cx.set_for_field(name, p) {
+                    ty = set_type(&ty, &set.name);
+                }
+                format!("{}: impl Into<{ty}>", field_ident(p))
+            })
             .collect::<Vec<_>>()
             .join(", ");
         let inits = props

@@ -69,10 +69,13 @@ struct OptParam<'a> {
     field: String,
     param: &'a Value,
     header: bool,
+    /// The closed set it is typed with.
+    set: Option<String>,
 }
 
 /// The doc of every `q` parameter (the spec's text gives a time format Harbor does not parse).
-const Q_DOC: &str = "Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
+const Q_DOC: &str =
+    "Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
 `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
 the listed items).
 
@@ -179,7 +182,8 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
     let mut lines: Vec<String> = Vec::new();
     let mut opt: Vec<OptParam<'_>> = Vec::new();
     let mut segs: BTreeMap<String, String> = BTreeMap::new();
-    let mut project_arg = false;
+    // `let x = x.into();` for the arguments taken as `impl Into<T>`, before the request.
+    let mut conversions: Vec<String> = Vec::new();
     for p in &prms {
         let name = str_of(p, "name").unwrap_or_default();
         let required = p["required"].as_bool();
@@ -189,7 +193,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                 let seg = match kind {
                     Some("project") => {
                         args.push(Arg::new("project", "impl Into<ProjectRef>"));
-                        project_arg = true;
+                        conversions.push("        let project = project.into();\n".into());
                         lines.push("        req.project_header(&project);\n".into());
                         "project.path_segment()".to_owned()
                     }
@@ -203,7 +207,11 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                     }
                     _ => {
                         let an = field_ident(name);
-                        if str_of(p, "type") == Some("integer") {
+                        if let Some(set) = cx.set_for_param(oid, name) {
+                            args.push(Arg::new(&an, format!("impl Into<{}>", set.name)));
+                            conversions.push(format!("        let {an} = {an}.into();\n"));
+                            format!("encode_segment({an}.as_str())")
+                        } else if str_of(p, "type") == Some("integer") {
                             args.push(Arg::new(&an, "i64"));
                             an
                         } else {
@@ -229,6 +237,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                         field: fname,
                         param: p,
                         header: true,
+                        set: cx.set_for_param(oid, name).map(|s| s.name.clone()),
                     });
                 }
             }
@@ -247,6 +256,12 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                             "        req.query(\"{name}\", {fname}.as_copy_source());\n"
                         ));
                         args.push(Arg::new(fname, "&ArtifactLocation"));
+                    } else if let Some(set) = cx.set_for_param(oid, name) {
+                        conversions.push(format!("        let {fname} = {fname}.into();\n"));
+                        lines.push(format!(
+                            "        req.query(\"{name}\", {fname}.as_str());\n"
+                        ));
+                        args.push(Arg::new(fname, format!("impl Into<{}>", set.name)));
                     } else {
                         lines.push(format!("        req.query(\"{name}\", {fname});\n"));
                         let ty = if st == "String" { "&str" } else { st };
@@ -257,6 +272,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                         field: fname,
                         param: p,
                         header: false,
+                        set: cx.set_for_param(oid, name).map(|s| s.name.clone()),
                     });
                 }
             }
@@ -349,10 +365,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
     d.push_str(ERRORS_DOC);
 
     // Body.
-    let mut code_lines = String::new();
-    if project_arg {
-        code_lines.push_str("        let project = project.into();\n");
-    }
+    let mut code_lines = conversions.concat();
     let mutable = if lines.is_empty() && pstruct.is_none() {
         ""
     } else {
@@ -420,9 +433,12 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         let mut call_args = Vec::new();
         for a in &sargs {
             let an = &a.name;
-            if a.ty == "impl Into<ProjectRef>" {
-                own.push(format!("{an}: impl Into<ProjectRef>"));
-                conv.push_str(&format!("        let {an}: ProjectRef = {an}.into();\n"));
+            if let Some(target) =
+                a.ty.strip_prefix("impl Into<")
+                    .and_then(|t| t.strip_suffix('>'))
+            {
+                own.push(a.decl());
+                conv.push_str(&format!("        let {an}: {target} = {an}.into();\n"));
                 call_args.push(format!("{an}.clone()"));
             } else if a.ty.starts_with("&str") {
                 own.push(format!("{an}: &str"));
@@ -504,6 +520,8 @@ fn params_struct(name: &str, oid: &str, opt: &[OptParam<'_>]) -> String {
         let f = &o.field;
         let ty = if pname == "q" {
             "Query"
+        } else if let Some(set) = &o.set {
+            set.as_str()
         } else {
             scalar_type(o.param)
         };
@@ -524,13 +542,13 @@ fn params_struct(name: &str, oid: &str, opt: &[OptParam<'_>]) -> String {
         out.push_str(&format!("    pub {f}: Option<{ty}>,\n"));
         let sdoc = doc_lines(&format!("Sets `{pname}`."), "    ");
         let (arg, value) = match ty {
-            "String" => ("impl Into<String>", "value.into()"),
-            "Query" => ("impl Into<Query>", "value.into()"),
             "Vec<String>" => (
-                "impl IntoIterator<Item = impl Into<String>>",
+                "impl IntoIterator<Item = impl Into<String>>".to_owned(),
                 "value.into_iter().map(Into::into).collect()",
             ),
-            other => (other, "value"),
+            "String" | "Query" => (format!("impl Into<{ty}>"), "value.into()"),
+            _ if o.set.is_some() => (format!("impl Into<{ty}>"), "value.into()"),
+            other => (other.to_owned(), "value"),
         };
         setters.push_str(&format!(
             "{sdoc}    #[must_use]\n    pub fn {f}(mut self, value: {arg}) -> Self {{\n        self.{f} = Some({value});\n        self\n    }}\n"
@@ -578,6 +596,15 @@ fn contract_arg(cx: &Context<'_>, a: &Arg) -> String {
                 .unwrap_or_else(|| "\"name1\"".into());
         }
         _ => {}
+    }
+    if let Some(set) =
+        a.ty.strip_prefix("impl Into<")
+            .and_then(|t| t.strip_suffix('>'))
+            .and_then(|t| cx.sets.iter().find(|s| s.name == t))
+    {
+        return c.string_args.get(&a.name).cloned().unwrap_or_else(|| {
+            format!("{:?}", set.values.first().map_or("", |v| v.value.as_str()))
+        });
     }
     if a.name == "params" {
         return "&Default::default()".into();

@@ -55,14 +55,23 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
         .collect();
     let api = PathBuf::from(API_DIR);
     let mut out = BTreeMap::new();
+    if !cx.sets.is_empty() {
+        out.insert(
+            api.join("models/enums.rs"),
+            format!("{HEADER}{}", crate::sets::enums_file(cx)),
+        );
+    }
 
     let mut m = format!(
         "{HEADER}//! Serde models of the Harbor API v2.0, one module per domain.\n//!\n//! Every field is optional unless Harbor requires it in requests: real Harbor omits\n//! fields the spec lists, and newer versions add fields (unknown ones are ignored).\n\n"
     );
-    for module in &all_modules {
-        if models.contains_key(*module) {
-            m.push_str(&format!("mod {module};\npub use {module}::*;\n"));
-        }
+    let mut model_modules: Vec<&str> = models.keys().map(String::as_str).collect();
+    if !cx.sets.is_empty() {
+        model_modules.push("enums");
+    }
+    model_modules.sort_unstable();
+    for module in model_modules {
+        m.push_str(&format!("mod {module};\npub use {module}::*;\n"));
     }
     out.insert(api.join("models/mod.rs"), m);
     for (module, items) in &models {

@@ -7,7 +7,8 @@ use crate::spec::str_of;
 
 /// The Rust type of a schema, not wrapped in `Option`.
 ///
-/// - `$ref` to an object or map: its model; to a plain string definition: `String`.
+/// - `$ref` to an object or map: its model; to a plain string definition: `String`, or the
+///   closed set that replaces the definition.
 /// - `integer` → `i64` (Harbor mixes int32 and int64 ids), `number` → `f64`, `boolean` → `bool`.
 /// - `string` → `String`, or `DateTime<Utc>` with `format: date-time`.
 /// - `array` → `Vec<item>`; a map (`additionalProperties`) → `BTreeMap<String, value>`.
@@ -22,6 +23,13 @@ pub fn rust_type(cx: &Context<'_>, schema: Option<&Value>) -> String {
             && str_of(def, "type") == Some("string")
             && def.get("properties").is_none()
         {
+            if let Some(set) = cx
+                .sets
+                .iter()
+                .find(|s| s.definitions.iter().any(|d| d == name))
+            {
+                return set.name.clone();
+            }
             return "String".into();
         }
         return cx.data.model_name(name).to_owned();

@@ -15,9 +15,8 @@ fn dir() -> PathBuf {
 
 #[test]
 fn excerpt_generates_the_expected_files() {
-    let spec = std::fs::read_to_string(dir().join("spec.yaml")).unwrap();
-    let data = std::fs::read_to_string(dir().join("overrides.yaml")).unwrap();
-    let files = harbor_codegen::generate(&spec, &data).expect("the excerpt generates");
+    let inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    let files = harbor_codegen::generate(&inputs).expect("the excerpt generates");
     let expected_dir = dir().join("expected");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     if update {
@@ -62,20 +61,29 @@ fn excerpt_generates_the_expected_files() {
 
 #[test]
 fn data_that_misses_a_tag_is_refused() {
-    let spec = std::fs::read_to_string(dir().join("spec.yaml")).unwrap();
-    let data = std::fs::read_to_string(dir().join("overrides.yaml"))
-        .unwrap()
-        .replace("    ping: system\n", "");
-    let err = harbor_codegen::generate(&spec, &data).expect_err("tag `ping` is unmapped");
+    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    inputs.overrides = inputs.overrides.replace("    ping: system\n", "");
+    let err = harbor_codegen::generate(&inputs).expect_err("tag `ping` is unmapped");
     assert!(err.to_string().contains("tag `ping`"), "{err}");
 }
 
 #[test]
 fn data_naming_an_unknown_operation_is_refused() {
-    let spec = std::fs::read_to_string(dir().join("spec.yaml")).unwrap();
-    let data = std::fs::read_to_string(dir().join("overrides.yaml"))
-        .unwrap()
-        .replace("headProject:", "headProjects:");
-    let err = harbor_codegen::generate(&spec, &data).expect_err("headProjects is not in the spec");
+    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    inputs.overrides = inputs.overrides.replace("headProject:", "headProjects:");
+    let err = harbor_codegen::generate(&inputs).expect_err("headProjects is not in the spec");
     assert!(err.to_string().contains("headProjects"), "{err}");
+}
+
+#[test]
+fn a_closed_set_on_a_missing_field_is_refused() {
+    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    inputs.enums = inputs
+        .enums
+        .replace("WebhookLastTrigger.event_type", "WebhookLastTrigger.event");
+    let err = harbor_codegen::generate(&inputs).expect_err("no such property");
+    assert!(
+        err.to_string().contains("WebhookLastTrigger.event is not"),
+        "{err}"
+    );
 }

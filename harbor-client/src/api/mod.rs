@@ -87,6 +87,7 @@ mod additions;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 mod client;
+pub(crate) mod closed_set;
 mod location;
 pub mod models;
 mod names;

@@ -135,7 +135,10 @@ impl Query {
         max: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Self {
         let harbor_time = |t: chrono::DateTime<chrono::Utc>| t.format(TIME_FORMAT).to_string();
-        self.push(key, Value::Range(min.map(harbor_time), max.map(harbor_time)))
+        self.push(
+            key,
+            Value::Range(min.map(harbor_time), max.map(harbor_time)),
+        )
     }
 
     /// `key={a b c}`: any of the values.

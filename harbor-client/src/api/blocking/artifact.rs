@@ -177,7 +177,7 @@ impl HarborClient {
         project_name: &str,
         repository: &RepositoryName,
         reference: &Reference,
-        addition: &str,
+        addition: impl Into<ArtifactAddition>,
     ) -> Result<Bytes> {
         self.block_on(
             self.inner

@@ -22,7 +22,7 @@ pub struct Artifact {
     pub id: Option<i64>,
     /// The type of the artifact, e.g. image, chart, etc
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<ArtifactType>,
     /// The media type of the artifact
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
@@ -231,7 +231,7 @@ pub struct Label {
     pub color: Option<String>,
     /// The scope the label
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub scope: Option<LabelScope>,
     /// The ID of project that the label belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<i64>,
@@ -273,7 +273,7 @@ pub struct SBOMOverview {
     pub end_time: Option<DateTime<Utc>>,
     /// The status of the generating SBOM task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scan_status: Option<String>,
+    pub scan_status: Option<JobStatus>,
     /// The digest of the generated SBOM accessory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sbom_digest: Option<String>,
@@ -297,7 +297,7 @@ pub struct NativeReportSummary {
     pub report_id: Option<String>,
     /// The status of the report generating process
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scan_status: Option<String>,
+    pub scan_status: Option<JobStatus>,
     /// The overall severity
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub severity: Option<String>,
@@ -363,7 +363,7 @@ pub struct Accessory {
     pub digest: Option<String>,
     /// The artifact size of the accessory
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<AccessoryType>,
     /// The icon of the accessory
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub icon: Option<String>,

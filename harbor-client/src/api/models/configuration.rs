@@ -208,7 +208,7 @@ pub struct ConfigurationsResponse {
 pub struct Configurations {
     /// The auth mode of current system, such as "db_auth", "ldap_auth", "oidc_auth"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_mode: Option<String>,
+    pub auth_mode: Option<AuthMode>,
     /// The flag to indicate whether the current auth mode should consider as a primary one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_auth_mode: Option<bool>,
@@ -262,7 +262,7 @@ pub struct Configurations {
     pub ldap_group_membership_attribute: Option<String>,
     /// Indicate who can create projects, it could be ''adminonly'' or ''everyone''.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_creation_restriction: Option<String>,
+    pub project_creation_restriction: Option<ProjectCreationRestriction>,
     /// The flag to indicate whether Harbor is in readonly mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,

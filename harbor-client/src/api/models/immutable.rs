@@ -47,12 +47,12 @@ pub struct ImmutableRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ImmutableSelector {
-    /// The kind of the immutable selector.
+    /// The kind of the immutable selector (a [`SelectorKind`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// The decoration of the immutable selector.
+    pub kind: Option<SelectorKind>,
+    /// The decoration of the immutable selector (a [`SelectorDecoration`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decoration: Option<String>,
+    pub decoration: Option<SelectorDecoration>,
     /// The pattern of the immutable selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,

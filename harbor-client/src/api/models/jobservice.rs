@@ -70,7 +70,7 @@ pub struct Worker {
 pub struct ActionRequest {
     /// The action of the request, should be stop, pause or resume
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<JobQueueAction>,
 }
 
 /// the job queue info

@@ -37,7 +37,7 @@ pub struct ProjectMemberEntity {
     pub entity_id: Option<i64>,
     /// the entity's type, u for user entity, g for group entity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entity_type: Option<String>,
+    pub entity_type: Option<MemberEntityType>,
 }
 
 /// A project member.

@@ -11,6 +11,8 @@ mod audit;
 pub use audit::*;
 mod configuration;
 pub use configuration::*;
+mod enums;
+pub use enums::*;
 mod immutable;
 pub use immutable::*;
 mod jobservice;

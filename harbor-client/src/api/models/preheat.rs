@@ -58,7 +58,7 @@ pub struct Instance {
     pub endpoint: Option<String>,
     /// The authentication way supported
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_mode: Option<String>,
+    pub auth_mode: Option<PreheatAuthMode>,
     /// The auth credential data if it exists.
     ///
     /// When updating an instance (PUT `/p2p/preheat/instances/{preheat_instance_name}`), if this object
@@ -166,7 +166,7 @@ pub struct Execution {
     pub vendor_id: Option<i64>,
     /// The status of execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// The status message of execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,
@@ -175,7 +175,7 @@ pub struct Execution {
     pub metrics: Option<Metrics>,
     /// The trigger of execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub trigger: Option<ExecutionTrigger>,
     /// The extra attrs of the execution (an [`ExtraAttrs`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extra_attrs: Option<ExtraAttrs>,
@@ -199,7 +199,7 @@ pub struct Task {
     pub execution_id: Option<i64>,
     /// The status of task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// The status message of task
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_message: Option<String>,

@@ -245,7 +245,7 @@ pub struct CVEAllowlistItem {
 pub struct RegistryCredential {
     /// Credential type, such as 'basic', 'oauth'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<CredentialType>,
     /// Access key, e.g. user name when credential type is 'basic'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<String>,
@@ -272,7 +272,7 @@ pub struct Registry {
     pub credential: Option<RegistryCredential>,
     /// Type of the registry, e.g. 'harbor'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<RegistryType>,
     /// Whether or not the certificate will be verified when Harbor tries to access the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insecure: Option<bool>,
@@ -284,7 +284,7 @@ pub struct Registry {
     pub description: Option<String>,
     /// Health status of the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<HealthStatus>,
     /// The create time of the policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_time: Option<DateTime<Utc>>,
@@ -321,7 +321,7 @@ pub struct ScannerRegistration {
     /// Specify what authentication approach is adopted for the HTTP communications.
     /// Supported types Basic", "Bearer" and api key header "X-ScannerAdapter-API-Key"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<String>,
+    pub auth: Option<ScannerAuth>,
     /// An optional value of the HTTP Authorization header sent with each request to the Scanner Adapter API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_credential: Option<Secret>,

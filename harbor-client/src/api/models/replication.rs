@@ -81,7 +81,7 @@ pub struct ReplicationPolicy {
 pub struct ReplicationTrigger {
     /// The replication policy trigger type. The valid values are manual, event_based and scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<ReplicationTriggerType>,
     /// The trigger settings of the replication trigger (a [`ReplicationTriggerSettings`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_settings: Option<ReplicationTriggerSettings>,
@@ -102,13 +102,13 @@ pub struct ReplicationTriggerSettings {
 pub struct ReplicationFilter {
     /// The replication policy filter type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<ReplicationFilterType>,
     /// The value of replication policy filter. For name, tag, and resource filters, this should be a string. For label filters, this should be an array of strings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<serde_json::Value>,
     /// matches or excludes the result
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decoration: Option<String>,
+    pub decoration: Option<SelectorDecoration>,
 }
 
 /// A registry update.
@@ -126,7 +126,7 @@ pub struct RegistryUpdate {
     pub url: Option<String>,
     /// Credential type of the registry, e.g. 'basic'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_type: Option<String>,
+    pub credential_type: Option<CredentialType>,
     /// The registry access key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<String>,
@@ -150,13 +150,13 @@ pub struct RegistryPing {
     pub id: Option<i64>,
     /// Type of the registry, e.g. 'harbor'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<RegistryType>,
     /// The registry URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Credential type of the registry, e.g. 'basic'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_type: Option<String>,
+    pub credential_type: Option<CredentialType>,
     /// The registry access key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_key: Option<String>,
@@ -177,7 +177,7 @@ pub struct RegistryPing {
 pub struct RegistryInfo {
     /// The registry type
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<RegistryType>,
     /// The description
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -273,10 +273,10 @@ pub struct ReplicationExecution {
     pub policy_id: Option<i64>,
     /// The status of the execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ReplicationStatus>,
     /// The trigger mode
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub trigger: Option<ReplicationTriggerType>,
     /// The start time
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<Utc>>,
@@ -324,7 +324,7 @@ pub struct ReplicationTask {
     pub execution_id: Option<i64>,
     /// The status of the task
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<ReplicationStatus>,
     /// The ID of the underlying job that the task related to
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,

@@ -34,13 +34,13 @@ pub struct RetentionMetadata {
 pub struct RetentionRuleMetadata {
     /// rule id
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rule_template: Option<String>,
+    pub rule_template: Option<RetentionTemplate>,
     /// rule display text
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_text: Option<String>,
     /// rule action
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<RetentionAction>,
     /// rule params
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<Vec<RetentionRuleParamMetadata>>,
@@ -68,12 +68,12 @@ pub struct RetentionSelectorMetadata {
     /// The display text of the retention selector metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_text: Option<String>,
-    /// The kind of the retention selector metadata.
+    /// The kind of the retention selector metadata (a [`SelectorKind`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// The decorations of the retention selector metadata.
+    pub kind: Option<SelectorKind>,
+    /// The decorations of the retention selector metadata (each a [`SelectorDecoration`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decorations: Option<Vec<String>>,
+    pub decorations: Option<Vec<SelectorDecoration>>,
 }
 
 /// retention policy
@@ -137,12 +137,12 @@ pub struct RetentionRule {
     /// Whether the retention rule is disabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
-    /// The action of the retention rule.
+    /// The action of the retention rule (a [`RetentionAction`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// The template of the retention rule.
+    pub action: Option<RetentionAction>,
+    /// The template of the retention rule (a [`RetentionTemplate`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    pub template: Option<RetentionTemplate>,
     /// The params of the retention rule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub params: Option<BTreeMap<String, serde_json::Value>>,
@@ -158,12 +158,12 @@ pub struct RetentionRule {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct RetentionSelector {
-    /// The kind of the retention selector.
+    /// The kind of the retention selector (a [`SelectorKind`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// The decoration of the retention selector.
+    pub kind: Option<SelectorKind>,
+    /// The decoration of the retention selector (a [`SelectorDecoration`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decoration: Option<String>,
+    pub decoration: Option<SelectorDecoration>,
     /// The pattern of the retention selector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
@@ -188,12 +188,12 @@ pub struct RetentionExecution {
     /// When the retention execution ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<String>,
-    /// The status of the retention execution.
+    /// The status of the retention execution (a [`JobStatus`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    /// The trigger of the retention execution.
+    pub status: Option<JobStatus>,
+    /// The trigger of the retention execution (an [`ExecutionTrigger`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub trigger: Option<ExecutionTrigger>,
     /// Whether the retention execution is dry run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,
@@ -215,9 +215,9 @@ pub struct RetentionExecutionTask {
     /// The ID of the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<String>,
-    /// The status of the retention execution task.
+    /// The status of the retention execution task (a [`JobStatus`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// The status code of the retention execution task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_code: Option<i64>,

@@ -31,7 +31,7 @@ pub struct Robot {
     pub secret: Option<Secret>,
     /// The level of the robot, project or system
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub level: Option<String>,
+    pub level: Option<RobotLevel>,
     /// The duration of the robot in days, duration must be either -1(Never) or a positive integer
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
@@ -76,7 +76,7 @@ pub struct RobotCreate {
     pub secret: Option<Secret>,
     /// The level of the robot, project or system
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub level: Option<String>,
+    pub level: Option<RobotLevel>,
     /// The disable status of the robot
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable: Option<bool>,
@@ -124,7 +124,7 @@ pub struct RobotSec {
 pub struct RobotPermission {
     /// The kind of the permission
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<RobotLevel>,
     /// The namespace of the permission
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -139,13 +139,13 @@ pub struct RobotPermission {
 pub struct Access {
     /// The resource of the access. Possible resources are listed here for system and project level `https://github.com/goharbor/harbor/blob/main/src/common/rbac/const.go`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
+    pub resource: Option<PermissionResource>,
     /// The action of the access. Possible actions are *, pull, push, create, read, update, delete, list, operate, scanner-pull and stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<PermissionAction>,
     /// The effect of the access
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub effect: Option<String>,
+    pub effect: Option<PermissionEffect>,
 }
 
 /// A robot create v1.

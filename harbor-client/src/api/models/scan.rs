@@ -31,7 +31,7 @@ pub struct Stats {
     pub ongoing: Option<bool>,
     /// The trigger of the scan all job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub trigger: Option<ScanAllTrigger>,
 }
 
 /// The criteria to select the scan data to export.
@@ -79,10 +79,10 @@ pub struct ScanDataExportExecution {
     pub user_id: Option<i64>,
     /// The status of the execution
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// The trigger mode
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trigger: Option<String>,
+    pub trigger: Option<ExecutionTrigger>,
     /// The start time
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<DateTime<Utc>>,
@@ -250,5 +250,5 @@ pub struct VulnerabilityItem {
 pub struct ScanType {
     /// The scan type for the scan request. Two options are currently supported, vulnerability and sbom
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scan_type: Option<String>,
+    pub scan_type: Option<ScanKind>,
 }

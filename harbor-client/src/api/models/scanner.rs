@@ -27,7 +27,7 @@ pub struct ScannerRegistrationReq {
     /// Specify what authentication approach is adopted for the HTTP communications.
     /// Supported types Basic", "Bearer" and api key header "X-ScannerAdapter-API-Key"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<String>,
+    pub auth: Option<ScannerAuth>,
     /// An optional value of the HTTP Authorization header sent with each request to the Scanner Adapter API.
     ///
     /// When updating a registration (PUT `/scanners/{registration_id}`), if this field is omitted or empty
@@ -78,7 +78,7 @@ pub struct ScannerRegistrationSettings {
     /// Specify what authentication approach is adopted for the HTTP communications.
     /// Supported types Basic", "Bearer" and api key header "X-ScannerAdapter-API-Key"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth: Option<String>,
+    pub auth: Option<ScannerAuth>,
     /// An optional value of the HTTP Authorization header sent with each request to the Scanner Adapter API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_credential: Option<Secret>,
@@ -111,7 +111,7 @@ pub struct IsDefault {
 pub struct ScannerCapability {
     /// Specify the type of scanner capability, like vulnerability or sbom
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<ScanKind>,
     /// The consumes MIME types of the scanner capability.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consumes_mime_types: Option<Vec<String>>,

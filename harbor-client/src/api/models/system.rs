@@ -95,13 +95,13 @@ pub struct GeneralInfo {
     pub external_url: Option<String>,
     /// The auth mode of current Harbor instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_mode: Option<String>,
+    pub auth_mode: Option<AuthMode>,
     /// The flag to indicate whether the current auth mode should consider as a primary one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_auth_mode: Option<bool>,
     /// Indicate who can create projects, it could be 'adminonly' or 'everyone'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project_creation_restriction: Option<String>,
+    pub project_creation_restriction: Option<ProjectCreationRestriction>,
     /// Indicate whether the Harbor instance enable user to register himself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_registration: Option<bool>,
@@ -188,7 +188,7 @@ pub struct Permissions {
 pub struct OverallHealthStatus {
     /// The overall health status. It is "healthy" only when all the components' status are "healthy"
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<HealthStatus>,
     /// The components of the overall health status (each a [`ComponentHealthStatus`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub components: Option<Vec<ComponentHealthStatus>>,
@@ -203,7 +203,7 @@ pub struct ComponentHealthStatus {
     pub name: Option<String>,
     /// The health status of component. Is either "healthy" or "unhealthy".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<HealthStatus>,
     /// (optional) The error message when the status is "unhealthy"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -34,7 +34,7 @@ pub struct GCHistory {
     pub schedule: Option<ScheduleObj>,
     /// the status of gc job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_status: Option<String>,
+    pub job_status: Option<JobStatus>,
     /// if gc job was deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
@@ -67,7 +67,7 @@ pub struct ExecHistory {
     pub schedule: Option<ScheduleObj>,
     /// the status of purge job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job_status: Option<String>,
+    pub job_status: Option<JobStatus>,
     /// if purge job was deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
@@ -111,7 +111,7 @@ pub struct ScheduleObj {
     /// 'Manual' means to trigger it right away, 'Schedule' means to trigger it by a specified cron schedule and
     /// 'None' means to cancel the schedule.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<ScheduleType>,
     /// A cron expression, a time-based job scheduler.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,

@@ -163,10 +163,10 @@ pub struct UserSearchRespItem {
 pub struct Permission {
     /// The permission resoruce
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource: Option<String>,
+    pub resource: Option<PermissionResource>,
     /// The permission action
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<PermissionAction>,
 }
 
 /// An OIDC CLI secret request.

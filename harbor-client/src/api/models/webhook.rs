@@ -17,12 +17,12 @@ use crate::api::Secret;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct SupportedWebhookEventTypes {
-    /// The event type of the supported webhook event types.
+    /// The event type of the supported webhook event types (each a [`WebhookEventType`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<Vec<String>>,
-    /// The notify type of the supported webhook event types.
+    pub event_type: Option<Vec<WebhookEventType>>,
+    /// The notify type of the supported webhook event types (each a [`NotifyType`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify_type: Option<Vec<String>>,
+    pub notify_type: Option<Vec<NotifyType>>,
     /// The payload formats of the supported webhook event types (each a [`PayloadFormat`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_formats: Option<Vec<PayloadFormat>>,
@@ -32,12 +32,12 @@ pub struct SupportedWebhookEventTypes {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct PayloadFormat {
-    /// The notify type of the payload format.
+    /// The notify type of the payload format (a [`NotifyType`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify_type: Option<String>,
+    pub notify_type: Option<NotifyType>,
     /// The supported payload formats for this notify type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formats: Option<Vec<String>>,
+    pub formats: Option<Vec<WebhookPayloadFormat>>,
 }
 
 /// The webhook policy target object.
@@ -46,7 +46,7 @@ pub struct PayloadFormat {
 pub struct WebhookTargetObject {
     /// The webhook target notify type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub r#type: Option<String>,
+    pub r#type: Option<NotifyType>,
     /// The webhook target address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
@@ -58,7 +58,7 @@ pub struct WebhookTargetObject {
     pub skip_cert_verify: Option<bool>,
     /// The payload format of webhook, by default is Default for http type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload_format: Option<String>,
+    pub payload_format: Option<WebhookPayloadFormat>,
 }
 
 /// The webhook policy object
@@ -80,9 +80,9 @@ pub struct WebhookPolicy {
     /// The targets of the webhook policy (each a [`WebhookTargetObject`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Vec<WebhookTargetObject>>,
-    /// The event types of the webhook policy.
+    /// The event types of the webhook policy (each a [`WebhookEventType`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_types: Option<Vec<String>>,
+    pub event_types: Option<Vec<WebhookEventType>>,
     /// The creator of the webhook policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creator: Option<String>,
@@ -106,7 +106,7 @@ pub struct WebhookLastTrigger {
     pub policy_name: Option<String>,
     /// The webhook event type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
+    pub event_type: Option<WebhookEventType>,
     /// Whether or not the webhook policy enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
@@ -130,13 +130,13 @@ pub struct WebhookJob {
     pub policy_id: Option<i64>,
     /// The webhook job event type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
+    pub event_type: Option<WebhookEventType>,
     /// The webhook job notify type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify_type: Option<String>,
+    pub notify_type: Option<NotifyType>,
     /// The webhook job status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<JobStatus>,
     /// The webhook job notify detailed data.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_detail: Option<String>,

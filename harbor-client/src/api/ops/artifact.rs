@@ -249,8 +249,9 @@ impl HarborClient {
         project_name: &str,
         repository: &RepositoryName,
         reference: &Reference,
-        addition: &str,
+        addition: impl Into<ArtifactAddition>,
     ) -> Result<Bytes> {
+        let addition = addition.into();
         let req = ApiRequest::new(
             Method::GET,
             format!(
@@ -258,7 +259,7 @@ impl HarborClient {
                 encode_segment(project_name),
                 repository.path_segment(),
                 reference.path_segment(),
-                encode_segment(addition)
+                encode_segment(addition.as_str())
             ),
         );
         self.send_bytes(req).await

@@ -146,7 +146,7 @@ pub struct ListLabelsParams {
     /// The label name.
     pub name: Option<String>,
     /// The label scope. Valid values are g and p. g for global labels and p for project labels.
-    pub scope: Option<String>,
+    pub scope: Option<LabelScope>,
     /// Relevant project ID, required when scope is p.
     pub project_id: Option<i64>,
 }
@@ -184,7 +184,7 @@ impl ListLabelsParams {
     }
     /// Sets `scope`.
     #[must_use]
-    pub fn scope(mut self, value: impl Into<String>) -> Self {
+    pub fn scope(mut self, value: impl Into<LabelScope>) -> Self {
         self.scope = Some(value.into());
         self
     }

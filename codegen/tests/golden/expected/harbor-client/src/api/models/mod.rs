@@ -7,6 +7,8 @@
 
 mod artifact;
 pub use artifact::*;
+mod enums;
+pub use enums::*;
 mod project;
 pub use project::*;
 mod retention;

@@ -31,7 +31,7 @@ pub struct GeneralInfo {
     pub external_url: Option<String>,
     /// The auth mode of current Harbor instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_mode: Option<String>,
+    pub auth_mode: Option<AuthMode>,
     /// The flag to indicate whether the current auth mode should consider as a primary one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_auth_mode: Option<bool>,

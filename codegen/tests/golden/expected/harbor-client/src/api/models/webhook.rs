@@ -22,7 +22,7 @@ pub struct WebhookLastTrigger {
     pub policy_name: Option<String>,
     /// The webhook event type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_type: Option<String>,
+    pub event_type: Option<WebhookEventType>,
     /// Whether or not the webhook policy enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
