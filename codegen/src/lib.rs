@@ -20,6 +20,7 @@ pub mod naming;
 pub mod ops;
 pub mod output;
 pub mod sets;
+pub mod since;
 pub mod spec;
 pub mod typing;
 
@@ -60,6 +61,8 @@ pub struct Context<'a> {
     pub data: &'a Overrides,
     /// `data/enums.yaml`.
     pub sets: &'a [ClosedSet],
+    /// `data/since.yaml`.
+    pub since: &'a since::SinceTable,
 }
 
 impl Context<'_> {
@@ -139,6 +142,12 @@ pub fn check_data(cx: &Context<'_>) -> Result<()> {
             problems.push(format!(
                 "tag `{}` (of {}) has no module in modules.by_tag",
                 op.tag(),
+                op.id()
+            ));
+        }
+        if cx.since.of(op.id()).is_none() {
+            problems.push(format!(
+                "{} has no release in data/since.yaml (run `cargo run -p harbor-codegen -- since --harbor-git DIR`)",
                 op.id()
             ));
         }
@@ -288,6 +297,8 @@ pub const SPEC_FILE: &str = "codegen/spec/harbor-v2.0-swagger.yaml";
 pub const OVERRIDES_FILE: &str = "codegen/data/overrides.yaml";
 /// The closed sets.
 pub const ENUMS_FILE: &str = "codegen/data/enums.yaml";
+/// The first release of each operation.
+pub const SINCE_FILE: &str = "codegen/data/since.yaml";
 
 /// The generator's inputs, as text.
 #[derive(Debug, Clone, Default)]
@@ -298,6 +309,8 @@ pub struct Inputs {
     pub overrides: String,
     /// `enums.yaml`.
     pub enums: String,
+    /// `since.yaml`.
+    pub since: String,
 }
 
 impl Inputs {
@@ -312,6 +325,7 @@ impl Inputs {
             spec: read(&dir.join("spec.yaml"))?,
             overrides: read(&dir.join("overrides.yaml"))?,
             enums: read(&dir.join("enums.yaml"))?,
+            since: read(&dir.join("since.yaml"))?,
         })
     }
 
@@ -325,6 +339,7 @@ impl Inputs {
             spec: read(&spec.map_or_else(|| root.join(SPEC_FILE), Path::to_path_buf))?,
             overrides: read(&root.join(OVERRIDES_FILE))?,
             enums: read(&root.join(ENUMS_FILE))?,
+            since: read(&root.join(SINCE_FILE))?,
         })
     }
 }
@@ -338,10 +353,12 @@ pub fn generate(inputs: &Inputs) -> Result<std::collections::BTreeMap<PathBuf, S
     let spec = Spec::parse(&inputs.spec)?;
     let data = Overrides::parse(&inputs.overrides)?;
     let sets = data::parse_closed_sets(&inputs.enums)?;
+    let since = since::SinceTable::parse(&inputs.since)?;
     let cx = Context {
         spec: &spec,
         data: &data,
         sets: &sets,
+        since: &since,
     };
     check_data(&cx)?;
     Ok(output::files(&cx))

@@ -30,6 +30,7 @@ struct Options {
     command: String,
     spec: Option<PathBuf>,
     root: PathBuf,
+    harbor_git: Option<PathBuf>,
 }
 
 fn parse_args(args: Vec<String>) -> Result<Options> {
@@ -37,6 +38,7 @@ fn parse_args(args: Vec<String>) -> Result<Options> {
         command: "generate".into(),
         spec: None,
         root: harbor_codegen::workspace_root(),
+        harbor_git: None,
     };
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
@@ -45,7 +47,8 @@ fn parse_args(args: Vec<String>) -> Result<Options> {
                 .ok_or_else(|| Error::new(format!("{name} needs a value")))
         };
         match a.as_str() {
-            "generate" | "check" => o.command = a,
+            "generate" | "check" | "since" => o.command = a,
+            "--harbor-git" => o.harbor_git = Some(PathBuf::from(value("--harbor-git")?)),
             "--spec" => o.spec = Some(PathBuf::from(value("--spec")?)),
             "--root" => o.root = PathBuf::from(value("--root")?),
             "-h" | "--help" => {
@@ -66,11 +69,12 @@ fn run(args: Vec<String>) -> Result<()> {
     match o.command.as_str() {
         "help" => {
             println!(
-                "harbor-codegen [generate|check] [--spec FILE] [--root DIR]\n\n  generate  write harbor-client's generated API files (the default)\n  check     regenerate into a temporary directory; fail when the tree differs"
+                "harbor-codegen [generate|check] [--spec FILE] [--root DIR]\nharbor-codegen since --harbor-git DIR\n\n  generate  write harbor-client's generated API files (the default)\n  check     regenerate into a temporary directory; fail when the tree differs\n  since     derive data/since.yaml from the release tags of a goharbor/harbor git directory"
             );
             Ok(())
         }
         "check" => check(&o),
+        "since" => since(&o),
         _ => {
             let files = harbor_codegen::generate_formatted(&o.root, o.spec.as_deref())?;
             let (written, removed) = write_tree(&o.root, &files)?;
@@ -81,6 +85,28 @@ fn run(args: Vec<String>) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Derives `data/since.yaml` from a goharbor/harbor clone.
+fn since(o: &Options) -> Result<()> {
+    use harbor_codegen::since::{SinceTable, derive, render};
+    let git_dir = o.harbor_git.as_deref().ok_or_else(|| {
+        Error::new("since needs --harbor-git DIR (a goharbor/harbor git directory)")
+    })?;
+    let inputs = harbor_codegen::Inputs::from_workspace(&o.root, o.spec.as_deref())?;
+    let spec = harbor_codegen::spec::Spec::parse(&inputs.spec)?;
+    let previous = SinceTable::parse(&inputs.since)?;
+    let (tags, table) = derive(git_dir, &spec, previous.baseline())?;
+    let path = o.root.join(harbor_codegen::SINCE_FILE);
+    std::fs::write(&path, render(&previous, &tags, &table))
+        .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+    println!(
+        "harbor-codegen: {} operations over {} tags written to {}",
+        table.len(),
+        tags.len(),
+        harbor_codegen::SINCE_FILE
+    );
+    Ok(())
 }
 
 /// Writes the files that changed and removes generated files that are no longer produced.

@@ -10,6 +10,7 @@ use crate::describe::param_doc;
 use crate::docs::{doc_lines, own_doc_lines, spec_or_own};
 use crate::models::model_struct;
 use crate::naming::{all_pages_name, field_ident, method_name, pascal, stream_name};
+use crate::since::Version;
 use crate::spec::{Operation, scalar_text, str_of};
 use crate::typing::{rust_type, scalar_type};
 
@@ -43,6 +44,8 @@ pub struct TableRow {
     pub rust_method: String,
     /// `in:name` of every parameter but `X-Request-Id`.
     pub params: Vec<String>,
+    /// The first Harbor release that has it.
+    pub since: Version,
 }
 
 /// An argument of a generated method.
@@ -90,6 +93,23 @@ const ONE_PAGE_DOC: &str =
 const ONE_PAGE_DOC_BLOCKING: &str =
     "    ///\n    /// Returns one page; see the `list_all_*` variant for all pages.\n";
 
+/// The doc paragraph of an operation added after the baseline.
+fn since_doc(since: Version) -> String {
+    format!(
+        "    ///\n    /// Since Harbor {}: an older server gets [`Error::UnsupportedByServer`] before anything\n    /// is sent (see [`VersionCheck`]).\n",
+        since_text(since)
+    )
+}
+
+/// `2.6` for `2.6.0`, `2.11.1` otherwise.
+pub fn since_text(v: Version) -> String {
+    if v.2 == 0 {
+        format!("{}.{}", v.0, v.1)
+    } else {
+        v.to_string()
+    }
+}
+
 /// The first 2xx response (by code as text), if any.
 fn success(op: &Value) -> (Option<String>, Option<&Value>) {
     let Some(responses) = op["responses"].as_mapping() else {
@@ -119,6 +139,9 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
     let oid = op.id();
     let module = cx.op_module(oid, op.tag());
     let mname = method_name(oid, cx.data);
+    let baseline = cx.since.baseline();
+    let since = cx.since.of(oid).unwrap_or(baseline);
+    let gated = since > baseline;
     let prms: Vec<&Value> = op.op["parameters"]
         .as_sequence()
         .into_iter()
@@ -141,6 +164,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                 )
             })
             .collect(),
+        since,
     });
     if cx.data.operations.hand_written.contains_key(oid) {
         return;
@@ -359,13 +383,27 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         d.push_str("    ///\n");
         d.push_str(&doc_lines(desc, "    "));
     }
+    let since_doc = if gated {
+        since_doc(since)
+    } else {
+        String::new()
+    };
+    d.push_str(&since_doc);
     if ret.starts_with("Page<") {
         d.push_str(ONE_PAGE_DOC);
     }
     d.push_str(ERRORS_DOC);
 
     // Body.
-    let mut code_lines = conversions.concat();
+    let mut code_lines = if gated {
+        format!(
+            "        self.require_version(HarborVersion::new({}, {}, {}), \"{oid}\").await?;\n",
+            since.0, since.1, since.2
+        )
+    } else {
+        String::new()
+    };
+    code_lines.push_str(&conversions.concat());
     let mutable = if lines.is_empty() && pstruct.is_none() {
         ""
     } else {
@@ -455,6 +493,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         }
         own.push(format!("params: &{pstruct}"));
         let mut sd = doc_lines(&format!("{bare}: every item, over all pages."), "    ");
+        sd.push_str(&since_doc);
         sd.push_str(&format!(
             "    ///\n    /// Pages through `{oid}` with `page_size=100` (Harbor's maximum) until\n    /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of\n    /// `params` are ignored.\n"
         ));
@@ -496,6 +535,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
             &format!("{bare}: every item, over all pages (100 per request)."),
             "    ",
         );
+        bsd.push_str(&since_doc);
         bsd.push_str("    ///\n    /// # Errors\n    ///\n    /// The first page that fails.\n");
         blocking.push(format!(
             "{bsd}{sdep}    pub fn {all_name}(&self, {own_decls}) -> Result<Vec<{item_t}>> {{\n        self.block_on(self.inner.{sname}({sfwd}).try_collect())?\n    }}\n"

@@ -102,7 +102,7 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
             continue;
         }
         let mut f = format!(
-            "{HEADER}//! {}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse futures_util::stream::BoxStream;\nuse http::Method;\n\nuse crate::api::client::{{ApiRequest, Created, HarborClient}};\nuse crate::api::models::*;\nuse crate::api::location::ArtifactLocation;\nuse crate::api::names::{{ProjectRef, Reference, RepositoryName, encode_segment}};\nuse crate::api::page::{{Page, paginate}};\nuse crate::api::query::Query;\nuse crate::{{Error, Result}};\n\n",
+            "{HEADER}//! {}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse futures_util::stream::BoxStream;\nuse http::Method;\n\nuse crate::api::client::{{ApiRequest, Created, HarborClient}};\nuse crate::api::models::*;\nuse crate::api::location::ArtifactLocation;\nuse crate::api::names::{{ProjectRef, Reference, RepositoryName, encode_segment}};\nuse crate::api::page::{{Page, paginate}};\nuse crate::api::query::Query;\nuse crate::api::{{HarborVersion, VersionCheck}};\nuse crate::{{Error, Result}};\n\n",
             cx.module_doc(module)
         );
         if let Some(fns) = fns {
@@ -134,7 +134,7 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
     out.insert(api.join("blocking/generated.rs"), g);
 
     let mut t = format!(
-        "{HEADER}//! The table of typed operations: which operation of the spec each method calls.\n\nuse super::TypedOperation;\n\n/// Every operation of Harbor's spec and the method of [`HarborClient`](super::HarborClient) that\n/// calls it.\n///\n/// `params` lists the spec parameters the method sends, as `in:name` (`X-Request-Id` is\n/// sent on every request and not listed). The coverage test checks this table against the spec.\n#[rustfmt::skip]\npub const OPERATIONS: &[TypedOperation] = &[\n"
+        "{HEADER}//! The table of typed operations: which operation of the spec each method calls.\n\nuse super::{{HarborVersion, TypedOperation}};\n\n/// Every operation of Harbor's spec and the method of [`HarborClient`](super::HarborClient) that\n/// calls it.\n///\n/// `params` lists the spec parameters the method sends, as `in:name` (`X-Request-Id` is\n/// sent on every request and not listed); `since` is the first Harbor release that has the\n/// operation (see `codegen/data/since.yaml`). The coverage test checks this table against the spec.\n#[rustfmt::skip]\npub const OPERATIONS: &[TypedOperation] = &[\n"
     );
     for row in &table {
         let ps = row
@@ -144,11 +144,11 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
             .collect::<Vec<_>>()
             .join(", ");
         t.push_str(&format!(
-            "    op(\"{}\", \"{}\", \"{}\", \"{}\", &[{ps}]),\n",
-            row.id, row.method, row.path, row.rust_method
+            "    op(\"{}\", \"{}\", \"{}\", \"{}\", &[{ps}], v({}, {}, {})),\n",
+            row.id, row.method, row.path, row.rust_method, row.since.0, row.since.1, row.since.2
         ));
     }
-    t.push_str("];\n\nconst fn op(\n    operation_id: &'static str,\n    method: &'static str,\n    path: &'static str,\n    rust_method: &'static str,\n    params: &'static [&'static str],\n) -> TypedOperation {\n    TypedOperation {\n        operation_id,\n        method,\n        path,\n        rust_method,\n        params,\n    }\n}\n");
+    t.push_str("];\n\nconst fn op(\n    operation_id: &'static str,\n    method: &'static str,\n    path: &'static str,\n    rust_method: &'static str,\n    params: &'static [&'static str],\n    since: HarborVersion,\n) -> TypedOperation {\n    TypedOperation {\n        operation_id,\n        method,\n        path,\n        rust_method,\n        params,\n        since,\n    }\n}\n\nconst fn v(major: u32, minor: u32, patch: u32) -> HarborVersion {\n    HarborVersion::new(major, minor, patch)\n}\n");
     out.insert(api.join("operations.rs"), t);
 
     let mut c = format!(

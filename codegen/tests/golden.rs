@@ -87,3 +87,14 @@ fn a_closed_set_on_a_missing_field_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn an_operation_without_a_release_is_refused() {
+    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    inputs.since = inputs.since.replace("  getPermissions: 2.10.0\n", "");
+    let err = harbor_codegen::generate(&inputs).expect_err("getPermissions has no release");
+    assert!(
+        err.to_string().contains("getPermissions has no release"),
+        "{err}"
+    );
+}

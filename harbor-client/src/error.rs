@@ -118,6 +118,20 @@ pub enum Error {
         /// What was wrong with the answer.
         message: String,
     },
+
+    /// The operation is newer than the Harbor server, which reports its version in
+    /// `GET /systeminfo`; nothing was sent. Upgrade Harbor, or use an operation the server
+    /// has; if the reported version is wrong, set
+    /// [`VersionCheck`](crate::api::VersionCheck) to `Assume` or `Off`.
+    #[error("{operation} needs Harbor {since} or later; the server runs Harbor {server}")]
+    UnsupportedByServer {
+        /// The spec's `operationId`.
+        operation: &'static str,
+        /// The first Harbor release that has the operation.
+        since: crate::api::HarborVersion,
+        /// The server's version.
+        server: crate::api::HarborVersion,
+    },
 }
 
 impl Error {
@@ -193,7 +207,9 @@ impl Error {
             Error::Transport {
                 may_have_been_sent, ..
             } => *may_have_been_sent,
-            Error::Config { .. } | Error::InvalidInput { .. } => false,
+            Error::Config { .. }
+            | Error::InvalidInput { .. }
+            | Error::UnsupportedByServer { .. } => false,
             _ => true,
         }
     }

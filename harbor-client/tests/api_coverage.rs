@@ -148,3 +148,32 @@ fn drift_is_detected() {
         assert_eq!(drift(&spec, &[bad]).len(), 1, "{bad:?}");
     }
 }
+
+#[test]
+fn operations_carry_the_release_that_added_them() {
+    use harbor_client::api::HarborVersion;
+    let since = |id: &str| {
+        OPERATIONS
+            .iter()
+            .find(|o| o.operation_id == id)
+            .map(|o| o.since)
+            .expect("in the table")
+    };
+    // Checked against the release tags of goharbor/harbor (codegen/data/since.yaml).
+    assert_eq!(since("getHealth"), HarborVersion::BASELINE);
+    assert_eq!(since("stopScanArtifact"), HarborVersion::new(2, 4, 0));
+    assert_eq!(since("getPermissions"), HarborVersion::new(2, 10, 0));
+    assert_eq!(
+        since("listArtifactsOfProject"),
+        HarborVersion::new(2, 11, 1)
+    );
+    assert_eq!(since("listAuditLogExts"), HarborVersion::new(2, 13, 0));
+    for op in OPERATIONS {
+        assert!(
+            op.since >= HarborVersion::BASELINE && op.since <= HarborVersion::new(2, 15, 2),
+            "{}: {}",
+            op.operation_id,
+            op.since
+        );
+    }
+}

@@ -124,3 +124,26 @@ async fn typed_paging_reads_total_count_from_prism() {
     );
     assert_eq!(page.page, 1);
 }
+
+#[tokio::test]
+async fn the_version_check_reads_systeminfo_as_the_spec_describes_it() {
+    let Some(prism) = prism() else { return };
+    let client = client(prism);
+    // Prism answers `harbor_version` with the spec's placeholder, which is not a version:
+    // the client then knows nothing and lets a newer operation go to the server.
+    let version = client
+        .server_version()
+        .await
+        .expect("systeminfo passes Prism's validation and decodes");
+    assert_eq!(version, None);
+    client
+        .list_audit_log_exts(&Default::default())
+        .await
+        .expect("sent, since the server's version is unknown");
+    let requests = prism.requests();
+    assert!(
+        requests.iter().any(|r| r == "GET /systeminfo"),
+        "{requests:?}"
+    );
+    assert!(prism.violations().iter().all(|v| !v.contains("systeminfo")));
+}

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::api::names::ProjectRef;
 use crate::api::page::{Page, parse_next_link};
+use crate::api::version::{self, HarborVersion, VersionCheck};
 use crate::transport::{Credentials, Request, RetryPolicy, Transport, TransportBuilder};
 use crate::{Error, Result};
 
@@ -38,6 +39,9 @@ pub struct HarborClient {
 struct Inner {
     transport: Transport,
     api_root: Url,
+    version_check: VersionCheck,
+    /// The server's version once read (`None`: it did not say); shared by the clones.
+    server_version: tokio::sync::OnceCell<Option<HarborVersion>>,
 }
 
 /// Builds a [`HarborClient`]. Obtain one with [`HarborClient::builder`] or
@@ -49,6 +53,7 @@ pub struct HarborClientBuilder {
     exact_root: bool,
     transport: TransportBuilder,
     prebuilt: Option<Transport>,
+    version_check: VersionCheck,
 }
 
 impl HarborClient {
@@ -99,6 +104,57 @@ impl HarborClient {
             req: ApiRequest::new(method, path.to_owned()),
             error: None,
         }
+    }
+
+    /// The Harbor version the server reports (`harbor_version` of `GET /systeminfo`, such as
+    /// `v2.11.0-abc123`), read once per client and shared by its clones; `None` when the
+    /// server does not say (anonymous `systeminfo` may omit it) or says something that is not
+    /// a version. With [`VersionCheck::Assume`] it is that version, and nothing is asked.
+    ///
+    /// # Errors
+    ///
+    /// As any call, when `systeminfo` cannot be read (not cached: the next call asks again).
+    pub async fn server_version(&self) -> Result<Option<HarborVersion>> {
+        if let VersionCheck::Assume(v) = self.inner.version_check {
+            return Ok(Some(v));
+        }
+        self.inner
+            .server_version
+            .get_or_try_init(|| async {
+                #[derive(serde::Deserialize)]
+                struct SystemInfo {
+                    #[serde(default)]
+                    harbor_version: Option<String>,
+                }
+                let info: SystemInfo = self
+                    .send_json(ApiRequest::new(Method::GET, "/systeminfo".to_owned()))
+                    .await?;
+                Ok(info.harbor_version.and_then(|v| v.parse().ok()))
+            })
+            .await
+            .copied()
+    }
+
+    /// Refuses, before anything is sent, an operation the server is known to lack (see
+    /// [`VersionCheck`]). Operations of every checked release never ask.
+    pub(crate) async fn require_version(
+        &self,
+        since: HarborVersion,
+        operation: &'static str,
+    ) -> Result<()> {
+        if since <= HarborVersion::BASELINE {
+            return Ok(());
+        }
+        let server = match self.inner.version_check {
+            VersionCheck::Off => return Ok(()),
+            VersionCheck::Assume(v) => Some(v),
+            VersionCheck::Detect => self.server_version().await.unwrap_or_else(|e| {
+                // Not knowing is not a reason to refuse: the server answers the call itself.
+                tracing::debug!(operation, error = %e, "the Harbor version could not be read");
+                None
+            }),
+        };
+        version::check(operation, since, server)
     }
 
     fn url_for(&self, req: &ApiRequest) -> Result<Url> {
@@ -280,7 +336,15 @@ impl HarborClientBuilder {
             exact_root,
             transport: Transport::builder(),
             prebuilt: None,
+            version_check: VersionCheck::default(),
         }
+    }
+
+    /// How operations Harbor added after 2.2 are checked against the server's version before
+    /// sending (default [`VersionCheck::Detect`]: read once from `GET /systeminfo`).
+    pub fn version_check(mut self, check: VersionCheck) -> Self {
+        self.version_check = check;
+        self
     }
 
     /// Basic credentials of a Harbor user (database, LDAP or UAA user).
@@ -396,6 +460,8 @@ impl HarborClientBuilder {
             inner: Arc::new(Inner {
                 transport,
                 api_root: url,
+                version_check: self.version_check,
+                server_version: tokio::sync::OnceCell::new(),
             }),
         })
     }

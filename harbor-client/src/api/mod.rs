@@ -69,6 +69,22 @@
 //!   redacted in `Debug`.
 //! - Retries with backoff for idempotent calls only (GET, HEAD, PUT, DELETE).
 //!
+//! # Harbor versions
+//!
+//! Every operation carries the first Harbor release whose spec has it
+//! ([`TypedOperation::since`], "Since Harbor 2.x" in its docs; read from the release tags
+//! v2.2.0 to v2.15.2). Before sending an operation Harbor added after 2.2, the client reads
+//! the server's version from `GET /systeminfo` once ([`HarborClient::server_version`],
+//! parsed into a [`HarborVersion`] from e.g. `v2.11.0-abc123`) and fails with
+//! [`Error::UnsupportedByServer`](crate::Error::UnsupportedByServer) when the server is
+//! older: a clear error instead of Harbor's `404 path … was not found`. A server that does not
+//! say its version (anonymous `systeminfo` may omit it) gets the call; [`VersionCheck`] sets a
+//! version or turns the check off.
+//!
+//! Enum-like strings (scan types, permission resources and actions, webhook event types,
+//! job statuses, ...) are closed sets such as [`models::WebhookEventType`]:
+//! `#[non_exhaustive]` enums whose `Other(String)` keeps a value a newer Harbor sends.
+//!
 //! # Harbor 1.x
 //!
 //! [`v1::HarborV1Client`] covers projects, repositories, tags, labels, scans and webhook
@@ -97,6 +113,7 @@ mod page;
 mod query;
 mod secret;
 pub mod v1;
+mod version;
 mod vulnerability;
 
 pub use additions::BuildHistoryEntry;
@@ -110,6 +127,7 @@ pub use ops::*;
 pub use page::{MAX_PAGE_SIZE, Page};
 pub use query::Query;
 pub use secret::Secret;
+pub use version::{HarborVersion, VersionCheck};
 pub use vulnerability::{
     MIME_GENERIC_V1_1, MIME_NATIVE_V1_0, ReportedVulnerability, Severity, VulnerabilityReport,
     VulnerabilityReports,
@@ -130,4 +148,7 @@ pub struct TypedOperation {
     /// The spec parameters the method sends, as `in:name` (`X-Request-Id` is sent on every
     /// request and not listed).
     pub params: &'static [&'static str],
+    /// The first Harbor release that has the operation ([`HarborVersion::BASELINE`] for the
+    /// ones every checked release has); the method refuses an older server before sending.
+    pub since: HarborVersion,
 }

@@ -124,6 +124,9 @@ impl HarborClient {
     ///
     /// List accessories of the specific artifact
     ///
+    /// Since Harbor 2.5: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -144,6 +147,9 @@ impl HarborClient {
     }
 
     /// List accessories: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.5: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

@@ -46,6 +46,9 @@ impl HarborClient {
     ///
     /// This endpoint let user see the recent operation logs of the projects which he is member with project_admin role, or return all audit logs for system admin user.
     ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -61,6 +64,9 @@ impl HarborClient {
 
     /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user: every item, over all pages (100 per request).
     ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// The first page that fails.
@@ -74,6 +80,9 @@ impl HarborClient {
     /// Get all event types of audit log.
     ///
     /// `GET /auditlog-exts/events` (operation `listAuditLogEventTypes`).
+    ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -124,6 +133,9 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/auditlog-exts` (operation `getLogExts`).
     ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -139,6 +151,9 @@ impl HarborClient {
     }
 
     /// Get recent logs of the projects: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

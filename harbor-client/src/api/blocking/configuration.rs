@@ -21,6 +21,9 @@ impl HarborClient {
     ///
     /// This endpoint is for retrieving system configurations that only provides for internal api call.
     ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a

@@ -19,6 +19,9 @@ impl HarborClient {
     ///
     /// `GET /jobservice/pools` (operation `getWorkerPools`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -33,6 +36,9 @@ impl HarborClient {
     ///
     /// Get workers in current pool
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -44,6 +50,9 @@ impl HarborClient {
     /// Stop running job.
     ///
     /// `PUT /jobservice/jobs/{job_id}` (operation `stopRunningJob`).
+    ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -59,6 +68,9 @@ impl HarborClient {
     ///
     /// Get job log by job id, it is only used by administrator
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -73,6 +85,9 @@ impl HarborClient {
     ///
     /// list job queue
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -84,6 +99,9 @@ impl HarborClient {
     /// stop and clean, pause, resume pending jobs in the queue.
     ///
     /// `PUT /jobservice/queues/{job_type}` (operation `actionPendingJobs`).
+    ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -97,6 +115,9 @@ impl HarborClient {
     ///
     /// `GET /schedules` (operation `listSchedules`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -109,6 +130,9 @@ impl HarborClient {
 
     /// List schedules: every item, over all pages (100 per request).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// The first page that fails.
@@ -119,6 +143,9 @@ impl HarborClient {
     /// Get scheduler paused status.
     ///
     /// `GET /schedules/{job_type}/paused` (operation `getSchedulePaused`).
+    ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

@@ -57,6 +57,17 @@ impl HarborClient {
         &self.inner
     }
 
+    /// The Harbor version the server reports, read once and cached: see
+    /// [`crate::api::HarborClient::server_version`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::api::HarborClient::server_version`], and [`Error::Config`](crate::Error::Config)
+    /// inside an async runtime.
+    pub fn server_version(&self) -> Result<Option<crate::api::HarborVersion>> {
+        self.block_on(self.inner.server_version())?
+    }
+
     /// Runs a future of the async client to completion.
     ///
     /// ```no_run

@@ -147,6 +147,9 @@ impl HarborClient {
     ///
     /// List artifacts of the specified project
     ///
+    /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -162,6 +165,9 @@ impl HarborClient {
     }
 
     /// List artifacts: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

@@ -19,6 +19,9 @@ impl HarborClient {
     ///
     /// `GET /repositories` (operation `listAllRepositories`).
     ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -33,6 +36,9 @@ impl HarborClient {
     }
 
     /// List all authorized repositories: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

@@ -42,6 +42,9 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop` (operation `stopScanArtifact`).
     ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -152,6 +155,9 @@ impl HarborClient {
     ///
     /// `POST /system/scanAll/stop` (operation `stopScanAll`).
     ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -163,6 +169,9 @@ impl HarborClient {
     /// Export scan data for selected projects.
     ///
     /// `POST /export/cve` (operation `exportScanData`).
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -182,6 +191,9 @@ impl HarborClient {
     ///
     /// Get the scan data export execution specified by ID
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -197,6 +209,9 @@ impl HarborClient {
     ///
     /// `GET /export/cve/executions` (operation `getScanDataExportExecutionList`).
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -210,6 +225,9 @@ impl HarborClient {
     /// `GET /export/cve/download/{execution_id}` (operation `downloadScanData`).
     ///
     /// Download the scan data report. Default format is CSV
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -228,6 +246,9 @@ impl HarborClient {
     /// `GET /security/summary` (operation `getSecuritySummary`).
     ///
     /// Retrieve the vulnerability summary of the system
+    ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -256,6 +277,9 @@ impl HarborClient {
     /// tag(exact match)
     /// digest(exact match)
     ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -270,6 +294,9 @@ impl HarborClient {
     }
 
     /// Get the vulnerability list: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

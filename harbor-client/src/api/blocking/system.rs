@@ -131,6 +131,9 @@ impl HarborClient {
     ///
     /// This endpoint is for retrieving resource and action info that only provides for admin user(system admin and project admin).
     ///
+    /// Since Harbor 2.10: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a

@@ -74,6 +74,9 @@ impl HarborClient {
     ///
     /// Stop the GC execution specified by ID
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -144,6 +147,9 @@ impl HarborClient {
     ///
     /// get purge job execution history.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -155,6 +161,9 @@ impl HarborClient {
     }
 
     /// Get purge job results: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -172,6 +181,9 @@ impl HarborClient {
     ///
     /// This endpoint let user get purge job status filtered by specific ID.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -185,6 +197,9 @@ impl HarborClient {
     /// `PUT /system/purgeaudit/{purge_id}` (operation `stopPurge`).
     ///
     /// Stop the purge audit log execution specified by ID
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -200,6 +215,9 @@ impl HarborClient {
     ///
     /// This endpoint let user get purge job logs filtered by specific ID.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -213,6 +231,9 @@ impl HarborClient {
     /// `GET /system/purgeaudit/schedule` (operation `getPurgeSchedule`).
     ///
     /// This endpoint is for get schedule of purge job.
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -228,6 +249,9 @@ impl HarborClient {
     ///
     /// This endpoint is for update purge job schedule.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -241,6 +265,9 @@ impl HarborClient {
     /// `PUT /system/purgeaudit/schedule` (operation `updatePurgeSchedule`).
     ///
     /// This endpoint is for update purge job schedule.
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

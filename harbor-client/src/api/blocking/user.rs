@@ -60,6 +60,9 @@ impl HarborClient {
     ///
     /// This endpoint is to search groups by group name.  It's open for all authenticated requests.
     ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -75,6 +78,9 @@ impl HarborClient {
     }
 
     /// Search groups by groupname: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

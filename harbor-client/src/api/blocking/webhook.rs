@@ -134,6 +134,9 @@ impl HarborClient {
     ///
     /// This endpoint returns the executions of a specific webhook policy.
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
     /// # Errors
@@ -153,6 +156,9 @@ impl HarborClient {
     }
 
     /// List executions for a specific webhook policy: every item, over all pages (100 per request).
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -175,6 +181,9 @@ impl HarborClient {
     /// `GET /projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks` (operation `ListTasksOfWebhookExecution`).
     ///
     /// This endpoint returns the tasks of a specific webhook execution.
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Returns one page; see the `list_all_*` variant for all pages.
     ///
@@ -199,6 +208,9 @@ impl HarborClient {
 
     /// List tasks for a specific webhook execution: every item, over all pages (100 per request).
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// The first page that fails.
@@ -221,6 +233,9 @@ impl HarborClient {
     /// `GET /projects/{project_name_or_id}/webhook/policies/{webhook_policy_id}/executions/{execution_id}/tasks/{task_id}/log` (operation `GetLogsOfWebhookTask`).
     ///
     /// This endpoint returns the logs of a specific webhook task.
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -173,6 +174,9 @@ impl HarborClient {
     ///
     /// List accessories of the specific artifact
     ///
+    /// Since Harbor 2.5: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -186,6 +190,8 @@ impl HarborClient {
         reference: &Reference,
         params: &ListAccessoriesParams,
     ) -> Result<Page<Accessory>> {
+        self.require_version(HarborVersion::new(2, 5, 0), "listAccessories")
+            .await?;
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -200,6 +206,9 @@ impl HarborClient {
     }
 
     /// List accessories: every item, over all pages.
+    ///
+    /// Since Harbor 2.5: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `listAccessories` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

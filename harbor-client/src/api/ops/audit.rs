@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -65,6 +66,9 @@ impl HarborClient {
     ///
     /// This endpoint let user see the recent operation logs of the projects which he is member with project_admin role, or return all audit logs for system admin user.
     ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -75,12 +79,17 @@ impl HarborClient {
         &self,
         params: &ListAuditLogExtsParams,
     ) -> Result<Page<AuditLogExt>> {
+        self.require_version(HarborVersion::new(2, 13, 0), "listAuditLogExts")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/auditlog-exts".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
     }
 
     /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user: every item, over all pages.
+    ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `listAuditLogExts` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -106,11 +115,16 @@ impl HarborClient {
     ///
     /// `GET /auditlog-exts/events` (operation `listAuditLogEventTypes`).
     ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_audit_log_event_types(&self) -> Result<Vec<AuditLogEventType>> {
+        self.require_version(HarborVersion::new(2, 13, 0), "listAuditLogEventTypes")
+            .await?;
         let req = ApiRequest::new(Method::GET, "/auditlog-exts/events".to_owned());
         self.send_json(req).await
     }
@@ -169,6 +183,9 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/auditlog-exts` (operation `getLogExts`).
     ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -180,6 +197,8 @@ impl HarborClient {
         project_name: &str,
         params: &GetLogExtsParams,
     ) -> Result<Page<AuditLogExt>> {
+        self.require_version(HarborVersion::new(2, 13, 0), "getLogExts")
+            .await?;
         let mut req = ApiRequest::new(
             Method::GET,
             format!("/projects/{}/auditlog-exts", encode_segment(project_name)),
@@ -189,6 +208,9 @@ impl HarborClient {
     }
 
     /// Get recent logs of the projects: every item, over all pages.
+    ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `getLogExts` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -25,11 +26,16 @@ impl HarborClient {
     ///
     /// This endpoint is for retrieving system configurations that only provides for internal api call.
     ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_internal_configurations(&self) -> Result<InternalConfigurationsResponse> {
+        self.require_version(HarborVersion::new(2, 3, 0), "getInternalconfig")
+            .await?;
         let req = ApiRequest::new(Method::GET, "/internalconfig".to_owned());
         self.send_json(req).await
     }

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -23,11 +24,16 @@ impl HarborClient {
     ///
     /// `GET /jobservice/pools` (operation `getWorkerPools`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_worker_pools(&self) -> Result<Vec<WorkerPool>> {
+        self.require_version(HarborVersion::new(2, 7, 0), "getWorkerPools")
+            .await?;
         let req = ApiRequest::new(Method::GET, "/jobservice/pools".to_owned());
         self.send_json(req).await
     }
@@ -38,11 +44,16 @@ impl HarborClient {
     ///
     /// Get workers in current pool
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_workers(&self, pool_id: &str) -> Result<Vec<Worker>> {
+        self.require_version(HarborVersion::new(2, 7, 0), "getWorkers")
+            .await?;
         let req = ApiRequest::new(
             Method::GET,
             format!("/jobservice/pools/{}/workers", encode_segment(pool_id)),
@@ -54,11 +65,16 @@ impl HarborClient {
     ///
     /// `PUT /jobservice/jobs/{job_id}` (operation `stopRunningJob`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn stop_running_job(&self, job_id: &str) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 7, 0), "stopRunningJob")
+            .await?;
         let req = ApiRequest::new(
             Method::PUT,
             format!("/jobservice/jobs/{}", encode_segment(job_id)),
@@ -72,11 +88,16 @@ impl HarborClient {
     ///
     /// Get job log by job id, it is only used by administrator
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_job_log(&self, job_id: &str) -> Result<String> {
+        self.require_version(HarborVersion::new(2, 8, 0), "actionGetJobLog")
+            .await?;
         let req = ApiRequest::new(
             Method::GET,
             format!("/jobservice/jobs/{}/log", encode_segment(job_id)),
@@ -90,11 +111,16 @@ impl HarborClient {
     ///
     /// list job queue
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_job_queues(&self) -> Result<Vec<JobQueue>> {
+        self.require_version(HarborVersion::new(2, 7, 0), "listJobQueues")
+            .await?;
         let req = ApiRequest::new(Method::GET, "/jobservice/queues".to_owned());
         self.send_json(req).await
     }
@@ -103,11 +129,16 @@ impl HarborClient {
     ///
     /// `PUT /jobservice/queues/{job_type}` (operation `actionPendingJobs`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn act_on_pending_jobs(&self, job_type: &str, body: &ActionRequest) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 7, 0), "actionPendingJobs")
+            .await?;
         let mut req = ApiRequest::new(
             Method::PUT,
             format!("/jobservice/queues/{}", encode_segment(job_type)),
@@ -120,6 +151,9 @@ impl HarborClient {
     ///
     /// `GET /schedules` (operation `listSchedules`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -127,12 +161,17 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_schedules(&self, params: &ListSchedulesParams) -> Result<Page<ScheduleTask>> {
+        self.require_version(HarborVersion::new(2, 7, 0), "listSchedules")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/schedules".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
     }
 
     /// List schedules: every item, over all pages.
+    ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `listSchedules` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -158,11 +197,16 @@ impl HarborClient {
     ///
     /// `GET /schedules/{job_type}/paused` (operation `getSchedulePaused`).
     ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_schedule_paused(&self, job_type: &str) -> Result<SchedulerStatus> {
+        self.require_version(HarborVersion::new(2, 7, 0), "getSchedulePaused")
+            .await?;
         let req = ApiRequest::new(
             Method::GET,
             format!("/schedules/{}/paused", encode_segment(job_type)),

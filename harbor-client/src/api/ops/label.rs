@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {

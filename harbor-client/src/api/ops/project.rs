@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -203,6 +204,9 @@ impl HarborClient {
     ///
     /// List artifacts of the specified project
     ///
+    /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -214,6 +218,8 @@ impl HarborClient {
         project: impl Into<ProjectRef>,
         params: &ListArtifactsOfProjectParams,
     ) -> Result<Page<Artifact>> {
+        self.require_version(HarborVersion::new(2, 11, 1), "listArtifactsOfProject")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,
@@ -225,6 +231,9 @@ impl HarborClient {
     }
 
     /// List artifacts: every item, over all pages.
+    ///
+    /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `listArtifactsOfProject` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

@@ -16,12 +16,16 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
     /// List all authorized repositories.
     ///
     /// `GET /repositories` (operation `listAllRepositories`).
+    ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
@@ -33,12 +37,17 @@ impl HarborClient {
         &self,
         params: &ListAllRepositoriesParams,
     ) -> Result<Page<Repository>> {
+        self.require_version(HarborVersion::new(2, 3, 0), "listAllRepositories")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/repositories".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
     }
 
     /// List all authorized repositories: every item, over all pages.
+    ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `listAllRepositories` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -83,11 +84,16 @@ impl HarborClient {
     ///
     /// Delete Retention Policy, you can reference metadatas API for the policy model. You can check project metadatas to find whether a retention policy is already binded. This method should only be called when retention policy has already binded to project.
     ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn delete_retention(&self, id: i64) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 3, 0), "deleteRetention")
+            .await?;
         let req = ApiRequest::new(Method::DELETE, format!("/retentions/{}", id));
         self.send_empty(req).await
     }

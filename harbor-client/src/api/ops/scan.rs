@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -55,6 +56,9 @@ impl HarborClient {
     ///
     /// `POST /projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/scan/stop` (operation `stopScanArtifact`).
     ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -66,6 +70,8 @@ impl HarborClient {
         reference: &Reference,
         body: &ScanType,
     ) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 4, 0), "stopScanArtifact")
+            .await?;
         let mut req = ApiRequest::new(
             Method::POST,
             format!(
@@ -185,11 +191,16 @@ impl HarborClient {
     ///
     /// `POST /system/scanAll/stop` (operation `stopScanAll`).
     ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn stop_scan_all(&self) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 4, 0), "stopScanAll")
+            .await?;
         let req = ApiRequest::new(Method::POST, "/system/scanAll/stop".to_owned());
         self.send_empty(req).await
     }
@@ -197,6 +208,9 @@ impl HarborClient {
     /// Export scan data for selected projects.
     ///
     /// `POST /export/cve` (operation `exportScanData`).
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// # Errors
     ///
@@ -207,6 +221,8 @@ impl HarborClient {
         scan_data_type: &str,
         body: &ScanDataExportRequest,
     ) -> Result<ScanDataExportJob> {
+        self.require_version(HarborVersion::new(2, 6, 0), "exportScanData")
+            .await?;
         let mut req = ApiRequest::new(Method::POST, "/export/cve".to_owned());
         req.header("X-Scan-Data-Type", scan_data_type)?;
         req.json(body)?;
@@ -219,6 +235,9 @@ impl HarborClient {
     ///
     /// Get the scan data export execution specified by ID
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -227,6 +246,8 @@ impl HarborClient {
         &self,
         execution_id: i64,
     ) -> Result<ScanDataExportExecution> {
+        self.require_version(HarborVersion::new(2, 6, 0), "getScanDataExportExecution")
+            .await?;
         let req = ApiRequest::new(
             Method::GET,
             format!("/export/cve/execution/{}", execution_id),
@@ -238,11 +259,19 @@ impl HarborClient {
     ///
     /// `GET /export/cve/executions` (operation `getScanDataExportExecutionList`).
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_scan_data_export_executions(&self) -> Result<ScanDataExportExecutionList> {
+        self.require_version(
+            HarborVersion::new(2, 6, 0),
+            "getScanDataExportExecutionList",
+        )
+        .await?;
         let req = ApiRequest::new(Method::GET, "/export/cve/executions".to_owned());
         self.send_json(req).await
     }
@@ -253,6 +282,9 @@ impl HarborClient {
     ///
     /// Download the scan data report. Default format is CSV
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -262,6 +294,8 @@ impl HarborClient {
         execution_id: i64,
         params: &DownloadScanDataParams,
     ) -> Result<Bytes> {
+        self.require_version(HarborVersion::new(2, 6, 0), "downloadScanData")
+            .await?;
         let mut req = ApiRequest::new(
             Method::GET,
             format!("/export/cve/download/{}", execution_id),
@@ -276,6 +310,9 @@ impl HarborClient {
     ///
     /// Retrieve the vulnerability summary of the system
     ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -284,6 +321,8 @@ impl HarborClient {
         &self,
         params: &GetSecuritySummaryParams,
     ) -> Result<SecuritySummary> {
+        self.require_version(HarborVersion::new(2, 9, 0), "getSecuritySummary")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/security/summary".to_owned());
         params.apply(&mut req)?;
         self.send_json(req).await
@@ -305,6 +344,9 @@ impl HarborClient {
     /// tag(exact match)
     /// digest(exact match)
     ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -315,12 +357,17 @@ impl HarborClient {
         &self,
         params: &ListVulnerabilitiesParams,
     ) -> Result<Page<VulnerabilityItem>> {
+        self.require_version(HarborVersion::new(2, 9, 0), "ListVulnerabilities")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/security/vul".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
     }
 
     /// Get the vulnerability list: every item, over all pages.
+    ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `ListVulnerabilities` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

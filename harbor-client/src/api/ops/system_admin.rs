@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -96,11 +97,16 @@ impl HarborClient {
     ///
     /// Stop the GC execution specified by ID
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn stop_gc(&self, gc_id: i64) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 6, 0), "stopGC")
+            .await?;
         let req = ApiRequest::new(Method::PUT, format!("/system/gc/{}", gc_id));
         self.send_empty(req).await
     }
@@ -173,6 +179,9 @@ impl HarborClient {
     ///
     /// get purge job execution history.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -183,12 +192,17 @@ impl HarborClient {
         &self,
         params: &GetPurgeHistoryParams,
     ) -> Result<Page<ExecHistory>> {
+        self.require_version(HarborVersion::new(2, 6, 0), "getPurgeHistory")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/system/purgeaudit".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
     }
 
     /// Get purge job results: every item, over all pages.
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `getPurgeHistory` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -216,11 +230,16 @@ impl HarborClient {
     ///
     /// This endpoint let user get purge job status filtered by specific ID.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_purge_job(&self, purge_id: i64) -> Result<ExecHistory> {
+        self.require_version(HarborVersion::new(2, 6, 0), "getPurgeJob")
+            .await?;
         let req = ApiRequest::new(Method::GET, format!("/system/purgeaudit/{}", purge_id));
         self.send_json(req).await
     }
@@ -231,11 +250,16 @@ impl HarborClient {
     ///
     /// Stop the purge audit log execution specified by ID
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn stop_purge(&self, purge_id: i64) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 6, 0), "stopPurge")
+            .await?;
         let req = ApiRequest::new(Method::PUT, format!("/system/purgeaudit/{}", purge_id));
         self.send_empty(req).await
     }
@@ -246,11 +270,16 @@ impl HarborClient {
     ///
     /// This endpoint let user get purge job logs filtered by specific ID.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_purge_job_log(&self, purge_id: i64) -> Result<String> {
+        self.require_version(HarborVersion::new(2, 6, 0), "getPurgeJobLog")
+            .await?;
         let req = ApiRequest::new(Method::GET, format!("/system/purgeaudit/{}/log", purge_id));
         self.send_text(req).await
     }
@@ -261,11 +290,16 @@ impl HarborClient {
     ///
     /// This endpoint is for get schedule of purge job.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn get_purge_schedule(&self) -> Result<ExecHistory> {
+        self.require_version(HarborVersion::new(2, 6, 0), "getPurgeSchedule")
+            .await?;
         let req = ApiRequest::new(Method::GET, "/system/purgeaudit/schedule".to_owned());
         self.send_json(req).await
     }
@@ -276,11 +310,16 @@ impl HarborClient {
     ///
     /// This endpoint is for update purge job schedule.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn create_purge_schedule(&self, body: &Schedule) -> Result<Created> {
+        self.require_version(HarborVersion::new(2, 6, 0), "createPurgeSchedule")
+            .await?;
         let mut req = ApiRequest::new(Method::POST, "/system/purgeaudit/schedule".to_owned());
         req.json(body)?;
         self.send_created(req).await
@@ -292,11 +331,16 @@ impl HarborClient {
     ///
     /// This endpoint is for update purge job schedule.
     ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn update_purge_schedule(&self, body: &Schedule) -> Result<()> {
+        self.require_version(HarborVersion::new(2, 6, 0), "updatePurgeSchedule")
+            .await?;
         let mut req = ApiRequest::new(Method::PUT, "/system/purgeaudit/schedule".to_owned());
         req.json(body)?;
         self.send_empty(req).await

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -81,6 +82,9 @@ impl HarborClient {
     ///
     /// This endpoint is to search groups by group name.  It's open for all authenticated requests.
     ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -92,6 +96,8 @@ impl HarborClient {
         groupname: &str,
         params: &SearchUserGroupsParams,
     ) -> Result<Page<UserGroupSearchItem>> {
+        self.require_version(HarborVersion::new(2, 4, 0), "searchUserGroups")
+            .await?;
         let mut req = ApiRequest::new(Method::GET, "/usergroups/search".to_owned());
         req.query("groupname", groupname);
         params.apply(&mut req)?;
@@ -99,6 +105,9 @@ impl HarborClient {
     }
 
     /// Search groups by groupname: every item, over all pages.
+    ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `searchUserGroups` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -188,6 +189,9 @@ impl HarborClient {
     ///
     /// This endpoint returns the executions of a specific webhook policy.
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -200,6 +204,8 @@ impl HarborClient {
         webhook_policy_id: i64,
         params: &ListExecutionsOfWebhookPolicyParams,
     ) -> Result<Page<Execution>> {
+        self.require_version(HarborVersion::new(2, 8, 0), "ListExecutionsOfWebhookPolicy")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,
@@ -215,6 +221,9 @@ impl HarborClient {
     }
 
     /// List executions for a specific webhook policy: every item, over all pages.
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `ListExecutionsOfWebhookPolicy` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -250,6 +259,9 @@ impl HarborClient {
     ///
     /// This endpoint returns the tasks of a specific webhook execution.
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// Returns one page; see the `_stream` variant for all pages.
     ///
     /// # Errors
@@ -263,6 +275,8 @@ impl HarborClient {
         execution_id: i64,
         params: &ListTasksOfWebhookExecutionParams,
     ) -> Result<Page<Task>> {
+        self.require_version(HarborVersion::new(2, 8, 0), "ListTasksOfWebhookExecution")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,
@@ -279,6 +293,9 @@ impl HarborClient {
     }
 
     /// List tasks for a specific webhook execution: every item, over all pages.
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
     ///
     /// Pages through `ListTasksOfWebhookExecution` with `page_size=100` (Harbor's maximum) until
     /// `X-Total-Count` items are read or a page comes back short. `page`/`page_size` of
@@ -315,6 +332,9 @@ impl HarborClient {
     ///
     /// This endpoint returns the logs of a specific webhook task.
     ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
@@ -326,6 +346,8 @@ impl HarborClient {
         execution_id: i64,
         task_id: i64,
     ) -> Result<String> {
+        self.require_version(HarborVersion::new(2, 8, 0), "GetLogsOfWebhookTask")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,

@@ -2,27 +2,29 @@
 // Do not edit: change the generator (codegen/src) or its data (codegen/data), then run it again.
 //! The table of typed operations: which operation of the spec each method calls.
 
-use super::TypedOperation;
+use super::{HarborVersion, TypedOperation};
 
 /// Every operation of Harbor's spec and the method of [`HarborClient`](super::HarborClient) that
 /// calls it.
 ///
 /// `params` lists the spec parameters the method sends, as `in:name` (`X-Request-Id` is
-/// sent on every request and not listed). The coverage test checks this table against the spec.
+/// sent on every request and not listed); `since` is the first Harbor release that has the
+/// operation (see `codegen/data/since.yaml`). The coverage test checks this table against the spec.
 #[rustfmt::skip]
 pub const OPERATIONS: &[TypedOperation] = &[
-    op("listProjects", "GET", "/projects", "list_projects", &["query:q", "query:page", "query:page_size", "query:sort", "query:name", "query:public", "query:owner", "query:with_detail"]),
-    op("headProject", "HEAD", "/projects", "project_exists", &["query:project_name"]),
-    op("createProject", "POST", "/projects", "create_project", &["header:X-Resource-Name-In-Location", "body:project"]),
-    op("getProject", "GET", "/projects/{project_name_or_id}", "get_project", &["header:X-Is-Resource-Name", "path:project_name_or_id"]),
-    op("CopyArtifact", "POST", "/projects/{project_name}/repositories/{repository_name}/artifacts", "copy_artifact", &["path:project_name", "path:repository_name", "query:from"]),
-    op("createTag", "POST", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags", "create_tag", &["path:project_name", "path:repository_name", "path:reference", "body:tag"]),
-    op("getVulnerabilitiesAddition", "GET", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/vulnerabilities", "get_vulnerabilities", &["path:project_name", "path:repository_name", "path:reference", "header:X-Accept-Vulnerabilities"]),
-    op("LastTrigger", "GET", "/projects/{project_name_or_id}/webhook/lasttrigger", "list_webhook_last_triggers", &["header:X-Is-Resource-Name", "path:project_name_or_id"]),
-    op("getSystemInfo", "GET", "/systeminfo", "get_system_info", &[]),
-    op("getCert", "GET", "/systeminfo/getcert", "get_system_cert", &[]),
-    op("getPing", "GET", "/ping", "ping", &[]),
-    op("triggerRetentionExecution", "POST", "/retentions/{id}/executions", "trigger_retention_execution", &["path:id", "body:body"]),
+    op("listProjects", "GET", "/projects", "list_projects", &["query:q", "query:page", "query:page_size", "query:sort", "query:name", "query:public", "query:owner", "query:with_detail"], v(2, 2, 0)),
+    op("headProject", "HEAD", "/projects", "project_exists", &["query:project_name"], v(2, 2, 0)),
+    op("createProject", "POST", "/projects", "create_project", &["header:X-Resource-Name-In-Location", "body:project"], v(2, 2, 0)),
+    op("getProject", "GET", "/projects/{project_name_or_id}", "get_project", &["header:X-Is-Resource-Name", "path:project_name_or_id"], v(2, 2, 0)),
+    op("CopyArtifact", "POST", "/projects/{project_name}/repositories/{repository_name}/artifacts", "copy_artifact", &["path:project_name", "path:repository_name", "query:from"], v(2, 2, 0)),
+    op("createTag", "POST", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags", "create_tag", &["path:project_name", "path:repository_name", "path:reference", "body:tag"], v(2, 2, 0)),
+    op("getVulnerabilitiesAddition", "GET", "/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/additions/vulnerabilities", "get_vulnerabilities", &["path:project_name", "path:repository_name", "path:reference", "header:X-Accept-Vulnerabilities"], v(2, 2, 0)),
+    op("LastTrigger", "GET", "/projects/{project_name_or_id}/webhook/lasttrigger", "list_webhook_last_triggers", &["header:X-Is-Resource-Name", "path:project_name_or_id"], v(2, 2, 0)),
+    op("getSystemInfo", "GET", "/systeminfo", "get_system_info", &[], v(2, 2, 0)),
+    op("getCert", "GET", "/systeminfo/getcert", "get_system_cert", &[], v(2, 2, 0)),
+    op("getPing", "GET", "/ping", "ping", &[], v(2, 2, 0)),
+    op("triggerRetentionExecution", "POST", "/retentions/{id}/executions", "trigger_retention_execution", &["path:id", "body:body"], v(2, 2, 0)),
+    op("getPermissions", "GET", "/permissions", "get_permissions", &[], v(2, 10, 0)),
 ];
 
 const fn op(
@@ -31,6 +33,7 @@ const fn op(
     path: &'static str,
     rust_method: &'static str,
     params: &'static [&'static str],
+    since: HarborVersion,
 ) -> TypedOperation {
     TypedOperation {
         operation_id,
@@ -38,5 +41,10 @@ const fn op(
         path,
         rust_method,
         params,
+        since,
     }
+}
+
+const fn v(major: u32, minor: u32, patch: u32) -> HarborVersion {
+    HarborVersion::new(major, minor, patch)
 }

@@ -57,6 +57,7 @@ pub async fn call_all(c: &HarborClient) -> Vec<(&'static str, Option<Error>)> {
             .await
             .err(),
     ));
+    out.push(("getPermissions", c.get_permissions().await.err()));
     out.push((
         "getVulnerabilitiesAddition",
         c.get_vulnerabilities("library", &repo, &reference)

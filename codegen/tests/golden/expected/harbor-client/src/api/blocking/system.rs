@@ -56,4 +56,21 @@ impl HarborClient {
     pub fn ping(&self) -> Result<String> {
         self.block_on(self.inner.ping())?
     }
+
+    /// Get system or project level permissions info.
+    ///
+    /// `GET /permissions` (operation `getPermissions`).
+    ///
+    /// This endpoint is for retrieving resource and action info that only provides for admin user(system admin and project admin).
+    ///
+    /// Since Harbor 2.10: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
+    /// non-success status (its error envelope is kept), or the response does not decode.
+    pub fn get_permissions(&self) -> Result<Permissions> {
+        self.block_on(self.inner.get_permissions())?
+    }
 }

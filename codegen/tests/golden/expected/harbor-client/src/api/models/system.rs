@@ -84,3 +84,27 @@ pub struct AuthproxySetting {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_certificate: Option<String>,
 }
+
+/// A permission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub struct Permission {
+    /// The permission resoruce
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// The permission action
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+}
+
+/// The permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub struct Permissions {
+    /// The system level permissions
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<Vec<Permission>>,
+    /// The project level permissions
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<Vec<Permission>>,
+}

@@ -16,6 +16,7 @@ use crate::api::models::*;
 use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
+use crate::api::{HarborVersion, VersionCheck};
 use crate::{Error, Result};
 
 impl HarborClient {
@@ -62,5 +63,25 @@ impl HarborClient {
     pub async fn ping(&self) -> Result<String> {
         let req = ApiRequest::new(Method::GET, "/ping".to_owned());
         self.send_text(req).await
+    }
+
+    /// Get system or project level permissions info.
+    ///
+    /// `GET /permissions` (operation `getPermissions`).
+    ///
+    /// This endpoint is for retrieving resource and action info that only provides for admin user(system admin and project admin).
+    ///
+    /// Since Harbor 2.10: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
+    /// non-success status (its error envelope is kept), or the response does not decode.
+    pub async fn get_permissions(&self) -> Result<Permissions> {
+        self.require_version(HarborVersion::new(2, 10, 0), "getPermissions")
+            .await?;
+        let req = ApiRequest::new(Method::GET, "/permissions".to_owned());
+        self.send_json(req).await
     }
 }
