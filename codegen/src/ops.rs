@@ -87,6 +87,18 @@ fraction of a second ([`Query::time_range`] writes them). Harbor parses them wit
 layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
 compared as a string, not as a time.";
 
+impl<'a> OptParam<'a> {
+    fn new(cx: &Context<'_>, oid: &str, field: String, param: &'a Value, header: bool) -> Self {
+        let name = str_of(param, "name").unwrap_or_default();
+        OptParam {
+            field,
+            param,
+            header,
+            set: cx.set_for_param(oid, name).map(|s| s.name.clone()),
+        }
+    }
+}
+
 const ERRORS_DOC: &str = "    ///\n    /// # Errors\n    ///\n    /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a\n    /// non-success status (its error envelope is kept), or the response does not decode.\n";
 const ONE_PAGE_DOC: &str =
     "    ///\n    /// Returns one page; see the `_stream` variant for all pages.\n";
@@ -257,12 +269,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                     lines.push(format!("        req.header(\"{name}\", {fname})?;\n"));
                     args.push(Arg::new(fname, "&str"));
                 } else {
-                    opt.push(OptParam {
-                        field: fname,
-                        param: p,
-                        header: true,
-                        set: cx.set_for_param(oid, name).map(|s| s.name.clone()),
-                    });
+                    opt.push(OptParam::new(cx, oid, fname, p, true));
                 }
             }
             "query" => {
@@ -292,12 +299,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                         args.push(Arg::new(fname, ty));
                     }
                 } else {
-                    opt.push(OptParam {
-                        field: fname,
-                        param: p,
-                        header: false,
-                        set: cx.set_for_param(oid, name).map(|s| s.name.clone()),
-                    });
+                    opt.push(OptParam::new(cx, oid, fname, p, false));
                 }
             }
             "body" => {

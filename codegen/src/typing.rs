@@ -73,3 +73,92 @@ pub fn scalar_type(param: &Value) -> &'static str {
         _ => "String",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{ClosedSet, Overrides};
+    use crate::since::SinceTable;
+    use crate::spec::Spec;
+
+    const SPEC: &str = r##"
+paths: {}
+definitions:
+  Label: {type: object, properties: {id: {type: integer}}}
+  Labels: {type: object, additionalProperties: {$ref: '#/definitions/Label'}}
+  EventType: {type: string}
+  Reference: {type: object, properties: {id: {type: integer}}}
+"##;
+
+    fn ty(schema: &str) -> String {
+        let spec = Spec::parse(SPEC).unwrap();
+        let mut data = Overrides::default();
+        data.models
+            .rename
+            .insert("Reference".into(), "ArtifactReference".into());
+        let sets: Vec<ClosedSet> = crate::data::parse_closed_sets(
+            "- {name: WebhookEventType, doc: d, source: s, values: [{value: A, doc: a}], definitions: [EventType]}",
+        )
+        .unwrap();
+        let since = SinceTable::default();
+        let cx = Context {
+            spec: &spec,
+            data: &data,
+            sets: &sets,
+            since: &since,
+        };
+        let v: Value = serde_norway::from_str(schema).unwrap();
+        rust_type(&cx, Some(&v))
+    }
+
+    #[test]
+    fn scalars_and_times() {
+        assert_eq!(ty("{type: integer, format: int32}"), "i64");
+        assert_eq!(ty("{type: number}"), "f64");
+        assert_eq!(ty("{type: boolean}"), "bool");
+        assert_eq!(ty("{type: string}"), "String");
+        assert_eq!(ty("{type: string, format: date-time}"), "DateTime<Utc>");
+        assert_eq!(ty("{type: file}"), "Bytes");
+    }
+
+    #[test]
+    fn references_lists_and_maps() {
+        assert_eq!(ty("{$ref: '#/definitions/Label'}"), "Label");
+        assert_eq!(ty("{$ref: '#/definitions/Reference'}"), "ArtifactReference");
+        assert_eq!(
+            ty("{type: array, items: {$ref: '#/definitions/Label'}}"),
+            "Vec<Label>"
+        );
+        assert_eq!(
+            ty("{type: object, additionalProperties: {type: integer}}"),
+            "BTreeMap<String, i64>"
+        );
+        assert_eq!(
+            ty("{type: object, additionalProperties: {}}"),
+            "BTreeMap<String, serde_json::Value>"
+        );
+        assert_eq!(
+            ty("{type: object, properties: {a: {type: string}}}"),
+            "serde_json::Value"
+        );
+        assert_eq!(ty("{type: object}"), "serde_json::Value");
+    }
+
+    #[test]
+    fn a_string_definition_is_text_or_its_closed_set() {
+        assert_eq!(ty("{$ref: '#/definitions/EventType'}"), "WebhookEventType");
+        assert_eq!(
+            ty("{type: array, items: {$ref: '#/definitions/EventType'}}"),
+            "Vec<WebhookEventType>"
+        );
+    }
+
+    #[test]
+    fn parameters() {
+        let p = |s: &str| scalar_type(&serde_norway::from_str::<Value>(s).unwrap());
+        assert_eq!(p("{type: integer}"), "i64");
+        assert_eq!(p("{type: boolean}"), "bool");
+        assert_eq!(p("{type: array, items: {type: string}}"), "Vec<String>");
+        assert_eq!(p("{type: string}"), "String");
+    }
+}

@@ -59,42 +59,46 @@ fn excerpt_generates_the_expected_files() {
     );
 }
 
+/// The generator refuses the excerpt after `edit`, naming `needle` in its message.
+fn refused(edit: impl FnOnce(&mut harbor_codegen::Inputs), needle: &str) {
+    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    edit(&mut inputs);
+    let err = harbor_codegen::generate(&inputs).expect_err(needle);
+    assert!(err.to_string().contains(needle), "{err}");
+}
+
 #[test]
 fn data_that_misses_a_tag_is_refused() {
-    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
-    inputs.overrides = inputs.overrides.replace("    ping: system\n", "");
-    let err = harbor_codegen::generate(&inputs).expect_err("tag `ping` is unmapped");
-    assert!(err.to_string().contains("tag `ping`"), "{err}");
+    refused(
+        |i| i.overrides = i.overrides.replace("    ping: system\n", ""),
+        "tag `ping`",
+    );
 }
 
 #[test]
 fn data_naming_an_unknown_operation_is_refused() {
-    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
-    inputs.overrides = inputs.overrides.replace("headProject:", "headProjects:");
-    let err = harbor_codegen::generate(&inputs).expect_err("headProjects is not in the spec");
-    assert!(err.to_string().contains("headProjects"), "{err}");
+    refused(
+        |i| i.overrides = i.overrides.replace("headProject:", "headProjects:"),
+        "the data names `headProjects`",
+    );
 }
 
 #[test]
 fn a_closed_set_on_a_missing_field_is_refused() {
-    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
-    inputs.enums = inputs
-        .enums
-        .replace("WebhookLastTrigger.event_type", "WebhookLastTrigger.event");
-    let err = harbor_codegen::generate(&inputs).expect_err("no such property");
-    assert!(
-        err.to_string().contains("WebhookLastTrigger.event is not"),
-        "{err}"
+    refused(
+        |i| {
+            i.enums = i
+                .enums
+                .replace("WebhookLastTrigger.event_type", "WebhookLastTrigger.event")
+        },
+        "WebhookLastTrigger.event is not",
     );
 }
 
 #[test]
 fn an_operation_without_a_release_is_refused() {
-    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
-    inputs.since = inputs.since.replace("  getPermissions: 2.10.0\n", "");
-    let err = harbor_codegen::generate(&inputs).expect_err("getPermissions has no release");
-    assert!(
-        err.to_string().contains("getPermissions has no release"),
-        "{err}"
+    refused(
+        |i| i.since = i.since.replace("  getPermissions: 2.10.0\n", ""),
+        "getPermissions has no release",
     );
 }
