@@ -147,16 +147,12 @@ impl DockerConfig {
     }
 
     /// Podman's file ([`DockerConfig::podman_path`]); a missing file gives an empty
-    /// configuration.
+    /// configuration (as podman reads it: `podman login` creates it).
     ///
     /// # Errors
     ///
-    /// As [`DockerConfig::load`]; also when `$REGISTRY_AUTH_FILE` names a file that does not
-    /// exist.
+    /// As [`DockerConfig::load`].
     pub fn load_podman() -> Result<Self> {
-        if let Some(p) = env_path("REGISTRY_AUTH_FILE") {
-            return Self::from_path(&p);
-        }
         Self::load_optional(Self::podman_path())
     }
 
