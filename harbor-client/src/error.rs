@@ -261,10 +261,7 @@ impl Error {
         let path = err.path().to_string();
         let source = err.into_inner();
         // serde's message may quote the offending value: not when the member holds a secret.
-        let secret_member = path
-            .rsplit(['.', '['])
-            .next()
-            .is_some_and(is_sensitive_key);
+        let secret_member = path.rsplit(['.', '[']).next().is_some_and(is_sensitive_key);
         let source = if secret_member {
             <serde_json::Error as serde::de::Error>::custom(format!(
                 "invalid value (not shown: the member holds a secret) at line {} column {}",
@@ -543,10 +540,20 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 
 /// Whether a JSON member name looks like it holds a secret.
 fn is_sensitive_key(key: &str) -> bool {
-    let k = key.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_ascii_lowercase();
-    ["secret", "password", "passwd", "token", "credential", "private_key", "privatekey"]
-        .iter()
-        .any(|s| k.contains(s))
+    let k = key
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_ascii_lowercase();
+    [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "credential",
+        "private_key",
+        "privatekey",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
         || k == "auth"
         || k == "key"
 }

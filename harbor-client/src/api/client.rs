@@ -670,7 +670,11 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert_eq!(user("harbor.example:8443").as_deref(), Some("admin"));
-        assert_eq!(user("harbor.example"), None, "another port is another origin");
+        assert_eq!(
+            user("harbor.example"),
+            None,
+            "another port is another origin"
+        );
         assert_eq!(user("registry-1.docker.io"), None);
     }
 

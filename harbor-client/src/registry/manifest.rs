@@ -361,10 +361,14 @@ impl RegistryClient {
         if actions != "pull" {
             return self.fetch_manifest(reference, actions).await;
         }
-        self.pull_from_mirrors(reference.repository(), reference.digest().is_some(), |repo| {
-            let r = Reference::new(repo, reference.tag().cloned(), reference.digest().cloned());
-            async move { self.fetch_manifest(&r, "pull").await }
-        })
+        self.pull_from_mirrors(
+            reference.repository(),
+            reference.digest().is_some(),
+            |repo| {
+                let r = Reference::new(repo, reference.tag().cloned(), reference.digest().cloned());
+                async move { self.fetch_manifest(&r, "pull").await }
+            },
+        )
         .await
     }
 

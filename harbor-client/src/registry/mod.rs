@@ -176,7 +176,6 @@ impl RegistryClientBuilder {
     }
 }
 
-
 fn is_loopback(host: &str) -> bool {
     let h = host
         .rsplit_once(':')
@@ -262,7 +261,12 @@ impl RegistryClient {
 
     /// Runs a pull from each mirror that serves it, in order, and then from `repo` itself:
     /// the first success wins; a failing mirror is skipped (logged at debug level).
-    async fn pull_from_mirrors<T, F, Fut>(&self, repo: &Repository, by_digest: bool, pull: F) -> Result<T>
+    async fn pull_from_mirrors<T, F, Fut>(
+        &self,
+        repo: &Repository,
+        by_digest: bool,
+        pull: F,
+    ) -> Result<T>
     where
         F: Fn(Repository) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
@@ -282,7 +286,9 @@ impl RegistryClient {
             };
             match pull(mirror).await {
                 Ok(v) => return Ok(v),
-                Err(e) => tracing::debug!(mirror = %m, error = %e, "mirror failed; trying the next"),
+                Err(e) => {
+                    tracing::debug!(mirror = %m, error = %e, "mirror failed; trying the next")
+                }
             }
         }
         pull(repo.clone()).await

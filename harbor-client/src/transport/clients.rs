@@ -79,14 +79,10 @@ impl Base {
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none());
         #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
-        let b = self
-            .root_certificates
-            .iter()
-            .cloned()
-            .fold(
-                b.danger_accept_invalid_certs(self.danger_accept_invalid_certs),
-                reqwest::ClientBuilder::add_root_certificate,
-            );
+        let b = self.root_certificates.iter().cloned().fold(
+            b.danger_accept_invalid_certs(self.danger_accept_invalid_certs),
+            reqwest::ClientBuilder::add_root_certificate,
+        );
         Ok(b)
     }
 }
@@ -98,7 +94,11 @@ fn build(b: reqwest::ClientBuilder, what: &str) -> Result<reqwest::Client> {
 
 /// Applies one host's TLS settings.
 #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
-fn with_tls(mut b: reqwest::ClientBuilder, host: &str, tls: &HostTls) -> Result<reqwest::ClientBuilder> {
+fn with_tls(
+    mut b: reqwest::ClientBuilder,
+    host: &str,
+    tls: &HostTls,
+) -> Result<reqwest::ClientBuilder> {
     use secrecy::ExposeSecret as _;
     for pem in &tls.ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -119,7 +119,9 @@ fn with_tls(mut b: reqwest::ClientBuilder, host: &str, tls: &HostTls) -> Result<
         };
         let identity = identity.map_err(|e| {
             config(
-                format!("the client certificate for {host} (PEM certificate and PKCS#8 key) is unusable"),
+                format!(
+                    "the client certificate for {host} (PEM certificate and PKCS#8 key) is unusable"
+                ),
                 e,
             )
         })?;
@@ -168,7 +170,10 @@ impl Clients {
             if registries.is_insecure(host) {
                 b = b.danger_accept_invalid_certs(true);
             }
-            per_host.push((host.clone(), Client::new(build(b, &format!("for {host}"))?, policy)));
+            per_host.push((
+                host.clone(),
+                Client::new(build(b, &format!("for {host}"))?, policy),
+            ));
         }
         #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
         let insecure = if registries.any_insecure() {

@@ -43,8 +43,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
-use harbor_auth::decision::{Decision, Presented, Refusal, decide};
 use harbor_auth::Lookup;
+use harbor_auth::decision::{Decision, Presented, Refusal, decide};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -578,7 +578,10 @@ impl Transport {
             let (authz, presented) = self
                 .authorization(&req, &bound, &next, &mut last_token)
                 .await?;
-            let sent = match self.send_following_redirects(&mut req, authz.as_ref()).await {
+            let sent = match self
+                .send_following_redirects(&mut req, authz.as_ref())
+                .await
+            {
                 Ok(s) => s,
                 Err(e) => {
                     if self.downgrade(&mut req, &e, replayable) {
@@ -702,7 +705,8 @@ impl Transport {
                 } else {
                     bound.without_credentials()
                 };
-                self.token(&plan.challenge, &plan.scopes, &creds, last_token).await
+                self.token(&plan.challenge, &plan.scopes, &creds, last_token)
+                    .await
             }
             Next::Then(_) => Ok((None, Presented::Nothing)),
         }

@@ -379,7 +379,10 @@ impl Registries {
                 .filter_map(|f| f.ok().map(|f| f.path()))
                 .collect();
             files.sort();
-            for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "crt")) {
+            for f in files
+                .iter()
+                .filter(|f| f.extension().is_some_and(|e| e == "crt"))
+            {
                 tls = tls.ca_pem(std::fs::read(f).map_err(|e| Error::io(f, e))?);
             }
             let cert = path.join("client.cert");
@@ -483,7 +486,10 @@ impl Registries {
         self.registries.iter().any(|r| {
             let origin = r.location.as_deref().unwrap_or(&r.prefix);
             (r.insecure && !r.prefix.starts_with('*') && host_of(origin) == host)
-                || (r.insecure && r.prefix.strip_prefix('*').is_some_and(|d| host.ends_with(d)))
+                || (r.insecure
+                    && r.prefix
+                        .strip_prefix('*')
+                        .is_some_and(|d| host.ends_with(d)))
                 || r.mirrors
                     .iter()
                     .any(|m| m.insecure && host_of(&m.location) == host)
@@ -544,7 +550,10 @@ insecure = true
             .collect();
         assert_eq!(
             by_tag,
-            ["harbor.example/proxy/library/alpine", "docker.io/library/alpine"]
+            [
+                "harbor.example/proxy/library/alpine",
+                "docker.io/library/alpine"
+            ]
         );
         let by_digest = r.pull_sources("docker.io", "library/alpine", true);
         assert_eq!(by_digest.len(), 3);
@@ -563,7 +572,10 @@ insecure = true
     #[test]
     fn bad_files_say_what_is_wrong() {
         let e = Registries::from_toml("[[registry]]\ninsecure = true\n").unwrap_err();
-        assert!(e.to_string().contains("neither `prefix` nor `location`"), "{e}");
+        assert!(
+            e.to_string().contains("neither `prefix` nor `location`"),
+            "{e}"
+        );
         let e = Registries::from_toml(
             "[[registry]]\nprefix = \"a\"\n[[registry.mirror]]\nlocation = \"b\"\npull-from-mirror = \"sometimes\"\n",
         )
