@@ -67,6 +67,21 @@ impl Registry {
     /// # Panics
     /// As [`Registry::start_in`], and when `ip` has no free port.
     pub fn start_in_at(bin: &Path, dir: tempfile::TempDir, ip: Ipv4Addr, extra: &str) -> Registry {
+        Self::start_configured(bin, dir, ip, "", extra)
+    }
+
+    /// As [`Registry::start_in_at`], with `http_extra` (lines indented by two spaces, such as
+    /// a `tls:` block with `certificate`, `key` and `clientcas`) added under `http:`.
+    ///
+    /// # Panics
+    /// As [`Registry::start_in`].
+    pub fn start_configured(
+        bin: &Path,
+        dir: tempfile::TempDir,
+        ip: Ipv4Addr,
+        http_extra: &str,
+        extra: &str,
+    ) -> Registry {
         let port = free_port_on(ip);
         let addr = SocketAddr::from((ip, port));
         let storage = dir.path().join("storage");
@@ -76,7 +91,7 @@ impl Registry {
              log:\n  level: error\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n  \
              maintenance:\n    uploadpurging:\n      enabled: false\n\
-             http:\n  addr: {addr}\n  secret: test-secret-not-a-credential\n\
+             http:\n  addr: {addr}\n  secret: test-secret-not-a-credential\n{http_extra}\
              {extra}",
             storage = storage.display(),
         );

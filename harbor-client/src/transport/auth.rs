@@ -24,7 +24,7 @@ use url::Url;
 use super::origin;
 use crate::error::{Error, Result};
 
-/// Tokens and the last Bearer challenge seen per origin.
+/// Tokens and the last challenge seen per origin.
 #[derive(Debug)]
 pub(crate) struct AuthState {
     cache: TokenCache,
@@ -43,19 +43,27 @@ impl AuthState {
         &self.cache
     }
 
-    /// Remembers the Bearer realm an origin named (without the request's scope), so later
-    /// requests to it carry a token up front.
-    pub(crate) fn remember_realm(&self, url: &Url, challenges: &[Challenge]) {
-        if let Some(bearer) = challenges
+    /// Remembers how an origin challenged (its Bearer realm without the request's scope, or
+    /// Basic), so later requests to it carry a token or Basic up front: a streamed upload
+    /// cannot be sent twice to learn it.
+    pub(crate) fn remember_challenge(&self, url: &Url, challenges: &[Challenge]) {
+        let bearer = challenges
             .iter()
-            .find(|c| *c.scheme() == Scheme::Bearer && c.realm().is_some())
-            && let Ok(mut m) = self.realms.lock()
-        {
-            m.insert(origin(url), realm_challenge(bearer));
+            .find(|c| *c.scheme() == Scheme::Bearer && c.realm().is_some());
+        let remembered = match bearer {
+            Some(b) => realm_challenge(b),
+            None if challenges.iter().any(|c| *c.scheme() == Scheme::Basic) => {
+                Challenge::new(Scheme::Basic)
+            }
+            None => return,
+        };
+        if let Ok(mut m) = self.realms.lock() {
+            m.insert(origin(url), remembered);
         }
     }
 
-    pub(crate) fn realm_for(&self, url: &Url) -> Option<Challenge> {
+    /// The challenge an origin sent last.
+    pub(crate) fn challenge_for(&self, url: &Url) -> Option<Challenge> {
         self.realms.lock().ok()?.get(&origin(url)).cloned()
     }
 

@@ -607,7 +607,7 @@ impl Transport {
             // A 401 from a redirect target is not the registry's: never answered.
             if status == StatusCode::UNAUTHORIZED && !req.anonymous && sent.from_origin {
                 let found = challenges(resp.headers());
-                inner.auth.remember_realm(&req.url, &found);
+                inner.auth.remember_challenge(&req.url, &found);
                 let decision = decide(&Refusal {
                     url: &req.url,
                     challenges: &found,
@@ -673,25 +673,29 @@ impl Transport {
                 if !bound.applies_to(&req.url) {
                     return Ok((None, Presented::Nothing));
                 }
+                let remembered = inner.auth.challenge_for(&req.url);
+                let basic_wanted = req.preemptive_basic.unwrap_or(inner.preemptive_basic)
+                    || remembered
+                        .as_ref()
+                        .is_some_and(|c| *c.scheme() == harbor_auth::Scheme::Basic);
                 match bound.credentials() {
                     Credentials::Bearer(t) => {
                         return Ok((Some(bearer(t)), Presented::StaticBearer));
                     }
-                    Credentials::Basic { .. }
-                        if req.preemptive_basic.unwrap_or(inner.preemptive_basic) =>
-                    {
+                    Credentials::Basic { .. } if basic_wanted => {
                         return Ok((basic_header(bound)?, Presented::Basic));
                     }
                     _ => {}
                 }
                 // A token up front for the realm this origin named before.
-                if req.scopes.is_empty() {
-                    return Ok((None, Presented::Nothing));
+                match remembered {
+                    Some(c)
+                        if !req.scopes.is_empty() && *c.scheme() == harbor_auth::Scheme::Bearer =>
+                    {
+                        self.token(&c, &req.scopes, bound, last_token).await
+                    }
+                    _ => Ok((None, Presented::Nothing)),
                 }
-                let Some(challenge) = inner.auth.realm_for(&req.url) else {
-                    return Ok((None, Presented::Nothing));
-                };
-                self.token(&challenge, &req.scopes, bound, last_token).await
             }
             Next::Then(Decision::RetryWithBasic) => Ok((basic_header(bound)?, Presented::Basic)),
             Next::Then(Decision::RetryWithToken(plan)) => {
