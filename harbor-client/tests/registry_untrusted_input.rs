@@ -168,7 +168,7 @@ async fn a_blob_of_the_right_size_with_wrong_bytes_is_fetched_again() {
     };
     let layer = noise(100_000, 52);
     let src = tempfile::tempdir().unwrap();
-    make_image(src.path(), "v1", &[layer.clone()]).await;
+    make_image(src.path(), "v1", std::slice::from_ref(&layer)).await;
     let c = RegistryClient::builder().build().unwrap();
     let r: Reference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
     c.push_image(src.path(), &r, &ImageOptions::default())

@@ -92,6 +92,17 @@ struct Setup {
     client: RegistryClient,
 }
 
+impl Setup {
+    /// Copies `x:v1` from the hostile registry to the destination.
+    async fn copy_from(&self, hostile: &Fake) -> harbor_client::Result<Digest> {
+        let src: Reference = format!("{}/x:v1", hostile.host()).parse().unwrap();
+        let dst: Reference = format!("{}/copied/x:v1", self.dest.host()).parse().unwrap();
+        self.client
+            .copy_image(&src, &dst, &ImageOptions::default())
+            .await
+    }
+}
+
 /// The destination registry and a client whose keychain knows it and the third host.
 async fn setup(third_host: &str) -> Option<Setup> {
     let dest = htpasswd_registry(ip(2), DEST_USER).await?;
@@ -118,13 +129,7 @@ async fn a_basic_challenge_from_the_source_gets_no_password() {
     let Some(s) = setup("127.0.0.6:1").await else {
         return;
     };
-    let src: Reference = format!("{}/x:v1", hostile.host()).parse().unwrap();
-    let dst: Reference = format!("{}/stolen/x:v1", s.dest.host()).parse().unwrap();
-    let e = s
-        .client
-        .copy_image(&src, &dst, &ImageOptions::default())
-        .await
-        .unwrap_err();
+    let e = s.copy_from(&hostile).await.unwrap_err();
     assert!(e.is_unauthorized(), "{e}");
     assert_no_credentials("the hostile registry", &hostile.all());
 }
@@ -155,15 +160,9 @@ async fn a_token_realm_on_the_hostile_host_gets_an_anonymous_request_only() {
     let Some(s) = setup("127.0.0.6:1").await else {
         return;
     };
-    let src: Reference = format!("{}/x:v1", hostile.host()).parse().unwrap();
-    let dst: Reference = format!("{}/copied/x:v1", s.dest.host()).parse().unwrap();
     // The image is public on the hostile side: the copy works, the destination getting its
     // own credentials, the hostile side an anonymous token request and nothing else.
-    let digest = s
-        .client
-        .copy_image(&src, &dst, &ImageOptions::default())
-        .await
-        .unwrap();
+    let digest = s.copy_from(&hostile).await.unwrap();
     assert_eq!(digest, Digest::sha256_of(&image().0));
     let seen = hostile.all();
     assert!(
@@ -205,13 +204,7 @@ async fn a_redirect_to_a_third_host_carries_no_credential() {
     let Some(s) = setup(&third.host()).await else {
         return;
     };
-    let src: Reference = format!("{}/x:v1", hostile.host()).parse().unwrap();
-    let dst: Reference = format!("{}/copied/x:v1", s.dest.host()).parse().unwrap();
-    let e = s
-        .client
-        .copy_image(&src, &dst, &ImageOptions::default())
-        .await
-        .unwrap_err();
+    let e = s.copy_from(&hostile).await.unwrap_err();
     assert!(e.is_unauthorized(), "{e}");
     assert_no_credentials("the hostile registry", &hostile.all());
     assert_no_credentials("the third host", &third.all());
@@ -221,7 +214,8 @@ async fn a_redirect_to_a_third_host_carries_no_credential() {
         "a 401 from a redirect target is never answered"
     );
     // The blob path too: a redirect of a blob download to the third host carries nothing.
-    let repo = src.repository().clone();
+    let repo: harbor_client::registry::Repository =
+        format!("{}/x", hostile.host()).parse().unwrap();
     let e = s
         .client
         .get_blob(&repo, &Digest::sha256_of(b"anything"))

@@ -129,7 +129,7 @@ impl TokenEndpoint {
     /// key, issued for another service, or an access token. Any endpoint holding the same key
     /// and service accepts it, so they survive restarts and work behind a load balancer.
     /// Revoking them all means rotating the signing key; one user's are revoked by making
-    /// [`CredentialChecker::is_active`] answer `false` (for [`Htpasswd`]: remove the user).
+    /// [`CredentialChecker::is_active`] answer `false` (for [`Htpasswd`](super::Htpasswd): remove the user).
     ///
     /// ```
     /// use std::time::Duration;
@@ -147,7 +147,7 @@ impl TokenEndpoint {
     ///
     /// # Errors
     ///
-    /// [`Error::Key`] when the refresh-token header or verifier cannot be built from the
+    /// [`Error::Key`](crate::Error::Key) when the refresh-token header or verifier cannot be built from the
     /// issuer's key (it should not happen for a key the issuer signs with).
     pub fn with_refresh_tokens(mut self, lifetime: Duration) -> Result<Self> {
         let refresh = RefreshTokens::new(&self.issuer, &self.service, lifetime)?;

@@ -12,9 +12,9 @@ pub trait CredentialChecker: Send + Sync {
     fn check(&self, username: &str, password: &SecretString) -> bool;
 
     /// Whether `username` may still get tokens, asked before a refresh token of theirs is
-    /// exchanged (see [`TokenEndpoint::with_refresh_tokens`]). Refresh tokens are stateless,
+    /// exchanged (see [`TokenEndpoint::with_refresh_tokens`](super::TokenEndpoint::with_refresh_tokens)). Refresh tokens are stateless,
     /// so this is how a removed or disabled user loses them before they expire; the default
-    /// answers `true`. [`Htpasswd`] answers whether the user is in the file.
+    /// answers `true`. [`Htpasswd`](super::Htpasswd) answers whether the user is in the file.
     fn is_active(&self, username: &str) -> bool {
         let _ = username;
         true

@@ -165,11 +165,9 @@ impl Clients {
         };
         let mut per_host = Vec::new();
         for (host, tls) in registries.host_tls() {
-            let mut b = with_tls(base.builder()?, host, tls)?;
+            let b = with_tls(base.builder()?, host, tls)?;
             #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
-            if registries.is_insecure(host) {
-                b = b.danger_accept_invalid_certs(true);
-            }
+            let b = b.danger_accept_invalid_certs(registries.is_insecure(host));
             per_host.push((
                 host.clone(),
                 Client::new(build(b, &format!("for {host}"))?, policy),
@@ -187,6 +185,7 @@ impl Clients {
         } else {
             None
         };
+        // Without TLS there is nothing to skip: insecure hosts only fall back to HTTP.
         #[cfg(not(any(feature = "rustls-tls", feature = "native-tls")))]
         let insecure = None;
         Ok(Self {

@@ -1,31 +1,4 @@
-//! Per-registry settings in the shape of `containers-registries.conf` (v2): mirrors tried
-//! before the origin for pulls, a `location` that replaces a prefix, `insecure` (plain HTTP and
-//! unverified TLS allowed) and `blocked` registries; plus a CA bundle and a client certificate
-//! per host, as `containers-certs.d` keeps them.
-//!
-//! The model does no IO: build it in code, or parse TOML text with [`Registries::from_toml`].
-//! [`Registries::from_path`] and [`Registries::with_certs_dir`] read files (at the edge).
-//!
-//! ```
-//! use harbor_client::transport::Registries;
-//!
-//! // Docker Hub through a Harbor proxy-cache project, then Docker Hub itself.
-//! let registries = Registries::from_toml(r#"
-//!     [[registry]]
-//!     prefix = "docker.io"
-//!     [[registry.mirror]]
-//!     location = "harbor.example/dockerhub-proxy"
-//!
-//!     [[registry]]
-//!     location = "registry.lan:5000"
-//!     insecure = true
-//! "#)?;
-//! let sources = registries.pull_sources("docker.io", "library/alpine", false);
-//! assert_eq!(sources[0].to_string(), "harbor.example/dockerhub-proxy/library/alpine");
-//! assert_eq!(sources[1].to_string(), "docker.io/library/alpine");
-//! assert!(registries.is_insecure("registry.lan:5000"));
-//! # Ok::<(), harbor_client::Error>(())
-//! ```
+//! Per-registry settings (see [`Registries`]).
 
 use std::fmt;
 use std::path::Path;
@@ -212,7 +185,34 @@ impl HostTls {
     }
 }
 
-/// Settings per registry (see the [module docs](self)).
+/// Per-registry settings in the shape of `containers-registries.conf` (v2): mirrors tried
+/// before the origin for pulls, a `location` that replaces a prefix, `insecure` (plain HTTP and
+/// unverified TLS allowed) and `blocked` registries; plus a CA bundle and a client certificate
+/// per host, as `containers-certs.d` keeps them.
+///
+/// The model does no IO: build it in code, or parse TOML text with [`Registries::from_toml`].
+/// [`Registries::from_path`] and [`Registries::with_certs_dir`] read files (at the edge).
+///
+/// ```
+/// use harbor_client::transport::Registries;
+///
+/// // Docker Hub through a Harbor proxy-cache project, then Docker Hub itself.
+/// let registries = Registries::from_toml(r#"
+///     [[registry]]
+///     prefix = "docker.io"
+///     [[registry.mirror]]
+///     location = "harbor.example/dockerhub-proxy"
+///
+///     [[registry]]
+///     location = "registry.lan:5000"
+///     insecure = true
+/// "#)?;
+/// let sources = registries.pull_sources("docker.io", "library/alpine", false);
+/// assert_eq!(sources[0].to_string(), "harbor.example/dockerhub-proxy/library/alpine");
+/// assert_eq!(sources[1].to_string(), "docker.io/library/alpine");
+/// assert!(registries.is_insecure("registry.lan:5000"));
+/// # Ok::<(), harbor_client::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 #[must_use]
 pub struct Registries {
@@ -474,6 +474,10 @@ impl Registries {
     }
 
     /// Whether any registry or mirror is insecure.
+    #[cfg_attr(
+        not(any(feature = "rustls-tls", feature = "native-tls")),
+        allow(dead_code)
+    )]
     pub(crate) fn any_insecure(&self) -> bool {
         self.registries
             .iter()
