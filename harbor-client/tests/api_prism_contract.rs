@@ -25,7 +25,10 @@ fn prism() -> Option<&'static Prism> {
 
 fn client(prism: &Prism) -> HarborClient {
     HarborClient::builder_with_api_root(&prism.url)
-        .basic_auth("admin", "Harbor12345")
+        .credentials(harbor_client::transport::Credentials::basic(
+            "admin",
+            "Harbor12345",
+        ))
         .build()
         .expect("client")
 }

@@ -13,7 +13,7 @@ use common::{auth, make_image, noise};
 use harbor_client::registry::{
     Digest, ImageOptions, MountOutcome, Reference, RegistryClient, Repository,
 };
-use harbor_client::transport::Credentials;
+use harbor_client::transport::{Credentials, Keychain};
 
 #[tokio::test]
 async fn push_pull_round_trip_with_one_token_per_scope_set() {
@@ -21,7 +21,7 @@ async fn push_pull_round_trip_with_one_token_per_scope_set() {
         return;
     };
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let src = tempfile::tempdir().unwrap();
@@ -109,7 +109,7 @@ async fn mount_gets_a_token_with_both_scopes() {
         return;
     };
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let a: Repository = format!("{}/team/a", reg.host()).parse().unwrap();
@@ -139,7 +139,7 @@ async fn a_token_expiring_in_the_middle_of_an_upload_is_renewed() {
         return;
     };
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let repo: Repository = format!("{}/team/slow", reg.host()).parse().unwrap();

@@ -23,7 +23,7 @@ use harbor_client::registry::blocking::{MountOutcome, RegistryClient};
 use harbor_client::registry::{
     Descriptor, Digest, ImageOptions, MediaType, ProgressEvent, Reference, Repository,
 };
-use harbor_client::transport::Credentials;
+use harbor_client::transport::{Credentials, Keychain};
 
 fn harness() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -199,7 +199,7 @@ fn push_list_fetch_pull_delete_with_token_auth() {
     };
     let c = RegistryClient::new(
         harbor_client::registry::RegistryClient::builder()
-            .credentials(Credentials::basic("u", "p"))
+            .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
             .build()
             .unwrap(),
     )

@@ -9,8 +9,9 @@
 //! - [`free_port`]: a free loopback port.
 //! - [`noise`]: deterministic pseudo-random bytes (the same `(len, seed)` always gives the same
 //!   bytes, in every crate).
-//! - [`Registry`]: a real `docker-registry` on a loopback port with a configuration the caller
-//!   extends (token auth, notifications), killed on drop.
+//! - [`Registry`]: a real `docker-registry` on a loopback port (of `127.0.0.1`, or another
+//!   `127.x.y.z` standing for another host) with a configuration the caller extends (token
+//!   auth, [`htpasswd_auth`], notifications), killed on drop.
 //! - [`Prism`]: `prism mock --errors` serving Harbor's swagger ([`spec_path`]) on a loopback
 //!   port, killed on drop; [`require_spec`] and [`require_prism`] apply the SKIP rule to them.
 //!
@@ -34,7 +35,7 @@ mod registry;
 use std::path::PathBuf;
 
 pub use prism::{Prism, require_prism, require_spec, spec_path};
-pub use registry::Registry;
+pub use registry::{Registry, htpasswd_auth};
 
 /// Whether the environment variable `CI` is `true`: then a missing tool or spec fails the test
 /// instead of skipping it.
@@ -75,9 +76,17 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 /// # Panics
 /// When the loopback interface cannot be bound.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    free_port_on(std::net::Ipv4Addr::LOCALHOST)
+}
+
+/// A free port on the loopback address `ip` (any `127.x.y.z` is loopback on Linux).
+///
+/// # Panics
+/// When the address cannot be bound.
+pub fn free_port_on(ip: std::net::Ipv4Addr) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
         .and_then(|l| l.local_addr())
-        .expect("bind a free port on 127.0.0.1")
+        .unwrap_or_else(|e| panic!("bind a free port on {ip}: {e}"))
         .port()
 }
 

@@ -13,11 +13,11 @@ use url::Url;
 use crate::api::names::ProjectRef;
 use crate::api::page::{Page, parse_next_link};
 use crate::api::version::{self, HarborVersion, VersionCheck};
-use crate::transport::{Credentials, Request, RetryPolicy, Transport, TransportBuilder};
+use crate::transport::{Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder};
 use crate::{Error, Result};
 
 /// The largest response body an API call reads (64 MiB); a larger answer fails with
-/// [`Error::Protocol`] rather than exhausting memory.
+/// [`Error::TooLarge`] rather than exhausting memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The header Harbor reads to take a numeric-looking `{project_name_or_id}` as a name.
@@ -54,6 +54,7 @@ pub struct HarborClientBuilder {
     transport: TransportBuilder,
     prebuilt: Option<Transport>,
     version_check: VersionCheck,
+    credentials: Option<Credentials>,
 }
 
 impl HarborClient {
@@ -298,10 +299,10 @@ async fn read_limited(method: &Method, url: &Url, mut resp: reqwest::Response) -
         .map_err(|e| Error::transport(method, url, e))?
     {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(Error::protocol(format!(
-                "{method} {}: response larger than {MAX_RESPONSE_BYTES} bytes",
-                url.path()
-            )));
+            return Err(Error::TooLarge {
+                what: "API answer",
+                limit: MAX_RESPONSE_BYTES,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -337,6 +338,7 @@ impl HarborClientBuilder {
             transport: Transport::builder(),
             prebuilt: None,
             version_check: VersionCheck::default(),
+            credentials: None,
         }
     }
 
@@ -347,29 +349,17 @@ impl HarborClientBuilder {
         self
     }
 
-    /// Basic credentials of a Harbor user (database, LDAP or UAA user).
-    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.transport = self
-            .transport
-            .credentials(Credentials::basic(username, password));
-        self
-    }
-
-    /// A robot account: `name` is the full name as Harbor shows it (`robot$name` or
-    /// `robot$project+name`; the prefix is configurable in Harbor), `secret` its secret.
-    pub fn robot_account(self, name: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.basic_auth(name, secret)
-    }
-
-    /// An OIDC user's CLI secret (Harbor in `oidc_auth` mode accepts it on a subset of the
-    /// API: project and repository reads, `POST /projects`, and tag deletion).
-    pub fn oidc_cli_secret(self, username: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.basic_auth(username, secret)
-    }
-
-    /// Any [`Credentials`] (e.g. a bearer OIDC ID token).
+    /// The credentials, bound to the Harbor's host (the URL given to the builder) and sent
+    /// nowhere else:
+    ///
+    /// - a user (database, LDAP or UAA): `Credentials::basic("alice", password)`;
+    /// - a robot account: `Credentials::robot("robot$project+ci", secret)?` (the full name as
+    ///   Harbor shows it);
+    /// - an OIDC user's CLI secret: `Credentials::basic(user, cli_secret)` (Harbor in
+    ///   `oidc_auth` mode accepts it on a subset of the API);
+    /// - an OIDC ID token: `Credentials::bearer(id_token)`.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.transport = self.transport.credentials(credentials);
+        self.credentials = Some(credentials);
         self
     }
 
@@ -416,8 +406,8 @@ impl HarborClientBuilder {
         self
     }
 
-    /// Uses an existing transport (its credentials and TLS settings); the other settings
-    /// of this builder are then ignored.
+    /// Uses an existing transport (its keychain and TLS settings); the other settings of this
+    /// builder, [`HarborClientBuilder::credentials`] included, are then ignored.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.prebuilt = Some(transport);
         self
@@ -452,9 +442,19 @@ impl HarborClientBuilder {
         } else {
             url.set_path(&path);
         }
-        let transport = match self.prebuilt {
-            Some(t) => t,
-            None => self.transport.build()?,
+        let transport = match (self.prebuilt, self.credentials) {
+            (Some(t), _) => t,
+            (None, None) => self.transport.build()?,
+            (None, Some(credentials)) => {
+                let host = url.host_str().unwrap_or_default();
+                let host = match url.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_owned(),
+                };
+                self.transport
+                    .keychain(Keychain::new().with(&host, credentials))
+                    .build()?
+            }
         };
         Ok(HarborClient {
             inner: Arc::new(Inner {
@@ -722,6 +722,26 @@ mod tests {
         assert_eq!(c.api_root().as_str(), "http://127.0.0.1:4010/");
         assert!(HarborClient::builder("ftp://x").build().is_err());
         assert!(HarborClient::builder("not a url").build().is_err());
+    }
+
+    #[test]
+    fn credentials_are_bound_to_the_harbor_host() {
+        let c = HarborClient::builder("https://harbor.example:8443/")
+            .credentials(Credentials::basic("admin", "pw"))
+            .build()
+            .unwrap();
+        let kc = c.transport().keychain();
+        let user = |host: &str| match kc.lookup(host, None) {
+            harbor_auth::Lookup::Ready(b) => b.credentials().username().map(str::to_owned),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(user("harbor.example:8443").as_deref(), Some("admin"));
+        assert_eq!(
+            user("harbor.example"),
+            None,
+            "another port is another origin"
+        );
+        assert_eq!(user("registry-1.docker.io"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! # async fn run() -> harbor_client::Result<()> {
 //! let client = HarborClient::builder("https://harbor.example.com")
-//!     .robot_account("robot$ci", "secret")
+//!     .credentials(harbor_client::transport::Credentials::robot("robot$ci", "secret")?)
 //!     .build()?;
 //! // One page (Harbor's default page size is 10; the total is in `page.total`):
 //! let page = client

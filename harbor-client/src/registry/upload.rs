@@ -12,7 +12,7 @@ use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use url::Url;
 
-use super::{Digest, Hasher, RegistryClient, Repository, scope};
+use super::{Digest, Hasher, RegistryClient, Repository};
 use crate::error::{Error, Result};
 use crate::transport::{Body, Request, error_from_response};
 
@@ -207,7 +207,7 @@ impl RegistryClient {
     /// [`Error::Protocol`] without a `Location`.
     pub async fn start_upload(&self, repo: &Repository) -> Result<UploadSession> {
         let url = self.url(repo, "blobs/uploads/")?;
-        let sc = scope(repo, "pull,push");
+        let sc = self.scope(repo, "pull,push");
         let resp = self
             .send(
                 Request::new(Method::POST, url.clone())
@@ -416,16 +416,17 @@ impl RegistryClient {
         from: &Repository,
     ) -> Result<MountOutcome> {
         let mut url = self.url(repo, "blobs/uploads/")?;
+        let from_name = self.endpoint(from)?.name().clone();
         url.query_pairs_mut()
             .append_pair("mount", digest.as_str())
-            .append_pair("from", from.name().as_str());
-        let sc = scope(repo, "pull,push");
+            .append_pair("from", from_name.as_str());
+        let sc = self.scope(repo, "pull,push");
         let resp = self
             .send(
                 Request::new(Method::POST, url.clone())
                     .header(CONTENT_LENGTH, HeaderValue::from(0u32))
                     .scope(&sc)
-                    .scope(&scope(from, "pull")),
+                    .scope(&self.scope(from, "pull")),
             )
             .await?;
         if resp.status() == StatusCode::CREATED {

@@ -11,7 +11,7 @@
 //! # fn run() -> harbor_client::Result<()> {
 //! let client = HarborClient::new(
 //!     harbor_client::HarborClient::builder("https://harbor.example.com")
-//!         .basic_auth("admin", "secret")
+//!         .credentials(harbor_client::transport::Credentials::basic("admin", "secret"))
 //!         .build()?,
 //! )?;
 //! for project in client.list_all_projects(&ListProjectsParams::default())? {
