@@ -10,6 +10,7 @@ const PULL: &str = env!("CARGO_BIN_EXE_registry_pull");
 const TAGS: &str = env!("CARGO_BIN_EXE_registry_list_tags");
 const COPY: &str = env!("CARGO_BIN_EXE_registry_copy");
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn push_list_pull_copy_round_trip() {
     let Some(reg) = Registry::start("") else {

@@ -13,9 +13,9 @@ const READY_WITHIN: Duration = Duration::from_secs(90);
 
 /// Where Harbor's swagger lives: `../shared/specs/harbor-v2.0-swagger.yaml` relative to the
 /// workspace root, i.e. the team's `shared/` folder beside the repository (never copied into
-/// it).
+/// it). `needs(spec)` looks for it at the same place.
 pub fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/harbor-v2.0-swagger.yaml")
+    crate::lookup::spec_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 /// [`spec_path`] when the file is there; otherwise `None` after a SKIP notice on stderr.
