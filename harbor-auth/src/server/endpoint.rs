@@ -49,6 +49,16 @@ where
     }
 }
 
+/// The highest bcrypt cost an htpasswd line may have: the most `htpasswd -B -C` makes. A
+/// higher one makes every check of that user's password (and, through the timing dummy, of
+/// every unknown user's) take minutes to days: cost 31 is 2^14 times cost 17.
+const MAX_BCRYPT_COST: u32 = 17;
+
+/// The cost of a `$2y$NN$...` bcrypt hash.
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    hash.get(4..6).and_then(|c| c.parse::<u32>().ok())
+}
+
 /// Users from an Apache htpasswd file with bcrypt hashes (`htpasswd -B`), the format
 /// `docker-registry`'s own htpasswd auth uses.
 pub struct Htpasswd {
@@ -70,8 +80,33 @@ impl Htpasswd {
     /// # Errors
     ///
     /// [`Error::Htpasswd`] naming the line when it is not `user:bcrypt-hash` (MD5, SHA-1 and crypt
-    /// hashes are refused: regenerate with `htpasswd -B`).
+    /// hashes are refused: regenerate with `htpasswd -B`), or when its bcrypt cost is above 17
+    /// (`htpasswd -B -C`'s maximum; checking such a password would take minutes to days).
     pub fn parse(text: &str) -> Result<Self> {
+        let (users, cost) = Self::read(text)?;
+        let dummy =
+            bcrypt::hash("dummy password for timing", cost).map_err(|e| Error::Htpasswd {
+                reason: format!("bcrypt unavailable: {e}"),
+            })?;
+        Ok(Self { users, dummy })
+    }
+
+    /// What [`Htpasswd::parse`] reads, without the bcrypt work: the user names and the cost of
+    /// the dummy hash. For the `auth_htpasswd` fuzz target; only built by `cargo fuzz`
+    /// (`--cfg fuzzing`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Htpasswd::parse`].
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn fuzz_read(text: &str) -> Result<(Vec<String>, u32)> {
+        let (users, cost) = Self::read(text)?;
+        Ok((users.into_keys().collect(), cost))
+    }
+
+    /// The users (name to hash) of htpasswd text, and the cost the dummy hash must have.
+    fn read(text: &str) -> Result<(HashMap<String, String>, u32)> {
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -92,21 +127,24 @@ impl Htpasswd {
                     "only bcrypt hashes are supported (create them with `htpasswd -B`)",
                 ));
             }
+            if let Some(cost) = bcrypt_cost(hash).filter(|&c| c > MAX_BCRYPT_COST) {
+                return Err(bad(&format!(
+                    "bcrypt cost {cost} is above {MAX_BCRYPT_COST}, the most `htpasswd -B -C` \
+                     makes (each step doubles the time a password check takes)"
+                )));
+            }
             users.insert(user.to_owned(), hash.to_owned());
         }
         // Unknown users are checked against a dummy hash of the highest cost in the file, so
         // they take as long as a wrong password.
         let cost = users
             .values()
-            .filter_map(|h| h.get(4..6).and_then(|c| c.parse::<u32>().ok()))
+            .map(String::as_str)
+            .filter_map(bcrypt_cost)
             .max()
             .unwrap_or(bcrypt::DEFAULT_COST)
             .clamp(4, 31);
-        let dummy =
-            bcrypt::hash("dummy password for timing", cost).map_err(|e| Error::Htpasswd {
-                reason: format!("bcrypt unavailable: {e}"),
-            })?;
-        Ok(Self { users, dummy })
+        Ok((users, cost))
     }
 
     /// Reads an htpasswd file.
