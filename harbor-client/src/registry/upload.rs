@@ -65,6 +65,14 @@ fn range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
     Some(end + 1)
 }
 
+/// [`range_end`] for the `client_headers` fuzz target. Only built by `cargo fuzz`
+/// (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
+    range_end(headers, known)
+}
+
 fn min_chunk(headers: &http::HeaderMap) -> Option<u64> {
     headers
         .get("oci-chunk-min-length")
