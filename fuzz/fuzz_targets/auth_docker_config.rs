@@ -81,5 +81,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let same = serde_json::to_vec(&doc).expect("a value renders");
     let other = serde_json::to_vec(&other_secrets(&doc)).expect("a value renders");
-    assert_eq!(observe(&same), observe(&other), "a secret changed what a user sees");
+    assert_eq!(
+        observe(&same),
+        observe(&other),
+        "a secret changed what a user sees"
+    );
 });

@@ -15,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
         for user in &users {
             assert!(!user.is_empty() && !user.contains(':'), "user {user:?}");
         }
-        assert!((4..=17).contains(&cost), "parse would hash its dummy at cost {cost}");
+        assert!(
+            (4..=17).contains(&cost),
+            "parse would hash its dummy at cost {cost}"
+        );
     }
 });

@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     for (i, value) in head.split(|&b| b == b'\n').enumerate() {
         if let Ok(v) = HeaderValue::from_bytes(value) {
-            let name = if i % 2 == 0 { "x-request-id" } else { "warning" };
+            let name = if i % 2 == 0 {
+                "x-request-id"
+            } else {
+                "warning"
+            };
             headers.append(name, v);
         }
     }
@@ -32,10 +36,15 @@ fuzz_target!(|data: &[u8]| {
     ))
     .expect("a valid URL");
     // The password can reach the message only if the answer itself carries it.
-    let echoed = data.windows(PASSWORD.len()).any(|w| w == PASSWORD.as_bytes());
+    let echoed = data
+        .windows(PASSWORD.len())
+        .any(|w| w == PASSWORD.as_bytes());
     let err = ApiError::from_parts(&Method::GET, &url, status, &headers, body);
     assert_eq!(err.status, status);
-    assert!(!err.url.contains(PASSWORD), "the URL's password reached the error");
+    assert!(
+        !err.url.contains(PASSWORD),
+        "the URL's password reached the error"
+    );
     if let Some(excerpt) = &err.body_excerpt {
         assert!(excerpt.chars().count() <= 200, "an excerpt of {excerpt:?}");
     }
@@ -43,5 +52,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = err.has_code(&entry.code);
     }
     let text = Error::from(err).to_string();
-    assert!(echoed || !text.contains(PASSWORD), "the URL's password reached the message");
+    assert!(
+        echoed || !text.contains(PASSWORD),
+        "the URL's password reached the message"
+    );
 });

@@ -22,11 +22,18 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Ok(Some(next)) = fuzz_next_link(&request, &links) {
-        assert_eq!(next.origin(), request.origin(), "followed a Link to another origin");
+        assert_eq!(
+            next.origin(),
+            request.origin(),
+            "followed a Link to another origin"
+        );
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Some(next) = fuzz_parse_next_link(text) {
-            assert!(text.contains(&format!("<{next}>")), "{next:?} is not a <...> of {text:?}");
+            assert!(
+                text.contains(&format!("<{next}>")),
+                "{next:?} is not a <...> of {text:?}"
+            );
         }
     }
     if let Ok(v) = HeaderValue::from_bytes(data) {
@@ -34,7 +41,10 @@ fuzz_target!(|data: &[u8]| {
         range.insert(header::RANGE, v);
         for known in [0, 1, 4096, u64::MAX] {
             if let Some(offset) = fuzz_range_end(&range, known) {
-                assert!(offset > 0 || known == 0, "Range {data:?} reset offset {known} to 0");
+                assert!(
+                    offset > 0 || known == 0,
+                    "Range {data:?} reset offset {known} to 0"
+                );
             }
         }
     }

@@ -22,7 +22,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(payload.format(), format);
     let json = payload.to_vec().expect("a decoded payload encodes");
     let again = decoder.decode(&json).expect("an encoded payload decodes");
-    assert_eq!(again, payload, "a decoded payload changed through its encoding");
+    assert_eq!(
+        again, payload,
+        "a decoded payload changed through its encoding"
+    );
     for event in payload.events() {
         assert_eq!(event.format, format);
         let _ = event.to_string();
