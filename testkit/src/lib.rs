@@ -56,7 +56,7 @@
 //! 2. The runtime guard ([`tool`], [`Registry::start`], [`require_prism`], [`require_spec`])
 //!    stays in the test: it finds the path of the tool, and it is what fails under `CI=true`
 //!    with the install hint. Keep the tool's name literally in both (`needs("skopeo")` and
-//!    `tool("skopeo")`): CI's checks look for `tool("NAME")` to see that `.ci/run` installs
+//!    `tool("skopeo")`): CI's checks read the names in `tool` calls to see that `.ci/run` installs
 //!    every tool a test asks for.
 //!
 //! Put `needs` above `#[test]` or `#[tokio::test]`. It names the tools the whole test needs,
