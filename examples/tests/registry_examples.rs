@@ -10,6 +10,7 @@ const PULL: &str = env!("CARGO_BIN_EXE_registry_pull");
 const TAGS: &str = env!("CARGO_BIN_EXE_registry_list_tags");
 const COPY: &str = env!("CARGO_BIN_EXE_registry_copy");
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn push_list_pull_copy_round_trip() {
     let Some(reg) = Registry::start("") else {
@@ -97,6 +98,7 @@ fn failures_exit_non_zero_with_the_error() {
 /// htpasswd registries (127.0.0.1 and 127.0.0.2, each knowing only its own user),
 /// `registry_copy` authenticated both sides with the destination's password and failed with
 /// 401 on the source. Now every side gets its own.
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn registry_copy_across_two_htpasswd_registries_with_one_docker_config() {
     use base64::Engine as _;

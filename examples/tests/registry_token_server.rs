@@ -37,6 +37,7 @@ fn demo_grants_per_acl() {
     );
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_docker_registry_trusts_its_tokens() {
     let Some(registry_bin) = harbor_testkit::tool("docker-registry") else {

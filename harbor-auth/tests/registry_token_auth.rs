@@ -61,6 +61,7 @@ fn issuer(key: &harbor_auth::server::SigningKey, iss: &str, kid: KeyIdFormat) ->
     TokenIssuer::builder(key, iss).key_id(kid).build().unwrap()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_and_verifier_agree_on_good_and_bad_tokens() {
     let Some(bin) = tool("docker-registry") else {
@@ -243,6 +244,7 @@ fn tok(issuer: &TokenIssuer, aud: &str, access: &ScopeSet) -> String {
         .to_owned()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_flow_through_our_endpoint() {
     let Some(bin) = tool("docker-registry") else {

@@ -457,6 +457,7 @@ fn debug_output_holds_no_secret() {
 
 const REPO: &str = "it/app";
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token() {
     let Some(bin) = tool("docker-registry") else {

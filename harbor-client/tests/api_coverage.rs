@@ -92,6 +92,7 @@ fn drift(spec: &BTreeMap<String, SpecOp>, table: &[TypedOperation]) -> Vec<Strin
     out
 }
 
+#[harbor_testkit::needs(spec)]
 #[test]
 fn typed_operations_match_the_spec() {
     let Some(spec) = spec_ops() else { return };
@@ -130,6 +131,7 @@ fn rust_method_names_are_unique() {
     }
 }
 
+#[harbor_testkit::needs(spec)]
 #[test]
 fn drift_is_detected() {
     let Some(spec) = spec_ops() else { return };

@@ -40,6 +40,7 @@ const PRISM_CANNOT_ANSWER: &[&str] = &["getCert", "downloadScanData"];
 /// `call_all` awaits all 203 operations in one generated function; in a debug build its poll
 /// frame is large, so it runs on a thread with a roomy stack rather than the 2 MiB default of
 /// test threads (users call one operation at a time and never build such a frame).
+#[harbor_testkit::needs("prism", spec)]
 #[test]
 fn every_typed_method_passes_prism_validation() {
     let worker = std::thread::Builder::new()
@@ -103,6 +104,7 @@ async fn check_every_typed_method() {
     );
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn a_request_that_breaks_the_spec_is_refused_by_prism() {
     // Proves the harness can fail: a page size above Harbor's maximum of 100.
@@ -114,6 +116,7 @@ async fn a_request_that_breaks_the_spec_is_refused_by_prism() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(422), "{err}");
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn typed_paging_reads_total_count_from_prism() {
     let Some(prism) = prism() else { return };
@@ -128,6 +131,7 @@ async fn typed_paging_reads_total_count_from_prism() {
     assert_eq!(page.page, 1);
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn the_version_check_reads_systeminfo_as_the_spec_describes_it() {
     let Some(prism) = prism() else { return };

@@ -15,6 +15,7 @@ use harbor_client::registry::{
 };
 use harbor_client::transport::{Credentials, Keychain};
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn push_pull_round_trip_with_one_token_per_scope_set() {
     let Some((reg, svc)) = auth::start(None, Duration::from_secs(1800)).await else {
@@ -73,6 +74,7 @@ async fn push_pull_round_trip_with_one_token_per_scope_set() {
     );
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn sixty_four_concurrent_pulls_make_one_token_request() {
     let Some((reg, svc)) = auth::start(None, Duration::from_secs(1800)).await else {
@@ -103,6 +105,7 @@ async fn sixty_four_concurrent_pulls_make_one_token_request() {
     assert_eq!(svc.count() - before, 1, "single-flight");
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn mount_gets_a_token_with_both_scopes() {
     let Some((reg, svc)) = auth::start(None, Duration::from_secs(1800)).await else {
@@ -127,6 +130,7 @@ async fn mount_gets_a_token_with_both_scopes() {
     assert_eq!(c.head_blob(&b, &d).await.unwrap(), 5000);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn a_token_expiring_in_the_middle_of_an_upload_is_renewed() {
     // Tokens are issued with a clock 60 s + lifetime - 2 s behind: the registry (60 s leeway)

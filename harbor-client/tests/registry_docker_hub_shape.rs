@@ -17,6 +17,7 @@ use harbor_auth::docker_config::DockerConfig;
 use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
 use harbor_client::transport::{Keychain, KnownRegistry};
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_shaped_registry_pulls_with_credentials_by_default() {
     let Some((reg, realm)) = start_with(TokenSetup {

@@ -42,6 +42,7 @@ fn set(users: &[&str]) -> BTreeSet<String> {
     users.iter().map(|u| (*u).to_owned()).collect()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copy_and_pull_across_four_registries_with_one_keychain() {
     let Some(basic_a) = htpasswd_registry(ip(1), ("alice", "alice-pw")).await else {

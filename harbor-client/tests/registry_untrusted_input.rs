@@ -123,6 +123,7 @@ async fn a_tag_list_announced_too_large_is_not_read_at_all() {
     assert!(produced < 32 << 20, "{produced} bytes produced");
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_listing_a_layer_twice_pulls() {
     let Some(reg) = registry().await else {
@@ -161,6 +162,7 @@ async fn an_image_listing_a_layer_twice_pulls() {
     }
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blob_of_the_right_size_with_wrong_bytes_is_fetched_again() {
     let Some(reg) = registry().await else {

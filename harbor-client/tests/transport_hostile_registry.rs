@@ -116,6 +116,7 @@ async fn setup(third_host: &str) -> Option<Setup> {
     Some(Setup { dest, client })
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_basic_challenge_from_the_source_gets_no_password() {
     let hostile = Fake::start_at(ip(5), |_| {
@@ -134,6 +135,7 @@ async fn a_basic_challenge_from_the_source_gets_no_password() {
     assert_no_credentials("the hostile registry", &hostile.all());
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_realm_on_the_hostile_host_gets_an_anonymous_request_only() {
     let port = Arc::new(OnceLock::<u16>::new());
@@ -172,6 +174,7 @@ async fn a_token_realm_on_the_hostile_host_gets_an_anonymous_request_only() {
     assert_no_credentials("the hostile registry", &seen);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redirect_to_a_third_host_carries_no_credential() {
     // The third host challenges both ways, with a realm on itself; the keychain holds a

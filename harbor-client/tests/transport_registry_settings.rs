@@ -13,6 +13,7 @@ use common::{htpasswd_registry, make_image, noise, registry, tool};
 use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
 use harbor_client::transport::{Credentials, Keychain, Mirror, Registries, RegistrySettings};
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_is_tried_before_the_origin_for_pulls() {
     let Some(origin) = registry().await else {
@@ -89,6 +90,7 @@ async fn a_mirror_is_tried_before_the_origin_for_pulls() {
     assert!(matches!(e, harbor_client::Error::Transport { .. }), "{e}");
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_insecure_registry_falls_back_to_plain_http() {
     let Some(reg) = registry().await else {
@@ -166,6 +168,7 @@ fn pki(ip: Ipv4Addr) -> Pki {
     }
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ca_bundle_and_client_certificate_per_host() {
     let Some(bin) = tool("docker-registry") else {

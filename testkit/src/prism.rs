@@ -13,8 +13,9 @@ const READY_WITHIN: Duration = Duration::from_secs(90);
 
 /// Where Harbor's swagger lives: the copy vendored beside the API generator,
 /// `codegen/spec/harbor-v2.0-swagger.yaml` (its source commit is in `codegen/spec/SOURCES.md`).
+/// `needs(spec)` looks for it at the same place.
 pub fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../codegen/spec/harbor-v2.0-swagger.yaml")
+    crate::lookup::spec_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 /// [`spec_path`] when the file is there; otherwise `None` after a SKIP notice on stderr.

@@ -15,6 +15,11 @@ fn bcrypt_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'.' || b == b'/'
 }
 
+/// The highest bcrypt cost an htpasswd line may have: the most `htpasswd -B -C` makes. A
+/// higher one makes every check of that user's password (and, through the timing dummy, of
+/// every unknown user's) take minutes to days: cost 31 is 2^14 times cost 17.
+const MAX_BCRYPT_COST: u32 = 17;
+
 /// The cost of a well-formed bcrypt hash (`$2a$`/`$2b$`/`$2y$`, two-digit cost 4 to 31,
 /// 22 characters of salt and 31 of hash), or `None`.
 fn bcrypt_cost(hash: &str) -> Option<u32> {
@@ -62,8 +67,44 @@ impl Htpasswd {
     ///
     /// [`Error::Htpasswd`] naming the line (never the hash) when it is not `user:bcrypt-hash`:
     /// MD5, SHA-1 and crypt hashes are refused (regenerate with `htpasswd -B`), and so is a
-    /// bcrypt hash that is cut or malformed.
+    /// bcrypt hash that is cut or malformed, or whose cost is above 17 (`htpasswd -B -C`'s
+    /// maximum; checking such a password would take minutes to days).
     pub fn parse(text: &str) -> Result<Self> {
+        let (users, max_cost) = Self::read(text)?;
+        let dummy =
+            bcrypt::hash("dummy password for timing", max_cost).map_err(|e| Error::Htpasswd {
+                reason: format!("bcrypt unavailable: {e}"),
+            })?;
+        let htpasswd = Self {
+            users,
+            dummy,
+            max_cost,
+            full_check_nanos: AtomicU64::new(0),
+        };
+        // Measure one highest-cost check now, so the first cheap check is padded right.
+        let start = Instant::now();
+        let _ = bcrypt::verify("timing probe", &htpasswd.dummy);
+        htpasswd.record_full_check(start.elapsed());
+        Ok(htpasswd)
+    }
+
+    /// What [`Htpasswd::parse`] reads, without the bcrypt work: the user names and the cost of
+    /// the dummy hash. For the `auth_htpasswd` fuzz target; only built by `cargo fuzz`
+    /// (`--cfg fuzzing`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Htpasswd::parse`].
+    #[cfg(fuzzing)]
+    #[doc(hidden)]
+    pub fn fuzz_read(text: &str) -> Result<(Vec<String>, u32)> {
+        let (users, cost) = Self::read(text)?;
+        Ok((users.into_keys().collect(), cost))
+    }
+
+    /// The users (name to hash and cost) of htpasswd text, and the file's highest cost.
+    #[allow(clippy::type_complexity)]
+    fn read(text: &str) -> Result<(HashMap<String, (String, u32)>, u32)> {
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -87,6 +128,12 @@ impl Htpasswd {
             let cost = bcrypt_cost(hash).ok_or_else(|| {
                 bad("the bcrypt hash is malformed (create it again with `htpasswd -B`)")
             })?;
+            if cost > MAX_BCRYPT_COST {
+                return Err(bad(&format!(
+                    "bcrypt cost {cost} is above {MAX_BCRYPT_COST}, the most `htpasswd -B -C` \
+                     makes (each step doubles the time a password check takes)"
+                )));
+            }
             users.insert(user.to_owned(), (hash.to_owned(), cost));
         }
         let max_cost = users
@@ -94,21 +141,7 @@ impl Htpasswd {
             .map(|(_, c)| *c)
             .max()
             .unwrap_or(bcrypt::DEFAULT_COST);
-        let dummy =
-            bcrypt::hash("dummy password for timing", max_cost).map_err(|e| Error::Htpasswd {
-                reason: format!("bcrypt unavailable: {e}"),
-            })?;
-        let htpasswd = Self {
-            users,
-            dummy,
-            max_cost,
-            full_check_nanos: AtomicU64::new(0),
-        };
-        // Measure one highest-cost check now, so the first cheap check is padded right.
-        let start = Instant::now();
-        let _ = bcrypt::verify("timing probe", &htpasswd.dummy);
-        htpasswd.record_full_check(start.elapsed());
-        Ok(htpasswd)
+        Ok((users, max_cost))
     }
 
     /// Reads an htpasswd file.

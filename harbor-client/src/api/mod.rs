@@ -124,6 +124,8 @@ pub use location::ArtifactLocation;
 pub use names::{ProjectRef, Reference, RepositoryName, encode_segment};
 pub use operations::OPERATIONS;
 pub use ops::*;
+#[cfg(fuzzing)]
+pub use page::fuzz_parse_next_link;
 pub use page::{MAX_PAGE_SIZE, Page};
 pub use query::Query;
 pub use secret::Secret;

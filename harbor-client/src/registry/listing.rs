@@ -115,6 +115,14 @@ pub(crate) fn next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<
     Ok(None)
 }
 
+/// [`next_link`] for the `client_headers` fuzz target. Only built by `cargo fuzz`
+/// (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<Option<Url>> {
+    next_link(request_url, headers)
+}
+
 /// Splits a `Link` value on the commas between links (not those inside `<...>` or quotes).
 fn split_links(v: &str) -> Vec<&str> {
     let mut out = Vec::new();

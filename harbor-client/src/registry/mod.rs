@@ -44,6 +44,8 @@ use url::Url;
 pub use blob::BlobStream;
 pub use image::{ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
+#[cfg(fuzzing)]
+pub use listing::fuzz_next_link;
 pub use listing::{CatalogPage, MAX_LIST_BODY, TagPage};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
@@ -53,6 +55,8 @@ pub use reference::{
 };
 
 pub use referrers::{Referrers, referrers_tag};
+#[cfg(fuzzing)]
+pub use upload::fuzz_range_end;
 pub use upload::{MountOutcome, UploadSession};
 
 use crate::error::{Error, Result};
