@@ -21,13 +21,16 @@ const LEASE: Duration = Duration::from_secs(1);
 /// Every call to the handler: (key, attempt, when).
 type Calls = Arc<Mutex<Vec<(DeliveryKey, u32, Instant)>>>;
 
-async fn backends() -> Vec<(Arc<dyn Inbox>, Option<Box<dyn std::any::Any>>)> {
+/// An inbox, and what must live as long as it (its directory, its server).
+type Backend = (Arc<dyn Inbox>, Option<Box<dyn std::any::Any>>);
+
+async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = SqliteInbox::builder(dir.path().join("inbox.db"))
         .lease(LEASE)
         .open()
         .unwrap();
-    let mut all: Vec<(Arc<dyn Inbox>, Option<Box<dyn std::any::Any>>)> = vec![
+    let mut all: Vec<Backend> = vec![
         (
             Arc::new(MemoryInbox::with_limits(
                 100,
