@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use harbor_events::Payload;
 use sha2::{Digest as _, Sha256};
@@ -46,7 +47,7 @@ const MAX_KEY: usize = 256;
 /// # Ok::<(), harbor_events::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct DeliveryKey(Box<str>);
+pub struct DeliveryKey(Arc<str>);
 
 impl DeliveryKey {
     /// The key of a decoded delivery: its CloudEvents `id`, else the hash of `body`.
@@ -62,21 +63,36 @@ impl DeliveryKey {
         let plain =
             !id.is_empty() && id.len() <= MAX_PLAIN_ID && id.bytes().all(|b| b.is_ascii_graphic());
         if plain {
-            DeliveryKey(format!("ce:{id}").into())
+            let mut key = String::with_capacity(3 + id.len());
+            key.push_str("ce:");
+            key.push_str(id);
+            DeliveryKey(key.into())
         } else {
-            DeliveryKey(format!("ce-sha256:{}", hex::encode(Sha256::digest(id))).into())
+            DeliveryKey(hashed("ce-sha256:", id.as_bytes()))
         }
     }
 
     /// The key of a body without an id: `sha256:` and the hex SHA-256 of the exact bytes.
     pub fn for_body(body: &[u8]) -> DeliveryKey {
-        DeliveryKey(format!("sha256:{}", hex::encode(Sha256::digest(body))).into())
+        DeliveryKey(hashed("sha256:", body))
     }
 
     /// The key as text (printable ASCII, at most 256 bytes).
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `prefix` and the lowercase hex SHA-256 of `bytes`, in one allocation.
+fn hashed(prefix: &str, bytes: &[u8]) -> Arc<str> {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut key = String::with_capacity(prefix.len() + 64);
+    key.push_str(prefix);
+    for byte in Sha256::digest(bytes) {
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    key.into()
 }
 
 impl FromStr for DeliveryKey {
@@ -127,6 +143,18 @@ mod tests {
         }
         let key = DeliveryKey::for_cloudevent_id(&"x".repeat(128));
         assert_eq!(key.as_str().len(), 131);
+    }
+
+    #[test]
+    fn body_keys_are_the_lowercase_hex_sha256() {
+        assert_eq!(
+            DeliveryKey::for_body(b"").as_str(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            DeliveryKey::for_cloudevent_id("").as_str(),
+            "ce-sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
     }
 
     #[test]

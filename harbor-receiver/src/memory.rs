@@ -149,7 +149,8 @@ impl MemoryInbox {
             },
         );
         drop(state);
-        self.shared.ready.notify_waiters();
+        // One new delivery wakes one taker (or leaves a permit for the next).
+        self.shared.ready.notify_one();
         Ok(Appended::New)
     }
 
@@ -301,7 +302,7 @@ impl Inbox for MemoryInbox {
             }
         });
         if let Ok(true) = result {
-            self.shared.ready.notify_waiters();
+            self.shared.ready.notify_one();
         }
         Box::pin(std::future::ready(result.map(|_| ())))
     }

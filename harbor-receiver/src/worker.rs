@@ -163,7 +163,7 @@ impl Worker {
             inbox: Arc::new(inbox),
             concurrency: 1,
             policy: RetryPolicy::default(),
-            poll: Duration::from_secs(1),
+            poll: Duration::from_millis(500),
         }
     }
 
@@ -229,11 +229,9 @@ impl Lane {
             if *stopped.borrow() {
                 return;
             }
-            let taken = tokio::select! {
-                taken = self.inbox.take(self.poll) => taken,
-                _ = stopped.changed() => return,
-            };
-            match taken {
+            // Not cancelled by the stop: a take cut short could leave a delivery leased to
+            // nobody until its lease runs out. It returns within `poll`.
+            match self.inbox.take(self.poll).await {
                 Ok(Some(leased)) => self.process(handler.as_ref(), leased).await,
                 Ok(None) => {}
                 Err(crate::Error::Closed) => return,

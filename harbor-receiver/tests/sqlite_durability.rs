@@ -36,9 +36,23 @@ async fn concurrent_deliveries_share_commits() {
     let stats = inbox.stats();
     assert_eq!(stats.appended, 256);
     assert!(
-        stats.commits * 4 <= stats.appended,
+        stats.syncs * 4 <= stats.appended && stats.commits * 4 <= stats.appended,
         "group commit did not group: {stats:?}"
     );
+}
+
+#[tokio::test]
+async fn an_append_is_answered_only_after_a_sync_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
+    for n in 0..20 {
+        let before = inbox.stats().syncs;
+        let appended = inbox.append(delivery(n % 10)).await.unwrap();
+        assert!(
+            inbox.stats().syncs > before,
+            "append {n} ({appended:?}) was answered before the log was synced"
+        );
+    }
 }
 
 #[tokio::test]
@@ -69,6 +83,38 @@ async fn a_reopened_inbox_keeps_pending_deliveries_and_finished_keys() {
     let second = inbox.take(Duration::ZERO).await.unwrap().unwrap();
     assert_eq!(second.delivery().key(), delivery(2).key());
     assert!(inbox.take(Duration::ZERO).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_inbox_over_several_files_keeps_its_file_count_and_its_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let inbox = SqliteInbox::builder(&path).files(3).open().unwrap();
+    for n in 0..30 {
+        inbox.append(delivery(n)).await.unwrap();
+    }
+    inbox.close().await.unwrap();
+    assert!(dir.path().join("inbox.db.file-2").is_file());
+
+    let wrong = SqliteInbox::builder(&path).files(2).open().unwrap_err();
+    assert!(
+        wrong.to_string().contains("created with 3 file(s)"),
+        "{wrong}"
+    );
+    let inbox = SqliteInbox::open(&path).unwrap();
+    assert_eq!(inbox.files(), 3);
+    for n in 0..30 {
+        assert_eq!(
+            inbox.append(delivery(n)).await.unwrap(),
+            Appended::Duplicate
+        );
+    }
+    let mut taken = std::collections::HashSet::new();
+    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
+        taken.insert(leased.delivery().key().clone());
+    }
+    assert_eq!(taken.len(), 30);
+    assert!(SqliteInbox::builder(&path).files(0).open().is_err());
 }
 
 #[tokio::test]

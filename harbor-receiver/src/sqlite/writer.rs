@@ -1,6 +1,7 @@
 //! The writer thread of [`SqliteInbox`](super::SqliteInbox): it owns the connection and runs
-//! every operation that reaches it while the previous commit was syncing in one transaction,
-//! so that one fsync makes a whole batch durable (group commit).
+//! every operation waiting for it in one transaction; the syncers (see [`super::sync`]) make
+//! the commits durable, one `fdatasync` for all the commits written while the previous one
+//! ran (group commit).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +13,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
+use super::sync::{Background, Deferred};
 use crate::delivery::format_from_str;
 use crate::{
     Appended, DeadLetter, Delivery, DeliveryKey, Disposition, Error, LeaseToken, Leased, Result,
@@ -29,20 +31,26 @@ pub(super) enum Op {
     Close,
 }
 
-/// A lease as the writer knows it: the row and the nonce.
+/// A lease as the writers know it: the file, the row and the nonce (`FILE:SEQ:NONCE`).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct LeaseRef {
+    pub(super) file: usize,
     pub(super) seq: i64,
     pub(super) nonce: i64,
 }
 
 impl LeaseRef {
     pub(super) fn parse(token: &LeaseToken) -> Option<LeaseRef> {
-        let (seq, nonce) = token.as_str().split_once(':')?;
+        let mut parts = token.as_str().splitn(3, ':');
         Some(LeaseRef {
-            seq: seq.parse().ok()?,
-            nonce: nonce.parse().ok()?,
+            file: parts.next()?.parse().ok()?,
+            seq: parts.next()?.parse().ok()?,
+            nonce: parts.next()?.parse().ok()?,
         })
+    }
+
+    fn token(self) -> LeaseToken {
+        LeaseToken::new(format!("{}:{}:{}", self.file, self.seq, self.nonce))
     }
 }
 
@@ -63,14 +71,21 @@ pub(super) struct Request {
     pub(super) reply: oneshot::Sender<Result<Reply>>,
 }
 
+/// The longest a batch is held back to wait for a running sync.
+const GATHER_FOR: Duration = Duration::from_millis(20);
+
 /// How often, at most, finished keys older than the window are deleted (more often for a
 /// window under two minutes).
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 
 pub(super) struct Writer {
-    pub(super) conn: Connection,
-    pub(super) shared: Arc<Shared>,
-    pub(super) max_batch: usize,
+    conn: Connection,
+    shared: Arc<Shared>,
+    max_batch: usize,
+    /// The syncers (which answer appends once their commit is on disk) and the checkpointer.
+    background: Option<Background>,
+    /// The answer to `Close`, sent once everything is stopped.
+    closing: Option<oneshot::Sender<Result<Reply>>>,
     last_purge: i64,
     /// Releases of leases whose taker went away before the answer came: the next batch
     /// makes those deliveries ready again at once.
@@ -78,11 +93,18 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn new(conn: Connection, shared: Arc<Shared>, max_batch: usize) -> Writer {
+    pub(super) fn new(
+        conn: Connection,
+        shared: Arc<Shared>,
+        max_batch: usize,
+        background: Background,
+    ) -> Writer {
         Writer {
             conn,
             shared,
             max_batch,
+            background: Some(background),
+            closing: None,
             last_purge: 0,
             releases: Vec::new(),
         }
@@ -98,12 +120,7 @@ impl Writer {
                     None => break,
                 }
             }
-            while batch.len() < self.max_batch {
-                match rx.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
+            self.gather(&mut rx, &mut batch);
             let close = batch.iter().any(|r| matches!(r.op, Op::Close));
             self.execute(&mut batch);
             if close {
@@ -115,8 +132,45 @@ impl Writer {
         while let Ok(request) = rx.try_recv() {
             let _ = request.reply.send(Err(Error::Closed));
         }
+        // Leases whose taker went away during the last batch are given back now, not when
+        // they run out after the next start.
+        if !self.releases.is_empty() {
+            self.execute(&mut batch);
+        }
+        // The syncers answer what they hold; the checkpointer closes first, so that this
+        // connection is the last one and its close checkpoints the whole log and removes it.
+        if let Some(background) = self.background.take() {
+            background.stop();
+        }
         if let Err((_, error)) = self.conn.close() {
             tracing::warn!(%error, "closing the SQLite inbox");
+        }
+        if let Some(closing) = self.closing.take() {
+            let _ = closing.send(Ok(Reply::Closed));
+        }
+    }
+
+    /// Adds what is waiting to the batch; while a sync runs, keeps gathering until it ends
+    /// (the next sync cannot start sooner anyway): fewer, larger commits write fewer pages.
+    fn gather(&self, rx: &mut mpsc::Receiver<Request>, batch: &mut Vec<Request>) {
+        let started = std::time::Instant::now();
+        loop {
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            let background = self.background.as_ref();
+            if batch.len() >= self.max_batch || !background.is_some_and(Background::syncing) {
+                return;
+            }
+            let Some(left) = GATHER_FOR.checked_sub(started.elapsed()) else {
+                return;
+            };
+            if let Some(background) = background {
+                background.wait_for_sync(left);
+            }
         }
     }
 
@@ -130,11 +184,26 @@ impl Writer {
         match outcome {
             Ok(()) => {
                 shared.stats.commits.fetch_add(1, Ordering::Relaxed);
-                let mut wake = false;
+                // Answers that promise durability wait for a sync of the log; the others
+                // (takes, acknowledgements) go now: losing one to a power cut only means a
+                // delivery is handled again.
+                let mut deferred = Vec::new();
                 for (reply, result) in replies {
-                    if let Ok(Reply::Appended(Appended::New)) = &result {
-                        shared.stats.appended.fetch_add(1, Ordering::Relaxed);
-                        wake = true;
+                    match &result {
+                        Ok(Reply::Appended(appended)) => {
+                            if *appended == Appended::New {
+                                shared.stats.appended.fetch_add(1, Ordering::Relaxed);
+                                // One new delivery wakes one taker (or leaves a permit).
+                                shared.ready.notify_one();
+                            }
+                            deferred.push(Deferred { reply, result });
+                            continue;
+                        }
+                        Ok(Reply::Closed) => {
+                            self.closing = Some(reply);
+                            continue;
+                        }
+                        _ => {}
                     }
                     if let Err(Ok(Reply::Taken(Ok(leased)))) = reply.send(result) {
                         // The taker went away: give the delivery back.
@@ -143,8 +212,8 @@ impl Writer {
                         }
                     }
                 }
-                if wake {
-                    shared.ready.notify_waiters();
+                if let Some(background) = &self.background {
+                    background.committed(deferred);
                 }
             }
             Err(error) => {
@@ -264,12 +333,13 @@ fn apply(
                 .optional()?;
             match row {
                 Some((seq, key, format, body, received_at, attempts)) => {
-                    restore(&key, &format, body, received_at, attempts).map(|delivery| {
-                        Reply::Taken(Ok(Leased::new(
-                            delivery,
-                            LeaseToken::new(format!("{seq}:{nonce}")),
-                        )))
-                    })
+                    let lease = LeaseRef {
+                        file: shared.file,
+                        seq,
+                        nonce,
+                    };
+                    restore(&key, &format, body, received_at, attempts)
+                        .map(|delivery| Reply::Taken(Ok(Leased::new(delivery, lease.token()))))
                 }
                 None => {
                     let next: Option<i64> = tx
@@ -296,7 +366,7 @@ fn apply(
                 )?
                 .execute(params![at, reason, lease.seq, lease.nonce])?;
             if changed == 1 {
-                shared.ready.notify_waiters();
+                shared.ready.notify_one();
             }
             Ok(Reply::Done(changed == 1))
         }
