@@ -92,8 +92,10 @@ async fn sigkill_during_a_thousand_deliveries_loses_nothing_and_duplicates_only_
         answered.len()
     );
 
-    // Every 2xx is handled, by whichever process came next.
+    // Every 2xx is handled, by whichever process came next; and what the last killed process
+    // had in flight comes back once its lease (1 s) has run out.
     wait_for_keys(&log, &answered, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let ours: HashSet<&str> = payloads.iter().map(|p| p.key.as_str()).collect();
     assert!(
         log.lock()
@@ -153,4 +155,40 @@ async fn sigkill_during_a_thousand_deliveries_loses_nothing_and_duplicates_only_
         KILL_AT.len(),
         started.elapsed().as_secs_f64()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_work_in_flight_and_the_rest_waits_in_the_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = harbor_testkit::free_port();
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    // A long lease: anything handled twice here would be a shutdown that lost track of work.
+    let args: Vec<String> = [
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+        "--inbox",
+        &format!("sqlite:{}", dir.path().join("inbox.db").display()),
+        "--lease",
+        "60",
+    ]
+    .map(String::from)
+    .to_vec();
+    let log: Log = Arc::default();
+    let payloads = payloads(200);
+    let process = Process::start(0, &args, &log);
+    let reports = deliver_all(&payloads, std::slice::from_ref(&url), |_| 0, 32, |_| {}).await;
+    assert!(reports.iter().all(|r| r.delivered()));
+    let status = process.terminate();
+    assert!(status.success(), "{status}");
+    let before = log.lock().unwrap().len();
+
+    let process = Process::start(1, &args, &log);
+    let all: HashSet<String> = payloads.iter().map(|p| p.key.clone()).collect();
+    wait_for_keys(&log, &all, Duration::from_secs(30)).await;
+    assert!(process.terminate().success());
+    assert!(
+        handled_twice(&log).is_empty(),
+        "a graceful stop left work to be done twice"
+    );
+    eprintln!("graceful stop: {before} of 200 handled before SIGTERM, the rest after the restart");
 }

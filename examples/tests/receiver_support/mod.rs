@@ -87,6 +87,20 @@ impl Process {
         assert!(status.success());
     }
 
+    /// `SIGTERM`, and waits for the exit (and for everything it printed to be in the log).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status()
+            .expect("run kill -TERM");
+        assert!(status.success());
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        status
+    }
+
     /// `kill -9`, and waits until everything it printed is in the log.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
