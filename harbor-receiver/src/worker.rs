@@ -267,15 +267,22 @@ impl Lane {
                 .catch_unwind()
                 .fuse();
             tokio::pin!(handled);
-            let beat = (self.inbox.lease() / 3).max(Duration::from_millis(10));
-            let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
-            loop {
-                tokio::select! {
-                    outcome = &mut handled => break outcome,
-                    _ = heartbeat.tick() => {
-                        if let Err(error) = self.inbox.extend(&leased).await {
-                            self.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(%error, key = %leased.delivery().key(), "extending a lease");
+            // A handler that finishes at once needs no heartbeat (nor its timer).
+            if let std::task::Poll::Ready(outcome) = futures_util::poll!(&mut handled) {
+                outcome
+            } else {
+                let beat = (self.inbox.lease() / 3).max(Duration::from_millis(10));
+                let start = tokio::time::Instant::now() + beat;
+                let mut heartbeat = tokio::time::interval_at(start, beat);
+                loop {
+                    tokio::select! {
+                        outcome = &mut handled => break outcome,
+                        _ = heartbeat.tick() => {
+                            if let Err(error) = self.inbox.extend(&leased).await {
+                                self.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(%error, key = %leased.delivery().key(),
+                                    "extending a lease");
+                            }
                         }
                     }
                 }
