@@ -16,7 +16,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use receiver_support::{Log, Process, deliver_all, handled_twice, payloads, wait_for_keys};
+use receiver_support::{
+    Log, Process, answered, assert_retries_not_handled_again, deliver_all, handled_twice, payloads,
+    sqlite_receiver, wait_for_keys,
+};
 
 const DELIVERIES: usize = 1000;
 /// The `2xx` counts at which the receiver is killed.
@@ -27,20 +30,8 @@ const WORKERS: usize = 4;
 async fn sigkill_during_a_thousand_deliveries_loses_nothing_and_duplicates_only_in_flight_work() {
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let port = harbor_testkit::free_port();
-    let url = format!("http://127.0.0.1:{port}/webhook");
-    let args: Vec<String> = [
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-        "--inbox",
-        &format!("sqlite:{}", dir.path().join("inbox.db").display()),
-        "--lease",
-        "1",
-        "--workers",
-        &WORKERS.to_string(),
-    ]
-    .map(String::from)
-    .to_vec();
+    let (mut args, url) = sqlite_receiver(dir.path(), "1");
+    args.extend(["--workers".to_owned(), WORKERS.to_string()]);
     let log: Log = Arc::default();
     let payloads = payloads(DELIVERIES);
 
@@ -79,12 +70,7 @@ async fn sigkill_during_a_thousand_deliveries_loses_nothing_and_duplicates_only_
     let last = killer.join().unwrap();
     let runs = KILL_AT.len() + 1;
 
-    let answered: HashSet<String> = payloads
-        .iter()
-        .zip(&reports)
-        .filter(|(_, r)| r.delivered())
-        .map(|(p, _)| p.key.clone())
-        .collect();
+    let answered = answered(&payloads, &reports);
     let refused = DELIVERIES - answered.len();
     assert!(
         answered.len() >= DELIVERIES * 9 / 10,
@@ -129,23 +115,12 @@ async fn sigkill_during_a_thousand_deliveries_loses_nothing_and_duplicates_only_
     );
 
     // Harbor's retries of deliveries already handled: 2xx, and nothing is handled again.
-    let handled_before = log.lock().unwrap().len();
     let again: Vec<_> = payloads
         .iter()
         .filter(|p| answered.contains(&p.key))
         .cloned()
         .collect();
-    let replayed = deliver_all(&again, &[url], |_| 0, 32, |_| {}).await;
-    assert!(
-        replayed.iter().all(|r| r.delivered()),
-        "a retry was refused"
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        log.lock().unwrap().len(),
-        handled_before,
-        "a retry of a handled delivery was handled again"
-    );
+    assert_retries_not_handled_again(&log, &again, &[url], |_| 0).await;
     last.kill();
     eprintln!(
         "crash test: {} of {DELIVERIES} answered 2xx ({refused} gave up after 3 attempts), {} \
@@ -160,19 +135,8 @@ async fn sigkill_during_a_thousand_deliveries_loses_nothing_and_duplicates_only_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_work_in_flight_and_the_rest_waits_in_the_inbox() {
     let dir = tempfile::tempdir().unwrap();
-    let port = harbor_testkit::free_port();
-    let url = format!("http://127.0.0.1:{port}/webhook");
     // A long lease: anything handled twice here would be a shutdown that lost track of work.
-    let args: Vec<String> = [
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-        "--inbox",
-        &format!("sqlite:{}", dir.path().join("inbox.db").display()),
-        "--lease",
-        "60",
-    ]
-    .map(String::from)
-    .to_vec();
+    let (args, url) = sqlite_receiver(dir.path(), "60");
     let log: Log = Arc::default();
     let payloads = payloads(200);
     let process = Process::start(0, &args, &log);

@@ -13,11 +13,13 @@
 
 mod receiver_support;
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use receiver_support::{Log, Process, deliver_all, handled_twice, payloads, wait_for_keys};
+use receiver_support::{
+    Log, Process, answered, assert_retries_not_handled_again, deliver_all, handled_twice, payloads,
+    wait_for_keys,
+};
 
 const DELIVERIES: usize = 1000;
 /// Worker lanes per worker process.
@@ -74,12 +76,7 @@ async fn two_receivers_three_workers_one_killed_lose_nothing() {
     };
     let payloads = payloads(DELIVERIES);
     let reports = deliver_all(&payloads, &urls, |i| i % 2, 32, |_| {}).await;
-    let answered: HashSet<String> = payloads
-        .iter()
-        .zip(&reports)
-        .filter(|(_, r)| r.delivered())
-        .map(|(p, _)| p.key.clone())
-        .collect();
+    let answered = answered(&payloads, &reports);
     assert_eq!(
         answered.len(),
         DELIVERIES,
@@ -122,18 +119,7 @@ async fn two_receivers_three_workers_one_killed_lose_nothing() {
     );
 
     // Harbor's retries, each to the other receiver: 2xx, and nothing handled again.
-    let handled_before = log.lock().unwrap().len();
-    let replayed = deliver_all(&payloads, &urls, |i| (i + 1) % 2, 32, |_| {}).await;
-    assert!(
-        replayed.iter().all(|r| r.delivered()),
-        "a retry was refused"
-    );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        log.lock().unwrap().len(),
-        handled_before,
-        "a retry of a handled delivery was handled again"
-    );
+    assert_retries_not_handled_again(&log, &payloads, &urls, |i| (i + 1) % 2).await;
     for process in [w0, w1].into_iter().chain(receivers) {
         process.kill();
     }

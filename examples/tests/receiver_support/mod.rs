@@ -193,6 +193,16 @@ pub async fn deliver_all(
     reports.into_iter().map(Option::unwrap).collect()
 }
 
+/// The keys of the payloads whose delivery got a `2xx` (`reports` in the same order).
+pub fn answered(payloads: &[Payload], reports: &[SendReport]) -> HashSet<String> {
+    payloads
+        .iter()
+        .zip(reports)
+        .filter(|(_, r)| r.delivered())
+        .map(|(p, _)| p.key.clone())
+        .collect()
+}
+
 /// Waits until every key in `want` is in the log, or fails after `within`.
 pub async fn wait_for_keys(log: &Log, want: &HashSet<String>, within: Duration) {
     let deadline = Instant::now() + within;
@@ -223,4 +233,41 @@ pub fn handled_twice(log: &Log) -> HashMap<String, Vec<(usize, u64)>> {
     }
     by_key.retain(|_, seen| seen.len() > 1);
     by_key
+}
+
+/// The arguments of an `events_receiver` on `127.0.0.1:PORT` with a SQLite inbox in `dir`
+/// and a lease of `lease` seconds, and the URL to deliver to.
+pub fn sqlite_receiver(dir: &std::path::Path, lease: &str) -> (Vec<String>, String) {
+    let port = harbor_testkit::free_port();
+    let args = [
+        "--addr".to_owned(),
+        format!("127.0.0.1:{port}"),
+        "--inbox".to_owned(),
+        format!("sqlite:{}", dir.join("inbox.db").display()),
+        "--lease".to_owned(),
+        lease.to_owned(),
+    ];
+    (args.to_vec(), format!("http://127.0.0.1:{port}/webhook"))
+}
+
+/// Harbor's retries of deliveries already handled (payload `i` to `urls[pick(i)]`): every one
+/// gets a `2xx`, and nothing more is handled (given the lease time to show otherwise).
+pub async fn assert_retries_not_handled_again(
+    log: &Log,
+    payloads: &[Payload],
+    urls: &[String],
+    pick: impl Fn(usize) -> usize,
+) {
+    let handled_before = log.lock().unwrap().len();
+    let replayed = deliver_all(payloads, urls, pick, 32, |_| {}).await;
+    assert!(
+        replayed.iter().all(|r| r.delivered()),
+        "a retry was refused"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        log.lock().unwrap().len(),
+        handled_before,
+        "a retry of a handled delivery was handled again"
+    );
 }
