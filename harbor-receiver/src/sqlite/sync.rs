@@ -207,6 +207,8 @@ fn checkpointer(conn: Connection, commits: &Receiver<()>) {
             row.get::<_, i64>(1)
         })
     };
+    // A failing checkpoint (a full disk) fails again after every commit: say so once a minute.
+    let mut warned: Option<std::time::Instant> = None;
     while commits.recv().is_ok() {
         let outcome = checkpoint("PASSIVE").and_then(|log_pages| {
             if log_pages > RESTART_LOG_AT {
@@ -217,8 +219,11 @@ fn checkpointer(conn: Connection, commits: &Receiver<()>) {
                 Ok(())
             }
         });
-        if let Err(error) = outcome {
+        if let Err(error) = outcome
+            && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
             tracing::warn!(%error, "checkpointing the SQLite inbox");
+            warned = Some(std::time::Instant::now());
         }
         std::thread::sleep(CHECKPOINT_EVERY);
     }

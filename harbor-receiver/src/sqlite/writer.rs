@@ -90,6 +90,9 @@ pub(super) struct Writer {
     /// Releases of leases whose taker went away before the answer came: the next batch
     /// makes those deliveries ready again at once.
     releases: Vec<LeaseRef>,
+    /// Whether new releases should be written without waiting for a request (not after a
+    /// failed batch, which would only fail again at once).
+    release_now: bool,
 }
 
 impl Writer {
@@ -107,6 +110,7 @@ impl Writer {
             closing: None,
             last_purge: 0,
             releases: Vec::new(),
+            release_now: false,
         }
     }
 
@@ -114,7 +118,7 @@ impl Writer {
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         let mut batch: Vec<Request> = Vec::with_capacity(self.max_batch);
         loop {
-            if self.releases.is_empty() {
+            if !std::mem::take(&mut self.release_now) {
                 match rx.blocking_recv() {
                     Some(request) => batch.push(request),
                     None => break,
@@ -209,6 +213,7 @@ impl Writer {
                         // The taker went away: give the delivery back.
                         if let Some(lease) = LeaseRef::parse(leased.token()) {
                             self.releases.push(lease);
+                            self.release_now = true;
                         }
                     }
                 }
