@@ -6,7 +6,8 @@
 #![no_main]
 
 use base64::Engine as _;
-use harbor_auth::docker_config::{DockerConfig, normalize_registry};
+use harbor_auth::docker_config::DockerConfig;
+use harbor_auth::{Keychain, Lookup};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
@@ -18,16 +19,22 @@ fn observe(bytes: &[u8]) -> String {
         Ok(config) => {
             let config = config.with_helper_dirs(Vec::new());
             let mut out = format!("{config:?}\n");
+            let keychain = Keychain::new().with_config(config);
             let keys = serde_json::from_slice::<Value>(bytes)
                 .ok()
                 .map(|v| registries(&v))
                 .unwrap_or_default();
             for key in keys.iter().map(String::as_str).chain(["unknown.example"]) {
-                let _ = normalize_registry(key);
-                let _ = config.helper_for(key);
-                match config.credentials_for(key) {
-                    Ok(c) => out.push_str(&format!("{key}: {c:?}\n")),
-                    Err(e) => out.push_str(&format!("{key}: {e} / {e:?}\n")),
+                let _ = keychain.canonical(key);
+                // A lookup never runs a helper: it hands back the request to run.
+                match keychain.lookup(key, None) {
+                    Lookup::Ready(c) => out.push_str(&format!("{key}: {c:?}\n")),
+                    Lookup::Helper(h) => out.push_str(&format!(
+                        "{key}: helper {} for {}\n",
+                        h.helper(),
+                        h.server()
+                    )),
+                    other => out.push_str(&format!("{key}: {other:?}\n")),
                 }
             }
             out
