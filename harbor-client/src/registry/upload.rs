@@ -237,7 +237,10 @@ impl RegistryClient {
             .send(
                 Request::new(Method::POST, url.clone())
                     .header(CONTENT_LENGTH, HeaderValue::from(0u32))
-                    .scope(&sc),
+                    .scope(&sc)
+                    // Opening a session twice is harmless (the registry purges the unused
+                    // one), so a POST whose answer was lost is retried like a GET.
+                    .idempotent(true),
             )
             .await?;
         Ok(UploadSession {
