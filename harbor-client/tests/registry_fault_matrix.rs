@@ -844,3 +844,132 @@ async fn disk_full_child() {
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(SIGXFSZ)).unwrap();
     pull_onto_a_full_disk(&reference.parse().unwrap(), Path::new(dest)).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// A slow-loris registry
+// ---------------------------------------------------------------------------------------------
+
+/// What the slow registry trickles, one byte every 50 ms.
+#[derive(Debug, Clone, Copy)]
+enum Trickle {
+    /// The status line, then header bytes, forever.
+    Headers,
+    /// Whole headers announcing a large body, then its bytes.
+    Body,
+}
+
+/// A loopback fake registry that answers every request with a trickle; counts connections.
+async fn slow_loris(trickle: Trickle) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let seen = conns.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if s.read(&mut b).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(b[0]);
+                }
+                // A resumed download asks for `Range: bytes=N-`: answered 206 from N.
+                let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                let from = text
+                    .split("range: bytes=")
+                    .nth(1)
+                    .and_then(|r| r.split('-').next())
+                    .and_then(|n| n.parse::<u64>().ok());
+                let start = match (trickle, from) {
+                    (Trickle::Headers, _) => "HTTP/1.1 200 OK\r\nX-Slow: ".to_owned(),
+                    (Trickle::Body, None) => {
+                        "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n".to_owned()
+                    }
+                    (Trickle::Body, Some(n)) => format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {n}-999999/1000000\r\nContent-Length: {}\r\n\r\n",
+                        1_000_000 - n
+                    ),
+                };
+                if s.write_all(start.as_bytes()).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if s.write_all(b"a").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, conns)
+}
+
+/// A client whose limits a test can wait for: headers within 2 s, at least 1 KiB per second
+/// of waiting for a body, no retries, `resumes` resumed downloads.
+fn impatient(resumes: u32) -> RegistryClient {
+    RegistryClient::builder()
+        .configure_transport(|t| {
+            t.read_timeout(Duration::from_secs(2))
+                .low_speed_limit(1024, Duration::from_secs(1))
+                .retry_policy(RetryPolicy::none())
+        })
+        .resume_attempts(resumes)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_registry_trickling_headers_times_out_within_the_read_timeout() {
+    let (addr, _) = slow_loris(Trickle::Headers).await;
+    let r: Reference = format!("{addr}/m/slow:v1").parse().unwrap();
+    let started = Instant::now();
+    let e = bounded(impatient(0).get_manifest(&r)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_registry_trickling_a_manifest_times_out_at_the_low_speed_limit() {
+    let (addr, _) = slow_loris(Trickle::Body).await;
+    let r: Reference = format!("{addr}/m/slow:v1").parse().unwrap();
+    let started = Instant::now();
+    let e = bounded(impatient(0).get_manifest(&r)).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(e.is_timeout() && e.is_retryable(), "{e:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[tokio::test]
+async fn a_registry_trickling_a_blob_times_out_after_the_resumes_and_leaves_nothing() {
+    let (addr, conns) = slow_loris(Trickle::Body).await;
+    let repo: Repository = format!("{addr}/m/slow").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blob");
+    let d = Digest::sha256_of(b"never comes");
+    let started = Instant::now();
+    // One resume: two trickles of a 1 s window each, then a typed timeout.
+    let e = bounded(impatient(1).pull_blob_to_file(&repo, &d, Some(1_000_000), &path))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert!(e.is_timeout(), "{e:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    assert_eq!(
+        conns.load(Ordering::SeqCst),
+        2,
+        "the download was resumed once"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no partial file left"
+    );
+}
