@@ -197,6 +197,21 @@ fn parse_head(head: &[u8]) -> (String, String, u64, bool) {
     (method, path, len, chunked)
 }
 
+/// The next bytes from `r`; at its end (or an error) `w` is shut down and `None` returned.
+async fn read_or_close(
+    r: &mut OwnedReadHalf,
+    w: &mut OwnedWriteHalf,
+    buf: &mut [u8],
+) -> Option<usize> {
+    match r.read(buf).await {
+        Ok(0) | Err(_) => {
+            let _ = w.shutdown().await;
+            None
+        }
+        Ok(n) => Some(n),
+    }
+}
+
 /// Client to registry: passes heads and bodies, cutting where the rule says.
 async fn upstream(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, conn: Arc<Conn>, rule: Arc<Rule>) {
     let mut head = Vec::new();
@@ -207,12 +222,8 @@ async fn upstream(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, conn: Arc<Conn>, 
     let mut parsing = true;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => {
-                let _ = w.shutdown().await;
-                return;
-            }
-            Ok(n) => n,
+        let Some(n) = read_or_close(&mut r, &mut w, &mut buf).await else {
+            return;
         };
         if let Some(rate) = rule.up_rate {
             tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
@@ -277,12 +288,8 @@ async fn upstream(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, conn: Arc<Conn>, 
 async fn downstream(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, conn: Arc<Conn>, rule: Arc<Rule>) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => {
-                let _ = w.shutdown().await;
-                return;
-            }
-            Ok(n) => n,
+        let Some(n) = read_or_close(&mut r, &mut w, &mut buf).await else {
+            return;
         };
         let total = conn.down_total.load(Ordering::SeqCst);
         let cut_at = conn.down_cut_at.load(Ordering::SeqCst);
@@ -349,7 +356,7 @@ fn assert_clean_layout(dir: &Path) {
 /// The image the registry holds under `reference` is `want`, blob for blob (pulled directly,
 /// verified, into a fresh layout).
 async fn assert_registry_holds(reference: &Reference, want: &Digest) {
-    let direct = RegistryClient::builder().build().unwrap();
+    let direct = plain_client();
     let dir = tempfile::tempdir().unwrap();
     let got = direct
         .pull_image(reference, dir.path(), &ImageOptions::default())
@@ -361,6 +368,10 @@ async fn assert_registry_holds(reference: &Reference, want: &Digest) {
 
 fn via(proxy: &PhaseProxy, path: &str) -> Reference {
     format!("{}/{path}", proxy.host()).parse().unwrap()
+}
+
+fn plain_client() -> RegistryClient {
+    RegistryClient::builder().build().unwrap()
 }
 
 fn chunked_client() -> RegistryClient {
@@ -395,6 +406,20 @@ async fn push_cut(phase: Phase, client: RegistryClient, name: &str) -> harbor_cl
     result.map(drop)
 }
 
+/// A matrix row whose transfer must complete: one test named `$name` running
+/// `$run(phase, client, repository)` with a repository named after it.
+macro_rules! completes {
+    ($name:ident, $run:ident, $phase:expr, $client:expr) => {
+        #[harbor_testkit::needs("docker-registry")]
+        #[tokio::test]
+        async fn $name() {
+            $run($phase, $client, concat!("m/", stringify!($name)))
+                .await
+                .unwrap();
+        }
+    };
+}
+
 const POST: (&str, &str) = ("POST", "/blobs/uploads/");
 const PATCH: (&str, &str) = ("PATCH", "/blobs/uploads/");
 const PUT_BLOB: (&str, &str) = ("PUT", "/blobs/uploads/");
@@ -411,103 +436,69 @@ fn phase((method, path): (&'static str, &'static str), nth: usize, cut: Cut) -> 
     }
 }
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_after_the_post_reached_the_registry_completes() {
-    push_cut(phase(POST, 2, Cut::Answer(0)), chunked_client(), "m/post")
-        .await
-        .unwrap();
-}
+completes!(
+    push_cut_after_the_post_reached_the_registry_completes,
+    push_cut,
+    phase(POST, 2, Cut::Answer(0)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_in_the_first_patch_of_a_layer_completes() {
-    // PATCH 1 is the config's only chunk; 2, 3 and 4 are the first layer's.
-    push_cut(
-        phase(PATCH, 2, Cut::Body(100_000)),
-        chunked_client(),
-        "m/patch1",
-    )
-    .await
-    .unwrap();
-}
+// PATCH 1 is the config's only chunk; 2, 3 and 4 are the first layer's.
+completes!(
+    push_cut_in_the_first_patch_of_a_layer_completes,
+    push_cut,
+    phase(PATCH, 2, Cut::Body(100_000)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_in_a_middle_patch_of_a_layer_completes() {
-    push_cut(
-        phase(PATCH, 3, Cut::Body(200_000)),
-        chunked_client(),
-        "m/patch2",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    push_cut_in_a_middle_patch_of_a_layer_completes,
+    push_cut,
+    phase(PATCH, 3, Cut::Body(200_000)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_in_the_last_patch_of_a_layer_completes() {
-    push_cut(phase(PATCH, 4, Cut::Body(50)), chunked_client(), "m/patch3")
-        .await
-        .unwrap();
-}
+completes!(
+    push_cut_in_the_last_patch_of_a_layer_completes,
+    push_cut,
+    phase(PATCH, 4, Cut::Body(50)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_before_a_patch_is_answered_completes() {
-    push_cut(
-        phase(PATCH, 2, Cut::Answer(0)),
-        chunked_client(),
-        "m/patch-answer",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    push_cut_before_a_patch_is_answered_completes,
+    push_cut,
+    phase(PATCH, 2, Cut::Answer(0)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_in_a_streamed_patch_completes() {
-    let streamed = RegistryClient::builder().build().unwrap();
-    push_cut(phase(PATCH, 2, Cut::Body(300_000)), streamed, "m/stream")
-        .await
-        .unwrap();
-}
+completes!(
+    push_cut_in_a_streamed_patch_completes,
+    push_cut,
+    phase(PATCH, 2, Cut::Body(300_000)),
+    plain_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_before_the_blob_put_is_answered_completes() {
-    push_cut(
-        phase(PUT_BLOB, 2, Cut::Answer(0)),
-        chunked_client(),
-        "m/put",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    push_cut_before_the_blob_put_is_answered_completes,
+    push_cut,
+    phase(PUT_BLOB, 2, Cut::Answer(0)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_in_the_manifest_put_body_completes() {
-    push_cut(
-        phase(PUT_MANIFEST, 1, Cut::Body(100)),
-        chunked_client(),
-        "m/manifest-body",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    push_cut_in_the_manifest_put_body_completes,
+    push_cut,
+    phase(PUT_MANIFEST, 1, Cut::Body(100)),
+    chunked_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn push_cut_before_the_manifest_put_is_answered_completes() {
-    push_cut(
-        phase(PUT_MANIFEST, 1, Cut::Answer(0)),
-        chunked_client(),
-        "m/manifest-answer",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    push_cut_before_the_manifest_put_is_answered_completes,
+    push_cut,
+    phase(PUT_MANIFEST, 1, Cut::Answer(0)),
+    chunked_client()
+);
 
 #[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
@@ -535,7 +526,7 @@ async fn pull_cut(phase: Phase, client: RegistryClient, name: &str) -> harbor_cl
     let reg = common::registry().await.expect("checked by `needs`");
     let src = tempfile::tempdir().unwrap();
     let want = image(src.path(), 21).await;
-    let direct = RegistryClient::builder().build().unwrap();
+    let direct = plain_client();
     let at: Reference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
     direct
         .push_image(src.path(), &at, &ImageOptions::default())
@@ -567,41 +558,26 @@ async fn pull_cut(phase: Phase, client: RegistryClient, name: &str) -> harbor_cl
     result.map(drop)
 }
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn pull_cut_before_the_manifest_answer_completes() {
-    pull_cut(
-        phase(GET_MANIFEST, 1, Cut::Answer(0)),
-        RegistryClient::builder().build().unwrap(),
-        "m/pull-manifest",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    pull_cut_before_the_manifest_answer_completes,
+    pull_cut,
+    phase(GET_MANIFEST, 1, Cut::Answer(0)),
+    plain_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn pull_cut_in_the_manifest_answer_completes() {
-    pull_cut(
-        phase(GET_MANIFEST, 1, Cut::Answer(600)),
-        RegistryClient::builder().build().unwrap(),
-        "m/pull-manifest-body",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    pull_cut_in_the_manifest_answer_completes,
+    pull_cut,
+    phase(GET_MANIFEST, 1, Cut::Answer(600)),
+    plain_client()
+);
 
-#[harbor_testkit::needs("docker-registry")]
-#[tokio::test]
-async fn pull_cut_in_the_config_blob_completes() {
-    pull_cut(
-        phase(GET_BLOB, 1, Cut::Answer(0)),
-        RegistryClient::builder().build().unwrap(),
-        "m/pull-config",
-    )
-    .await
-    .unwrap();
-}
+completes!(
+    pull_cut_in_the_config_blob_completes,
+    pull_cut,
+    phase(GET_BLOB, 1, Cut::Answer(0)),
+    plain_client()
+);
 
 #[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
@@ -609,7 +585,7 @@ async fn pull_cut_in_each_layer_completes() {
     for nth in 2..=4 {
         pull_cut(
             phase(GET_BLOB, nth, Cut::Answer(100_000 * nth as u64)),
-            RegistryClient::builder().build().unwrap(),
+            plain_client(),
             &format!("m/pull-layer{nth}"),
         )
         .await
@@ -687,11 +663,7 @@ async fn chunked_push_survives_a_registry_restart_mid_upload() {
 #[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn streamed_push_survives_a_registry_restart_mid_upload() {
-    push_across_a_restart(
-        RegistryClient::builder().build().unwrap(),
-        "m/restart-stream",
-    )
-    .await;
+    push_across_a_restart(plain_client(), "m/restart-stream").await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,7 +685,7 @@ async fn a_token_expiring_during_a_streamed_upload_is_renewed_and_the_push_compl
         .await
         .expect("checked by `needs`");
     let proxy = PhaseProxy::start_with(reg.addr, None, None, Some(1_000_000)).await;
-    let c = RegistryClient::builder().build().unwrap();
+    let c = plain_client();
     let repo: Repository = format!("{}/m/token", proxy.host()).parse().unwrap();
     let data = noise(3_000_000, 41);
     let digest = Digest::sha256_of(&data);
@@ -781,7 +753,7 @@ impl Drop for SmallDisk {
 /// Pulls `reference` into `dest` (on a full disk): the pull must fail with an I/O error and
 /// leave no partial file, no corrupt blob and no image recorded.
 async fn pull_onto_a_full_disk(reference: &Reference, dest: &Path) {
-    let c = RegistryClient::builder().build().unwrap();
+    let c = plain_client();
     let e = bounded(c.pull_image(reference, dest, &one_at_a_time()))
         .await
         .unwrap_err();
@@ -801,7 +773,7 @@ async fn a_pull_onto_a_full_disk_is_an_io_error_and_leaves_no_partial_file() {
     let reg = common::registry().await.expect("checked by `needs`");
     let src = tempfile::tempdir().unwrap();
     image(src.path(), 51).await;
-    let direct = RegistryClient::builder().build().unwrap();
+    let direct = plain_client();
     let at: Reference = format!("{}/m/disk:v1", reg.host()).parse().unwrap();
     direct
         .push_image(src.path(), &at, &ImageOptions::default())
