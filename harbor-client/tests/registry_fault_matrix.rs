@@ -310,9 +310,9 @@ async fn downstream(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, conn: Arc<Conn>
 // Images and checks
 // ---------------------------------------------------------------------------------------------
 
-/// Three layers of 600 KiB + a few bytes: three PATCHes each with 256 KiB chunks.
-const LAYER: usize = 600 * 1024 + 3;
-const CHUNK: u64 = 256 * 1024;
+/// Three layers of 300 KiB + a few bytes: three PATCHes each with 128 KiB chunks.
+const LAYER: usize = 300 * 1024 + 3;
+const CHUNK: u64 = 128 * 1024;
 
 /// An image of a config and three layers in a layout under `dir`, tagged `v1`.
 async fn image(dir: &Path, seed: u64) -> Digest {
@@ -454,7 +454,7 @@ completes!(
 completes!(
     push_cut_in_a_middle_patch_of_a_layer_completes,
     push_cut,
-    phase(PATCH, 3, Cut::Body(200_000)),
+    phase(PATCH, 3, Cut::Body(60_000)),
     chunked_client()
 );
 
@@ -475,7 +475,7 @@ completes!(
 completes!(
     push_cut_in_a_streamed_patch_completes,
     push_cut,
-    phase(PATCH, 2, Cut::Body(300_000)),
+    phase(PATCH, 2, Cut::Body(150_000)),
     plain_client()
 );
 
@@ -584,7 +584,7 @@ completes!(
 async fn pull_cut_in_each_layer_completes() {
     for nth in 2..=4 {
         pull_cut(
-            phase(GET_BLOB, nth, Cut::Answer(100_000 * nth as u64)),
+            phase(GET_BLOB, nth, Cut::Answer(50_000 * nth as u64)),
             plain_client(),
             &format!("m/pull-layer{nth}"),
         )
@@ -616,7 +616,7 @@ async fn pull_cut_with_resuming_off_is_a_typed_error_and_leaves_nothing() {
 // The registry restarted mid-upload
 // ---------------------------------------------------------------------------------------------
 
-/// Pushes through a proxy that holds the connection of a layer's first PATCH after 150 kB,
+/// Pushes through a proxy that holds the connection of a layer's first PATCH after 100 kB,
 /// restarts the registry (same port, same storage, same `http.secret`), then cuts the held
 /// connection: the client finds the upload where the restarted registry has it, or opens a
 /// new one, and completes.
@@ -627,7 +627,7 @@ async fn push_across_a_restart(client: RegistryClient, name: &str) {
     let hold = Arc::new(Hold::default());
     let proxy = PhaseProxy::start_with(
         reg.addr,
-        Some(phase(PATCH, 2, Cut::Body(150_000))),
+        Some(phase(PATCH, 2, Cut::Body(100_000))),
         Some(hold.clone()),
         None,
     )
@@ -719,7 +719,7 @@ async fn a_token_expiring_during_a_streamed_upload_is_renewed_and_the_push_compl
 // ---------------------------------------------------------------------------------------------
 
 /// The size of the small disk: room for the config and one layer, not for three.
-const DISK: u64 = 1024 * 1024;
+const DISK: u64 = 512 * 1024;
 
 /// A tmpfs of [`DISK`] bytes mounted on a new directory (root only); unmounted on drop.
 struct SmallDisk {
