@@ -1,7 +1,7 @@
 //! A real `docker-registry` (distribution) on a loopback port.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ const READY_WITHIN: Duration = Duration::from_secs(20);
 #[derive(Debug)]
 pub struct Registry {
     child: Child,
+    bin: PathBuf,
     /// Where it listens: `127.0.0.1:PORT` (or the address given to [`Registry::start_at`]).
     pub addr: SocketAddr,
     /// Its port (the one of [`Registry::addr`]).
@@ -112,12 +113,41 @@ impl Registry {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let mut registry = Registry {
             child,
+            bin: bin.to_owned(),
             addr,
             port,
             dir,
         };
         registry.wait_ready();
         registry
+    }
+
+    /// Stops the registry process and starts it again with the same configuration: the same
+    /// address and port, the same storage (uploads in progress and the `http.secret` that signs
+    /// their state survive), as a registry restarted by its operator.
+    ///
+    /// # Panics
+    /// When the process cannot be spawned again or does not listen within 20 s.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("registry.log"))
+            .expect("open the registry's log file");
+        let log_out = log
+            .try_clone()
+            .expect("clone the registry's log file handle");
+        let bin = &self.bin;
+        self.child = Command::new(bin)
+            .arg("serve")
+            .arg(self.dir.path().join("config.yml"))
+            .stdin(Stdio::null())
+            .stdout(log_out)
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {

@@ -393,6 +393,13 @@ impl HarborClientBuilder {
         self
     }
 
+    /// The least an answer must bring: `bytes` in every `window` of waiting, else a timeout
+    /// (default 1 KiB in 300 s; see [`TransportBuilder::low_speed_limit`]).
+    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
+        self.transport = self.transport.low_speed_limit(bytes, window);
+        self
+    }
+
     /// Retries of idempotent calls (GET, HEAD, PUT, DELETE) on 408/429/5xx and transport
     /// errors (default [`RetryPolicy::default`]); POST and PATCH are never retried.
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {

@@ -378,12 +378,25 @@ impl RegistryClient {
             repo,
             &format!("manifests/{}", reference.manifest_reference()),
         )?;
-        let req = Request::new(Method::GET, url.clone())
-            .header(ACCEPT, accept_header())
-            .scope(&self.scope(repo, actions));
-        let resp = self.send(req).await?;
-        let headers = resp.headers().clone();
-        let body = read_capped(resp, &url, MAX_MANIFEST, "manifest").await?;
+        let scope = self.scope(repo, actions);
+        // The transport retries a GET that got no answer; a connection cut while the body
+        // comes is retried here (a manifest is small: it is fetched again whole).
+        let mut retries_left = self.inner.resume_attempts;
+        let (headers, body) = loop {
+            let req = Request::new(Method::GET, url.clone())
+                .header(ACCEPT, accept_header())
+                .scope(&scope);
+            let resp = self.send(req).await?;
+            let headers = resp.headers().clone();
+            match read_capped(resp, &url, MAX_MANIFEST, "manifest").await {
+                Ok(body) => break (headers, body),
+                Err(e @ Error::Transport { .. }) if retries_left > 0 => {
+                    retries_left -= 1;
+                    tracing::debug!(error = %e, "manifest download broke; fetching it again");
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let wanted = reference.digest().cloned();
         let hasher_for = wanted
             .as_ref()

@@ -189,7 +189,23 @@ impl UploadSession {
                 )
                 .body(last);
         }
-        self.client.send(req).await?;
+        match self.client.send(req).await {
+            Ok(_) => {}
+            // The PUT may have reached the registry and its answer been lost: the upload is
+            // then complete, and the registry verified the digest before it stored the blob.
+            Err(e @ Error::Transport { .. }) if e.may_have_been_sent() => {
+                if !self
+                    .client
+                    .blob_exists_scoped(&self.repo, digest, "pull,push")
+                    .await
+                    .unwrap_or(false)
+                {
+                    return Err(e);
+                }
+                tracing::debug!(error = %e, "the upload's last answer was lost; the blob is there");
+            }
+            Err(e) => return Err(e),
+        }
         self.offset = 0;
         Ok(())
     }
@@ -221,7 +237,10 @@ impl RegistryClient {
             .send(
                 Request::new(Method::POST, url.clone())
                     .header(CONTENT_LENGTH, HeaderValue::from(0u32))
-                    .scope(&sc),
+                    .scope(&sc)
+                    // Opening a session twice is harmless (the registry purges the unused
+                    // one), so a POST whose answer was lost is retried like a GET.
+                    .idempotent(true),
             )
             .await?;
         Ok(UploadSession {

@@ -34,6 +34,7 @@
 
 mod auth;
 mod clients;
+mod pace;
 mod redirect;
 mod registries;
 mod retry;
@@ -80,6 +81,7 @@ struct Inner {
     retry: RetryPolicy,
     preemptive_basic: bool,
     max_redirects: usize,
+    low_speed: pace::LowSpeed,
     /// Insecure hosts that turned out to speak plain HTTP only.
     plain_http_hosts: Mutex<HashSet<String>>,
 }
@@ -91,6 +93,7 @@ pub struct TransportBuilder {
     user_agent: String,
     connect_timeout: Duration,
     read_timeout: Duration,
+    low_speed: pace::LowSpeed,
     keychain: Keychain,
     retry: RetryPolicy,
     preemptive_basic: bool,
@@ -111,6 +114,10 @@ impl Default for TransportBuilder {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(300),
+            low_speed: pace::LowSpeed {
+                bytes: 1024,
+                window: Duration::from_secs(300),
+            },
             keychain: Keychain::new(),
             retry: RetryPolicy::default(),
             preemptive_basic: false,
@@ -144,6 +151,17 @@ impl TransportBuilder {
     /// A long transfer that keeps moving is never cut; there is no total timeout.
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.read_timeout = d;
+        self
+    }
+
+    /// Sets the low-speed limit: an answer whose body brings fewer than `bytes` bytes in a
+    /// `window` spent waiting for it fails with a timeout ([`Error::is_timeout`]; blob
+    /// downloads resume first, as after a cut). It catches what the idle timeout cannot, a
+    /// server that trickles bytes (a slow loris), and never cuts a transfer that keeps
+    /// moving; time the caller spends not reading does not count. Default: 1 KiB in 300 s.
+    /// `bytes` 0 turns it off.
+    pub fn low_speed_limit(mut self, bytes: u64, window: Duration) -> Self {
+        self.low_speed = pace::LowSpeed { bytes, window };
         self
     }
 
@@ -249,6 +267,7 @@ impl TransportBuilder {
                 retry: self.retry,
                 preemptive_basic: self.preemptive_basic,
                 max_redirects: self.max_redirects,
+                low_speed: self.low_speed,
                 plain_http_hosts: Mutex::new(HashSet::new()),
             }),
         })

@@ -56,7 +56,11 @@ impl Transport {
                 .map_err(|e| Error::transport(&method, &url, e))?;
             let status = resp.status();
             let sent = |response| Sent {
-                response,
+                response: if inner.low_speed.bytes == 0 {
+                    response
+                } else {
+                    super::pace::limit(response, inner.low_speed)
+                },
                 from_origin: origin(&url) == first_origin,
             };
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
