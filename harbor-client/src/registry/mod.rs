@@ -42,13 +42,14 @@ use http::Method;
 use url::Url;
 
 pub use blob::BlobStream;
-pub use image::{ImageOptions, Progress, ProgressEvent};
+pub use image::{COSIGN_TAG_SUFFIXES, ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
 #[cfg(fuzzing)]
 pub use listing::fuzz_next_link;
 pub use listing::{CatalogPage, MAX_LIST_BODY, TagPage};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
+    PushedManifest,
 };
 pub use reference::{
     DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference, Repository, RepositoryName, Tag,
