@@ -240,7 +240,9 @@ impl RegistryClient {
             Platforms::Default => Platforms::One(Platform::current()),
             p => p.clone(),
         };
-        let name = reference.tag().map_or(Name::Root, |t| Name::Tag(t.as_str()));
+        let name = reference
+            .tag()
+            .map_or(Name::Root, |t| Name::Tag(t.as_str()));
         let put = self
             .transfer(
                 End::Registry(repo),
@@ -276,7 +278,9 @@ impl RegistryClient {
             .find_manifest(reference.tag().map(|t| t.as_str()))
             .await?;
         let root = self.end_manifest(End::Layout(&layout), &top).await?;
-        let name = reference.tag().map_or(Name::Root, |t| Name::Tag(t.as_str()));
+        let name = reference
+            .tag()
+            .map_or(Name::Root, |t| Name::Tag(t.as_str()));
         let put = self
             .transfer(
                 End::Layout(&layout),
@@ -598,11 +602,11 @@ impl RegistryClient {
         stream::iter(blobs.into_iter().map(Ok))
             .try_for_each_concurrent(options.concurrency, |d| async move {
                 match (src, dst) {
-                    (End::Registry(s), End::Registry(t)) => {
-                        self.copy_blob(s, t, d, options).await
-                    }
+                    (End::Registry(s), End::Registry(t)) => self.copy_blob(s, t, d, options).await,
                     (End::Registry(s), End::Layout(l)) => self.pull_blob(s, l, d, options).await,
-                    (End::Layout(l), End::Registry(t)) => self.push_blob_from(l, t, d, options).await,
+                    (End::Layout(l), End::Registry(t)) => {
+                        self.push_blob_from(l, t, d, options).await
+                    }
                     (End::Layout(_), End::Layout(_)) => Err(Error::invalid(
                         "transfer",
                         "layout to layout",

@@ -476,7 +476,11 @@ impl RegistryClient {
         .await
     }
 
-    pub(crate) async fn fetch_manifest(&self, reference: &Reference, actions: &str) -> Result<PulledManifest> {
+    pub(crate) async fn fetch_manifest(
+        &self,
+        reference: &Reference,
+        actions: &str,
+    ) -> Result<PulledManifest> {
         let repo = reference.repository();
         let url = self.url(
             repo,
@@ -744,16 +748,35 @@ mod tests {
     fn current_platform_uses_oci_names() {
         let mac_arm = Platform::from_rust("macos", "aarch64", true);
         assert_eq!(mac_arm.to_string(), "darwin/arm64/v8");
-        assert_eq!(Platform::from_rust("linux", "x86_64", true).to_string(), "linux/amd64");
-        assert_eq!(Platform::from_rust("linux", "arm", true).to_string(), "linux/arm/v7");
-        assert_eq!(Platform::from_rust("linux", "powerpc64", true).architecture, "ppc64le");
-        assert_eq!(Platform::from_rust("linux", "powerpc64", false).architecture, "ppc64");
-        assert_eq!(Platform::from_rust("linux", "loongarch64", true).architecture, "loong64");
+        assert_eq!(
+            Platform::from_rust("linux", "x86_64", true).to_string(),
+            "linux/amd64"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "arm", true).to_string(),
+            "linux/arm/v7"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "powerpc64", true).architecture,
+            "ppc64le"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "powerpc64", false).architecture,
+            "ppc64"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "loongarch64", true).architecture,
+            "loong64"
+        );
         // An arm64 entry without a variant serves an arm64/v8 machine, not a v7 one.
         let entry = Platform::new("linux", "arm64");
         assert!(entry.satisfies(&Platform::from_rust("linux", "aarch64", true)));
         assert!(!entry.satisfies(&mac_arm));
-        assert!(!Platform::new("linux", "arm").with_variant("v6").satisfies(&Platform::new("linux", "arm").with_variant("v7")));
+        assert!(
+            !Platform::new("linux", "arm")
+                .with_variant("v6")
+                .satisfies(&Platform::new("linux", "arm").with_variant("v7"))
+        );
     }
 
     #[test]
@@ -765,10 +788,16 @@ mod tests {
         );
         let (subject, d) = referrer_entry(m.as_bytes(), MediaType::OCI_MANIFEST).unwrap();
         assert_eq!(subject.as_str(), D);
-        assert_eq!(d.artifact_type.as_deref(), Some("application/vnd.example.config"));
+        assert_eq!(
+            d.artifact_type.as_deref(),
+            Some("application/vnd.example.config")
+        );
         assert_eq!(d.annotations.get("a").map(String::as_str), Some("b"));
         assert_eq!(d.digest, Digest::sha256_of(m.as_bytes()));
-        let with_type = m.replace(r#""schemaVersion":2,"#, r#""schemaVersion":2,"artifactType":"application/spdx+json","#);
+        let with_type = m.replace(
+            r#""schemaVersion":2,"#,
+            r#""schemaVersion":2,"artifactType":"application/spdx+json","#,
+        );
         let (_, d) = referrer_entry(with_type.as_bytes(), MediaType::OCI_MANIFEST).unwrap();
         assert_eq!(d.artifact_type.as_deref(), Some("application/spdx+json"));
         let plain = m.replace("subject", "other");

@@ -218,7 +218,10 @@ impl RegistryClient {
             let bytes = serde_json::to_vec(&index)
                 .map_err(|e| Error::invalid("referrers index", "", e.to_string()))?;
             let precondition = match &current {
-                Some(m) => m.etag.as_deref().map_or(Precondition::None, Precondition::IfMatch),
+                Some(m) => m
+                    .etag
+                    .as_deref()
+                    .map_or(Precondition::None, Precondition::IfMatch),
                 None => Precondition::IfAbsent,
             };
             match self

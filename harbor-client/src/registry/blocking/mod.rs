@@ -29,8 +29,7 @@ use futures_util::StreamExt as _;
 
 use super::{
     CatalogPage, Descriptor, Digest, ImageOptions, PulledManifest, PushedManifest, Reference,
-    Referrers,
-    Repository, TagPage,
+    Referrers, Repository, TagPage,
 };
 use crate::api::blocking::runtime::BlockingRuntime;
 use crate::error::{Error, Result};
