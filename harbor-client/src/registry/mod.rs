@@ -22,6 +22,7 @@
 //! [`Registries`] settings ([`RegistryClientBuilder::registries`]) add mirrors tried before
 //! the origin for pulls (manifests and blobs), `location` rewrites and `blocked` prefixes.
 
+mod artifact;
 mod blob;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
@@ -41,6 +42,7 @@ use std::sync::Arc;
 use http::Method;
 use url::Url;
 
+pub use artifact::{Artifact, ArtifactFile, TITLE};
 pub use blob::BlobStream;
 pub use image::{COSIGN_TAG_SUFFIXES, ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
