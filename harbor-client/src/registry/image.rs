@@ -357,6 +357,9 @@ impl RegistryClient {
         if options.referrers || options.cosign_tags {
             self.transfer_attached(src, dst, moved, options).await?;
         }
+        if let Err(e) = self.inner.locations.save().await {
+            tracing::debug!(error = %e, "could not save the blob locations");
+        }
         Ok(root)
     }
 
@@ -625,6 +628,7 @@ impl RegistryClient {
         d: Descriptor,
         options: &ImageOptions,
     ) -> Result<()> {
+        self.remember(repo, &d.digest);
         if layout.has_blob(&d.digest, d.size).await? {
             options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
             return Ok(());
@@ -664,8 +668,22 @@ impl RegistryClient {
             .blob_exists_scoped(repo, &d.digest, "pull,push")
             .await?
         {
+            self.remember(repo, &d.digest);
             options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
             return Ok(());
+        }
+        match self.mount_known(repo, &d.digest, None).await? {
+            Some(MountOutcome::Mounted) => {
+                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
+                return Ok(());
+            }
+            // The file upload resumes by itself, so it opens its own session.
+            Some(MountOutcome::Upload(s)) => {
+                if let Err(e) = s.cancel().await {
+                    tracing::debug!(error = %e, "could not cancel the upload a refused mount opened");
+                }
+            }
+            None => {}
         }
         options.emit(ProgressEvent::BlobStarted {
             digest: d.digest.clone(),
@@ -680,6 +698,7 @@ impl RegistryClient {
         };
         self.push_blob_file_with(repo, &layout.blob_path(&d.digest), &d.digest, &cb)
             .await?;
+        self.remember(repo, &d.digest);
         options.emit(ProgressEvent::BlobDone { digest: d.digest });
         Ok(())
     }
@@ -693,20 +712,19 @@ impl RegistryClient {
         d: Descriptor,
         options: &ImageOptions,
     ) -> Result<()> {
+        self.remember(src, &d.digest);
         if self.blob_exists_scoped(dst, &d.digest, "pull,push").await? {
+            self.remember(dst, &d.digest);
             options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
             return Ok(());
         }
-        let session = if src.registry() == dst.registry() {
-            match self.mount_blob(dst, &d.digest, src).await? {
-                MountOutcome::Mounted => {
-                    options.emit(ProgressEvent::BlobMounted { digest: d.digest });
-                    return Ok(());
-                }
-                MountOutcome::Upload(s) => Some(s),
+        let session = match self.mount_known(dst, &d.digest, Some(src)).await? {
+            Some(MountOutcome::Mounted) => {
+                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
+                return Ok(());
             }
-        } else {
-            None
+            Some(MountOutcome::Upload(s)) => Some(s),
+            None => None,
         };
         options.emit(ProgressEvent::BlobStarted {
             digest: d.digest.clone(),
@@ -735,7 +753,69 @@ impl RegistryClient {
                     .await?;
             }
         }
+        self.remember(dst, &d.digest);
         options.emit(ProgressEvent::BlobDone { digest: d.digest });
         Ok(())
+    }
+
+    /// Remembers that `repo` holds a blob.
+    fn remember(&self, repo: &Repository, digest: &Digest) {
+        self.inner
+            .locations
+            .record(repo.registry(), digest, repo.name().as_str());
+    }
+
+    /// Tries to mount a blob into `dst` from a repository of its registry known to hold it:
+    /// `src` first when it is on the same registry, then the remembered ones (at most three
+    /// tries). `None` when there was nothing to try or every try failed; an upload session
+    /// when the registry refused the mount and opened an upload instead (the caller uploads
+    /// through it). A refused source is forgotten.
+    async fn mount_known(
+        &self,
+        dst: &Repository,
+        digest: &Digest,
+        src: Option<&Repository>,
+    ) -> Result<Option<MountOutcome>> {
+        let mut candidates: Vec<String> = src
+            .filter(|s| s.registry() == dst.registry())
+            .map(|s| s.name().as_str().to_owned())
+            .into_iter()
+            .collect();
+        for c in self
+            .inner
+            .locations
+            .candidates(dst.registry(), digest, dst.name().as_str())
+        {
+            if !candidates.contains(&c) {
+                candidates.push(c);
+            }
+        }
+        for name in candidates.into_iter().take(3) {
+            let Ok(from) = name
+                .parse()
+                .and_then(|n| Repository::new(dst.registry(), n))
+            else {
+                continue;
+            };
+            match self.mount_blob(dst, digest, &from).await {
+                Ok(MountOutcome::Mounted) => {
+                    self.remember(dst, digest);
+                    return Ok(Some(MountOutcome::Mounted));
+                }
+                Ok(upload) => {
+                    self.inner
+                        .locations
+                        .forget(dst.registry(), digest, from.name().as_str());
+                    return Ok(Some(upload));
+                }
+                Err(e) => {
+                    tracing::debug!(from = %from, error = %e, "mount failed; trying the next");
+                    self.inner
+                        .locations
+                        .forget(dst.registry(), digest, from.name().as_str());
+                }
+            }
+        }
+        Ok(None)
     }
 }

@@ -32,6 +32,7 @@ mod events;
 mod image;
 mod layout;
 mod listing;
+mod locations;
 mod manifest;
 mod reference;
 mod referrers;
@@ -87,6 +88,7 @@ struct Inner {
     plain_http: PlainHttp,
     chunk_size: Option<u64>,
     resume_attempts: u32,
+    locations: locations::BlobLocations,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +107,7 @@ pub struct RegistryClientBuilder {
     plain_http: PlainHttp,
     chunk_size: Option<u64>,
     resume_attempts: u32,
+    blob_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl RegistryClientBuilder {
@@ -156,6 +159,17 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// Keeps the client's memory of where blobs are (which repositories of which registry
+    /// hold each blob) in `dir/blob-locations.json`, read when the client is built and
+    /// written after each image transfer, so that later runs mount too. Default: in memory
+    /// only, for the client's lifetime. Copies and pushes use the memory to mount a blob from
+    /// any repository of the destination registry known to hold it, and upload it when the
+    /// registry refuses the mount.
+    pub fn blob_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.blob_cache_dir = Some(dir.into());
+        self
+    }
+
     /// How often a broken blob download or upload is resumed before giving up (default 5).
     pub fn resume_attempts(mut self, n: u32) -> Self {
         self.resume_attempts = n;
@@ -178,6 +192,7 @@ impl RegistryClientBuilder {
                 plain_http: self.plain_http,
                 chunk_size: self.chunk_size,
                 resume_attempts: self.resume_attempts,
+                locations: locations::BlobLocations::new(self.blob_cache_dir.as_deref()),
             }),
         })
     }
@@ -203,6 +218,7 @@ impl RegistryClient {
             plain_http: PlainHttp::LoopbackOnly,
             chunk_size: None,
             resume_attempts: 5,
+            blob_cache_dir: None,
         }
     }
 
