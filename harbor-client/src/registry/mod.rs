@@ -9,8 +9,48 @@
 //! | manifests | [`get_manifest`](RegistryClient::get_manifest), [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest), [`delete_manifest`](RegistryClient::delete_manifest) |
 //! | blobs | [`head_blob`](RegistryClient::head_blob), [`get_blob`](RegistryClient::get_blob) (a stream verified on the fly, resumed transparently when the connection breaks), [`get_blob_range`](RegistryClient::get_blob_range), [`pull_blob_to_file`](RegistryClient::pull_blob_to_file), [`delete_blob`](RegistryClient::delete_blob) |
 //! | uploads | [`push_blob`](RegistryClient::push_blob) (monolithic), [`push_blob_file`](RegistryClient::push_blob_file) (streamed or chunked, resumed after failures), [`push_blob_stream`](RegistryClient::push_blob_stream) (unknown digest, hashed while sending), [`start_upload`](RegistryClient::start_upload) and [`UploadSession`] for manual control, [`mount_blob`](RegistryClient::mount_blob) |
-//! | referrers | [`referrers`](RegistryClient::referrers) (with the tag-schema fallback) |
+//! | referrers | [`referrers`](RegistryClient::referrers) (API with `Link` paging, else the tag schema), [`add_referrer_to_tag_schema`](RegistryClient::add_referrer_to_tag_schema), [`remove_referrer_from_tag_schema`](RegistryClient::remove_referrer_from_tag_schema) |
+//! | artifacts | [`push_artifact`](RegistryClient::push_artifact) ([`Artifact`], [`ArtifactFile`]), [`pull_artifact`](RegistryClient::pull_artifact) |
 //! | images | [`pull_image`](RegistryClient::pull_image) into an OCI image layout, [`push_image`](RegistryClient::push_image) from one, [`copy_image`](RegistryClient::copy_image) between repositories or registries |
+//!
+//! ## Images as they are: platforms, signatures, attachments
+//!
+//! An image is often an index of platforms with a cosign signature, an SBOM and attestations
+//! attached. [`pull_image`](RegistryClient::pull_image), [`push_image`](RegistryClient::push_image)
+//! and [`copy_image`](RegistryClient::copy_image) move it whole:
+//!
+//! - **Platforms**: push and copy move the whole index; a pull takes this machine's platform
+//!   ([`Platform::current`], in OCI names: `darwin`, `arm64`/`v8`) unless
+//!   [`ImageOptions::all_platforms`] (the layout keeps the index) or
+//!   [`ImageOptions::platforms`] say otherwise.
+//! - **Referrers**: the manifests whose `subject` is any manifest moved (a signature, an SBOM,
+//!   an attestation, and their own referrers, recursively) go along, from the referrers API
+//!   or, on registries without one (distribution 2.8), the referrers tag schema
+//!   (`sha256-<hex>`). An OCI layout keeps them the same way ([`OciLayout::referrers`]).
+//! - **Cosign tags**: `sha256-<hex>.sig`, `.att` and `.sbom` of every manifest moved go along
+//!   under the same names.
+//! - **Pushing a referrer**: [`put_manifest`](RegistryClient::put_manifest) reports the
+//!   registry's `OCI-Subject`; without it the client keeps the subject's `sha256-<hex>` index
+//!   up to date itself (`If-Match` where the registry honours it, read back and retried when a
+//!   concurrent writer wins), and [`delete_manifest`](RegistryClient::delete_manifest) takes a
+//!   deleted referrer out of it.
+//! - **Blob locations**: the client remembers which repositories hold each blob (kept across
+//!   runs with [`RegistryClientBuilder::blob_cache_dir`]) and mounts from any of them on the
+//!   destination registry instead of uploading; a refused mount becomes an upload.
+//!
+//! ```no_run
+//! # async fn demo() -> harbor_client::Result<()> {
+//! use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+//! let client = RegistryClient::builder().build()?;
+//! let src: Reference = "harbor.example/library/app:1.0".parse()?;
+//! let dst: Reference = "mirror.example/library/app:1.0".parse()?;
+//! // Every platform, the signature tags and every referrer, recursively.
+//! client.copy_image(&src, &dst, &ImageOptions::default()).await?;
+//! // The image alone.
+//! let bare = ImageOptions::default().referrers(false).cosign_tags(false);
+//! client.copy_image(&src, &dst, &bare).await?;
+//! # Ok(()) }
+//! ```
 //!
 //! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) are spoken to over plain HTTP;
 //! others over HTTPS unless [`RegistryClientBuilder::plain_http`] says otherwise (or the host
