@@ -604,6 +604,14 @@ impl RegistryClient {
     ) -> Result<()> {
         stream::iter(blobs.into_iter().map(Ok))
             .try_for_each_concurrent(options.concurrency, |d| async move {
+                let hosts: Vec<&str> = [src, dst]
+                    .iter()
+                    .filter_map(|e| match e {
+                        End::Registry(r) => Some(r.registry()),
+                        End::Layout(_) => None,
+                    })
+                    .collect();
+                let _slots = self.transfer_slots(&hosts).await;
                 match (src, dst) {
                     (End::Registry(s), End::Registry(t)) => self.copy_blob(s, t, d, options).await,
                     (End::Registry(s), End::Layout(l)) => self.pull_blob(s, l, d, options).await,

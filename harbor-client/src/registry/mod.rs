@@ -129,6 +129,11 @@ struct Inner {
     chunk_size: Option<u64>,
     resume_attempts: u32,
     locations: locations::BlobLocations,
+    /// Blob transfers in flight per registry host, shared by every operation of the client.
+    per_host: Option<(
+        usize,
+        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    )>,
 }
 
 #[derive(Debug, Clone)]
@@ -148,6 +153,7 @@ pub struct RegistryClientBuilder {
     chunk_size: Option<u64>,
     resume_attempts: u32,
     blob_cache_dir: Option<std::path::PathBuf>,
+    max_transfers_per_host: Option<usize>,
 }
 
 impl RegistryClientBuilder {
@@ -210,6 +216,15 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// At most `n` (at least 1) blob transfers at once per registry host, shared by every
+    /// image and artifact operation of this client and its clones (each operation's own
+    /// [`ImageOptions::concurrency`] still applies), so that parallel copies do not overrun a
+    /// registry's rate limit or connection limit. Default: no shared limit.
+    pub fn max_transfers_per_host(mut self, n: usize) -> Self {
+        self.max_transfers_per_host = Some(n.max(1));
+        self
+    }
+
     /// How often a broken blob download or upload is resumed before giving up (default 5).
     pub fn resume_attempts(mut self, n: u32) -> Self {
         self.resume_attempts = n;
@@ -233,6 +248,9 @@ impl RegistryClientBuilder {
                 chunk_size: self.chunk_size,
                 resume_attempts: self.resume_attempts,
                 locations: locations::BlobLocations::new(self.blob_cache_dir.as_deref()),
+                per_host: self
+                    .max_transfers_per_host
+                    .map(|n| (n, std::sync::Mutex::new(std::collections::HashMap::new()))),
             }),
         })
     }
@@ -259,7 +277,43 @@ impl RegistryClient {
             chunk_size: None,
             resume_attempts: 5,
             blob_cache_dir: None,
+            max_transfers_per_host: None,
         }
+    }
+
+    /// The request quota `registry` stated last (`RateLimit-Limit`/`RateLimit-Remaining`,
+    /// as Docker Hub sends on manifest requests), if it ever did.
+    pub fn rate_limit(&self, registry: &str) -> Option<crate::transport::RateLimit> {
+        let url = self.base(registry).ok()?;
+        self.inner.transport.rate_limit(&url)
+    }
+
+    /// Waits for a transfer slot on each of `registries` (in a fixed order, so that two
+    /// operations never wait on each other); the slots are held until the guard drops.
+    pub(crate) async fn transfer_slots(
+        &self,
+        registries: &[&str],
+    ) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let Some((n, map)) = &self.inner.per_host else {
+            return Vec::new();
+        };
+        let mut hosts: Vec<String> = registries.iter().map(|r| r.to_ascii_lowercase()).collect();
+        hosts.sort();
+        hosts.dedup();
+        let mut permits = Vec::with_capacity(hosts.len());
+        for h in hosts {
+            let sem = match map.lock() {
+                Ok(mut m) => m
+                    .entry(h)
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(*n)))
+                    .clone(),
+                Err(_) => continue,
+            };
+            if let Ok(p) = sem.acquire_owned().await {
+                permits.push(p);
+            }
+        }
+        permits
     }
 
     /// The transport this client uses.
