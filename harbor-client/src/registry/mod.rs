@@ -130,11 +130,11 @@ struct Inner {
     resume_attempts: u32,
     locations: locations::BlobLocations,
     /// Blob transfers in flight per registry host, shared by every operation of the client.
-    per_host: Option<(
-        usize,
-        std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
-    )>,
+    per_host: Option<(usize, SlotMap)>,
 }
+
+/// Transfer slots per registry host.
+type SlotMap = std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>;
 
 #[derive(Debug, Clone)]
 enum PlainHttp {
