@@ -38,6 +38,13 @@
 //!   runs with [`RegistryClientBuilder::blob_cache_dir`]) and mounts from any of them on the
 //!   destination registry instead of uploading; a refused mount becomes an upload.
 //!
+//! - **Rate limits**: an error carries the server's `Retry-After` and `RateLimit-*` quota
+//!   ([`Error::retry_after`](crate::Error::retry_after),
+//!   [`Error::rate_limit`](crate::Error::rate_limit)), [`RegistryClient::rate_limit`] gives the
+//!   last quota a registry stated, a `429` without `Retry-After` backs off for seconds, and
+//!   [`RegistryClientBuilder::max_transfers_per_host`] caps blob transfers per host across
+//!   all operations of a client.
+//!
 //! ```no_run
 //! # async fn demo() -> harbor_client::Result<()> {
 //! use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
