@@ -546,7 +546,13 @@ impl RegistryClient {
     /// The referrers of a manifest at a source.
     async fn end_referrers(&self, end: End<'_>, subject: &Digest) -> Result<Vec<Descriptor>> {
         match end {
-            End::Registry(repo) => Ok(self.referrers(repo, subject, None).await?.manifests),
+            // From the mirrors first, as the manifests themselves.
+            End::Registry(repo) => {
+                self.pull_from_mirrors(repo, true, |r| async move {
+                    Ok(self.referrers(&r, subject, None).await?.manifests)
+                })
+                .await
+            }
             End::Layout(layout) => layout.referrers(subject).await,
         }
     }
@@ -555,11 +561,14 @@ impl RegistryClient {
     async fn end_tags(&self, end: End<'_>) -> Result<Vec<String>> {
         match end {
             End::Registry(repo) => {
-                match self.tags_stream(repo, None).try_collect::<Vec<_>>().await {
-                    Ok(tags) => Ok(tags),
-                    Err(e) if e.is_not_found() => Ok(Vec::new()),
-                    Err(e) => Err(e),
-                }
+                self.pull_from_mirrors(repo, false, |r| async move {
+                    match self.tags_stream(&r, None).try_collect::<Vec<_>>().await {
+                        Ok(tags) => Ok(tags),
+                        Err(e) if e.is_not_found() => Ok(Vec::new()),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await
             }
             End::Layout(layout) => layout.ref_names().await,
         }
