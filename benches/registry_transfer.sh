@@ -4,6 +4,12 @@
 #
 #   bash benches/registry_transfer.sh            # 1 GiB single layer + 16 layers of 64 MiB
 #   SIZE_MIB=256 bash benches/registry_transfer.sh   # smaller, for a quick look
+#   MODE=copy bash benches/registry_transfer.sh      # only the registry-to-registry copies
+#
+# The copy part: `registry_copy` against `skopeo copy docker:// docker://` from one local
+# registry to another (fresh per tool) for the 16-layer image, then the repeat copy into
+# another repository of that destination, which both tools should turn into mounts from the
+# blob locations they remember (ours in $XDG_CACHE_HOME/harbor-sdk, here a fresh directory).
 #
 # The floor is plain curl moving the same single blob (POST + streamed PATCH + PUT; one GET).
 # Images use gzip layers (stored deflate blocks, so skopeo does not recompress them).
@@ -17,9 +23,12 @@ SIZE_MIB="${SIZE_MIB:-1024}"
 LAYERS="${LAYERS:-16}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 WORK="$(mktemp -d)"
+MODE="${MODE:-all}"
 REG_PID=""
+DST_PID=""
 cleanup() {
   if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; fi
+  if [ -n "$DST_PID" ]; then kill "$DST_PID" 2>/dev/null || true; wait "$DST_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -30,7 +39,7 @@ done
 [ -x /usr/bin/time ] || { echo "SKIP: /usr/bin/time not installed" >&2; exit 0; }
 
 echo "building the examples (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p harbor-examples --bin registry_push --bin registry_pull)
+(cd "$ROOT" && cargo build --release -q -p harbor-examples --bin registry_push --bin registry_pull --bin registry_copy)
 BIN="$ROOT/target/release"
 
 # make_layout DIR TOTAL_MIB NLAYERS: an OCI layout, tag v1, NLAYERS gzip layers of random data.
@@ -68,23 +77,38 @@ open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"
 PY
 }
 
-start_registry() {
-  stop_registry
-  local dir="$WORK/registry"; rm -rf "$dir"; mkdir -p "$dir"
-  PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+# launch_registry DIR: a fresh registry storing in DIR; sets LAUNCHED_PID and LAUNCHED_PORT.
+launch_registry() {
+  local dir="$1"; rm -rf "$dir"; mkdir -p "$dir"
+  local port
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   cat >"$dir/config.yml" <<EOF
 version: 0.1
 log: {level: error, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: $dir/storage}, delete: {enabled: true}}
-http: {addr: 127.0.0.1:$PORT, secret: bench-secret-not-a-credential}
+http: {addr: 127.0.0.1:$port, secret: bench-secret-not-a-credential}
 EOF
   docker-registry serve "$dir/config.yml" 2>"$dir/log" &
-  REG_PID=$!
+  LAUNCHED_PID=$!
+  LAUNCHED_PORT=$port
   for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
     sleep 0.1
   done
   echo "registry did not start" >&2; cat "$dir/log" >&2; exit 1
+}
+start_registry() {
+  stop_registry
+  launch_registry "$WORK/registry"
+  REG_PID=$LAUNCHED_PID PORT=$LAUNCHED_PORT
+}
+start_destination() {
+  stop_destination
+  launch_registry "$WORK/destination"
+  DST_PID=$LAUNCHED_PID DST_PORT=$LAUNCHED_PORT
+}
+stop_destination() {
+  if [ -n "$DST_PID" ]; then kill "$DST_PID" 2>/dev/null || true; wait "$DST_PID" 2>/dev/null || true; DST_PID=""; fi
 }
 stop_registry() {
   if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=""; fi
@@ -138,12 +162,37 @@ run_image() {
   stop_registry
 }
 
-run_image "single-${SIZE_MIB}MiB" "$SIZE_MIB" 1
-run_image "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
-run_image "single-$((SIZE_MIB / 4))MiB" "$((SIZE_MIB / 4))" 1
+# run_copy NAME MIB N: registry to registry, then the repeat copy into another repository.
+run_copy() {
+  local name="$1" mib="$2" n="$3" layout="$WORK/$1"
+  echo "== $name copy: $n layer(s), $mib MiB total ==" >&2
+  make_layout "$layout" "$mib" "$n"
+  start_registry
+  skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$layout:v1" "docker://127.0.0.1:$PORT/bench/img:v1"
+  rm -rf "$layout"
+  local src="127.0.0.1:$PORT/bench/img:v1"
+  start_destination
+  export XDG_CACHE_HOME="$WORK/cache-ours"
+  measure "$name copy ours" "$BIN/registry_copy" "$src" "127.0.0.1:$DST_PORT/first/img:v1"
+  measure "$name repeat copy ours" "$BIN/registry_copy" "$src" "127.0.0.1:$DST_PORT/second/img:v1"
+  start_destination
+  measure "$name copy skopeo" skopeo --insecure-policy copy -q --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$src" "docker://127.0.0.1:$DST_PORT/first/img:v1"
+  measure "$name repeat copy skopeo" skopeo --insecure-policy copy -q --src-tls-verify=false --dest-tls-verify=false \
+    "docker://$src" "docker://127.0.0.1:$DST_PORT/second/img:v1"
+  stop_destination
+  stop_registry
+}
+
+if [ "$MODE" != copy ]; then
+  run_image "single-${SIZE_MIB}MiB" "$SIZE_MIB" 1
+  run_image "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
+  run_image "single-$((SIZE_MIB / 4))MiB" "$((SIZE_MIB / 4))" 1
+fi
+run_copy "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
 
 echo
-echo "ratios (ours / skopeo; target wall <= 0.6, RSS <= 1.0):"
+echo "ratios (ours / skopeo; target wall <= 0.6, RSS <= 1.0; repeat copy wall <= 2.0):"
 python3 - "$WORK/results" <<'PY'
 import sys
 rows = {}

@@ -122,6 +122,14 @@ impl Cli {
         if let Some(c) = self.chunk_size {
             b = b.chunk_size(c);
         }
+        // Where blobs were seen, kept between runs so a repeat copy mounts (as skopeo's
+        // blob-info cache does): $XDG_CACHE_HOME/harbor-sdk, else ~/.cache/harbor-sdk.
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache")));
+        if let Some(dir) = cache {
+            b = b.blob_cache_dir(dir.join("harbor-sdk"));
+        }
         b.build().map_err(|e| e.to_string())
     }
 

@@ -9,6 +9,7 @@ const PUSH: &str = env!("CARGO_BIN_EXE_registry_push");
 const PULL: &str = env!("CARGO_BIN_EXE_registry_pull");
 const TAGS: &str = env!("CARGO_BIN_EXE_registry_list_tags");
 const COPY: &str = env!("CARGO_BIN_EXE_registry_copy");
+const ARTIFACT: &str = env!("CARGO_BIN_EXE_registry_artifact");
 
 #[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
@@ -68,6 +69,62 @@ async fn push_list_pull_copy_round_trip() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stdout(&out), desc.digest.to_string());
+}
+
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test]
+async fn registry_artifact_attaches_an_sbom_and_lists_it() {
+    let Some(reg) = Registry::start("") else {
+        return;
+    };
+    let src = tempfile::tempdir().unwrap();
+    make_image(src.path(), "v1", &[noise(1000, 3)]).await;
+    let reference = format!("{}/examples/signed:v1", reg.host());
+    let out = run(PUSH, &[src.path().to_str().unwrap(), &reference]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sbom = src.path().join("sbom.spdx.json");
+    std::fs::write(&sbom, br#"{"spdxVersion":"SPDX-2.3","name":"signed"}"#).unwrap();
+    let out = run(
+        ARTIFACT,
+        &[&reference, sbom.to_str().unwrap(), "application/spdx+json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let mut lines = text.lines();
+    let digest = lines.next().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"), "{text}");
+    assert_eq!(
+        lines.collect::<Vec<_>>(),
+        vec![format!("{digest} application/spdx+json sbom.spdx.json")],
+        "the SBOM is listed among the image's referrers of its type"
+    );
+
+    // Attaching a second file of another type lists only the asked type.
+    let vex = src.path().join("vex.json");
+    std::fs::write(&vex, b"{}").unwrap();
+    let out = run(
+        ARTIFACT,
+        &[
+            &reference,
+            vex.to_str().unwrap(),
+            "application/vnd.openvex+json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout(&out).lines().count(), 2);
 }
 
 #[test]

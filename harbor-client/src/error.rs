@@ -207,6 +207,22 @@ impl Error {
         matches!(self, Error::Transport { source, .. } if source.is_timeout())
     }
 
+    /// How long the server asked to wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Api(e) => e.retry_after,
+            _ => None,
+        }
+    }
+
+    /// The request quota the server stated with an error answer (`RateLimit-*` headers).
+    pub fn rate_limit(&self) -> Option<crate::transport::RateLimit> {
+        match self {
+            Error::Api(e) => e.rate_limit,
+            _ => None,
+        }
+    }
+
     /// The `X-Request-Id` the server sent with an error answer.
     pub fn request_id(&self) -> Option<&str> {
         match self {
@@ -322,6 +338,11 @@ pub struct ApiError {
     pub body_excerpt: Option<String>,
     /// `Warning` headers the server sent (reported, never acted on).
     pub warnings: Vec<String>,
+    /// How long the server asked to wait (`Retry-After`, seconds or a date), typically with a
+    /// `429` or `503`.
+    pub retry_after: Option<std::time::Duration>,
+    /// The request quota the server stated (`RateLimit-Limit`/`RateLimit-Remaining`).
+    pub rate_limit: Option<crate::transport::RateLimit>,
 }
 
 impl ApiError {
@@ -353,6 +374,12 @@ impl ApiError {
             .filter_map(|v| v.to_str().ok())
             .map(|s| truncate(s, 4096))
             .collect();
+        let retry_after = headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                crate::transport::parse_retry_after(v.trim(), std::time::SystemTime::now())
+            });
         ApiError {
             status,
             errors,
@@ -361,6 +388,8 @@ impl ApiError {
             url: display_url(url),
             body_excerpt,
             warnings,
+            retry_after,
+            rate_limit: crate::transport::RateLimit::from_headers(headers),
         }
     }
 
@@ -393,7 +422,14 @@ impl fmt::Display for ApiError {
             429 => " - rate limited, retry later",
             _ => "",
         };
-        f.write_str(hint)
+        f.write_str(hint)?;
+        if let Some(d) = self.retry_after {
+            write!(f, " (retry after {} s)", d.as_secs())?;
+        }
+        if let Some(q) = &self.rate_limit {
+            write!(f, " ({q})")?;
+        }
+        Ok(())
     }
 }
 

@@ -98,7 +98,7 @@ fn push_by_hand(c: &RegistryClient, r: &Repository, tag: &str) -> (Bytes, Vec<(D
     let md = c
         .put_manifest(&reference, manifest.clone().into(), None)
         .unwrap();
-    assert_eq!(md, Digest::sha256_of(&manifest));
+    assert_eq!(md.digest, Digest::sha256_of(&manifest));
     (
         manifest.into(),
         vec![(dc, config.to_vec()), (d1, layer1), (d2, layer2)],

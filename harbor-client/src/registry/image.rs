@@ -1,5 +1,8 @@
-//! Whole images: pull into an OCI image layout, push from one, copy between repositories.
+//! Whole images: pull into an OCI image layout, push from one, copy between repositories,
+//! each with the platforms asked for and what is attached to the image (referrers and the
+//! cosign tags).
 
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -7,9 +10,9 @@ use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 
 use super::layout::OciLayout;
-use super::manifest::{Descriptor, Manifest, PulledManifest};
+use super::manifest::{Descriptor, ImageIndex, Manifest, PulledManifest, referrer_entry};
 use super::upload::MountOutcome;
-use super::{Digest, Platform, Reference, RegistryClient, Repository};
+use super::{Digest, Platform, Reference, RegistryClient, Repository, referrers_tag};
 use crate::error::{Error, Result};
 
 /// A progress callback; called from the transfer tasks, so keep it quick.
@@ -55,13 +58,36 @@ pub enum ProgressEvent {
     },
 }
 
+/// The suffixes of the tags cosign attaches to an image (`sha256-<hex>.sig` ...).
+pub const COSIGN_TAG_SUFFIXES: [&str; 3] = [".sig", ".att", ".sbom"];
+
+/// How deep indexes may nest in a transfer (an index of indexes ...).
+const MAX_NESTING: usize = 8;
+
+/// Which manifests of an index move.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+enum Platforms {
+    /// The operation's default: this machine's platform for a pull, all for push and copy.
+    #[default]
+    Default,
+    /// One platform: its image manifest alone, without the index.
+    One(Platform),
+    /// Several platforms: an index of those (rewritten, so with a new digest, when some are
+    /// left out).
+    Set(Vec<Platform>),
+    /// The whole index as it is.
+    All,
+}
+
 /// Options for [`RegistryClient::pull_image`], [`RegistryClient::push_image`] and
 /// [`RegistryClient::copy_image`].
 #[derive(Clone)]
 #[must_use]
 pub struct ImageOptions {
     concurrency: usize,
-    platform: Option<Platform>,
+    platforms: Platforms,
+    referrers: bool,
+    cosign_tags: bool,
     progress: Option<Progress>,
 }
 
@@ -69,7 +95,9 @@ impl std::fmt::Debug for ImageOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ImageOptions")
             .field("concurrency", &self.concurrency)
-            .field("platform", &self.platform)
+            .field("platforms", &self.platforms)
+            .field("referrers", &self.referrers)
+            .field("cosign_tags", &self.cosign_tags)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -79,7 +107,9 @@ impl Default for ImageOptions {
     fn default() -> Self {
         ImageOptions {
             concurrency: 4,
-            platform: None,
+            platforms: Platforms::Default,
+            referrers: true,
+            cosign_tags: true,
             progress: None,
         }
     }
@@ -92,9 +122,41 @@ impl ImageOptions {
         self
     }
 
-    /// The platform to pick from an index when pulling (default: this machine's).
+    /// Moves only this platform's image manifest out of an index (not the index). Default:
+    /// [`Platform::current`] for [`pull_image`](RegistryClient::pull_image), the whole index
+    /// for push and copy.
     pub fn platform(mut self, p: Platform) -> Self {
-        self.platform = Some(p);
+        self.platforms = Platforms::One(p);
+        self
+    }
+
+    /// Moves an index with only these platforms. When some of the index's entries are left
+    /// out the index is rewritten, so it gets a new digest (and signatures of the original
+    /// index no longer apply to it); when all are asked for it moves as it is.
+    pub fn platforms(mut self, platforms: impl IntoIterator<Item = Platform>) -> Self {
+        self.platforms = Platforms::Set(platforms.into_iter().collect());
+        self
+    }
+
+    /// Moves a whole index, every platform, as it is (the default for push and copy; a pull
+    /// then keeps the index in the layout).
+    pub fn all_platforms(mut self) -> Self {
+        self.platforms = Platforms::All;
+        self
+    }
+
+    /// Whether the referrers of every manifest moved go along, recursively (a signature of
+    /// an SBOM of the image): from the referrers API, else the referrers tag schema
+    /// (`sha256-<hex>`). Default `true`.
+    pub fn referrers(mut self, yes: bool) -> Self {
+        self.referrers = yes;
+        self
+    }
+
+    /// Whether cosign's tags of every manifest moved (`sha256-<hex>.sig`, `.att`, `.sbom`)
+    /// go along, under the same names. Default `true`.
+    pub fn cosign_tags(mut self, yes: bool) -> Self {
+        self.cosign_tags = yes;
         self
     }
 
@@ -116,7 +178,7 @@ impl ImageOptions {
 fn blobs_of(m: &Manifest) -> Vec<Descriptor> {
     match m {
         Manifest::Image(i) => {
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
             std::iter::once(&i.config)
                 .chain(i.layers.iter())
                 .filter(|d| seen.insert(d.digest.clone()))
@@ -127,17 +189,44 @@ fn blobs_of(m: &Manifest) -> Vec<Descriptor> {
     }
 }
 
+/// One side of a transfer: a repository of a registry or an OCI layout.
+#[derive(Debug, Clone, Copy)]
+enum End<'a> {
+    Registry(&'a Repository),
+    Layout(&'a OciLayout),
+}
+
+/// How a manifest is recorded where it goes.
+#[derive(Debug, Clone, Copy)]
+enum Name<'a> {
+    /// By digest only (a child of an index, a referrer).
+    Digest,
+    /// Under a tag (a cosign tag; the image itself).
+    Tag(&'a str),
+    /// The image itself without a tag: by digest, listed in a layout's `index.json`.
+    Root,
+}
+
 impl RegistryClient {
-    /// Pulls an image into an OCI image layout directory (created if needed): index → the
-    /// platform's manifest → config → layers, `concurrency` blobs at a time, each streamed to
-    /// disk and verified. A blob listed twice is fetched once; a blob already in the layout is
-    /// skipped only when its content matches its digest (else it is fetched again). The manifest is recorded in
-    /// `index.json` under the reference's tag. Returns the manifest's descriptor.
+    /// Pulls an image into an OCI image layout directory (created if needed): by default the
+    /// manifest of this machine's platform out of an index ([`ImageOptions::all_platforms`]
+    /// keeps the whole index, [`ImageOptions::platforms`] some), then config and layers,
+    /// `concurrency` blobs at a time, each streamed to disk and verified. A blob listed twice
+    /// is fetched once; a blob already in the layout is skipped only when its content matches
+    /// its digest (else it is fetched again). The image is recorded in `index.json` under the
+    /// reference's tag.
+    ///
+    /// What is attached to the image comes along (see [`ImageOptions::referrers`] and
+    /// [`ImageOptions::cosign_tags`]): referrers are kept in the layout under the referrers
+    /// tag schema (see [`OciLayout::referrers`]), cosign tags under their names.
+    ///
+    /// Returns the image's descriptor.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] when an index has no manifest for the platform; errors of
-    /// [`RegistryClient::get_manifest`] and [`RegistryClient::pull_blob_to_file`].
+    /// [`Error::InvalidInput`] when an index has no manifest for a platform asked for; errors
+    /// of [`RegistryClient::get_manifest`], [`RegistryClient::referrers`] and
+    /// [`RegistryClient::pull_blob_to_file`].
     pub async fn pull_image(
         &self,
         reference: &Reference,
@@ -146,72 +235,33 @@ impl RegistryClient {
     ) -> Result<Descriptor> {
         let layout = OciLayout::create(dir).await?;
         let repo = reference.repository();
-        let mut pulled = self.get_manifest(reference).await?;
-        let mut manifest = pulled.parse()?;
-        if let Manifest::Index(index) = &manifest {
-            let want = options.platform.clone().unwrap_or_else(Platform::current);
-            let child = index.find_platform(&want).ok_or_else(|| {
-                Error::invalid(
-                    "reference",
-                    &reference.to_string(),
-                    format!(
-                        "the index has no manifest for {}/{}",
-                        want.os, want.architecture
-                    ),
-                )
-            })?;
-            let child_ref = Reference::with_digest(repo.clone(), child.digest.clone());
-            pulled = self.get_manifest(&child_ref).await?;
-            manifest = pulled.parse()?;
-        }
-        let blobs = blobs_of(&manifest);
-        stream::iter(blobs.into_iter().map(Ok))
-            .try_for_each_concurrent(options.concurrency, |d| {
-                let layout = &layout;
-                async move {
-                    if layout.has_blob(&d.digest, d.size).await? {
-                        options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-                        return Ok(());
-                    }
-                    options.emit(ProgressEvent::BlobStarted {
-                        digest: d.digest.clone(),
-                        size: d.size,
-                    });
-                    let digest = d.digest.clone();
-                    let cb = |n: u64| {
-                        options.emit(ProgressEvent::BlobBytes {
-                            digest: digest.clone(),
-                            bytes: n,
-                        });
-                    };
-                    self.pull_blob_to_file_with(
-                        repo,
-                        &d.digest,
-                        Some(d.size),
-                        &layout.blob_path(&d.digest),
-                        &cb,
-                    )
-                    .await?;
-                    options.emit(ProgressEvent::BlobDone { digest: d.digest });
-                    Ok::<_, Error>(())
-                }
-            })
+        let root = self.get_manifest(reference).await?;
+        let platforms = match &options.platforms {
+            Platforms::Default => Platforms::One(Platform::current()),
+            p => p.clone(),
+        };
+        let name = reference
+            .tag()
+            .map_or(Name::Root, |t| Name::Tag(t.as_str()));
+        let put = self
+            .transfer(
+                End::Registry(repo),
+                End::Layout(&layout),
+                root,
+                name,
+                &platforms,
+                options,
+                &reference.to_string(),
+            )
             .await?;
-        layout.write_blob(&pulled.digest, &pulled.bytes).await?;
-        let desc = pulled.descriptor();
-        layout
-            .add_manifest(desc.clone(), reference.tag().map(|t| t.as_str()))
-            .await?;
-        options.emit(ProgressEvent::ManifestDone {
-            digest: pulled.digest.clone(),
-        });
-        Ok(desc)
+        Ok(put.descriptor())
     }
 
     /// Pushes the image named by the reference's tag in a layout's `index.json` (or its only
     /// image) to the reference: blobs the registry lacks first, `concurrency` at a time,
-    /// streamed from disk; then the manifest (for an index: each child manifest, then the
-    /// index). Returns the pushed manifest's digest.
+    /// streamed from disk; then the manifests (for an index: each child manifest, then the
+    /// index), then what the layout holds attached to them (referrers and cosign tags, see
+    /// [`ImageOptions`]). Returns the pushed manifest's digest.
     ///
     /// # Errors
     ///
@@ -227,173 +277,562 @@ impl RegistryClient {
         let top = layout
             .find_manifest(reference.tag().map(|t| t.as_str()))
             .await?;
-        let repo = reference.repository();
-        let bytes = layout.read_blob(&top.digest).await?;
-        let manifest = Manifest::from_slice(&bytes, Some(&top.media_type))?;
-        if let Manifest::Index(index) = &manifest {
-            for child in &index.manifests {
-                let child_bytes = layout.read_blob(&child.digest).await?;
-                let child_manifest = Manifest::from_slice(&child_bytes, Some(&child.media_type))?;
-                self.push_layout_blobs(&layout, repo, &blobs_of(&child_manifest), options)
-                    .await?;
-                let r = Reference::with_digest(repo.clone(), child.digest.clone());
-                self.put_manifest(&r, child_bytes, Some(&child.media_type))
-                    .await?;
-            }
-        } else {
-            self.push_layout_blobs(&layout, repo, &blobs_of(&manifest), options)
-                .await?;
-        }
-        let target = match reference.tag() {
-            Some(t) => Reference::with_tag(repo.clone(), t.clone()),
-            None => Reference::with_digest(repo.clone(), top.digest.clone()),
-        };
-        let digest = self
-            .put_manifest(&target, bytes, Some(&top.media_type))
+        let root = self.end_manifest(End::Layout(&layout), &top).await?;
+        let name = reference
+            .tag()
+            .map_or(Name::Root, |t| Name::Tag(t.as_str()));
+        let put = self
+            .transfer(
+                End::Layout(&layout),
+                End::Registry(reference.repository()),
+                root,
+                name,
+                &options.platforms,
+                options,
+                &reference.to_string(),
+            )
             .await?;
-        options.emit(ProgressEvent::ManifestDone {
-            digest: digest.clone(),
-        });
-        Ok(digest)
+        Ok(put.digest)
     }
 
-    async fn push_layout_blobs(
-        &self,
-        layout: &OciLayout,
-        repo: &Repository,
-        blobs: &[Descriptor],
-        options: &ImageOptions,
-    ) -> Result<()> {
-        stream::iter(blobs.iter().cloned().map(Ok))
-            .try_for_each_concurrent(options.concurrency, |d| async move {
-                if self
-                    .blob_exists_scoped(repo, &d.digest, "pull,push")
-                    .await?
-                {
-                    options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-                    return Ok(());
-                }
-                options.emit(ProgressEvent::BlobStarted {
-                    digest: d.digest.clone(),
-                    size: d.size,
-                });
-                let digest = d.digest.clone();
-                let cb = |n: u64| {
-                    options.emit(ProgressEvent::BlobBytes {
-                        digest: digest.clone(),
-                        bytes: n,
-                    });
-                };
-                self.push_blob_file_with(repo, &layout.blob_path(&d.digest), &d.digest, &cb)
-                    .await?;
-                options.emit(ProgressEvent::BlobDone { digest: d.digest });
-                Ok::<_, Error>(())
-            })
-            .await
-    }
-
-    /// Copies an image (with every platform of an index) from `src` to `dst`, possibly on
-    /// another registry. Blobs the destination has are skipped; on the same registry they are
-    /// mounted (a 202 answer continues as an upload); otherwise they are streamed from source
-    /// to destination, verified, without touching the disk. Returns the manifest's digest,
-    /// which is the source's (the bytes are copied as they are).
+    /// Copies an image (by default with every platform of an index) from `src` to `dst`,
+    /// possibly on another registry, with what is attached to it (referrers, recursively, and
+    /// cosign tags; see [`ImageOptions`]). Blobs the destination has are skipped; on the same
+    /// registry they are mounted (a 202 answer continues as an upload); otherwise they are
+    /// streamed from source to destination, verified, without touching the disk. The tag is
+    /// `dst`'s, else `src`'s, else the copy is by digest. Returns the manifest's digest,
+    /// which is the source's (the bytes are copied as they are) unless a platform choice
+    /// rewrote the index.
     ///
     /// # Errors
     ///
-    /// Errors of the manifest and blob operations on either side.
+    /// Errors of the manifest, referrers and blob operations on either side.
     pub async fn copy_image(
         &self,
         src: &Reference,
         dst: &Reference,
         options: &ImageOptions,
     ) -> Result<Digest> {
-        let top = self.get_manifest(src).await?;
-        let manifest = top.parse()?;
-        if let Manifest::Index(index) = &manifest {
-            for child in &index.manifests {
-                let child_src =
-                    Reference::with_digest(src.repository().clone(), child.digest.clone());
-                let pulled = self.get_manifest(&child_src).await?;
-                self.copy_manifest_content(src.repository(), dst.repository(), &pulled, options)
-                    .await?;
-            }
-        } else {
-            self.copy_manifest_content(src.repository(), dst.repository(), &top, options)
-                .await?;
-        }
-        let target = match (dst.tag(), src.tag()) {
-            (Some(t), _) => Reference::with_tag(dst.repository().clone(), t.clone()),
-            (None, Some(t)) => Reference::with_tag(dst.repository().clone(), t.clone()),
-            (None, None) => Reference::with_digest(dst.repository().clone(), top.digest.clone()),
+        let root = self.get_manifest(src).await?;
+        let name = match (dst.tag(), src.tag()) {
+            (Some(t), _) | (None, Some(t)) => Name::Tag(t.as_str()),
+            (None, None) => Name::Root,
         };
-        let d = self
-            .put_manifest(&target, top.bytes.clone(), Some(&top.media_type))
+        let put = self
+            .transfer(
+                End::Registry(src.repository()),
+                End::Registry(dst.repository()),
+                root,
+                name,
+                &options.platforms,
+                options,
+                &src.to_string(),
+            )
             .await?;
-        options.emit(ProgressEvent::ManifestDone { digest: d.clone() });
-        Ok(d)
+        Ok(put.digest)
     }
 
-    /// Copies the blobs of one image manifest, then pushes it by digest.
-    async fn copy_manifest_content(
+    /// Moves `root` (after the platform choice) with its children and blobs, records it as
+    /// `name`, then moves what is attached. Returns the manifest as recorded.
+    #[allow(clippy::too_many_arguments)]
+    async fn transfer(
+        &self,
+        src: End<'_>,
+        dst: End<'_>,
+        root: PulledManifest,
+        name: Name<'_>,
+        platforms: &Platforms,
+        options: &ImageOptions,
+        what: &str,
+    ) -> Result<PulledManifest> {
+        let root = self.choose_platforms(src, root, platforms, what).await?;
+        let mut moved = Vec::new();
+        self.transfer_tree(src, dst, &root, options, &mut moved, 0)
+            .await?;
+        self.end_put(dst, &root, name).await?;
+        options.emit(ProgressEvent::ManifestDone {
+            digest: root.digest.clone(),
+        });
+        moved.push(root.digest.clone());
+        if options.referrers || options.cosign_tags {
+            self.transfer_attached(src, dst, moved, options).await?;
+        }
+        if let Err(e) = self.inner.locations.save().await {
+            tracing::debug!(error = %e, "could not save the blob locations");
+        }
+        Ok(root)
+    }
+
+    /// The manifest to move for a platform choice: `root` itself, one child, or `root`
+    /// rewritten with some of its children.
+    async fn choose_platforms(
+        &self,
+        src: End<'_>,
+        root: PulledManifest,
+        platforms: &Platforms,
+        what: &str,
+    ) -> Result<PulledManifest> {
+        let Manifest::Index(index) = root.parse()? else {
+            return Ok(root);
+        };
+        let missing = |p: &Platform| {
+            Error::invalid(
+                "reference",
+                what,
+                format!("the index has no manifest for {p}"),
+            )
+        };
+        match platforms {
+            Platforms::Default | Platforms::All => Ok(root),
+            Platforms::One(p) => {
+                let child = index.find_platform(p).ok_or_else(|| missing(p))?;
+                self.end_manifest(src, child).await
+            }
+            Platforms::Set(wanted) => {
+                if let Some(p) = wanted.iter().find(|p| index.find_platform(p).is_none()) {
+                    return Err(missing(p));
+                }
+                let keep: Vec<Descriptor> = index
+                    .manifests
+                    .iter()
+                    .filter(|d| {
+                        d.platform
+                            .as_ref()
+                            .is_some_and(|have| wanted.iter().any(|w| have.satisfies(w)))
+                    })
+                    .cloned()
+                    .collect();
+                if keep.len() == index.manifests.len() {
+                    return Ok(root);
+                }
+                let mut chosen: ImageIndex = index;
+                chosen.manifests = keep;
+                let bytes = serde_json::to_vec(&chosen)
+                    .map_err(|e| Error::invalid("image index", what, e.to_string()))?;
+                Ok(PulledManifest {
+                    digest: Digest::sha256_of(&bytes),
+                    bytes: Bytes::from(bytes),
+                    media_type: root.media_type,
+                    etag: None,
+                })
+            }
+        }
+    }
+
+    /// Moves what `m` needs before it can be recorded: the blobs of an image manifest, the
+    /// children of an index (each recorded by digest). Collects the children's digests.
+    async fn transfer_tree(
+        &self,
+        src: End<'_>,
+        dst: End<'_>,
+        m: &PulledManifest,
+        options: &ImageOptions,
+        moved: &mut Vec<Digest>,
+        depth: usize,
+    ) -> Result<()> {
+        match m.parse()? {
+            Manifest::Image(image) => {
+                self.move_blobs(src, dst, blobs_of(&Manifest::Image(image)), options)
+                    .await
+            }
+            Manifest::Index(index) => {
+                if depth >= MAX_NESTING {
+                    return Err(Error::invalid(
+                        "image index",
+                        m.digest.as_str(),
+                        "indexes nest more than 8 deep",
+                    ));
+                }
+                for child in &index.manifests {
+                    let c = self.end_manifest(src, child).await?;
+                    Box::pin(self.transfer_tree(src, dst, &c, options, moved, depth + 1)).await?;
+                    self.end_put(dst, &c, Name::Digest).await?;
+                    options.emit(ProgressEvent::ManifestDone {
+                        digest: c.digest.clone(),
+                    });
+                    moved.push(c.digest);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves the referrers and cosign tags of every manifest in `moved`, and theirs in turn.
+    async fn transfer_attached(
+        &self,
+        src: End<'_>,
+        dst: End<'_>,
+        moved: Vec<Digest>,
+        options: &ImageOptions,
+    ) -> Result<()> {
+        let tags: HashSet<String> = if options.cosign_tags {
+            self.end_tags(src).await?.into_iter().collect()
+        } else {
+            HashSet::new()
+        };
+        let mut seen: HashSet<Digest> = moved.iter().cloned().collect();
+        let mut queue: VecDeque<Digest> = moved.into();
+        while let Some(subject) = queue.pop_front() {
+            let mut attached: Vec<(PulledManifest, Option<String>)> = Vec::new();
+            if options.referrers {
+                for r in self.end_referrers(src, &subject).await? {
+                    if !seen.contains(&r.digest) {
+                        attached.push((self.end_manifest(src, &r).await?, None));
+                    }
+                }
+            }
+            if options.cosign_tags {
+                let base = referrers_tag(&subject)?;
+                for suffix in COSIGN_TAG_SUFFIXES {
+                    let tag = format!("{base}{suffix}");
+                    if tags.contains(&tag) {
+                        attached.push((self.end_tagged(src, &tag).await?, Some(tag)));
+                    }
+                }
+            }
+            for (m, tag) in attached {
+                let first = seen.insert(m.digest.clone());
+                let mut inner = Vec::new();
+                if first {
+                    self.transfer_tree(src, dst, &m, options, &mut inner, 0)
+                        .await?;
+                }
+                let name = tag.as_deref().map_or(Name::Digest, Name::Tag);
+                self.end_put(dst, &m, name).await?;
+                options.emit(ProgressEvent::ManifestDone {
+                    digest: m.digest.clone(),
+                });
+                if first {
+                    queue.extend(inner);
+                    queue.push_back(m.digest);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A manifest of a source by its descriptor.
+    async fn end_manifest(&self, end: End<'_>, desc: &Descriptor) -> Result<PulledManifest> {
+        match end {
+            End::Registry(repo) => {
+                self.get_manifest(&Reference::with_digest(repo.clone(), desc.digest.clone()))
+                    .await
+            }
+            End::Layout(layout) => Ok(PulledManifest {
+                bytes: layout.read_blob(&desc.digest).await?,
+                media_type: desc.media_type.clone(),
+                digest: desc.digest.clone(),
+                etag: None,
+            }),
+        }
+    }
+
+    /// A manifest of a source by tag.
+    async fn end_tagged(&self, end: End<'_>, tag: &str) -> Result<PulledManifest> {
+        match end {
+            End::Registry(repo) => {
+                self.get_manifest(&Reference::with_tag(repo.clone(), tag.parse()?))
+                    .await
+            }
+            End::Layout(layout) => {
+                let desc = layout.resolve(tag).await?.ok_or_else(|| {
+                    Error::invalid("OCI layout", tag, "index.json names no such manifest")
+                })?;
+                self.end_manifest(end, &desc).await
+            }
+        }
+    }
+
+    /// The referrers of a manifest at a source.
+    async fn end_referrers(&self, end: End<'_>, subject: &Digest) -> Result<Vec<Descriptor>> {
+        match end {
+            // From the mirrors first, as the manifests themselves.
+            End::Registry(repo) => {
+                self.pull_from_mirrors(repo, true, |r| async move {
+                    Ok(self.referrers(&r, subject, None).await?.manifests)
+                })
+                .await
+            }
+            End::Layout(layout) => layout.referrers(subject).await,
+        }
+    }
+
+    /// Every tag of a source.
+    async fn end_tags(&self, end: End<'_>) -> Result<Vec<String>> {
+        match end {
+            End::Registry(repo) => {
+                self.pull_from_mirrors(repo, false, |r| async move {
+                    match self.tags_stream(&r, None).try_collect::<Vec<_>>().await {
+                        Ok(tags) => Ok(tags),
+                        Err(e) if e.is_not_found() => Ok(Vec::new()),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await
+            }
+            End::Layout(layout) => layout.ref_names().await,
+        }
+    }
+
+    /// Records a manifest at a destination. A layout also files a referrer under its subject
+    /// (a registry does it in [`RegistryClient::put_manifest`]).
+    async fn end_put(&self, end: End<'_>, m: &PulledManifest, name: Name<'_>) -> Result<()> {
+        match end {
+            End::Registry(repo) => {
+                let r = match name {
+                    Name::Tag(t) => Reference::with_tag(repo.clone(), t.parse()?),
+                    Name::Digest | Name::Root => {
+                        Reference::with_digest(repo.clone(), m.digest.clone())
+                    }
+                };
+                self.put_manifest(&r, m.bytes.clone(), Some(&m.media_type))
+                    .await?;
+            }
+            End::Layout(layout) => {
+                layout.write_blob(&m.digest, &m.bytes).await?;
+                match name {
+                    Name::Tag(t) => layout.add_manifest(m.descriptor(), Some(t)).await?,
+                    Name::Root => layout.add_manifest(m.descriptor(), None).await?,
+                    Name::Digest => {}
+                }
+                if let Some((subject, desc)) = referrer_entry(&m.bytes, &m.media_type) {
+                    layout.add_referrer(&subject, desc).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves blobs from one side to the other, `concurrency` at a time.
+    async fn move_blobs(
+        &self,
+        src: End<'_>,
+        dst: End<'_>,
+        blobs: Vec<Descriptor>,
+        options: &ImageOptions,
+    ) -> Result<()> {
+        stream::iter(blobs.into_iter().map(Ok))
+            .try_for_each_concurrent(options.concurrency, |d| async move {
+                let hosts: Vec<&str> = [src, dst]
+                    .iter()
+                    .filter_map(|e| match e {
+                        End::Registry(r) => Some(r.registry()),
+                        End::Layout(_) => None,
+                    })
+                    .collect();
+                let _slots = self.transfer_slots(&hosts).await;
+                match (src, dst) {
+                    (End::Registry(s), End::Registry(t)) => self.copy_blob(s, t, d, options).await,
+                    (End::Registry(s), End::Layout(l)) => self.pull_blob(s, l, d, options).await,
+                    (End::Layout(l), End::Registry(t)) => {
+                        self.push_blob_from(l, t, d, options).await
+                    }
+                    (End::Layout(_), End::Layout(_)) => Err(Error::invalid(
+                        "transfer",
+                        "layout to layout",
+                        "copy the directory instead",
+                    )),
+                }
+            })
+            .await
+    }
+
+    /// One blob from a registry into a layout.
+    async fn pull_blob(
+        &self,
+        repo: &Repository,
+        layout: &OciLayout,
+        d: Descriptor,
+        options: &ImageOptions,
+    ) -> Result<()> {
+        self.remember(repo, &d.digest);
+        if layout.has_blob(&d.digest, d.size).await? {
+            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
+            return Ok(());
+        }
+        options.emit(ProgressEvent::BlobStarted {
+            digest: d.digest.clone(),
+            size: d.size,
+        });
+        let digest = d.digest.clone();
+        let cb = |n: u64| {
+            options.emit(ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                bytes: n,
+            });
+        };
+        self.pull_blob_to_file_with(
+            repo,
+            &d.digest,
+            Some(d.size),
+            &layout.blob_path(&d.digest),
+            &cb,
+        )
+        .await?;
+        options.emit(ProgressEvent::BlobDone { digest: d.digest });
+        Ok(())
+    }
+
+    /// One blob from a layout to a registry.
+    async fn push_blob_from(
+        &self,
+        layout: &OciLayout,
+        repo: &Repository,
+        d: Descriptor,
+        options: &ImageOptions,
+    ) -> Result<()> {
+        if self
+            .blob_exists_scoped(repo, &d.digest, "pull,push")
+            .await?
+        {
+            self.remember(repo, &d.digest);
+            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
+            return Ok(());
+        }
+        match self.mount_known(repo, &d.digest, None).await? {
+            Some(MountOutcome::Mounted) => {
+                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
+                return Ok(());
+            }
+            // The file upload resumes by itself, so it opens its own session.
+            Some(MountOutcome::Upload(s)) => {
+                if let Err(e) = s.cancel().await {
+                    tracing::debug!(error = %e, "could not cancel the upload a refused mount opened");
+                }
+            }
+            None => {}
+        }
+        options.emit(ProgressEvent::BlobStarted {
+            digest: d.digest.clone(),
+            size: d.size,
+        });
+        let digest = d.digest.clone();
+        let cb = |n: u64| {
+            options.emit(ProgressEvent::BlobBytes {
+                digest: digest.clone(),
+                bytes: n,
+            });
+        };
+        self.push_blob_file_with(repo, &layout.blob_path(&d.digest), &d.digest, &cb)
+            .await?;
+        self.remember(repo, &d.digest);
+        options.emit(ProgressEvent::BlobDone { digest: d.digest });
+        Ok(())
+    }
+
+    /// One blob from a registry to a registry: skipped when there, mounted on the same
+    /// registry, else streamed through without touching the disk.
+    async fn copy_blob(
         &self,
         src: &Repository,
         dst: &Repository,
-        pulled: &PulledManifest,
+        d: Descriptor,
         options: &ImageOptions,
     ) -> Result<()> {
-        let manifest = pulled.parse()?;
-        let same_registry = src.registry() == dst.registry();
-        stream::iter(blobs_of(&manifest).into_iter().map(Ok))
-            .try_for_each_concurrent(options.concurrency, |d| async move {
-                if self.blob_exists_scoped(dst, &d.digest, "pull,push").await? {
-                    options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-                    return Ok(());
-                }
-                let session = if same_registry {
-                    match self.mount_blob(dst, &d.digest, src).await? {
-                        MountOutcome::Mounted => {
-                            options.emit(ProgressEvent::BlobMounted { digest: d.digest });
-                            return Ok(());
-                        }
-                        MountOutcome::Upload(s) => Some(s),
-                    }
-                } else {
-                    None
-                };
-                options.emit(ProgressEvent::BlobStarted {
-                    digest: d.digest.clone(),
-                    size: d.size,
+        self.remember(src, &d.digest);
+        if self.blob_exists_scoped(dst, &d.digest, "pull,push").await? {
+            self.remember(dst, &d.digest);
+            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
+            return Ok(());
+        }
+        let session = match self.mount_known(dst, &d.digest, Some(src)).await? {
+            Some(MountOutcome::Mounted) => {
+                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
+                return Ok(());
+            }
+            Some(MountOutcome::Upload(s)) => Some(s),
+            None => None,
+        };
+        options.emit(ProgressEvent::BlobStarted {
+            digest: d.digest.clone(),
+            size: d.size,
+        });
+        let source = self.get_blob(src, &d.digest).await?;
+        let digest = d.digest.clone();
+        let progress = options.progress.clone();
+        let counted = source.inspect_ok(move |chunk: &Bytes| {
+            if let Some(p) = &progress {
+                p(ProgressEvent::BlobBytes {
+                    digest: digest.clone(),
+                    bytes: chunk.len() as u64,
                 });
-                let source = self.get_blob(src, &d.digest).await?;
-                let digest = d.digest.clone();
-                let progress = options.progress.clone();
-                let counted = source.inspect_ok(move |chunk: &Bytes| {
-                    if let Some(p) = &progress {
-                        p(ProgressEvent::BlobBytes {
-                            digest: digest.clone(),
-                            bytes: chunk.len() as u64,
-                        });
-                    }
-                });
-                let size = Some(d.size);
-                match session {
-                    Some(s) => {
-                        let dg = d.digest.clone();
-                        s.upload_stream(counted.boxed(), size, move || Ok((dg, d.size)))
-                            .await?;
-                    }
-                    None => {
-                        self.push_blob_stream_known(dst, counted.boxed(), &d.digest, size)
-                            .await?;
-                    }
-                }
-                options.emit(ProgressEvent::BlobDone { digest: d.digest });
-                Ok::<_, Error>(())
-            })
-            .await?;
-        let r = Reference::with_digest(dst.clone(), pulled.digest.clone());
-        self.put_manifest(&r, pulled.bytes.clone(), Some(&pulled.media_type))
-            .await?;
+            }
+        });
+        let size = Some(d.size);
+        match session {
+            Some(s) => {
+                let dg = d.digest.clone();
+                s.upload_stream(counted.boxed(), size, move || Ok((dg, d.size)))
+                    .await?;
+            }
+            None => {
+                self.push_blob_stream_known(dst, counted.boxed(), &d.digest, size)
+                    .await?;
+            }
+        }
+        self.remember(dst, &d.digest);
+        options.emit(ProgressEvent::BlobDone { digest: d.digest });
         Ok(())
+    }
+
+    /// Remembers that `repo` holds a blob.
+    fn remember(&self, repo: &Repository, digest: &Digest) {
+        self.inner
+            .locations
+            .record(repo.registry(), digest, repo.name().as_str());
+    }
+
+    /// Tries to mount a blob into `dst` from a repository of its registry known to hold it:
+    /// `src` first when it is on the same registry, then the remembered ones (at most three
+    /// tries). `None` when there was nothing to try or every try failed; an upload session
+    /// when the registry refused the mount and opened an upload instead (the caller uploads
+    /// through it). A refused source is forgotten.
+    async fn mount_known(
+        &self,
+        dst: &Repository,
+        digest: &Digest,
+        src: Option<&Repository>,
+    ) -> Result<Option<MountOutcome>> {
+        let mut candidates: Vec<String> = src
+            .filter(|s| s.registry() == dst.registry())
+            .map(|s| s.name().as_str().to_owned())
+            .into_iter()
+            .collect();
+        for c in self
+            .inner
+            .locations
+            .candidates(dst.registry(), digest, dst.name().as_str())
+        {
+            if !candidates.contains(&c) {
+                candidates.push(c);
+            }
+        }
+        for name in candidates.into_iter().take(3) {
+            let Ok(from) = name
+                .parse()
+                .and_then(|n| Repository::new(dst.registry(), n))
+            else {
+                continue;
+            };
+            match self.mount_blob(dst, digest, &from).await {
+                Ok(MountOutcome::Mounted) => {
+                    self.remember(dst, digest);
+                    return Ok(Some(MountOutcome::Mounted));
+                }
+                Ok(upload) => {
+                    self.inner
+                        .locations
+                        .forget(dst.registry(), digest, from.name().as_str());
+                    return Ok(Some(upload));
+                }
+                Err(e) => {
+                    tracing::debug!(from = %from, error = %e, "mount failed; trying the next");
+                    self.inner
+                        .locations
+                        .forget(dst.registry(), digest, from.name().as_str());
+                }
+            }
+        }
+        Ok(None)
     }
 }

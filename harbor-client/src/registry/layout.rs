@@ -199,6 +199,78 @@ impl OciLayout {
         self.write_index(&index).await
     }
 
+    /// The manifest named exactly `ref_name` in `index.json`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Decode`].
+    pub async fn resolve(&self, ref_name: &str) -> Result<Option<Descriptor>> {
+        Ok(self
+            .index()
+            .await?
+            .manifests
+            .into_iter()
+            .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(ref_name)))
+    }
+
+    /// The names (`org.opencontainers.image.ref.name`) in `index.json`: the layout's tags.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Decode`].
+    pub async fn ref_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .index()
+            .await?
+            .manifests
+            .into_iter()
+            .filter_map(|mut d| d.annotations.remove(REF_NAME))
+            .collect())
+    }
+
+    /// The referrers of `subject` kept in this layout. A layout keeps them as a registry
+    /// without a referrers API does: an image index named `sha256-<hex>` in `index.json`
+    /// (the referrers tag schema), so that tools reading the layout by name find it too.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Decode`], [`Error::DigestMismatch`].
+    pub async fn referrers(&self, subject: &Digest) -> Result<Vec<Descriptor>> {
+        let tag = super::referrers_tag(subject)?;
+        match self.resolve(tag.as_str()).await? {
+            Some(d) => {
+                let bytes = self.read_blob(&d.digest).await?;
+                Ok(decode::<ImageIndex>("referrers index", &bytes)?.manifests)
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Adds `referrer` to the referrers index of `subject` (see [`OciLayout::referrers`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`], [`Error::Decode`].
+    pub async fn add_referrer(&self, subject: &Digest, referrer: Descriptor) -> Result<()> {
+        let mut list = self.referrers(subject).await?;
+        if list.iter().any(|d| d.digest == referrer.digest) {
+            return Ok(());
+        }
+        list.push(referrer);
+        let mut index = ImageIndex::new();
+        index.manifests = list;
+        let bytes = serde_json::to_vec(&index)
+            .map_err(|e| Error::invalid("referrers index", "", e.to_string()))?;
+        let digest = Digest::sha256_of(&bytes);
+        self.write_blob(&digest, &bytes).await?;
+        let tag = super::referrers_tag(subject)?;
+        self.add_manifest(
+            Descriptor::new(super::MediaType::OCI_INDEX, digest, bytes.len() as u64),
+            Some(tag.as_str()),
+        )
+        .await
+    }
+
     /// The manifest named `ref_name` in `index.json`, or the only one when no name is given
     /// (or none matches and there is exactly one).
     ///

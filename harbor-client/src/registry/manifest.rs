@@ -130,16 +130,67 @@ impl Platform {
         }
     }
 
-    /// The platform this program runs on, in OCI terms.
+    /// The same platform with a CPU variant (`v8`, `v7`).
+    #[must_use]
+    pub fn with_variant(mut self, variant: impl Into<String>) -> Self {
+        self.variant = Some(variant.into());
+        self
+    }
+
+    /// The platform this program runs on, in OCI terms (Go's `GOOS`/`GOARCH` names, as in
+    /// image indexes): `darwin` for macOS, `amd64`, `arm64` with variant `v8`, `arm` with
+    /// `v7`, `386`, `ppc64le`, `loong64` ...
     pub fn current() -> Self {
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64le",
+        Self::from_rust(
+            std::env::consts::OS,
+            std::env::consts::ARCH,
+            cfg!(target_endian = "little"),
+        )
+    }
+
+    /// Rust's names (`std::env::consts`) in OCI terms.
+    fn from_rust(os: &str, arch: &str, little_endian: bool) -> Self {
+        let os = match os {
+            "macos" => "darwin",
             other => other,
         };
-        Platform::new(std::env::consts::OS, arch)
+        let (arch, variant) = match (arch, little_endian) {
+            ("x86_64", _) => ("amd64", None),
+            ("aarch64", _) => ("arm64", Some("v8")),
+            ("arm", _) => ("arm", Some("v7")),
+            ("x86", _) => ("386", None),
+            ("powerpc64", true) => ("ppc64le", None),
+            ("powerpc64", false) => ("ppc64", None),
+            ("powerpc", _) => ("ppc", None),
+            ("mips64", true) => ("mips64le", None),
+            ("mips", true) => ("mipsle", None),
+            ("loongarch64", _) => ("loong64", None),
+            (other, _) => (other, None),
+        };
+        let p = Platform::new(os, arch);
+        match variant {
+            Some(v) => p.with_variant(v),
+            None => p,
+        }
+    }
+
+    /// Whether an index entry for this platform serves `want`: same OS and architecture, and
+    /// the same variant when both name one (`arm64` entries often name none).
+    pub fn satisfies(&self, want: &Platform) -> bool {
+        self.os == want.os
+            && self.architecture == want.architecture
+            && (want.variant.is_none() || self.variant.is_none() || self.variant == want.variant)
+    }
+}
+
+impl std::fmt::Display for Platform {
+    /// `os/architecture[/variant]`, as `docker --platform` takes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
     }
 }
 
@@ -208,13 +259,9 @@ impl ImageIndex {
 
     /// The entry for a platform (OS and architecture; variant when both sides give one).
     pub fn find_platform(&self, want: &Platform) -> Option<&Descriptor> {
-        self.manifests.iter().find(|d| {
-            d.platform.as_ref().is_some_and(|p| {
-                p.os == want.os
-                    && p.architecture == want.architecture
-                    && (want.variant.is_none() || p.variant.is_none() || p.variant == want.variant)
-            })
-        })
+        self.manifests
+            .iter()
+            .find(|d| d.platform.as_ref().is_some_and(|p| p.satisfies(want)))
     }
 }
 
@@ -298,6 +345,52 @@ pub struct PulledManifest {
     pub media_type: String,
     /// The digest of the bytes.
     pub digest: Digest,
+    /// The registry's `ETag` for this manifest, when it sent one: give it back as `If-Match`
+    /// to replace the manifest only if nobody else has meanwhile.
+    pub etag: Option<String>,
+}
+
+/// What the registry answered to [`RegistryClient::put_manifest`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PushedManifest {
+    /// The digest of the pushed bytes.
+    pub digest: Digest,
+    /// The registry's `OCI-Subject` header: it has a referrers API and indexed the manifest
+    /// as a referrer of this subject.
+    pub oci_subject: Option<Digest>,
+    /// The subject whose referrers tag (`sha256-<hex>`) this client updated because the
+    /// manifest has a `subject` and the registry answered no `OCI-Subject` (no referrers API).
+    pub referrers_tag_updated: Option<Digest>,
+}
+
+/// The parts of a manifest that make it a referrer: its subject, and the descriptor a
+/// referrers index lists it with (`artifactType`, else the config's media type; annotations).
+pub(crate) fn referrer_entry(bytes: &[u8], media_type: &str) -> Option<(Digest, Descriptor)> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        #[serde(default)]
+        subject: Option<Descriptor>,
+        #[serde(default)]
+        artifact_type: Option<String>,
+        #[serde(default)]
+        config: Option<Descriptor>,
+        #[serde(default)]
+        annotations: BTreeMap<String, String>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).ok()?;
+    let subject = probe.subject?;
+    let mut d = Descriptor::new(
+        media_type.to_owned(),
+        Digest::sha256_of(bytes),
+        bytes.len() as u64,
+    );
+    d.artifact_type = probe
+        .artifact_type
+        .or_else(|| probe.config.map(|c| c.media_type));
+    d.annotations = probe.annotations;
+    Some((subject.digest, d))
 }
 
 impl PulledManifest {
@@ -318,6 +411,17 @@ impl PulledManifest {
             self.bytes.len() as u64,
         )
     }
+}
+
+/// A condition on a manifest PUT, for read-modify-write of shared indexes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Precondition<'a> {
+    /// None.
+    None,
+    /// `If-Match: <etag>`.
+    IfMatch(&'a str),
+    /// `If-None-Match: *` (only when nothing is there yet).
+    IfAbsent,
 }
 
 /// The largest manifest accepted (the spec asks registries to take at least 4 MB).
@@ -372,7 +476,11 @@ impl RegistryClient {
         .await
     }
 
-    async fn fetch_manifest(&self, reference: &Reference, actions: &str) -> Result<PulledManifest> {
+    pub(crate) async fn fetch_manifest(
+        &self,
+        reference: &Reference,
+        actions: &str,
+    ) -> Result<PulledManifest> {
         let repo = reference.repository();
         let url = self.url(
             repo,
@@ -430,10 +538,15 @@ impl RegistryClient {
             Some(ct) => ct,
             None => Manifest::from_slice(&body, None)?.media_type().to_owned(),
         };
+        let etag = headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         Ok(PulledManifest {
             bytes: Bytes::from(body),
             media_type,
             digest: actual,
+            etag,
         })
     }
 
@@ -476,28 +589,61 @@ impl RegistryClient {
         Ok(Descriptor::new(media_type, digest, size))
     }
 
-    /// Pushes manifest bytes under the reference's digest, else its tag. Returns the digest.
+    /// Pushes manifest bytes under the reference's digest, else its tag.
     ///
     /// The content type is `media_type`, else the manifest's `mediaType` field, else the OCI
     /// type for its kind. When pushing by digest the bytes must hash to it.
+    ///
+    /// A manifest with a `subject` is a referrer: a registry with a referrers API answers
+    /// `OCI-Subject` ([`PushedManifest::oci_subject`]); when it does not, this client adds the
+    /// manifest to the subject's referrers tag index (`sha256-<hex>`) itself
+    /// ([`PushedManifest::referrers_tag_updated`]), as
+    /// [`add_referrer_to_tag_schema`](RegistryClient::add_referrer_to_tag_schema) does.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] when pushing by a digest the bytes do not match, or the reference
     /// has neither tag nor digest; [`Error::Decode`] when the bytes are not a manifest and no
     /// media type was given; [`Error::Api`] when the registry refuses (e.g.
-    /// `MANIFEST_BLOB_UNKNOWN`).
+    /// `MANIFEST_BLOB_UNKNOWN`); errors of the referrers tag update.
     pub async fn put_manifest(
         &self,
         reference: &Reference,
         bytes: Bytes,
         media_type: Option<&str>,
-    ) -> Result<Digest> {
-        let repo = reference.repository();
+    ) -> Result<PushedManifest> {
         let media_type = match media_type {
             Some(m) => m.to_owned(),
             None => Manifest::from_slice(&bytes, None)?.media_type().to_owned(),
         };
+        let entry = referrer_entry(&bytes, &media_type);
+        let (digest, oci_subject) = self
+            .put_manifest_if(reference, bytes, &media_type, Precondition::None)
+            .await?;
+        let mut referrers_tag_updated = None;
+        if let Some((subject, desc)) = entry
+            && oci_subject.is_none()
+        {
+            self.add_referrer_to_tag_schema(reference.repository(), &subject, desc)
+                .await?;
+            referrers_tag_updated = Some(subject);
+        }
+        Ok(PushedManifest {
+            digest,
+            oci_subject,
+            referrers_tag_updated,
+        })
+    }
+
+    /// The PUT itself, with an optional precondition; returns the digest and `OCI-Subject`.
+    pub(crate) async fn put_manifest_if(
+        &self,
+        reference: &Reference,
+        bytes: Bytes,
+        media_type: &str,
+        precondition: Precondition<'_>,
+    ) -> Result<(Digest, Option<Digest>)> {
+        let repo = reference.repository();
         let digest = Digest::sha256_of(&bytes);
         let target = match (reference.digest(), reference.tag()) {
             (Some(d), _) => {
@@ -522,22 +668,57 @@ impl RegistryClient {
             }
         };
         let url = self.url(repo, &format!("manifests/{target}"))?;
-        let ct = HeaderValue::from_str(&media_type)
-            .map_err(|_| Error::invalid("media type", &media_type, "not a valid header value"))?;
-        let req = Request::new(Method::PUT, url)
+        let ct = HeaderValue::from_str(media_type)
+            .map_err(|_| Error::invalid("media type", media_type, "not a valid header value"))?;
+        let mut req = Request::new(Method::PUT, url)
             .header(CONTENT_TYPE, ct)
             .body(bytes)
             .scope(&self.scope(repo, "pull,push"));
-        self.send(req).await?;
-        Ok(digest)
+        match precondition {
+            Precondition::None => {}
+            Precondition::IfMatch(etag) => {
+                if let Ok(v) = HeaderValue::from_str(etag) {
+                    req = req.header(http::header::IF_MATCH, v);
+                }
+            }
+            Precondition::IfAbsent => {
+                req = req.header(http::header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+            }
+        }
+        let resp = self.send(req).await?;
+        let oci_subject = resp
+            .headers()
+            .get("oci-subject")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        Ok((digest, oci_subject))
     }
 
     /// Deletes a manifest (by digest; registries such as Harbor refuse deletion by tag).
     ///
+    /// When the manifest is a referrer (it has a `subject`), its entry also leaves the
+    /// subject's referrers tag index (`sha256-<hex>`), if there is one.
+    ///
     /// # Errors
     ///
-    /// [`Error::Api`]: 404 when unknown, 400/405 when deletion is disabled or by tag refused.
+    /// [`Error::Api`]: 404 when unknown, 400/405 when deletion is disabled or by tag refused;
+    /// errors of the referrers tag update.
     pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
+        // A referrer leaves its subject's referrers tag index too (a registry with a
+        // referrers API does that itself; then the tag index, if any, is stale anyway).
+        let entry = match self.fetch_manifest(reference, "pull").await {
+            Ok(m) => referrer_entry(&m.bytes, &m.media_type),
+            Err(_) => None,
+        };
+        self.delete_manifest_only(reference).await?;
+        if let Some((subject, desc)) = entry {
+            self.remove_referrer_from_tag_schema(reference.repository(), &subject, &desc.digest)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn delete_manifest_only(&self, reference: &Reference) -> Result<()> {
         let repo = reference.repository();
         let url = self.url(
             repo,
@@ -574,6 +755,66 @@ mod tests {
         };
         assert!(i.find_platform(&Platform::new("linux", "arm64")).is_some());
         assert!(i.find_platform(&Platform::new("linux", "amd64")).is_none());
+    }
+
+    #[test]
+    fn current_platform_uses_oci_names() {
+        let mac_arm = Platform::from_rust("macos", "aarch64", true);
+        assert_eq!(mac_arm.to_string(), "darwin/arm64/v8");
+        assert_eq!(
+            Platform::from_rust("linux", "x86_64", true).to_string(),
+            "linux/amd64"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "arm", true).to_string(),
+            "linux/arm/v7"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "powerpc64", true).architecture,
+            "ppc64le"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "powerpc64", false).architecture,
+            "ppc64"
+        );
+        assert_eq!(
+            Platform::from_rust("linux", "loongarch64", true).architecture,
+            "loong64"
+        );
+        // An arm64 entry without a variant serves an arm64/v8 machine, not a v7 one.
+        let entry = Platform::new("linux", "arm64");
+        assert!(entry.satisfies(&Platform::from_rust("linux", "aarch64", true)));
+        assert!(!entry.satisfies(&mac_arm));
+        assert!(
+            !Platform::new("linux", "arm")
+                .with_variant("v6")
+                .satisfies(&Platform::new("linux", "arm").with_variant("v7"))
+        );
+    }
+
+    #[test]
+    fn referrer_entries_take_the_artifact_type_else_the_config_type() {
+        let m = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"application/vnd.example.config","digest":"{D}","size":3}},"layers":[],"subject":{{"mediaType":"{}","digest":"{D}","size":3}},"annotations":{{"a":"b"}}}}"#,
+            MediaType::OCI_MANIFEST,
+            MediaType::OCI_MANIFEST
+        );
+        let (subject, d) = referrer_entry(m.as_bytes(), MediaType::OCI_MANIFEST).unwrap();
+        assert_eq!(subject.as_str(), D);
+        assert_eq!(
+            d.artifact_type.as_deref(),
+            Some("application/vnd.example.config")
+        );
+        assert_eq!(d.annotations.get("a").map(String::as_str), Some("b"));
+        assert_eq!(d.digest, Digest::sha256_of(m.as_bytes()));
+        let with_type = m.replace(
+            r#""schemaVersion":2,"#,
+            r#""schemaVersion":2,"artifactType":"application/spdx+json","#,
+        );
+        let (_, d) = referrer_entry(with_type.as_bytes(), MediaType::OCI_MANIFEST).unwrap();
+        assert_eq!(d.artifact_type.as_deref(), Some("application/spdx+json"));
+        let plain = m.replace("subject", "other");
+        assert!(referrer_entry(plain.as_bytes(), MediaType::OCI_MANIFEST).is_none());
     }
 
     #[test]

@@ -9,8 +9,55 @@
 //! | manifests | [`get_manifest`](RegistryClient::get_manifest), [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest), [`delete_manifest`](RegistryClient::delete_manifest) |
 //! | blobs | [`head_blob`](RegistryClient::head_blob), [`get_blob`](RegistryClient::get_blob) (a stream verified on the fly, resumed transparently when the connection breaks), [`get_blob_range`](RegistryClient::get_blob_range), [`pull_blob_to_file`](RegistryClient::pull_blob_to_file), [`delete_blob`](RegistryClient::delete_blob) |
 //! | uploads | [`push_blob`](RegistryClient::push_blob) (monolithic), [`push_blob_file`](RegistryClient::push_blob_file) (streamed or chunked, resumed after failures), [`push_blob_stream`](RegistryClient::push_blob_stream) (unknown digest, hashed while sending), [`start_upload`](RegistryClient::start_upload) and [`UploadSession`] for manual control, [`mount_blob`](RegistryClient::mount_blob) |
-//! | referrers | [`referrers`](RegistryClient::referrers) (with the tag-schema fallback) |
+//! | referrers | [`referrers`](RegistryClient::referrers) (API with `Link` paging, else the tag schema), [`add_referrer_to_tag_schema`](RegistryClient::add_referrer_to_tag_schema), [`remove_referrer_from_tag_schema`](RegistryClient::remove_referrer_from_tag_schema) |
+//! | artifacts | [`push_artifact`](RegistryClient::push_artifact) ([`Artifact`], [`ArtifactFile`]), [`pull_artifact`](RegistryClient::pull_artifact) |
 //! | images | [`pull_image`](RegistryClient::pull_image) into an OCI image layout, [`push_image`](RegistryClient::push_image) from one, [`copy_image`](RegistryClient::copy_image) between repositories or registries |
+//!
+//! ## Images as they are: platforms, signatures, attachments
+//!
+//! An image is often an index of platforms with a cosign signature, an SBOM and attestations
+//! attached. [`pull_image`](RegistryClient::pull_image), [`push_image`](RegistryClient::push_image)
+//! and [`copy_image`](RegistryClient::copy_image) move it whole:
+//!
+//! - **Platforms**: push and copy move the whole index; a pull takes this machine's platform
+//!   ([`Platform::current`], in OCI names: `darwin`, `arm64`/`v8`) unless
+//!   [`ImageOptions::all_platforms`] (the layout keeps the index) or
+//!   [`ImageOptions::platforms`] say otherwise.
+//! - **Referrers**: the manifests whose `subject` is any manifest moved (a signature, an SBOM,
+//!   an attestation, and their own referrers, recursively) go along, from the referrers API
+//!   or, on registries without one (distribution 2.8), the referrers tag schema
+//!   (`sha256-<hex>`). An OCI layout keeps them the same way ([`OciLayout::referrers`]).
+//! - **Cosign tags**: `sha256-<hex>.sig`, `.att` and `.sbom` of every manifest moved go along
+//!   under the same names.
+//! - **Pushing a referrer**: [`put_manifest`](RegistryClient::put_manifest) reports the
+//!   registry's `OCI-Subject`; without it the client keeps the subject's `sha256-<hex>` index
+//!   up to date itself (`If-Match` where the registry honours it, read back and retried when a
+//!   concurrent writer wins), and [`delete_manifest`](RegistryClient::delete_manifest) takes a
+//!   deleted referrer out of it.
+//! - **Blob locations**: the client remembers which repositories hold each blob (kept across
+//!   runs with [`RegistryClientBuilder::blob_cache_dir`]) and mounts from any of them on the
+//!   destination registry instead of uploading; a refused mount becomes an upload.
+//!
+//! - **Rate limits**: an error carries the server's `Retry-After` and `RateLimit-*` quota
+//!   ([`Error::retry_after`](crate::Error::retry_after),
+//!   [`Error::rate_limit`](crate::Error::rate_limit)), [`RegistryClient::rate_limit`] gives the
+//!   last quota a registry stated, a `429` without `Retry-After` backs off for seconds, and
+//!   [`RegistryClientBuilder::max_transfers_per_host`] caps blob transfers per host across
+//!   all operations of a client.
+//!
+//! ```no_run
+//! # async fn demo() -> harbor_client::Result<()> {
+//! use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+//! let client = RegistryClient::builder().build()?;
+//! let src: Reference = "harbor.example/library/app:1.0".parse()?;
+//! let dst: Reference = "mirror.example/library/app:1.0".parse()?;
+//! // Every platform, the signature tags and every referrer, recursively.
+//! client.copy_image(&src, &dst, &ImageOptions::default()).await?;
+//! // The image alone.
+//! let bare = ImageOptions::default().referrers(false).cosign_tags(false);
+//! client.copy_image(&src, &dst, &bare).await?;
+//! # Ok(()) }
+//! ```
 //!
 //! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) are spoken to over plain HTTP;
 //! others over HTTPS unless [`RegistryClientBuilder::plain_http`] says otherwise (or the host
@@ -22,6 +69,7 @@
 //! [`Registries`] settings ([`RegistryClientBuilder::registries`]) add mirrors tried before
 //! the origin for pulls (manifests and blobs), `location` rewrites and `blocked` prefixes.
 
+mod artifact;
 mod blob;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
@@ -31,6 +79,7 @@ mod events;
 mod image;
 mod layout;
 mod listing;
+mod locations;
 mod manifest;
 mod reference;
 mod referrers;
@@ -41,14 +90,16 @@ use std::sync::Arc;
 use http::Method;
 use url::Url;
 
+pub use artifact::{Artifact, ArtifactFile, TITLE};
 pub use blob::BlobStream;
-pub use image::{ImageOptions, Progress, ProgressEvent};
+pub use image::{COSIGN_TAG_SUFFIXES, ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
 #[cfg(fuzzing)]
 pub use listing::fuzz_next_link;
 pub use listing::{CatalogPage, MAX_LIST_BODY, TagPage};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
+    PushedManifest,
 };
 pub use reference::{
     DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference, Repository, RepositoryName, Tag,
@@ -84,7 +135,13 @@ struct Inner {
     plain_http: PlainHttp,
     chunk_size: Option<u64>,
     resume_attempts: u32,
+    locations: locations::BlobLocations,
+    /// Blob transfers in flight per registry host, shared by every operation of the client.
+    per_host: Option<(usize, SlotMap)>,
 }
+
+/// Transfer slots per registry host.
+type SlotMap = std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>;
 
 #[derive(Debug, Clone)]
 enum PlainHttp {
@@ -102,6 +159,8 @@ pub struct RegistryClientBuilder {
     plain_http: PlainHttp,
     chunk_size: Option<u64>,
     resume_attempts: u32,
+    blob_cache_dir: Option<std::path::PathBuf>,
+    max_transfers_per_host: Option<usize>,
 }
 
 impl RegistryClientBuilder {
@@ -153,6 +212,26 @@ impl RegistryClientBuilder {
         self
     }
 
+    /// Keeps the client's memory of where blobs are (which repositories of which registry
+    /// hold each blob) in `dir/blob-locations.json`, read when the client is built and
+    /// written after each image transfer, so that later runs mount too. Default: in memory
+    /// only, for the client's lifetime. Copies and pushes use the memory to mount a blob from
+    /// any repository of the destination registry known to hold it, and upload it when the
+    /// registry refuses the mount.
+    pub fn blob_cache_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.blob_cache_dir = Some(dir.into());
+        self
+    }
+
+    /// At most `n` (at least 1) blob transfers at once per registry host, shared by every
+    /// image and artifact operation of this client and its clones (each operation's own
+    /// [`ImageOptions::concurrency`] still applies), so that parallel copies do not overrun a
+    /// registry's rate limit or connection limit. Default: no shared limit.
+    pub fn max_transfers_per_host(mut self, n: usize) -> Self {
+        self.max_transfers_per_host = Some(n.max(1));
+        self
+    }
+
     /// How often a broken blob download or upload is resumed before giving up (default 5).
     pub fn resume_attempts(mut self, n: u32) -> Self {
         self.resume_attempts = n;
@@ -175,6 +254,10 @@ impl RegistryClientBuilder {
                 plain_http: self.plain_http,
                 chunk_size: self.chunk_size,
                 resume_attempts: self.resume_attempts,
+                locations: locations::BlobLocations::new(self.blob_cache_dir.as_deref()),
+                per_host: self
+                    .max_transfers_per_host
+                    .map(|n| (n, std::sync::Mutex::new(std::collections::HashMap::new()))),
             }),
         })
     }
@@ -200,7 +283,44 @@ impl RegistryClient {
             plain_http: PlainHttp::LoopbackOnly,
             chunk_size: None,
             resume_attempts: 5,
+            blob_cache_dir: None,
+            max_transfers_per_host: None,
         }
+    }
+
+    /// The request quota `registry` stated last (`RateLimit-Limit`/`RateLimit-Remaining`,
+    /// as Docker Hub sends on manifest requests), if it ever did.
+    pub fn rate_limit(&self, registry: &str) -> Option<crate::transport::RateLimit> {
+        let url = self.base(registry).ok()?;
+        self.inner.transport.rate_limit(&url)
+    }
+
+    /// Waits for a transfer slot on each of `registries` (in a fixed order, so that two
+    /// operations never wait on each other); the slots are held until the guard drops.
+    pub(crate) async fn transfer_slots(
+        &self,
+        registries: &[&str],
+    ) -> Vec<tokio::sync::OwnedSemaphorePermit> {
+        let Some((n, map)) = &self.inner.per_host else {
+            return Vec::new();
+        };
+        let mut hosts: Vec<String> = registries.iter().map(|r| r.to_ascii_lowercase()).collect();
+        hosts.sort();
+        hosts.dedup();
+        let mut permits = Vec::with_capacity(hosts.len());
+        for h in hosts {
+            let sem = match map.lock() {
+                Ok(mut m) => m
+                    .entry(h)
+                    .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(*n)))
+                    .clone(),
+                Err(_) => continue,
+            };
+            if let Ok(p) = sem.acquire_owned().await {
+                permits.push(p);
+            }
+        }
+        permits
     }
 
     /// The transport this client uses.

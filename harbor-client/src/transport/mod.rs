@@ -56,7 +56,8 @@ pub use harbor_auth::{
     BoundCredentials, Credentials, Keychain, KnownRegistry, RealmPolicy, ScopeSet, TokenCache,
 };
 pub use registries::{HostTls, Mirror, PullFromMirror, PullSource, Registries, RegistrySettings};
-pub use retry::RetryPolicy;
+pub(crate) use retry::parse_retry_after;
+pub use retry::{RateLimit, RetryPolicy};
 
 use crate::error::{ApiError, Error, Result, display_url, is_retryable_status};
 use auth::{AuthState, auth_error, basic_header, challenges};
@@ -84,6 +85,8 @@ struct Inner {
     low_speed: pace::LowSpeed,
     /// Insecure hosts that turned out to speak plain HTTP only.
     plain_http_hosts: Mutex<HashSet<String>>,
+    /// The last quota each host stated (`RateLimit-*` headers).
+    rate_limits: Mutex<std::collections::HashMap<String, RateLimit>>,
 }
 
 /// Builds a [`Transport`]. Obtain one with [`Transport::builder`].
@@ -269,6 +272,7 @@ impl TransportBuilder {
                 max_redirects: self.max_redirects,
                 low_speed: self.low_speed,
                 plain_http_hosts: Mutex::new(HashSet::new()),
+                rate_limits: Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }
@@ -506,6 +510,14 @@ impl Transport {
         }
     }
 
+    /// The last request quota the host of `url` stated in `RateLimit-Limit` and
+    /// `RateLimit-Remaining` headers (Docker Hub sends them on manifest requests), on any
+    /// answer, success or error.
+    pub fn rate_limit(&self, url: &Url) -> Option<RateLimit> {
+        let host = host_key(url)?;
+        self.inner.rate_limits.lock().ok()?.get(&host).copied()
+    }
+
     /// Sends a request with authentication, retries and redirects; returns the final answer
     /// whatever its status.
     ///
@@ -622,6 +634,12 @@ impl Transport {
             };
             let resp = sent.response;
             let status = resp.status();
+            if let Some(q) = RateLimit::from_headers(resp.headers())
+                && let Some(host) = host_key(resp.url())
+                && let Ok(mut m) = inner.rate_limits.lock()
+            {
+                m.insert(host, q);
+            }
             tracing::Span::current().record("status", status.as_u16());
             // A 401 from a redirect target is not the registry's: never answered.
             if status == StatusCode::UNAUTHORIZED && !req.anonymous && sent.from_origin {
@@ -662,6 +680,9 @@ impl Transport {
             {
                 let delay = match inner.retry.retry_after(resp.headers()) {
                     Ok(Some(d)) => d,
+                    Ok(None) if status == StatusCode::TOO_MANY_REQUESTS => {
+                        inner.retry.rate_limit_backoff(attempt)
+                    }
                     Ok(None) => inner.retry.backoff(attempt),
                     Err(()) => return Ok(resp),
                 };
@@ -803,6 +824,15 @@ pub(crate) async fn error_from_response(
         }
     }
     Error::from(ApiError::from_parts(method, url, status, &headers, &body))
+}
+
+/// `host[:port]`, lower case: the key of per-host state.
+fn host_key(url: &Url) -> Option<String> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some(match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    })
 }
 
 #[cfg(test)]

@@ -22,6 +22,10 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// The longest `Retry-After` the client is willing to wait; a longer one fails the request.
     pub max_retry_after: Duration,
+    /// The first delay after a `429 Too Many Requests` without `Retry-After`: rate limits
+    /// are counted in seconds or minutes, so this backoff starts at seconds (default 2 s),
+    /// doubles, and is capped at [`RetryPolicy::max_retry_after`].
+    pub rate_limit_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -31,6 +35,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),
+            rate_limit_delay: Duration::from_secs(2),
         }
     }
 }
@@ -65,6 +70,25 @@ impl RetryPolicy {
         self
     }
 
+    /// Sets the first delay after a `429` without `Retry-After`.
+    #[must_use]
+    pub fn with_rate_limit_delay(mut self, d: Duration) -> Self {
+        self.rate_limit_delay = d;
+        self
+    }
+
+    /// The delay before retry number `attempt` (0-based) after a `429` that named none:
+    /// seconds, doubling, with jitter, at most `max_retry_after`.
+    pub(crate) fn rate_limit_backoff(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
+        let cap = self
+            .rate_limit_delay
+            .saturating_mul(factor)
+            .min(self.max_retry_after.max(self.rate_limit_delay));
+        let half = cap / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
     /// The delay before retry number `attempt` (0-based), with full jitter.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
@@ -91,6 +115,54 @@ impl RetryPolicy {
     }
 }
 
+/// A registry's request quota as its `RateLimit-Limit` and `RateLimit-Remaining` headers
+/// state it (Docker Hub: `100;w=21600`, i.e. 100 pulls per 6 hours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RateLimit {
+    /// Requests allowed per window.
+    pub limit: u64,
+    /// Requests left in the current window.
+    pub remaining: u64,
+    /// The window, when the registry names it (`;w=<seconds>`).
+    pub window: Option<Duration>,
+}
+
+impl RateLimit {
+    /// Reads the quota from response headers; `None` unless both headers are present and
+    /// well formed.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        let (limit, window) = quota(headers.get("ratelimit-limit")?.to_str().ok()?)?;
+        let (remaining, w2) = quota(headers.get("ratelimit-remaining")?.to_str().ok()?)?;
+        Some(RateLimit {
+            limit,
+            remaining,
+            window: window.or(w2),
+        })
+    }
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {} requests left", self.remaining, self.limit)?;
+        if let Some(w) = self.window {
+            write!(f, " per {} s", w.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+/// `<n>[;w=<seconds>][;other=...]`.
+fn quota(v: &str) -> Option<(u64, Option<Duration>)> {
+    let mut parts = v.split(';');
+    let n = parts.next()?.trim().parse().ok()?;
+    let window = parts
+        .filter_map(|p| p.trim().strip_prefix("w="))
+        .find_map(|w| w.trim().parse().ok())
+        .map(Duration::from_secs);
+    Some((n, window))
+}
+
 /// Parses `Retry-After`: delta seconds or an HTTP date.
 pub(crate) fn parse_retry_after(v: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
@@ -114,6 +186,26 @@ mod tests {
             assert!(d >= p.base_delay / 2);
         }
         assert!(p.backoff(5) >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn rate_limit_headers_and_seconds_backoff() {
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-limit", "100;w=21600".parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&h), None);
+        h.insert("ratelimit-remaining", "0;w=21600".parse().unwrap());
+        let q = RateLimit::from_headers(&h).unwrap();
+        assert_eq!((q.limit, q.remaining), (100, 0));
+        assert_eq!(q.window, Some(Duration::from_secs(21600)));
+        assert_eq!(q.to_string(), "0 of 100 requests left per 21600 s");
+        h.insert("ratelimit-remaining", "lots".parse().unwrap());
+        assert_eq!(RateLimit::from_headers(&h), None);
+        let p = RetryPolicy::default();
+        for attempt in 0..8 {
+            let d = p.rate_limit_backoff(attempt);
+            assert!(d >= Duration::from_secs(1), "{d:?}");
+            assert!(d <= p.max_retry_after, "{d:?}");
+        }
     }
 
     #[test]

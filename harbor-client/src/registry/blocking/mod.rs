@@ -28,8 +28,8 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 
 use super::{
-    CatalogPage, Descriptor, Digest, ImageOptions, PulledManifest, Reference, Referrers,
-    Repository, TagPage,
+    CatalogPage, Descriptor, Digest, ImageOptions, PulledManifest, PushedManifest, Reference,
+    Referrers, Repository, TagPage,
 };
 use crate::api::blocking::runtime::BlockingRuntime;
 use crate::error::{Error, Result};
@@ -217,7 +217,7 @@ impl RegistryClient {
         reference: &Reference,
         bytes: Bytes,
         media_type: Option<&str>,
-    ) -> Result<Digest> {
+    ) -> Result<PushedManifest> {
         self.rt
             .block_on(self.inner.put_manifest(reference, bytes, media_type))?
     }
