@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod digest;
+mod error;
+mod image;
+mod name;
+pub mod report;
+mod severity;
+pub mod webhook;
+#[doc(hidden)]
+pub mod wire;
+
+pub use digest::{Digest, Hasher};
+pub use error::{Error, Kind, Result};
+pub use image::{DOCKER_HUB, DOCKER_HUB_API, ImageReference, Repository};
+pub use name::{Reference, RepositoryName, Tag};
+pub use severity::Severity;
+pub use webhook::EventKind;
