@@ -6,7 +6,7 @@
 //!   [`Request`](transport::Request), [`RetryPolicy`](transport::RetryPolicy),
 //!   [`Credentials`](transport::Credentials).
 //! - [`registry`]: [`RegistryClient`](registry::RegistryClient), names and references
-//!   ([`Reference`](registry::Reference), [`Digest`](registry::Digest), ...), manifest types,
+//!   ([`ImageReference`](registry::ImageReference), [`Digest`](registry::Digest), ...), manifest types,
 //!   [`OciLayout`](registry::OciLayout), [`UploadSession`](registry::UploadSession).
 //!   With the `blocking` feature, `registry::blocking::RegistryClient` is the same client
 //!   without `async` (blob downloads as `std::io::Read`, uploads from one).
@@ -19,6 +19,7 @@ pub mod api;
 mod error;
 pub mod registry;
 pub mod transport;
+mod types;
 
 pub use api::HarborClient;
 pub use error::{ApiError, Error, ErrorCode, ErrorEntry, Result};

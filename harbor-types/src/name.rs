@@ -242,8 +242,8 @@ impl Reference {
     /// # Errors
     ///
     /// [`Error::Invalid`] (kind [`Kind::Digest`]) when `digest` is not a digest.
-    pub fn digest(digest: &str) -> Result<Reference> {
-        Digest::parse(digest).map(Reference::Digest)
+    pub fn digest(digest: impl AsRef<str>) -> Result<Reference> {
+        Digest::parse(digest.as_ref()).map(Reference::Digest)
     }
 
     /// Parses `text`: with a `:`, a digest, else a tag.

@@ -40,8 +40,8 @@
 //! # Harbor quirks handled
 //!
 //! - **Repository names are URL-encoded twice** in paths (`team/app` →
-//!   `team%252Fapp`): [`RepositoryName`] does it. Harbor decodes the segment twice, and a
-//!   proxy in front may turn a single `%2F` into `/` and answer 404.
+//!   `team%252Fapp`): [`PathSegment`] does it for [`RepositoryName`]. Harbor decodes the
+//!   segment twice, and a proxy in front may turn a single `%2F` into `/` and answer 404.
 //! - **Numeric project names**: `{project_name_or_id}` takes `"123"` as an id unless
 //!   `X-Is-Resource-Name: true` is sent; [`ProjectRef::Name`] always sends it.
 //! - **Lists stop at 10 items** by default; [`Page`] keeps `X-Total-Count` and `Link`,
@@ -76,7 +76,7 @@
 //!
 //! # Features
 //!
-//! - `events`: [`ArtifactLocation`] and [`Reference`] from `harbor-events` types
+//! - `events`: [`ArtifactLocation`] from `harbor-events` types
 //!   (`TryFrom<&harbor_events::Artifact>`, `ArtifactLocation::all_from_event`): react to a
 //!   webhook through the API.
 //! - `blocking`: [`blocking::HarborClient`], the same API without `async`.
@@ -102,7 +102,9 @@ pub use client::{
     Created, HarborClient, HarborClientBuilder, MAX_RESPONSE_BYTES, RawRequest, Response,
 };
 pub use location::ArtifactLocation;
-pub use names::{ProjectRef, Reference, RepositoryName, encode_segment};
+pub use names::{
+    PathSegment, ProjectRef, Reference, RepositoryName, encode_segment, split_full_name,
+};
 pub use operations::OPERATIONS;
 pub use ops::*;
 pub use page::{MAX_PAGE_SIZE, Page};

@@ -9,7 +9,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use super::layout::OciLayout;
 use super::manifest::{Descriptor, Manifest, PulledManifest};
 use super::upload::MountOutcome;
-use super::{Digest, Platform, Reference, RegistryClient, Repository};
+use super::{Digest, ImageReference, Platform, RegistryClient, Repository};
 use crate::error::{Error, Result};
 
 /// A progress callback; called from the transfer tasks, so keep it quick.
@@ -132,7 +132,7 @@ impl RegistryClient {
     /// [`RegistryClient::get_manifest`] and [`RegistryClient::pull_blob_to_file`].
     pub async fn pull_image(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         dir: &Path,
         options: &ImageOptions,
     ) -> Result<Descriptor> {
@@ -152,7 +152,7 @@ impl RegistryClient {
                     ),
                 )
             })?;
-            let child_ref = Reference::with_digest(repo.clone(), child.digest.clone());
+            let child_ref = ImageReference::with_digest(repo.clone(), child.digest.clone());
             pulled = self.get_manifest(&child_ref).await?;
             manifest = pulled.parse()?;
         }
@@ -212,7 +212,7 @@ impl RegistryClient {
     pub async fn push_image(
         &self,
         dir: &Path,
-        reference: &Reference,
+        reference: &ImageReference,
         options: &ImageOptions,
     ) -> Result<Digest> {
         let layout = OciLayout::open(dir).await?;
@@ -228,7 +228,7 @@ impl RegistryClient {
                 let child_manifest = Manifest::from_slice(&child_bytes, Some(&child.media_type))?;
                 self.push_layout_blobs(&layout, repo, &blobs_of(&child_manifest), options)
                     .await?;
-                let r = Reference::with_digest(repo.clone(), child.digest.clone());
+                let r = ImageReference::with_digest(repo.clone(), child.digest.clone());
                 self.put_manifest(&r, child_bytes, Some(&child.media_type))
                     .await?;
             }
@@ -237,8 +237,8 @@ impl RegistryClient {
                 .await?;
         }
         let target = match reference.tag() {
-            Some(t) => Reference::with_tag(repo.clone(), t.clone()),
-            None => Reference::with_digest(repo.clone(), top.digest.clone()),
+            Some(t) => ImageReference::with_tag(repo.clone(), t.clone()),
+            None => ImageReference::with_digest(repo.clone(), top.digest.clone()),
         };
         let digest = self
             .put_manifest(&target, bytes, Some(&top.media_type))
@@ -295,8 +295,8 @@ impl RegistryClient {
     /// Errors of the manifest and blob operations on either side.
     pub async fn copy_image(
         &self,
-        src: &Reference,
-        dst: &Reference,
+        src: &ImageReference,
+        dst: &ImageReference,
         options: &ImageOptions,
     ) -> Result<Digest> {
         let top = self.get_manifest(src).await?;
@@ -304,7 +304,7 @@ impl RegistryClient {
         if let Manifest::Index(index) = &manifest {
             for child in &index.manifests {
                 let child_src =
-                    Reference::with_digest(src.repository().clone(), child.digest.clone());
+                    ImageReference::with_digest(src.repository().clone(), child.digest.clone());
                 let pulled = self.get_manifest(&child_src).await?;
                 self.copy_manifest_content(src.repository(), dst.repository(), &pulled, options)
                     .await?;
@@ -314,9 +314,11 @@ impl RegistryClient {
                 .await?;
         }
         let target = match (dst.tag(), src.tag()) {
-            (Some(t), _) => Reference::with_tag(dst.repository().clone(), t.clone()),
-            (None, Some(t)) => Reference::with_tag(dst.repository().clone(), t.clone()),
-            (None, None) => Reference::with_digest(dst.repository().clone(), top.digest.clone()),
+            (Some(t), _) => ImageReference::with_tag(dst.repository().clone(), t.clone()),
+            (None, Some(t)) => ImageReference::with_tag(dst.repository().clone(), t.clone()),
+            (None, None) => {
+                ImageReference::with_digest(dst.repository().clone(), top.digest.clone())
+            }
         };
         let d = self
             .put_manifest(&target, top.bytes.clone(), Some(&top.media_type))
@@ -383,7 +385,7 @@ impl RegistryClient {
                 Ok::<_, Error>(())
             })
             .await?;
-        let r = Reference::with_digest(dst.clone(), pulled.digest.clone());
+        let r = ImageReference::with_digest(dst.clone(), pulled.digest.clone());
         self.put_manifest(&r, pulled.bytes.clone(), Some(&pulled.media_type))
             .await?;
         Ok(())

@@ -7,7 +7,7 @@ use http::Method;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::{Digest, Reference, RegistryClient, scope};
+use super::{Digest, ImageReference, RegistryClient, scope};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -332,8 +332,9 @@ fn header_digest(headers: &http::HeaderMap) -> Result<Option<Digest>> {
     headers
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
-        .map(str::parse)
+        .map(Digest::parse)
         .transpose()
+        .map_err(Into::into)
 }
 
 impl RegistryClient {
@@ -347,13 +348,13 @@ impl RegistryClient {
     ///
     /// [`Error::Api`] (404 when unknown), [`Error::DigestMismatch`] when the bytes do not match,
     /// [`Error::Protocol`] for a manifest over 8 MiB.
-    pub async fn get_manifest(&self, reference: &Reference) -> Result<PulledManifest> {
+    pub async fn get_manifest(&self, reference: &ImageReference) -> Result<PulledManifest> {
         self.get_manifest_scoped(reference, "pull").await
     }
 
     pub(crate) async fn get_manifest_scoped(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         actions: &str,
     ) -> Result<PulledManifest> {
         let repo = reference.repository();
@@ -423,7 +424,7 @@ impl RegistryClient {
     /// # Errors
     ///
     /// [`Error::Api`] (404 when unknown), [`Error::Protocol`] when the registry sends no digest.
-    pub async fn head_manifest(&self, reference: &Reference) -> Result<Descriptor> {
+    pub async fn head_manifest(&self, reference: &ImageReference) -> Result<Descriptor> {
         let repo = reference.repository();
         let url = self.url(
             repo,
@@ -469,7 +470,7 @@ impl RegistryClient {
     /// `MANIFEST_BLOB_UNKNOWN`).
     pub async fn put_manifest(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         bytes: Bytes,
         media_type: Option<&str>,
     ) -> Result<Digest> {
@@ -517,7 +518,7 @@ impl RegistryClient {
     /// # Errors
     ///
     /// [`Error::Api`]: 404 when unknown, 400/405 when deletion is disabled or by tag refused.
-    pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
+    pub async fn delete_manifest(&self, reference: &ImageReference) -> Result<()> {
         let repo = reference.repository();
         let url = self.url(
             repo,

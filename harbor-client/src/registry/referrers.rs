@@ -4,7 +4,7 @@ use http::Method;
 use http::header::{ACCEPT, HeaderValue};
 
 use super::manifest::{Descriptor, ImageIndex, MediaType, decode};
-use super::{Digest, Reference, RegistryClient, Repository, Tag, scope};
+use super::{Digest, ImageReference, RegistryClient, Repository, Tag, scope};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -27,7 +27,7 @@ pub struct Referrers {
 pub fn referrers_tag(subject: &Digest) -> Result<Tag> {
     let raw = format!("{}-{}", subject.algorithm(), subject.encoded());
     let cut: String = raw.chars().take(128).collect();
-    cut.parse()
+    Ok(Tag::new(cut)?)
 }
 
 impl RegistryClient {
@@ -94,7 +94,7 @@ impl RegistryClient {
         repo: &Repository,
         subject: &Digest,
     ) -> Result<Vec<Descriptor>> {
-        let reference = Reference::with_tag(repo.clone(), referrers_tag(subject)?);
+        let reference = ImageReference::with_tag(repo.clone(), referrers_tag(subject)?);
         match self.get_manifest(&reference).await {
             Ok(m) => {
                 let index: ImageIndex = decode("referrers tag index", &m.bytes)?;
@@ -119,7 +119,7 @@ impl RegistryClient {
         subject: &Digest,
         referrer: Descriptor,
     ) -> Result<()> {
-        let reference = Reference::with_tag(repo.clone(), referrers_tag(subject)?);
+        let reference = ImageReference::with_tag(repo.clone(), referrers_tag(subject)?);
         let mut index = match self.get_manifest_scoped(&reference, "pull,push").await {
             Ok(m) => decode::<ImageIndex>("referrers tag index", &m.bytes)?,
             Err(e) if e.is_not_found() => ImageIndex::new(),
