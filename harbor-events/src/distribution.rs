@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::owned::owned_struct;
 use crate::wire::RawJson;
-use crate::{EventKind, Format};
+use crate::{Digest, EventKind, Format, ImageReference, Repository, RepositoryName, Tag};
 
 /// The envelope.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -111,6 +111,51 @@ impl<'a> Event<'a> {
             ("mount", _) => EventKind::BlobMount,
             _ => EventKind::Unknown(self.action.clone()),
         }
+    }
+
+    /// The manifest or blob the event is about, as an image reference: the registry the
+    /// client asked for (`request.host`), `target.repository`, and `target.tag` and
+    /// `target.digest` when sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when the event names no host,
+    /// no repository, or neither a tag nor a digest, or an invalid one.
+    pub fn image_reference(&self) -> crate::Result<ImageReference> {
+        let invalid = |reason: &'static str| {
+            harbor_types::Error::invalid(harbor_types::ValueKind::ImageReference, &self.id, reason)
+        };
+        let host = self
+            .request
+            .host
+            .as_deref()
+            .ok_or_else(|| invalid("the registry event names no request host"))?;
+        let name = self
+            .target
+            .repository
+            .as_deref()
+            .ok_or_else(|| invalid("the registry event names no repository"))?;
+        let repository = Repository::new(host, RepositoryName::new(name)?)?;
+        let tag = self.target.tag.as_deref().map(Tag::new).transpose()?;
+        let digest = self
+            .target
+            .digest
+            .as_deref()
+            .map(Digest::parse)
+            .transpose()?;
+        if tag.is_none() && digest.is_none() {
+            return Err(invalid("the registry event names neither a tag nor a digest").into());
+        }
+        Ok(ImageReference::new(repository, tag, digest))
+    }
+}
+
+impl TryFrom<&Event<'_>> for ImageReference {
+    type Error = crate::Error;
+
+    /// See [`Event::image_reference`].
+    fn try_from(event: &Event<'_>) -> crate::Result<Self> {
+        event.image_reference()
     }
 }
 

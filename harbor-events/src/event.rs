@@ -9,9 +9,9 @@ use crate::report::{
     MIME_NATIVE_REPORT_V1_1, NativeReportSummary, SbomOverview, ScanOverview, ScanSummary,
 };
 use crate::v2::{EventData, Replication, Repository, Resource, Retention};
-use crate::values::{Reference, ResourceUrl};
 use crate::wire::StrMap;
 use crate::{EventKind, Format, distribution};
+use crate::{ImageReference, Reference};
 
 /// One event, whatever format and Harbor version it came in.
 ///
@@ -101,23 +101,26 @@ pub struct Artifact<'e> {
 }
 
 impl Artifact<'_> {
-    /// The real tag if any, else the digest (validated).
-    pub fn reference(&self) -> Option<Reference> {
-        self.tag.map(|t| Reference::Tag(t.to_owned())).or_else(|| {
-            self.digest
-                .and_then(|d| crate::Digest::parse(d).ok())
-                .map(Reference::Digest)
-        })
-    }
-
-    /// The resource URL split into registry, repository and reference.
+    /// The real tag if any, else the digest; `Ok(None)` when the event names neither.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidResourceUrl`](crate::Error::InvalidResourceUrl) for chart URLs and
-    /// malformed text; `Ok(None)` when absent.
-    pub fn resource_url(&self) -> crate::Result<Option<ResourceUrl>> {
-        self.resource_url.map(ResourceUrl::parse).transpose()
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when the tag is not of the tag
+    /// grammar or the digest is not a digest.
+    pub fn reference(&self) -> crate::Result<Option<Reference>> {
+        crate::v2::reference_of(self.tag, self.digest)
+    }
+
+    /// The image the resource URL names (registry host, repository, tag or digest).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) for chart URLs and malformed
+    /// text; `Ok(None)` when absent.
+    pub fn resource_url(&self) -> crate::Result<Option<ImageReference>> {
+        self.resource_url
+            .map(crate::values::parse_resource_url)
+            .transpose()
     }
 }
 

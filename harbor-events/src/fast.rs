@@ -21,12 +21,12 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 
+use crate::Severity;
 use crate::detect::{Collected, DataModel, Slot};
 use crate::report::{
     ClairComponents, ClairOverview, ClairSeverityCount, NativeReportSummary, SbomOverview,
     ScanOverview, Scanner, VulnerabilitySummary,
 };
-use crate::values::Severity;
 use crate::wire::{RawJson, StrMap};
 use crate::{Format, Payload, distribution, v1, v1_documented, v2};
 

@@ -30,7 +30,10 @@ pub use decode::{
 };
 pub use error::{Error, Result};
 pub use event::{Artifact, Event};
+/// The shared vocabulary (defined in `harbor-types`).
+pub use harbor_types::{
+    Digest, ImageReference, Reference, Repository, RepositoryName, Severity, Tag, ValueKind,
+};
 pub use kind::{EventKind, Format};
 pub use report::{ScanOverview, ScanSummary};
-pub use values::{Digest, Reference, ResourceUrl, Severity};
 pub use wire::{RawJson, StrMap};

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::Severity;
 use crate::owned::owned_struct;
-use crate::values::Severity;
 use crate::wire::{BorrowCow, StrMap};
 
 /// MIME type of Harbor's native vulnerability report, v1.1 (Harbor 2.2+, Trivy).

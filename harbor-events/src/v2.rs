@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::owned::owned_struct;
 use crate::report::{SbomOverview, ScanOverview};
-use crate::values::{Digest, Reference, ResourceUrl};
 use crate::wire::{RawJson, StrMap};
+use crate::{Digest, ImageReference, Reference};
 use crate::{EventKind, Format};
 
 /// A Harbor 2.x "Default" payload.
@@ -211,10 +211,10 @@ impl<'a> Resource<'a> {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidDigest`](crate::Error::InvalidDigest) when it is not
-    /// `algorithm:hex`; `Ok(None)` when absent.
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when it is not a digest;
+    /// `Ok(None)` when absent.
     pub fn digest(&self) -> crate::Result<Option<Digest>> {
-        self.digest.as_deref().map(Digest::parse).transpose()
+        Ok(self.digest.as_deref().map(Digest::parse).transpose()?)
     }
 
     /// Whether `tag` is really a digest (untagged artifact or pull by digest, Harbor 2.x).
@@ -231,30 +231,43 @@ impl<'a> Resource<'a> {
             .filter(|t| !t.is_empty() && !self.tag_is_digest())
     }
 
-    /// How the artifact is addressed: the real tag if any, else the digest.
-    pub fn reference(&self) -> Option<Reference> {
-        if let Some(tag) = self.real_tag() {
-            return Some(Reference::Tag(tag.to_owned()));
-        }
-        self.tag
-            .as_deref()
-            .and_then(|t| Digest::parse(t).ok())
-            .or_else(|| self.digest.as_deref().and_then(|d| Digest::parse(d).ok()))
-            .map(Reference::Digest)
-    }
-
-    /// `resource_url` split into registry, repository and reference.
+    /// How the artifact is addressed: the real tag if any, else the digest (from `tag` for
+    /// an untagged artifact, else from `digest`); `Ok(None)` when the resource names neither.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidResourceUrl`](crate::Error::InvalidResourceUrl) for chart URLs or
-    /// malformed text; `Ok(None)` when absent.
-    pub fn resource_url(&self) -> crate::Result<Option<ResourceUrl>> {
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when the tag is not of the tag
+    /// grammar or the digest is not a digest.
+    pub fn reference(&self) -> crate::Result<Option<Reference>> {
+        let digest_in_tag = self.tag.as_deref().filter(|_| self.tag_is_digest());
+        reference_of(self.real_tag(), digest_in_tag.or(self.digest.as_deref()))
+    }
+
+    /// The image `resource_url` names (registry host, repository, tag or digest); neither
+    /// tag nor digest for the empty tag of Harbor 2.0/2.1 scan events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) for chart URLs or malformed text;
+    /// `Ok(None)` when absent.
+    pub fn resource_url(&self) -> crate::Result<Option<ImageReference>> {
         self.resource_url
             .as_deref()
-            .map(ResourceUrl::parse)
+            .map(crate::values::parse_resource_url)
             .transpose()
     }
+}
+
+/// The reference of an artifact: its real tag if any, else its digest.
+pub(crate) fn reference_of(
+    tag: Option<&str>,
+    digest: Option<&str>,
+) -> crate::Result<Option<Reference>> {
+    Ok(match (tag, digest) {
+        (Some(tag), _) => Some(Reference::tag(tag)?),
+        (None, Some(digest)) => Some(Reference::digest(digest)?),
+        (None, None) => None,
+    })
 }
 
 /// A repository (same shape in 1.x and 2.x).

@@ -95,17 +95,20 @@ fn a_digest_in_tag_is_recognised_and_the_resource_url_splits() {
     ));
     let artifact = event.artifact().unwrap();
     assert_eq!(artifact.tag, None, "a digest in `tag` is not a tag");
-    let Some(Reference::Digest(d)) = artifact.reference() else {
+    let Ok(Some(Reference::Digest(d))) = artifact.reference() else {
         panic!()
     };
     assert_eq!(d.algorithm(), "sha256");
     assert!(event.data.first_resource().unwrap().tag_is_digest());
     let url = artifact.resource_url().unwrap().unwrap();
     assert_eq!(
-        (url.registry.as_str(), url.repository.as_str()),
+        (
+            url.repository().registry(),
+            url.repository().name().as_str()
+        ),
         ("harbor.example.com", "team/app/web")
     );
-    assert_eq!(url.reference.unwrap().as_digest(), Some(&d));
+    assert_eq!(url.digest(), Some(&d));
 
     // Harbor 2.0/2.1: `tag: ""` and a URL ending in ':'.
     let old = one(include_bytes!(
@@ -113,11 +116,15 @@ fn a_digest_in_tag_is_recognised_and_the_resource_url_splits() {
     ));
     let a = old.artifact().unwrap();
     assert_eq!(a.tag, None);
-    assert_eq!(a.resource_url().unwrap().unwrap().reference, None);
+    assert_eq!(a.resource_url().unwrap().unwrap().reference(), None);
 
     // Chart URLs are not image references.
     let chart = one(include_bytes!("fixtures/v2/UPLOAD_CHART__2.7.json"));
-    assert!(chart.artifact().unwrap().resource_url().is_err());
+    let err = chart.artifact().unwrap().resource_url().unwrap_err();
+    assert_eq!(
+        err.value_kind(),
+        Some(harbor_events::ValueKind::ImageReference)
+    );
     assert_eq!(chart.artifact().unwrap().tag, Some("1.0.0"));
 }
 

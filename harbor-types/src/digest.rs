@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result, ValueKind};
 
 /// A content digest, `algorithm:encoded` (OCI image spec), validated.
 ///
@@ -41,10 +41,10 @@ impl Digest {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Digest`]) with the reason when `text` is not
+    /// [`Error::Invalid`] (kind [`ValueKind::Digest`]) with the reason when `text` is not
     /// `algorithm:encoded`.
     pub fn parse(text: &str) -> Result<Digest> {
-        let bad = |reason: &'static str| Error::invalid(Kind::Digest, text, reason);
+        let bad = |reason: &'static str| Error::invalid(ValueKind::Digest, text, reason);
         let colon = text
             .find(':')
             .ok_or_else(|| bad("expected `algorithm:encoded`"))?;
@@ -121,7 +121,7 @@ impl Digest {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Digest`]) for an algorithm other than sha256,
+    /// [`Error::Invalid`] (kind [`ValueKind::Digest`]) for an algorithm other than sha256,
     /// sha384 and sha512, which cannot be verified.
     pub fn hasher(&self) -> Result<Hasher> {
         match self.algorithm() {
@@ -129,7 +129,7 @@ impl Digest {
             "sha384" => Ok(Hasher::Sha384(Sha384::new())),
             "sha512" => Ok(Hasher::Sha512(Sha512::new())),
             other => Err(Error::invalid(
-                Kind::Digest,
+                ValueKind::Digest,
                 self.as_str(),
                 format!(
                     "cannot verify algorithm {other:?} (sha256, sha384 and sha512 are supported)"
@@ -241,7 +241,7 @@ mod tests {
             "a..b:c",
         ] {
             let err = Digest::parse(bad).unwrap_err();
-            assert_eq!(err.kind(), Kind::Digest, "{bad}");
+            assert_eq!(err.kind(), ValueKind::Digest, "{bad}");
         }
         assert!(
             Digest::parse(&format!("sha256:{}", "A".repeat(64))).is_err(),

@@ -6,7 +6,7 @@ use std::fmt;
 /// What kind of value failed to parse (see [`Error::kind`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Kind {
+pub enum ValueKind {
     /// A [`Digest`](crate::Digest).
     Digest,
     /// A [`Tag`](crate::Tag).
@@ -21,21 +21,21 @@ pub enum Kind {
     ImageReference,
 }
 
-impl Kind {
+impl ValueKind {
     /// The kind in words (`"digest"`, `"repository name"`, ...), as error messages say it.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Digest => "digest",
-            Kind::Tag => "tag",
-            Kind::RepositoryName => "repository name",
-            Kind::Registry => "registry",
-            Kind::Reference => "reference",
-            Kind::ImageReference => "image reference",
+            ValueKind::Digest => "digest",
+            ValueKind::Tag => "tag",
+            ValueKind::RepositoryName => "repository name",
+            ValueKind::Registry => "registry",
+            ValueKind::Reference => "reference",
+            ValueKind::ImageReference => "image reference",
         }
     }
 }
 
-impl fmt::Display for Kind {
+impl fmt::Display for ValueKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -52,7 +52,7 @@ pub enum Error {
     #[error("invalid {kind} {value:?}: {reason}")]
     Invalid {
         /// What it should have been.
-        kind: Kind,
+        kind: ValueKind,
         /// The text (cut to 300 characters).
         value: String,
         /// What is wrong, in terms of the grammar.
@@ -62,7 +62,7 @@ pub enum Error {
 
 impl Error {
     /// An error for `value` of `kind`.
-    pub fn invalid(kind: Kind, value: &str, reason: impl Into<Cow<'static, str>>) -> Self {
+    pub fn invalid(kind: ValueKind, value: &str, reason: impl Into<Cow<'static, str>>) -> Self {
         Error::Invalid {
             kind,
             value: value.chars().take(300).collect(),
@@ -71,7 +71,7 @@ impl Error {
     }
 
     /// The kind of value that failed.
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> ValueKind {
         match self {
             Error::Invalid { kind, .. } => *kind,
         }

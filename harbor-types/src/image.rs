@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::digest::Digest;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result, ValueKind};
 use crate::name::{Reference, RepositoryName, Tag};
 
 /// The registry a bare name such as `alpine` refers to.
@@ -80,19 +80,19 @@ impl Repository {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Registry`]) when the registry is not `host[:port]`,
-    /// (kind [`Kind::RepositoryName`]) when registry and name together exceed 255 bytes.
+    /// [`Error::Invalid`] (kind [`ValueKind::Registry`]) when the registry is not `host[:port]`,
+    /// (kind [`ValueKind::RepositoryName`]) when registry and name together exceed 255 bytes.
     pub fn new(registry: &str, name: RepositoryName) -> Result<Repository> {
         if !registry_ok(registry) {
             return Err(Error::invalid(
-                Kind::Registry,
+                ValueKind::Registry,
                 registry,
                 "expected host[:port] (DNS labels, IPv4 or [IPv6], port 0-65535)",
             ));
         }
         if registry.len() + 1 + name.as_str().len() > 255 {
             return Err(Error::invalid(
-                Kind::RepositoryName,
+                ValueKind::RepositoryName,
                 name.as_str(),
                 "registry and name together must not exceed 255 bytes",
             ));
@@ -144,7 +144,7 @@ impl FromStr for Repository {
         let image: ImageReference = s.parse()?;
         if image.tag.is_some() || image.digest.is_some() {
             return Err(Error::invalid(
-                Kind::ImageReference,
+                ValueKind::ImageReference,
                 s,
                 "a repository has no tag or digest",
             ));
@@ -244,7 +244,7 @@ impl ImageReference {
 impl FromStr for ImageReference {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let bad = |reason: &'static str| Error::invalid(Kind::ImageReference, s, reason);
+        let bad = |reason: &'static str| Error::invalid(ValueKind::ImageReference, s, reason);
         if s.len() > MAX_REFERENCE_LEN {
             return Err(bad("it is longer than 512 bytes"));
         }

@@ -12,7 +12,7 @@ pub mod webhook;
 pub mod wire;
 
 pub use digest::{Digest, Hasher};
-pub use error::{Error, Kind, Result};
+pub use error::{Error, Result, ValueKind};
 pub use image::{DOCKER_HUB, DOCKER_HUB_API, ImageReference, Repository};
 pub use name::{Reference, RepositoryName, Tag};
 pub use severity::Severity;

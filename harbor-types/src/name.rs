@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::digest::Digest;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result, ValueKind};
 
 /// Implements the text traits of a validated string newtype: `FromStr`, `TryFrom<&str>`,
 /// `TryFrom<String>`, `Display`, `AsRef<str>`, and serde as a JSON string.
@@ -79,7 +79,7 @@ impl Tag {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Tag`]) when `tag` is empty, longer than 128 bytes or
+    /// [`Error::Invalid`] (kind [`ValueKind::Tag`]) when `tag` is empty, longer than 128 bytes or
     /// not of the tag grammar.
     pub fn new(tag: impl Into<String>) -> Result<Tag> {
         let tag = tag.into();
@@ -92,7 +92,7 @@ impl Tag {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
         if !first_ok || !rest_ok || b.len() > Tag::MAX_LEN {
             return Err(Error::invalid(
-                Kind::Tag,
+                ValueKind::Tag,
                 &tag,
                 "a tag matches [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
             ));
@@ -139,11 +139,12 @@ impl RepositoryName {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::RepositoryName`]) when the name is empty, longer than
+    /// [`Error::Invalid`] (kind [`ValueKind::RepositoryName`]) when the name is empty, longer than
     /// 255 bytes, or not of the distribution grammar.
     pub fn new(name: impl Into<String>) -> Result<RepositoryName> {
         let name = name.into();
-        let bad = |reason: &'static str| Err(Error::invalid(Kind::RepositoryName, &name, reason));
+        let bad =
+            |reason: &'static str| Err(Error::invalid(ValueKind::RepositoryName, &name, reason));
         if name.is_empty() {
             return bad("it is empty");
         }
@@ -232,7 +233,7 @@ impl Reference {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Tag`]) when `tag` is not of the tag grammar.
+    /// [`Error::Invalid`] (kind [`ValueKind::Tag`]) when `tag` is not of the tag grammar.
     pub fn tag(tag: impl Into<String>) -> Result<Reference> {
         Tag::new(tag).map(Reference::Tag)
     }
@@ -241,7 +242,7 @@ impl Reference {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Digest`]) when `digest` is not a digest.
+    /// [`Error::Invalid`] (kind [`ValueKind::Digest`]) when `digest` is not a digest.
     pub fn digest(digest: impl AsRef<str>) -> Result<Reference> {
         Digest::parse(digest.as_ref()).map(Reference::Digest)
     }
@@ -250,7 +251,7 @@ impl Reference {
     ///
     /// # Errors
     ///
-    /// [`Error::Invalid`] (kind [`Kind::Digest`] or [`Kind::Tag`]) when it is neither.
+    /// [`Error::Invalid`] (kind [`ValueKind::Digest`] or [`ValueKind::Tag`]) when it is neither.
     pub fn parse(text: &str) -> Result<Reference> {
         if text.contains(':') {
             Reference::digest(text)
@@ -357,7 +358,7 @@ mod tests {
             assert!(Tag::new(ok).is_ok(), "{ok}");
         }
         for bad in ["", ".x", "-x", "a b", "a/b", "a:b", &"a".repeat(129)] {
-            assert_eq!(Tag::new(bad).unwrap_err().kind(), Kind::Tag, "{bad}");
+            assert_eq!(Tag::new(bad).unwrap_err().kind(), ValueKind::Tag, "{bad}");
         }
     }
 
@@ -372,7 +373,7 @@ mod tests {
             "", "A", "a/", "/a", "a//b", "a..b", "a___b", "a._b", "_a", "-a", "a-", "a b", "a%2Fb",
         ] {
             let err = RepositoryName::new(bad).unwrap_err();
-            assert_eq!(err.kind(), Kind::RepositoryName, "{bad}");
+            assert_eq!(err.kind(), ValueKind::RepositoryName, "{bad}");
         }
         assert!(RepositoryName::new("a".repeat(256)).is_err());
         let name = RepositoryName::new("library/team/app").unwrap();
@@ -387,7 +388,7 @@ mod tests {
         assert!(Reference::tag(".x").is_err());
         assert_eq!(
             Reference::parse("sha256:abc").unwrap_err().kind(),
-            Kind::Digest
+            ValueKind::Digest
         );
         let d = format!("sha256:{}", "a".repeat(64));
         let r = Reference::parse(&d).unwrap();

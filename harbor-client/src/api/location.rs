@@ -113,14 +113,17 @@ mod events {
             let repository = a.repository.ok_or_else(|| {
                 Error::invalid("event artifact", "", "the event names no repository")
             })?;
-            let reference = a.reference().ok_or_else(|| {
-                Error::invalid(
-                    "event artifact",
-                    repository,
-                    "the event names no tag or digest",
-                )
-            })?;
-            ArtifactLocation::from_full_name(repository, Reference::parse(&reference.to_string())?)
+            let reference = a
+                .reference()
+                .map_err(|e| Error::invalid("event artifact", repository, e.to_string()))?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "event artifact",
+                        repository,
+                        "the event names no tag or digest",
+                    )
+                })?;
+            ArtifactLocation::from_full_name(repository, reference)
         }
     }
 
