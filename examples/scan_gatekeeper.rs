@@ -60,8 +60,8 @@ struct Config {
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
-    let level: Severity = s.parse().unwrap_or(Severity::Unknown);
-    if level == Severity::Unknown && !s.eq_ignore_ascii_case("unknown") {
+    let level = Severity::from_text(s);
+    if level.is_other() {
         return Err(format!(
             "--severity {s:?}: use none, unknown, negligible, low, medium, high or critical"
         ));
@@ -201,8 +201,11 @@ async fn judge(
     let Some(summary) = artifact.scan_summary() else {
         return format!("pass {at}: no scan overview");
     };
-    let found = summary.severity_level();
-    if found < config.severity {
+    let Some(found) = summary.severity_level() else {
+        return format!("pass {at}: the scan overview has no severity");
+    };
+    // A severity Harbor may add later ranks above Critical: it is acted on (fail closed).
+    if !found.is_at_least(&config.severity) {
         return format!("pass {at}: severity {found} below {}", config.severity);
     }
     let result = match config.action {

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::report::{
-    MIME_NATIVE_REPORT_V1_1, NativeReportSummary, SbomOverview, ScanOverview, ScanSummary,
+    MIME_GENERIC_VULNERABILITY_REPORT, NativeReportSummary, SbomOverview, ScanOverview, ScanSummary,
 };
 use crate::v2::{EventData, Replication, Repository, Resource, Retention};
 use crate::wire::StrMap;
@@ -157,7 +157,8 @@ impl<'a> Event<'a> {
         event
     }
 
-    /// A scan event with one vulnerability report (keyed by Harbor's native report type).
+    /// A scan event with one vulnerability report (keyed by the generic v1.1 report type,
+    /// as Harbor 2.2+ with Trivy sends it).
     pub fn scan_event(
         kind: EventKind<'a>,
         repository: &str,
@@ -167,7 +168,7 @@ impl<'a> Event<'a> {
     ) -> Self {
         let mut event = Event::artifact_event(kind, repository, digest, tag);
         let mut reports = StrMap::new();
-        reports.insert(MIME_NATIVE_REPORT_V1_1, report);
+        reports.insert(MIME_GENERIC_VULNERABILITY_REPORT, report);
         if let Some(resource) = event.data.resources.as_mut().and_then(|r| r.first_mut()) {
             resource.scan_overview = Some(ScanOverview::Reports(reports));
         }

@@ -13,17 +13,9 @@ use crate::Severity;
 use crate::owned::owned_struct;
 use crate::wire::{BorrowCow, StrMap};
 
-/// MIME type of Harbor's native vulnerability report, v1.1 (Harbor 2.2+, Trivy).
-pub const MIME_NATIVE_REPORT_V1_1: &str =
-    "application/vnd.security.vulnerability.report; version=1.1";
-/// MIME type of the scanner-adapter Harbor report, v1.0 (Harbor 1.10 to 2.1 and adapters
-/// that still produce it).
-pub const MIME_ADAPTER_REPORT_V1_0: &str =
-    "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0";
-
-/// The report types [`ScanSummary`] prefers, most preferred first; any other key comes after
-/// them, in wire order.
-pub const PREFERRED_REPORT_TYPES: [&str; 2] = [MIME_NATIVE_REPORT_V1_1, MIME_ADAPTER_REPORT_V1_0];
+pub use harbor_types::report::{
+    MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT, PREFERRED_REPORT_TYPES,
+};
 
 /// A resource's `scan_overview`.
 #[derive(Clone, Debug, PartialEq)]
@@ -57,10 +49,7 @@ impl ScanOverview<'_> {
     pub fn summary(&self) -> Option<ScanSummary<'_>> {
         match self {
             ScanOverview::Reports(map) => {
-                let (mime, report) = PREFERRED_REPORT_TYPES
-                    .iter()
-                    .find_map(|m| map.get(m).map(|r| (*m, r)))
-                    .or_else(|| map.iter().next())?;
+                let (mime, report) = harbor_types::report::preferred_report(map.iter())?;
                 Some(ScanSummary::from_report(mime, report))
             }
             ScanOverview::Clair(c) => Some(ScanSummary::from_clair(c)),

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use harbor_events::report::{MIME_ADAPTER_REPORT_V1_0, MIME_NATIVE_REPORT_V1_1};
+use harbor_events::report::{MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT};
 use harbor_events::{Event, EventKind, Format, Payload, Reference, ScanOverview, Severity, decode};
 
 fn one(bytes: &[u8]) -> Event<'_> {
@@ -46,12 +46,12 @@ fn harbor_1_9_clair_overview_keeps_integer_severity_and_components() {
 }
 
 #[test]
-fn scan_summary_prefers_the_native_v1_1_report() {
+fn scan_summary_prefers_the_generic_v1_1_report() {
     let event = one(include_bytes!(
         "fixtures/v2/SCANNING_COMPLETED__2.11-two-reports-scan-type.json"
     ));
     let scan = event.scan_summary().unwrap();
-    assert_eq!(scan.report_type, Some(MIME_NATIVE_REPORT_V1_1));
+    assert_eq!(scan.report_type, Some(MIME_GENERIC_VULNERABILITY_REPORT));
     assert_eq!(scan.severity, Some(Severity::Critical));
     assert_eq!((scan.total, scan.fixable), (Some(12), Some(9)));
     assert_eq!(scan.count(&Severity::High), 4);
@@ -66,8 +66,24 @@ fn scan_summary_prefers_the_native_v1_1_report() {
     ));
     assert_eq!(
         v110.scan_summary().unwrap().report_type,
-        Some(MIME_ADAPTER_REPORT_V1_0)
+        Some(MIME_NATIVE_REPORT)
     );
+}
+
+/// A severity Harbor (or a scanner) may add later is kept verbatim, re-encoded as sent, and
+/// ranks stricter than Critical, as Harbor's `Severity.Code()` ranks unrecognised text.
+#[test]
+fn an_unknown_severity_is_kept_and_fails_closed() {
+    let body = br#"{"type":"SCANNING_COMPLETED","occur_at":1680502375,"operator":"auto","event_data":{"resources":[{"digest":"sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4","tag":"v1","scan_overview":{"application/vnd.security.vulnerability.report; version=1.1":{"report_id":"r","scan_status":"Success","severity":"Catastrophic","duration":3,"summary":{"total":1,"fixable":0,"summary":{"Catastrophic":1}},"start_time":"2023-04-03T06:12:52Z","end_time":"2023-04-03T06:12:55Z","complete_percent":100}}}]}}"#;
+    let payload = decode(body).unwrap();
+    let event = &payload.events()[0];
+    let scan = event.scan_summary().unwrap();
+    let severity = scan.severity.clone().unwrap();
+    assert_eq!(severity, Severity::Other("Catastrophic".into()));
+    assert!(severity.is_at_least(&Severity::Critical));
+    assert!(severity > Severity::Critical);
+    assert_eq!(scan.count(&severity), 1);
+    assert!(payload.to_vec().unwrap().windows(14).any(|w| w == b"\"Catastrophic\""));
 }
 
 #[test]

@@ -25,12 +25,15 @@ pub const PREFERRED_REPORT_TYPES: [&str; 2] =
 /// The preferred entry of a map of reports keyed by MIME type: the first of
 /// [`PREFERRED_REPORT_TYPES`] present, else the first entry in the map's order.
 pub fn preferred_report<'m, V>(
-    reports: impl IntoIterator<Item = (&'m str, &'m V)> + Clone,
+    reports: impl IntoIterator<Item = (&'m str, &'m V)>,
 ) -> Option<(&'m str, &'m V)> {
-    PREFERRED_REPORT_TYPES
-        .iter()
-        .find_map(|want| reports.clone().into_iter().find(|(mime, _)| mime == want))
-        .or_else(|| reports.into_iter().next())
+    // `min_by_key` keeps the first of equal keys: map order decides among the others.
+    reports.into_iter().min_by_key(|(mime, _)| {
+        PREFERRED_REPORT_TYPES
+            .iter()
+            .position(|preferred| preferred == mime)
+            .unwrap_or(PREFERRED_REPORT_TYPES.len())
+    })
 }
 
 #[cfg(test)]

@@ -101,6 +101,10 @@ pub use additions::BuildHistoryEntry;
 pub use client::{
     Created, HarborClient, HarborClientBuilder, MAX_RESPONSE_BYTES, RawRequest, Response,
 };
+pub use harbor_types::Severity;
+pub use harbor_types::report::{
+    MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT,
+};
 pub use location::ArtifactLocation;
 pub use names::{
     PathSegment, ProjectRef, Reference, RepositoryName, encode_segment, split_full_name,
@@ -110,10 +114,7 @@ pub use ops::*;
 pub use page::{MAX_PAGE_SIZE, Page};
 pub use query::Query;
 pub use secret::Secret;
-pub use vulnerability::{
-    MIME_GENERIC_V1_1, MIME_NATIVE_V1_0, ReportedVulnerability, Severity, VulnerabilityReport,
-    VulnerabilityReports,
-};
+pub use vulnerability::{ReportedVulnerability, VulnerabilityReport, VulnerabilityReports};
 
 /// One row of [`OPERATIONS`]: an operation of Harbor's spec and the method that calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
