@@ -313,6 +313,13 @@ impl<'a> Event<'a> {
                 };
                 Payload::Distribution(distribution::Envelope { events })
             }
+            // A format added to the shared `Format` that this crate cannot write yet.
+            _ => {
+                return Err(Error::UnsupportedKind {
+                    kind: self.kind.to_string(),
+                    format,
+                });
+            }
         })
     }
 

@@ -13,9 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::kind::is_v1_type;
 use crate::wire::{BorrowCow, RawJson, StrMap};
 use crate::{EventKind, Format, Payload, cloudevents, distribution, v1, v1_documented, v2};
+use harbor_types::webhook::is_v1_type;
 
 pub(crate) enum Slot<'a> {
     Null,
@@ -397,6 +397,11 @@ pub(crate) fn assemble<'a, E: de::Error>(
             };
             Ok(Payload::Distribution(distribution::Envelope { events }))
         }
+        // `Format` is shared (harbor-types) and open to new formats: one this crate does
+        // not decode yet is an error, never a guess.
+        _ => Err(E::custom(format_args!(
+            "the {format} format is not supported by this version of harbor-events"
+        ))),
     }
 }
 

@@ -39,7 +39,7 @@ impl ScanOverview<'_> {
     pub fn into_owned(self) -> ScanOverview<'static> {
         match self {
             ScanOverview::Reports(map) => {
-                ScanOverview::Reports(crate::owned::IntoOwned::into_owned(map))
+                ScanOverview::Reports(harbor_types::wire::IntoOwned::into_owned(map))
             }
             ScanOverview::Clair(c) => ScanOverview::Clair(Box::new(c.into_owned())),
         }
@@ -57,7 +57,7 @@ impl ScanOverview<'_> {
     }
 }
 
-impl crate::owned::IntoOwned for ScanOverview<'_> {
+impl harbor_types::wire::IntoOwned for ScanOverview<'_> {
     type Owned = ScanOverview<'static>;
     fn into_owned(self) -> Self::Owned {
         ScanOverview::into_owned(self)
@@ -291,7 +291,7 @@ pub struct ClairComponents {
     pub summary: Option<Vec<ClairSeverityCount>>,
 }
 
-impl crate::owned::IntoOwned for ClairComponents {
+impl harbor_types::wire::IntoOwned for ClairComponents {
     type Owned = ClairComponents;
     fn into_owned(self) -> Self {
         self

@@ -5,6 +5,9 @@
 //! `tag` is always present and may be `""`, 1.9 scan events carry the Clair overview with an
 //! integer severity ([`ScanOverview::Clair`]), 1.10 the
 //! map of report summaries. `custom_attributes` (1.10) holds the `projectQuota` message.
+//!
+//! The 1.x `type` strings are the 1.x column of [`EventKind`]'s name table
+//! ([`EventKind::name`] with [`Format::V1`], [`harbor_types::webhook::is_v1_type`]).
 
 use std::borrow::Cow;
 
@@ -16,20 +19,6 @@ use crate::report::ScanOverview;
 use crate::v2::Repository;
 use crate::wire::StrMap;
 use crate::{EventKind, Format};
-
-/// The `type` strings Harbor 1.9 / 1.10 send (plus `testEndpoint`, defined but never sent).
-pub const EVENT_TYPES: [&str; 10] = [
-    "pushImage",
-    "pullImage",
-    "deleteImage",
-    "uploadChart",
-    "downloadChart",
-    "deleteChart",
-    "scanningCompleted",
-    "scanningFailed",
-    "projectQuota",
-    "testEndpoint",
-];
 
 /// A Harbor 1.9 / 1.10 payload.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -9,7 +9,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
-use crate::owned::IntoOwned;
+use harbor_types::wire::IntoOwned;
 
 /// A string that borrows from the input when it has no escapes (private helper: serde's
 /// `#[serde(borrow)]` only borrows a `Cow<str>` that is directly a field).

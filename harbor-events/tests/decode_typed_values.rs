@@ -83,7 +83,13 @@ fn an_unknown_severity_is_kept_and_fails_closed() {
     assert!(severity.is_at_least(&Severity::Critical));
     assert!(severity > Severity::Critical);
     assert_eq!(scan.count(&severity), 1);
-    assert!(payload.to_vec().unwrap().windows(14).any(|w| w == b"\"Catastrophic\""));
+    assert!(
+        payload
+            .to_vec()
+            .unwrap()
+            .windows(14)
+            .any(|w| w == b"\"Catastrophic\"")
+    );
 }
 
 #[test]

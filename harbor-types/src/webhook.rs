@@ -228,8 +228,9 @@ impl<'a> EventKind<'a> {
         self.known_name(format)
     }
 
-    /// The type text of a known kind in `format`.
-    pub(crate) fn known_name(&self, format: Format) -> Option<&'static str> {
+    /// The type text of a known kind in `format`, as a `'static` string: `None` for
+    /// [`EventKind::Unknown`] and when `format` cannot express the kind.
+    pub fn known_name(&self, format: Format) -> Option<&'static str> {
         if format == Format::Distribution {
             return match self {
                 EventKind::PushArtifact | EventKind::BlobPush => Some("push"),
