@@ -508,7 +508,7 @@ mod tests {
             panic!("not v2");
         };
         assert_eq!(payload.operator, "admin");
-        assert_eq!(payload.event_data.unwrap().resources.unwrap().len(), 1);
+        assert_eq!(payload.event_data.unwrap().resources.len(), 1);
     }
 
     #[test]

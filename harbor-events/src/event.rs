@@ -65,7 +65,7 @@ impl serde::Serialize for Event<'_> {
         map.serialize_entry("kind", self.kind.as_str())?;
         map.serialize_entry(
             "occurred_at",
-            &crate::wire::rfc3339::format(&self.occurred_at),
+            &harbor_types::wire::time::format_rfc3339(&self.occurred_at),
         )?;
         map.serialize_entry("operator", &self.operator)?;
         map.serialize_entry("format", self.format.as_str())?;
@@ -150,10 +150,10 @@ impl<'a> Event<'a> {
     ) -> Self {
         let mut event = Event::new(kind);
         event.data.repository = Some(Repository::from_full_name(repository));
-        event.data.resources = Some(vec![Resource::new(
+        event.data.resources = vec![Resource::new(
             digest.to_owned(),
             tag.map(|t| Cow::Owned(t.to_owned())),
-        )]);
+        )];
         event
     }
 
@@ -169,7 +169,7 @@ impl<'a> Event<'a> {
         let mut event = Event::artifact_event(kind, repository, digest, tag);
         let mut reports = StrMap::new();
         reports.insert(MIME_GENERIC_VULNERABILITY_REPORT, report);
-        if let Some(resource) = event.data.resources.as_mut().and_then(|r| r.first_mut()) {
+        if let Some(resource) = event.data.resources.first_mut() {
             resource.scan_overview = Some(ScanOverview::Reports(reports));
         }
         event
@@ -236,7 +236,7 @@ impl<'a> Event<'a> {
     /// Sets the resource URL of the first resource.
     #[must_use]
     pub fn with_resource_url(mut self, url: impl Into<Cow<'a, str>>) -> Self {
-        if let Some(resource) = self.data.resources.as_mut().and_then(|r| r.first_mut()) {
+        if let Some(resource) = self.data.resources.first_mut() {
             resource.resource_url = Some(url.into());
         }
         self
@@ -273,7 +273,7 @@ impl<'a> Event<'a> {
     /// Every artifact the event is about (chart events may list several versions).
     pub fn artifacts(&self) -> impl Iterator<Item = Artifact<'_>> {
         let repository = self.repository();
-        self.data.resources.iter().flatten().map(move |r| Artifact {
+        self.data.resources.iter().map(move |r| Artifact {
             repository,
             digest: r.digest.as_deref(),
             tag: r.real_tag(),
@@ -288,7 +288,6 @@ impl<'a> Event<'a> {
         self.data
             .resources
             .iter()
-            .flatten()
             .find_map(|r| r.scan_overview.as_ref()?.summary())
     }
 
@@ -297,7 +296,6 @@ impl<'a> Event<'a> {
         self.data
             .resources
             .iter()
-            .flatten()
             .find_map(|r| r.sbom_overview.as_deref())
     }
 
@@ -347,7 +345,7 @@ impl fmt::Display for Event<'_> {
         write!(
             f,
             "{} {}",
-            crate::wire::rfc3339::format(&self.occurred_at),
+            harbor_types::wire::time::format_rfc3339(&self.occurred_at),
             self.kind
         )?;
         if let Some(repo) = self.repository() {
@@ -359,7 +357,7 @@ impl fmt::Display for Event<'_> {
                 (None, Some(d)) => write!(f, "@{}", short(d))?,
                 (None, None) => {}
             }
-            let more = self.data.resources.as_ref().map_or(0, Vec::len);
+            let more = self.data.resources.len();
             if more > 1 {
                 write!(f, " (+{} more)", more - 1)?;
             }
@@ -404,7 +402,7 @@ impl fmt::Display for Event<'_> {
                 side(&r.dest_resource)
             )?;
         } else if let Some(r) = self.retention() {
-            let deleted = r.deleted_artifact.as_ref().map_or(0, Vec::len);
+            let deleted = r.deleted_artifact.len();
             write!(
                 f,
                 ": retention deleted {deleted}, kept {} of {} ({})",

@@ -1,31 +1,8 @@
-//! Typed values computed from wire text: the [`ImageReference`] a `resource_url` names, and
-//! Harbor's empty severity.
+//! Typed values computed from wire text: the [`ImageReference`] a `resource_url` names.
 
 use harbor_types::{Digest, ImageReference, Repository, RepositoryName, Tag};
 
 use crate::Result;
-
-/// Serde for an overall severity where `""` (no report: failed or stopped scan) is `None`.
-pub(crate) mod severity_or_empty {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    use crate::Severity;
-    use crate::wire::BorrowCow;
-
-    #[allow(clippy::ref_option)]
-    pub(crate) fn serialize<S: Serializer>(v: &Option<Severity>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(v.as_ref().map_or("", Severity::as_str))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Severity>, D::Error> {
-        let text = Option::<BorrowCow<'_>>::deserialize(d)?;
-        Ok(text
-            .filter(|t| !t.0.is_empty())
-            .map(|t| Severity::from_text(&t.0)))
-    }
-}
 
 /// Splits an image `resource_url`: `<registry host[:port]>/<repository>(:<tag>|@<digest>)`.
 ///

@@ -19,7 +19,7 @@ fn harbor_1_9_clair_overview_keeps_integer_severity_and_components() {
     let bytes = include_bytes!("fixtures/v1/scanningCompleted__1.9-clair-integer-severity.json");
     let payload = decode(bytes).unwrap();
     let Payload::V1(v1) = &payload else { panic!() };
-    let resources = v1.event_data.as_ref().unwrap().resources.as_ref().unwrap();
+    let resources = &v1.event_data.as_ref().unwrap().resources;
     let Some(ScanOverview::Clair(clair)) = &resources[0].scan_overview else {
         panic!()
     };
@@ -157,8 +157,14 @@ fn v1_quirks_resources_null_and_empty_tag() {
     ))
     .unwrap();
     let Payload::V1(p) = &pull else { panic!() };
-    assert_eq!(p.event_data.as_ref().unwrap().resources, None);
+    assert!(p.event_data.as_ref().unwrap().resources.is_empty());
     assert!(pull.events()[0].artifact().is_none());
+    // Written back as Harbor 1.x writes an empty list: `null`.
+    assert!(
+        String::from_utf8(pull.to_vec().unwrap())
+            .unwrap()
+            .contains(r#""resources":null"#)
+    );
     assert_eq!(pull.events()[0].repository(), Some("team/app/web"));
 
     let quota = one(include_bytes!(
@@ -177,10 +183,10 @@ fn replication_and_retention_parts() {
     ));
     let r = rep.replication().unwrap();
     assert_eq!((r.execution_id, r.task_id), (Some(77), Some(901)));
-    let failed = &r.failed_artifact.as_ref().unwrap()[0];
+    let failed = &r.failed_artifact[0];
     assert_eq!(
         failed.references,
-        Some(Some(vec![Cow::Borrowed("v1.0"), Cow::Borrowed("v1.1")]))
+        Some(vec![Cow::Borrowed("v1.0"), Cow::Borrowed("v1.1")])
     );
     assert_eq!(rep.repository(), None);
 
@@ -190,7 +196,7 @@ fn replication_and_retention_parts() {
     let r = ret.retention().unwrap();
     assert_eq!((r.total, r.retained), (5, 3));
     assert_eq!(ret.repository(), Some("team"));
-    let rule = &r.retention_rule.as_ref().unwrap()[0];
+    let rule = &r.retention_rule[0];
     assert_eq!(
         rule.params
             .as_ref()
@@ -209,11 +215,28 @@ fn replication_and_retention_parts() {
             .pattern,
         "app/**"
     );
-    // `references: null` is kept as null (not dropped) for the round trip.
-    assert_eq!(
-        r.deleted_artifact.as_ref().unwrap()[0].references,
-        Some(None)
-    );
+    // `references: null` reads as an empty list (present, unlike before 2.10) and is
+    // written back as `null`.
+    assert_eq!(r.deleted_artifact[0].references, Some(vec![]));
+}
+
+/// Harbor stores a retention policy created through its API with a `null` selector list and
+/// echoes it in the webhook (`map[string][]*rule.Selector` with a nil slice): the payload
+/// decodes, in both readers, and the list is empty.
+#[test]
+fn a_retention_rule_with_a_null_scope_selector_list_decodes_as_empty() {
+    let bytes = include_bytes!("fixtures/v2/TAG_RETENTION__api-policy-null-scope-selectors.json");
+    let payload = decode(bytes).unwrap();
+    let event = &payload.events()[0];
+    let retention = event.retention().unwrap();
+    let rule = &retention.retention_rule[0];
+    let scopes = rule.scope_selectors.as_ref().unwrap();
+    assert_eq!(scopes.get("repository").map(Vec::len), Some(0));
+    assert_eq!(rule.tag_selectors.len(), 1);
+    assert_eq!(retention.deleted_artifact.len(), 1);
+    // The serde path (the reference the fast reader is checked against) agrees.
+    let reference: harbor_events::v2::Payload<'_> = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(Payload::V2(reference), payload);
 }
 
 #[test]
@@ -359,7 +382,7 @@ fn data_before_type_decodes_whatever_the_type_turns_out_to_be() {
     let body = br#"{"event_data":{"resources":null,"repository":{"name":"r","namespace":"p","repo_full_name":"p/r","repo_type":"public"}},"occur_at":1,"operator":"","type":"pullImage"}"#;
     let payload = decode(body).unwrap();
     let Payload::V1(p) = &payload else { panic!() };
-    assert_eq!(p.event_data.as_ref().unwrap().resources, None);
+    assert!(p.event_data.as_ref().unwrap().resources.is_empty());
     let original: serde_json::Value = serde_json::from_slice(body).unwrap();
     assert_eq!(serde_json::to_value(&payload).unwrap(), original);
 }

@@ -17,3 +17,4 @@ pub use image::{DOCKER_HUB, DOCKER_HUB_API, ImageReference, Repository};
 pub use name::{Reference, RepositoryName, Tag};
 pub use severity::Severity;
 pub use webhook::EventKind;
+pub use wire::StrMap;
