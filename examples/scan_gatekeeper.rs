@@ -201,7 +201,7 @@ async fn judge(
     let Some(summary) = artifact.scan_summary() else {
         return format!("pass {at}: no scan overview");
     };
-    let Some(found) = summary.severity_level() else {
+    let Some(found) = summary.severity.clone() else {
         return format!("pass {at}: the scan overview has no severity");
     };
     // A severity Harbor may add later ranks above Critical: it is acted on (fail closed).

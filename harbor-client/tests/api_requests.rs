@@ -331,10 +331,10 @@ async fn artifacts_with_scan_overview_decode_from_a_real_shaped_answer() {
     assert_eq!(a.tag_names(), ["v1"]);
     let summary = a.scan_summary().unwrap();
     assert_eq!(
-        summary.severity_level(),
+        summary.severity,
         Some(harbor_client::api::Severity::Critical)
     );
-    assert_eq!(summary.summary.as_ref().unwrap().total, Some(2));
+    assert_eq!(summary.summary.as_ref().unwrap().total, 2);
     let uri = &server.seen()[0].uri;
     assert_eq!(
         query_param(uri, "with_scan_overview").as_deref(),

@@ -219,7 +219,8 @@ pub struct ScanSummary<'e> {
     pub total: Option<u64>,
     /// Fixable vulnerabilities, when known.
     pub fixable: Option<u64>,
-    /// Count per severity, in wire order.
+    /// Count per severity, in wire order (a negative count, which Harbor never sends, is
+    /// left out).
     pub counts: Vec<(Severity, u64)>,
     /// Scanner name, when known.
     pub scanner: Option<&'e str>,
@@ -231,15 +232,20 @@ impl<'e> ScanSummary<'e> {
             report_type: Some(mime),
             status: &r.scan_status,
             severity: r.severity.clone(),
-            total: r.summary.as_ref().map(|s| s.total),
-            fixable: r.summary.as_ref().map(|s| s.fixable),
+            total: r.summary.as_ref().and_then(|s| u64::try_from(s.total).ok()),
+            fixable: r
+                .summary
+                .as_ref()
+                .and_then(|s| u64::try_from(s.fixable).ok()),
             counts: r
                 .summary
                 .as_ref()
                 .and_then(|s| s.summary.as_ref())
                 .map(|m| {
                     m.iter()
-                        .map(|(k, v)| (Severity::from_text(k), *v))
+                        .filter_map(|(k, v)| {
+                            Some((Severity::from_text(k), u64::try_from(*v).ok()?))
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),

@@ -77,22 +77,23 @@ crate::wire_struct! {
 }
 
 crate::wire_struct! {
-    /// Vulnerability counts of a report.
+    /// Vulnerability counts of a report. (Signed, as Harbor's Go `int` and its spec's
+    /// `integer` are.)
     #[derive(Clone, Debug, Default, PartialEq)]
     #[non_exhaustive]
     pub struct VulnerabilitySummary<'a> {
         /// All vulnerabilities found.
-        pub total: u64 = always("total"),
+        pub total: i64 = always("total"),
         /// Those with a fix available.
-        pub fixable: u64 = always("fixable"),
+        pub fixable: i64 = always("fixable"),
         /// Count per severity text (only the severities found; may be empty or `null`).
-        pub summary: Option<StrMap<'a, u64>> = null_none("summary"),
+        pub summary: Option<StrMap<'a, i64>> = null_none("summary"),
     }
 }
 
 impl VulnerabilitySummary<'_> {
     /// The count for one severity (0 when absent).
-    pub fn count(&self, severity: &Severity) -> u64 {
+    pub fn count(&self, severity: &Severity) -> i64 {
         self.summary
             .as_ref()
             .and_then(|m| m.get(severity.as_str()))

@@ -5,6 +5,8 @@
 //! Every field is optional unless Harbor requires it in requests: real Harbor omits
 //! fields the spec lists, and newer versions add fields (unknown ones are ignored).
 
+pub use harbor_types::report::{NativeReportSummary, SbomOverview, Scanner, VulnerabilitySummary};
+
 mod artifact;
 pub use artifact::*;
 mod audit;

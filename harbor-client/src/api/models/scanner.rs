@@ -126,7 +126,7 @@ pub struct ScannerCapability {
 pub struct ScannerAdapterMetadata {
     /// The `scanner` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scanner: Option<Scanner>,
+    pub scanner: Option<Scanner<'static>>,
     /// The `capabilities` field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<ScannerCapability>>,
