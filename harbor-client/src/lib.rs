@@ -16,6 +16,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod api;
+#[cfg(feature = "blocking")]
+mod blocking_runtime;
 mod error;
 pub mod registry;
 pub mod transport;

@@ -31,7 +31,7 @@ use super::{
     CatalogPage, Descriptor, Digest, ImageOptions, ImageReference, PulledManifest, Referrers,
     Repository, TagPage,
 };
-use crate::api::blocking::runtime::BlockingRuntime;
+use crate::blocking_runtime::BlockingRuntime;
 use crate::error::{Error, Result};
 
 mod reader;
