@@ -125,9 +125,9 @@ impl Digest {
     /// sha384 and sha512, which cannot be verified.
     pub fn hasher(&self) -> Result<Hasher> {
         match self.algorithm() {
-            "sha256" => Ok(Hasher::Sha256(Sha256::new())),
-            "sha384" => Ok(Hasher::Sha384(Sha384::new())),
-            "sha512" => Ok(Hasher::Sha512(Sha512::new())),
+            "sha256" => Ok(Hasher(State::Sha256(Sha256::new()))),
+            "sha384" => Ok(Hasher(State::Sha384(Sha384::new()))),
+            "sha512" => Ok(Hasher(State::Sha512(Sha512::new()))),
             other => Err(Error::invalid(
                 ValueKind::Digest,
                 self.as_str(),
@@ -179,38 +179,46 @@ impl<'de> serde::Deserialize<'de> for Digest {
 }
 
 /// An incremental hash for verifying content as it streams (see [`Digest::hasher`]).
+///
+/// ```
+/// use harbor_types::{Digest, Hasher};
+/// let mut h = Hasher::sha256();
+/// h.update(b"fo");
+/// h.update(b"o");
+/// assert_eq!(h.finish(), Digest::sha256_of(b"foo"));
+/// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Hasher {
-    /// sha256
+pub struct Hasher(State);
+
+/// The hash state, by algorithm (private: which hash crate computes it is not API).
+#[derive(Debug, Clone)]
+enum State {
     Sha256(Sha256),
-    /// sha384
     Sha384(Sha384),
-    /// sha512
     Sha512(Sha512),
 }
 
 impl Hasher {
     /// A sha256 hasher.
     pub fn sha256() -> Self {
-        Hasher::Sha256(Sha256::new())
+        Hasher(State::Sha256(Sha256::new()))
     }
 
     /// Feeds bytes.
     pub fn update(&mut self, data: &[u8]) {
-        match self {
-            Hasher::Sha256(h) => h.update(data),
-            Hasher::Sha384(h) => h.update(data),
-            Hasher::Sha512(h) => h.update(data),
+        match &mut self.0 {
+            State::Sha256(h) => h.update(data),
+            State::Sha384(h) => h.update(data),
+            State::Sha512(h) => h.update(data),
         }
     }
 
     /// The digest of everything fed.
     pub fn finish(self) -> Digest {
-        let (algorithm, hex) = match self {
-            Hasher::Sha256(h) => return Digest::from_sha256(h.finalize().into()),
-            Hasher::Sha384(h) => ("sha384", lower_hex(&h.finalize())),
-            Hasher::Sha512(h) => ("sha512", lower_hex(&h.finalize())),
+        let (algorithm, hex) = match self.0 {
+            State::Sha256(h) => return Digest::from_sha256(h.finalize().into()),
+            State::Sha384(h) => ("sha384", lower_hex(&h.finalize())),
+            State::Sha512(h) => ("sha512", lower_hex(&h.finalize())),
         };
         Digest {
             value: format!("{algorithm}:{hex}"),

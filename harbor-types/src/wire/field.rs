@@ -8,7 +8,7 @@
 //! | [`null_none`] | `Option<T>` | `null` or absent: `None` | `null` when `None` |
 //! | [`if_present`] | `Option<T>` | absent: `None`; present, even `null`: `Some` | omitted when `None` |
 //! | [`omit_empty`] | `Vec<T>` | `null` or absent: empty | omitted when empty |
-//! | [`array`] | `Vec<T>` | `null` or absent: empty | always an array |
+//! | [`array`](struct@array) | `Vec<T>` | `null` or absent: empty | always an array |
 //! | [`unix_secs`], [`unix_secs_omit_none`] | `DateTime<Utc>` (or `Option`) | Unix seconds | Unix seconds |
 //! | [`rfc3339`], [`rfc3339_omit_none`] | `DateTime<Utc>` (or `Option`) | RFC 3339 | as Go writes it |
 //! | [`severity_or_empty`] | `Option<Severity>` | `""` or `null`: `None` | `""` when `None` |
