@@ -1,7 +1,6 @@
 //! [`Digest`] (content addresses) and the [`Hasher`] that computes them.
 
 use std::fmt;
-use std::str::FromStr;
 
 use sha2::{Digest as _, Sha256, Sha384, Sha512};
 
@@ -145,38 +144,13 @@ impl fmt::Display for Digest {
     }
 }
 
-impl FromStr for Digest {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Digest::parse(s)
-    }
-}
-
-impl TryFrom<&str> for Digest {
-    type Error = Error;
-    fn try_from(s: &str) -> Result<Self> {
-        Digest::parse(s)
-    }
-}
-
 impl AsRef<str> for Digest {
     fn as_ref(&self) -> &str {
         &self.value
     }
 }
 
-impl serde::Serialize for Digest {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.value)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Digest {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = crate::wire::Text::deserialize(d)?;
-        Digest::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+parsed_from_text!(Digest, Digest::parse);
 
 /// An incremental hash for verifying content as it streams (see [`Digest::hasher`]).
 ///

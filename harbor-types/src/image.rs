@@ -320,18 +320,7 @@ impl fmt::Display for ImageReference {
     }
 }
 
-impl serde::Serialize for ImageReference {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ImageReference {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = crate::wire::Text::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(ImageReference, str::parse::<ImageReference>);
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,6 @@
 //! digest), each validated against the grammar of the distribution spec when parsed.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result, ValueKind};
@@ -11,19 +10,7 @@ use crate::error::{Error, Result, ValueKind};
 /// `TryFrom<String>`, `Display`, `AsRef<str>`, and serde as a JSON string.
 macro_rules! text_newtype {
     ($ty:ident) => {
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                $ty::new(s)
-            }
-        }
-
-        impl TryFrom<&str> for $ty {
-            type Error = Error;
-            fn try_from(s: &str) -> Result<Self> {
-                $ty::new(s)
-            }
-        }
+        parsed_from_text!($ty, $ty::new);
 
         impl TryFrom<String> for $ty {
             type Error = Error;
@@ -41,19 +28,6 @@ macro_rules! text_newtype {
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.0)
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let text = crate::wire::Text::deserialize(d)?;
-                $ty::new(text.into_string()).map_err(serde::de::Error::custom)
             }
         }
     };
@@ -307,20 +281,6 @@ impl From<Digest> for Reference {
     }
 }
 
-impl FromStr for Reference {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Reference::parse(s)
-    }
-}
-
-impl TryFrom<&str> for Reference {
-    type Error = Error;
-    fn try_from(s: &str) -> Result<Self> {
-        Reference::parse(s)
-    }
-}
-
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -333,18 +293,7 @@ impl AsRef<str> for Reference {
     }
 }
 
-impl serde::Serialize for Reference {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Reference {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = crate::wire::Text::deserialize(d)?;
-        Reference::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
+parsed_from_text!(Reference, Reference::parse);
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,7 @@ use serde::ser::Serializer;
 use super::time::{
     format_rfc3339, from_unix_secs, from_unix_secs_de, parse_rfc3339, parse_rfc3339_de,
 };
-use super::{DeValue, Reader, Text, WireValue};
+use super::{Reader, Text, WireValue};
 use crate::Severity;
 
 /// How a field of type `T` is read and written by serde.
@@ -154,17 +154,25 @@ impl<'a, T: WireValue<'a>> ReadField<'a, T> for always {
     }
 }
 
-/// An optional value: `null` or absent is `None`, left out when `None` (Go's `omitempty`).
+/// An optional value read and written with `P`: `null` or absent is `None`, left out when
+/// `None` (Go's `omitempty`).
 #[derive(Debug)]
-pub struct omit_none;
+pub struct omit_none_with<P>(PhantomData<P>);
 
-impl<'a, T: WireValue<'a>> Field<Option<T>> for omit_none {
+/// An optional value: `null` or absent is `None`, left out when `None`.
+pub type omit_none = omit_none_with<always>;
+/// An optional time as Unix seconds: `null` or absent is `None`, left out when `None`.
+pub type unix_secs_omit_none = omit_none_with<unix_secs>;
+/// An optional RFC 3339 time: `null` or absent is `None`, left out when `None`.
+pub type rfc3339_omit_none = omit_none_with<rfc3339>;
+
+impl<P: Field<T>, T> Field<Option<T>> for omit_none_with<P> {
     fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
-        de_option(d, DeValue::<T>::new())
+        de_option(d, De::<P, T>::new())
     }
     fn ser<S: Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
         match v {
-            Some(v) => v.ser(s),
+            Some(v) => P::ser(v, s),
             None => s.serialize_none(),
         }
     }
@@ -173,10 +181,10 @@ impl<'a, T: WireValue<'a>> Field<Option<T>> for omit_none {
     }
 }
 
-impl<'a, T: WireValue<'a>> ReadField<'a, Option<T>> for omit_none {
+impl<'a, P: ReadField<'a, T>, T> ReadField<'a, Option<T>> for omit_none_with<P> {
     #[inline]
     fn read<R: Reader<'a>>(r: &mut R) -> Option<Option<T>> {
-        read_option(r, T::read)
+        read_option(r, P::read)
     }
 }
 
@@ -287,34 +295,6 @@ impl<'a> ReadField<'a, DateTime<Utc>> for unix_secs {
     }
 }
 
-/// An optional time as Unix seconds: `null` or absent is `None`, left out when `None`.
-#[derive(Debug)]
-pub struct unix_secs_omit_none;
-
-impl Field<Option<DateTime<Utc>>> for unix_secs_omit_none {
-    fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<i64>::deserialize(d)?
-            .map(from_unix_secs_de)
-            .transpose()
-    }
-    fn ser<S: Serializer>(v: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(t) => s.serialize_i64(t.timestamp()),
-            None => s.serialize_none(),
-        }
-    }
-    fn omit(v: &Option<DateTime<Utc>>) -> bool {
-        v.is_none()
-    }
-}
-
-impl<'a> ReadField<'a, Option<DateTime<Utc>>> for unix_secs_omit_none {
-    #[inline]
-    fn read<R: Reader<'a>>(r: &mut R) -> Option<Option<DateTime<Utc>>> {
-        read_option(r, <unix_secs as ReadField<'a, DateTime<Utc>>>::read)
-    }
-}
-
 /// A time as RFC 3339, written as Go's `time.Time` writes it.
 #[derive(Debug)]
 pub struct rfc3339;
@@ -332,34 +312,6 @@ impl<'a> ReadField<'a, DateTime<Utc>> for rfc3339 {
     #[inline]
     fn read<R: Reader<'a>>(r: &mut R) -> Option<DateTime<Utc>> {
         parse_rfc3339(&r.string()?).ok()
-    }
-}
-
-/// An optional RFC 3339 time: `null` or absent is `None`, left out when `None`.
-#[derive(Debug)]
-pub struct rfc3339_omit_none;
-
-impl Field<Option<DateTime<Utc>>> for rfc3339_omit_none {
-    fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<Text<'de>>::deserialize(d)?
-            .map(|t| parse_rfc3339_de(&t))
-            .transpose()
-    }
-    fn ser<S: Serializer>(v: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(t) => s.serialize_str(&format_rfc3339(t)),
-            None => s.serialize_none(),
-        }
-    }
-    fn omit(v: &Option<DateTime<Utc>>) -> bool {
-        v.is_none()
-    }
-}
-
-impl<'a> ReadField<'a, Option<DateTime<Utc>>> for rfc3339_omit_none {
-    #[inline]
-    fn read<R: Reader<'a>>(r: &mut R) -> Option<Option<DateTime<Utc>>> {
-        read_option(r, <rfc3339 as ReadField<'a, DateTime<Utc>>>::read)
     }
 }
 

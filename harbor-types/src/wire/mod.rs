@@ -200,6 +200,14 @@ pub trait WireMembers<'a>: Sized {
 #[derive(Debug)]
 pub struct DeValue<T>(PhantomData<fn() -> T>);
 
+impl<T> Clone for DeValue<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for DeValue<T> {}
+
 impl<T> DeValue<T> {
     /// The seed.
     pub fn new() -> Self {

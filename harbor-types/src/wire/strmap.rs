@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::{IntoOwned, Reader, Text, WireValue};
@@ -137,33 +137,30 @@ impl<V: Serialize> Serialize for StrMap<'_, V> {
     }
 }
 
-/// Reads the entries of a JSON object, keys owned (serde cannot lend them for any `'a`),
-/// values with `value`.
-fn visit_entries<'de, 'a, V, A: MapAccess<'de>>(
-    mut access: A,
-    mut value: impl FnMut(&mut A) -> Result<V, A::Error>,
-) -> Result<StrMap<'a, V>, A::Error> {
-    let mut map = StrMap::new();
-    while let Some(key) = access.next_key::<Text<'de>>()? {
-        let v = value(&mut access)?;
-        map.push_parsed(Cow::Owned(key.into_string()), v);
+/// Reads a JSON object into a map, keys owned (serde cannot lend them for any `'a`), values
+/// with the seed `S` (serde's own impl of the value, or its [`WireValue`] reading).
+struct MapVisitor<'a, S>(S, PhantomData<&'a ()>);
+
+impl<'de, 'a, S: DeserializeSeed<'de> + Copy> Visitor<'de> for MapVisitor<'a, S> {
+    type Value = StrMap<'a, S::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
     }
-    Ok(map)
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = StrMap::new();
+        while let Some(key) = access.next_key::<Text<'de>>()? {
+            let v = access.next_value_seed(self.0)?;
+            map.push_parsed(Cow::Owned(key.into_string()), v);
+        }
+        Ok(map)
+    }
 }
 
 impl<'de, V: Deserialize<'de>> Deserialize<'de> for StrMap<'_, V> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MapVisitor<'a, V>(PhantomData<(&'a (), V)>);
-        impl<'de, 'a, V: Deserialize<'de>> Visitor<'de> for MapVisitor<'a, V> {
-            type Value = StrMap<'a, V>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-                visit_entries(access, |a| a.next_value::<V>())
-            }
-        }
-        deserializer.deserialize_map(MapVisitor(PhantomData))
+        deserializer.deserialize_map(MapVisitor(PhantomData::<V>, PhantomData))
     }
 }
 
@@ -181,17 +178,7 @@ impl<'a, V: WireValue<'a>> WireValue<'a> for StrMap<'a, V> {
     }
 
     fn de<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct MapVisitor<'a, V>(PhantomData<(&'a (), V)>);
-        impl<'de, 'a, V: WireValue<'a>> Visitor<'de> for MapVisitor<'a, V> {
-            type Value = StrMap<'a, V>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, access: A) -> Result<Self::Value, A::Error> {
-                visit_entries(access, |a| a.next_value_seed(super::DeValue::<V>::new()))
-            }
-        }
-        deserializer.deserialize_map(MapVisitor(PhantomData))
+        deserializer.deserialize_map(MapVisitor(super::DeValue::<V>::new(), PhantomData))
     }
 
     fn ser<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
