@@ -20,16 +20,18 @@
 use std::process::ExitCode;
 
 use harbor_client::HarborClient;
-use harbor_client::api::models::{WebhookPolicy, WebhookTargetObject};
+use harbor_client::api::models::{
+    NotifyType, WebhookEventType, WebhookPayloadFormat, WebhookPolicy, WebhookTargetObject,
+};
 use harbor_client::api::{ProjectRef, Secret};
 
 const USAGE: &str = "usage: api_configure_webhook (--harbor URL | --api-root URL) --project NAME --receiver URL [--auth-header VALUE] [--format Default|CloudEvents] [--events A,B,...] [--name NAME] [--skip-cert-verify]";
 
-const DEFAULT_EVENTS: &[&str] = &[
-    "PUSH_ARTIFACT",
-    "SCANNING_COMPLETED",
-    "SCANNING_FAILED",
-    "DELETE_ARTIFACT",
+const DEFAULT_EVENTS: &[WebhookEventType] = &[
+    WebhookEventType::PushArtifact,
+    WebhookEventType::ScanningCompleted,
+    WebhookEventType::ScanningFailed,
+    WebhookEventType::DeleteArtifact,
 ];
 
 struct Config {
@@ -38,8 +40,8 @@ struct Config {
     project: String,
     receiver: String,
     auth_header: Option<String>,
-    format: String,
-    events: Vec<String>,
+    format: WebhookPayloadFormat,
+    events: Vec<WebhookEventType>,
     name: String,
     skip_cert_verify: bool,
 }
@@ -50,8 +52,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
     let mut project = None;
     let mut receiver = None;
     let mut auth_header = std::env::var("HARBOR_WEBHOOK_AUTH").ok();
-    let mut format = "Default".to_owned();
-    let mut events: Vec<String> = DEFAULT_EVENTS.iter().map(|s| (*s).to_owned()).collect();
+    let mut format = WebhookPayloadFormat::Default;
+    let mut events: Vec<WebhookEventType> = DEFAULT_EVENTS.to_vec();
     let mut name = "harbor-sdk-events-receiver".to_owned();
     let mut skip_cert_verify = false;
     while let Some(arg) = args.next() {
@@ -68,8 +70,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
             "--auth-header" => auth_header = Some(value("--auth-header")?),
             "--format" => {
                 format = match value("--format")?.to_ascii_lowercase().as_str() {
-                    "default" => "Default".to_owned(),
-                    "cloudevents" => "CloudEvents".to_owned(),
+                    "default" => WebhookPayloadFormat::Default,
+                    "cloudevents" => WebhookPayloadFormat::CloudEvents,
                     other => return Err(format!("--format {other:?}: use Default or CloudEvents")),
                 }
             }
@@ -78,6 +80,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
                     .split(',')
                     .map(|e| e.trim().to_ascii_uppercase())
                     .filter(|e| !e.is_empty())
+                    .map(WebhookEventType::from)
                     .collect();
                 if events.is_empty() {
                     return Err("--events needs at least one event type".into());
@@ -115,7 +118,7 @@ fn client(url: &str, exact_root: bool) -> harbor_client::Result<HarborClient> {
         std::env::var("HARBOR_USERNAME"),
         std::env::var("HARBOR_PASSWORD"),
     ) {
-        builder = builder.basic_auth(user, password);
+        builder = builder.credentials(harbor_client::transport::Credentials::basic(user, password));
     }
     builder.build()
 }
@@ -134,7 +137,7 @@ async fn run(config: Config) -> harbor_client::Result<()> {
     }
 
     let mut target = WebhookTargetObject::default();
-    target.r#type = Some("http".into());
+    target.r#type = Some(NotifyType::Http);
     target.address = Some(config.receiver.clone());
     target.auth_header = config.auth_header.clone().map(Secret::from);
     target.skip_cert_verify = Some(config.skip_cert_verify);
@@ -154,7 +157,12 @@ async fn run(config: Config) -> harbor_client::Result<()> {
     println!(
         "created webhook policy {id} in project {}: {} -> {} ({} payloads{})",
         config.project,
-        config.events.join(","),
+        config
+            .events
+            .iter()
+            .map(WebhookEventType::as_str)
+            .collect::<Vec<_>>()
+            .join(","),
         config.receiver,
         config.format,
         if config.auth_header.is_some() {

@@ -69,7 +69,7 @@ fn client(url: &str, exact_root: bool) -> harbor_client::Result<HarborClient> {
         std::env::var("HARBOR_USERNAME"),
         std::env::var("HARBOR_PASSWORD"),
     ) {
-        builder = builder.basic_auth(user, password);
+        builder = builder.credentials(harbor_client::transport::Credentials::basic(user, password));
     }
     builder.build()
 }

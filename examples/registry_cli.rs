@@ -1,5 +1,7 @@
-//! Shared command-line handling for the `registry_*` examples: flags, credentials (flags,
-//! else the docker config, else anonymous), progress on a terminal, errors with their causes.
+//! Shared command-line handling for the `registry_*` examples: flags, credentials (a keychain
+//! of docker's and podman's files and credential helpers, each registry getting its own, plus
+//! the flags for the registry a command names), progress on a terminal, errors with their
+//! causes.
 #![allow(dead_code)]
 
 use std::io::IsTerminal as _;
@@ -9,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use harbor_client::registry::{ImageOptions, ProgressEvent, RegistryClient};
-use harbor_client::transport::Credentials;
+use harbor_client::transport::{Credentials, Keychain};
 
 /// Parsed common flags plus the positional arguments.
 pub(crate) struct Cli {
@@ -25,8 +27,11 @@ pub(crate) struct Cli {
 
 pub(crate) const COMMON_HELP: &str = "\
 Options:
-  --username USER       user name (else the docker config, else anonymous)
+  --username USER       user name for the command's registry (registry_copy: the destination)
   --password PASS       password or robot secret (or set REGISTRY_PASSWORD)
+                        Every other registry's credentials come from podman's auth.json
+                        (REGISTRY_AUTH_FILE) and docker's config.json (DOCKER_CONFIG), each
+                        sent to its own registry only; none means anonymous.
   --plain-http          use http:// for every registry (loopback always uses it)
   --concurrency N       blobs moved at once (default 4)
   --chunk-size BYTES    upload in chunks of this size (default: one streamed request)
@@ -92,26 +97,25 @@ pub(crate) fn parse(usage: &str, positional: usize) -> Result<Cli, String> {
 }
 
 impl Cli {
-    /// Credentials for `registry`: the flags, else the docker config, else anonymous.
-    pub(crate) fn credentials(&self, registry: &str) -> Result<Credentials, String> {
+    /// The keychain: podman's and docker's files with their credential helpers (the same
+    /// lookup as `docker pull`), and the flags' credentials bound to `flag_registry` only.
+    pub(crate) fn keychain(&self, flag_registry: &str) -> Result<Keychain, String> {
+        let mut keychain =
+            Keychain::from_default_files().map_err(|e| format!("registry credentials: {e}"))?;
         if let Some(u) = &self.username {
             let p = self
                 .password
                 .clone()
                 .ok_or_else(|| "--username needs --password (or REGISTRY_PASSWORD)".to_owned())?;
-            return Ok(Credentials::basic(u.clone(), p));
+            keychain = keychain.with(flag_registry, Credentials::basic(u.clone(), p));
         }
-        match harbor_auth::docker_config::DockerConfig::load() {
-            Ok(cfg) => cfg
-                .credentials_for(registry)
-                .map_err(|e| format!("docker config: {e}")),
-            Err(_) => Ok(Credentials::Anonymous),
-        }
+        Ok(keychain)
     }
 
-    /// A client for `registry`.
+    /// A client whose flags' credentials are for `registry` (every registry's own come from
+    /// the keychain).
     pub(crate) fn client(&self, registry: &str) -> Result<RegistryClient, String> {
-        let mut b = RegistryClient::builder().credentials(self.credentials(registry)?);
+        let mut b = RegistryClient::builder().keychain(self.keychain(registry)?);
         if self.plain_http {
             b = b.plain_http(true);
         }

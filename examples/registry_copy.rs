@@ -4,16 +4,16 @@
 //!
 //! `registry_copy 127.0.0.1:5000/team/app:v1 127.0.0.1:5001/mirror/app:v1`
 //!
-//! `--username`/`--password` apply to both sides; otherwise each side's credentials come from
-//! the docker config.
+//! Each side authenticates with its own credentials from the keychain (podman's `auth.json`,
+//! docker's `config.json`, credential helpers): the source's password never reaches the
+//! destination nor the other way round. `--username`/`--password` are the destination's.
 
 #[path = "registry_cli.rs"]
 mod cli;
 
 use std::process::ExitCode;
 
-use harbor_client::registry::{ImageReference, RegistryClient};
-use harbor_client::transport::Credentials;
+use harbor_client::registry::ImageReference;
 
 const USAGE: &str = "usage: registry_copy SOURCE DESTINATION [options]";
 
@@ -28,22 +28,10 @@ async fn main() -> ExitCode {
             (Ok(s), Ok(d)) => (s, d),
             (Err(e), _) | (_, Err(e)) => return cli::fail(&e),
         };
-    // One client; credentials are per transport, so a cross-registry copy with different
-    // accounts uses the docker config's entry of the destination when no flags are given.
-    let creds: Credentials = match args.credentials(dst.repository().registry()) {
+    // One client, one keychain: every request gets the credentials of its own registry.
+    let client = match args.client(dst.repository().registry()) {
         Ok(c) => c,
         Err(e) => return cli::usage_error(&e),
-    };
-    let mut b = RegistryClient::builder().credentials(creds);
-    if args.plain_http {
-        b = b.plain_http(true);
-    }
-    if let Some(c) = args.chunk_size {
-        b = b.chunk_size(c);
-    }
-    let client = match b.build() {
-        Ok(c) => c,
-        Err(e) => return cli::fail(&e),
     };
     let (opts, progress) = args.image_options();
     let result = client.copy_image(&src, &dst, &opts).await;

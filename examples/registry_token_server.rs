@@ -18,8 +18,10 @@
 //!   +        $user/*      pull,push     # $user = the signed-in user's name
 //!   ```
 //!
-//!   A pattern is a repository name, or a prefix ending in `*`. Rules add up; the token grants
-//!   the intersection of what was asked and what the rules allow.
+//!   A pattern is a repository name, or a prefix ending in `*`; patterns with `.`, `..` or empty
+//!   segments are refused (and so are such repository names in scopes), so `team/*` never
+//!   grants `team/../admin/app`. Rules add up; the token grants the intersection of what was
+//!   asked and what the rules allow.
 //! - `--state-dir`: holds `key.pem` (the signing key) and `cert.pem` (its self-signed
 //!   certificate, the registry's `rootcertbundle`); created on first start (RSA 2048, or P-256
 //!   with `--ec`). Default `./token-server-state`.
@@ -39,14 +41,23 @@
 //! On start it prints the `auth:` section to put into the registry's `config.yml`, then
 //! `listening on http://ADDR`. Unlike docker_auth it always sends `expires_in` and `issued_at`,
 //! and signs `kid`s that both registry generations understand.
+//!
+//! Password guessing is kept slow: at most as many bcrypt checks run at once as the machine
+//! has cores (the rest wait), every check takes as long whether the user exists or not
+//! (`Htpasswd`), and after three wrong passwords from one address its requests are answered
+//! later and later (250 ms, doubling, at most 5 s) until a right one, or 15 minutes without
+//! failure.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
 use harbor_auth::server::{
@@ -55,6 +66,7 @@ use harbor_auth::server::{
 use harbor_auth::{Action, ActionSet, Scope, ScopeSet};
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 const USAGE: &str = "usage: registry_token_server --htpasswd FILE --acl FILE [--state-dir DIR] [--addr HOST:PORT] \
 [--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint] [--x5c] [--ec] \
@@ -155,6 +167,17 @@ struct Rule {
 #[derive(Debug, Clone)]
 struct Acl(Vec<Rule>);
 
+/// Whether a pattern's path (without its `*`) has no `.`, `..` or empty segment; `$user` stands
+/// for a name and is fine.
+fn clean_pattern(pattern: &str) -> bool {
+    let path = pattern.strip_suffix('*').unwrap_or(pattern);
+    let path = path.strip_suffix('/').unwrap_or(path);
+    path.is_empty()
+        || path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 impl Acl {
     fn parse(text: &str) -> Result<Self, String> {
         let mut rules = Vec::new();
@@ -175,6 +198,12 @@ impl Acl {
                 "+" => Who::SignedIn,
                 user => Who::User(user.to_owned()),
             };
+            if !clean_pattern(pattern) {
+                return Err(format!(
+                    "ACL line {}: the pattern {pattern:?} has a '.', '..' or empty segment",
+                    i + 1
+                ));
+            }
             let actions: ActionSet = actions
                 .parse()
                 .map_err(|e| format!("ACL line {}: {e}", i + 1))?;
@@ -210,6 +239,8 @@ impl Authorizer for Acl {
                     _ => false,
                 };
                 let pattern = match subject {
+                    // A user name is one segment: `$user` never stands for a path.
+                    Some(s) if rule.pattern.contains("$user") && !clean_user(s) => continue,
                     Some(s) => rule.pattern.replace("$user", s),
                     None if rule.pattern.contains("$user") => continue,
                     None => rule.pattern.clone(),
@@ -221,6 +252,69 @@ impl Authorizer for Acl {
         }
         out
     }
+}
+
+/// Whether a user name can stand in a path pattern as one segment.
+fn clean_user(user: &str) -> bool {
+    !user.is_empty() && user != "." && user != ".." && !user.contains(['/', '*'])
+}
+
+/// Wrong passwords per client address, to answer a guesser later and later.
+#[derive(Debug, Default)]
+struct Failures(Mutex<HashMap<IpAddr, (u32, Instant)>>);
+
+/// Failures that are free; then the delay doubles from this.
+const FREE_FAILURES: u32 = 3;
+const FIRST_DELAY: Duration = Duration::from_millis(250);
+const MAX_DELAY: Duration = Duration::from_secs(5);
+/// A quiet address is forgiven after this long.
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The most addresses remembered (the quietest is forgotten first).
+const MAX_ADDRESSES: usize = 65_536;
+
+impl Failures {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (u32, Instant)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How long to wait before answering `ip`.
+    fn delay(&self, ip: IpAddr) -> Duration {
+        let mut map = self.map();
+        map.retain(|_, (_, last)| last.elapsed() < FORGET_AFTER);
+        match map.get(&ip) {
+            Some((n, _)) if *n >= FREE_FAILURES => {
+                let doublings = (*n - FREE_FAILURES).min(10);
+                (FIRST_DELAY * 2u32.pow(doublings)).min(MAX_DELAY)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn record(&self, ip: IpAddr, failed: bool) {
+        let mut map = self.map();
+        if failed {
+            if map.len() >= MAX_ADDRESSES
+                && !map.contains_key(&ip)
+                && let Some(quietest) = map.iter().min_by_key(|(_, (_, t))| *t).map(|(k, _)| *k)
+            {
+                map.remove(&quietest);
+            }
+            let e = map.entry(ip).or_insert((0, Instant::now()));
+            e.0 = e.0.saturating_add(1);
+            e.1 = Instant::now();
+        } else {
+            map.remove(&ip);
+        }
+    }
+}
+
+/// What every token request shares.
+#[derive(Clone)]
+struct App {
+    endpoint: TokenEndpoint,
+    /// Bounds the bcrypt checks running at once.
+    bcrypt: Arc<Semaphore>,
+    failures: Arc<Failures>,
 }
 
 /// Loads or creates the signing key and its certificate.
@@ -269,15 +363,35 @@ fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
-async fn token(State(endpoint): State<TokenEndpoint>, req: Request<Body>) -> Response {
+async fn token(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response {
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
         return axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let req = Request::from_parts(parts, bytes);
-    // bcrypt takes tens of milliseconds: keep it off the async workers.
+    // A guesser waits before anything is checked (without holding a bcrypt slot).
+    let delay = app.failures.delay(peer.ip());
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    // bcrypt takes tens of milliseconds: keep it off the async workers, a bounded few at once.
+    let Ok(_permit) = app.bcrypt.acquire().await else {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let endpoint = app.endpoint.clone();
     match tokio::task::spawn_blocking(move || endpoint.handle(&req)).await {
-        Ok(resp) => resp.map(Body::from).into_response(),
+        Ok(resp) => {
+            match resp.status().as_u16() {
+                401 => app.failures.record(peer.ip(), true),
+                200 => app.failures.record(peer.ip(), false),
+                _ => {}
+            }
+            resp.map(Body::from).into_response()
+        }
         Err(_) => axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
@@ -344,10 +458,22 @@ async fn run(config: Config) -> Result<(), String> {
     );
     println!("listening on http://{addr}");
 
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let app = App {
+        endpoint,
+        bcrypt: Arc::new(Semaphore::new(cores)),
+        failures: Arc::new(Failures::default()),
+    };
     let router = Router::new()
         .route("/token", axum::routing::get(token).post(token))
-        .with_state(endpoint);
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+        .with_state(app);
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
 
     if config.demo {
         let result = demo(&realm, &config.service).await;
@@ -362,11 +488,17 @@ async fn run(config: Config) -> Result<(), String> {
 
 async fn demo(realm: &str, service: &str) -> Result<(), String> {
     use harbor_auth::fetch::TokenFetcher;
-    use harbor_auth::{Challenge, Credentials, RealmPolicy};
+    use harbor_auth::{BoundCredentials, Challenge, Credentials, RealmPolicy};
 
     let challenge = Challenge::bearer(realm, service, &ScopeSet::new());
+    // Credentials bound to the registry this realm serves (here: the realm's own host).
     let registry = url::Url::parse(realm).map_err(|e| e.to_string())?;
-    let fetcher = TokenFetcher::new(reqwest::Client::new()).with_policy(RealmPolicy::new());
+    let registry = registry.host_str().unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let fetcher = TokenFetcher::new(client).with_policy(RealmPolicy::new());
     let asked: ScopeSet = [
         Scope::repository("demo/app", [Action::Pull, Action::Push]).map_err(|e| e.to_string())?,
         Scope::pull("someone-else/app").map_err(|e| e.to_string())?,
@@ -378,7 +510,7 @@ async fn demo(realm: &str, service: &str) -> Result<(), String> {
         ("anonymous", Credentials::Anonymous),
     ] {
         let resp = fetcher
-            .fetch(&challenge, &asked, &creds, &registry)
+            .fetch(&challenge, &asked, &BoundCredentials::new(registry, creds))
             .await
             .map_err(|e| e.to_string())?;
         let payload = resp
@@ -404,8 +536,7 @@ async fn demo(realm: &str, service: &str) -> Result<(), String> {
         .fetch(
             &challenge,
             &asked,
-            &Credentials::basic("demo", "wrong"),
-            &registry,
+            &BoundCredentials::new(registry, Credentials::basic("demo", "wrong")),
         )
         .await;
     println!(
@@ -465,6 +596,54 @@ mod tests {
         );
         assert!(Acl::parse("alice team/*").is_err());
         assert!(Acl::parse("alice team/* PULL").is_err());
+    }
+
+    #[test]
+    fn acl_patterns_cannot_walk_out_of_their_prefix() {
+        for bad in [
+            "alice team/../* pull",
+            "alice ../* pull",
+            "alice team/./app pull",
+            "alice team//* pull",
+            "+ $user/../admin/* pull",
+        ] {
+            let e = Acl::parse(bad).unwrap_err();
+            assert!(e.contains("line 1"), "{bad}: {e}");
+        }
+        assert!(Acl::parse("* * pull\n+ $user/* pull\nalice team/app..v2 pull").is_ok());
+        // A user name with a slash never stands for a path in `$user`.
+        let acl = Acl::parse("+ $user/* pull").unwrap();
+        let asked: ScopeSet = "repository:team/app:pull".parse().unwrap();
+        assert!(acl.allowed(Some("team"), &asked).covers(&asked));
+        assert!(
+            acl.allowed(
+                Some("x/team"),
+                &"repository:x/team/app:pull".parse().unwrap()
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn repeated_failures_are_answered_later_and_later() {
+        let f = Failures::default();
+        let ip = IpAddr::from([127, 0, 0, 9]);
+        let other = IpAddr::from([127, 0, 0, 10]);
+        let mut delays = Vec::new();
+        for _ in 0..8 {
+            delays.push(f.delay(ip));
+            f.record(ip, true);
+        }
+        assert_eq!(&delays[..3], &[Duration::ZERO; 3]);
+        assert_eq!(delays[3], Duration::from_millis(250));
+        assert_eq!(delays[4], Duration::from_millis(500));
+        assert_eq!(delays[7], Duration::from_secs(4));
+        f.record(ip, true);
+        f.record(ip, true);
+        assert_eq!(f.delay(ip), MAX_DELAY);
+        assert_eq!(f.delay(other), Duration::ZERO, "per address");
+        f.record(ip, false);
+        assert_eq!(f.delay(ip), Duration::ZERO, "a right password forgives");
     }
 
     #[test]

@@ -22,7 +22,9 @@ use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature as sig;
 use criterion::{Criterion, criterion_group, criterion_main};
 use harbor_auth::server::{KeyKind, SigningKey, TokenIssuer, TokenVerifier};
-use harbor_auth::{CacheKey, Challenge, Scope, ScopeSet, Token, TokenCache};
+use harbor_auth::{
+    BoundCredentials, CacheKey, Challenge, Credentials, Scope, ScopeSet, Token, TokenCache,
+};
 use secrecy::ExposeSecret;
 
 const CHALLENGE: &str = r#"Bearer realm="https://harbor.example.com/service/token",service="harbor-registry",scope="repository:library/alpine:pull,push repository:library/base:pull",error="insufficient_scope""#;
@@ -56,22 +58,27 @@ fn cache(c: &mut Criterion) {
     let cache = TokenCache::new();
     let mut map = HashMap::new();
     let now = std::time::SystemTime::now();
+    let robot = BoundCredentials::new(
+        "harbor.example.com",
+        Credentials::robot("robot$team+ci", "secret").unwrap(),
+    );
     let keys: Vec<CacheKey> = (0..100)
         .map(|i| {
             let k = CacheKey::new(
                 "https://harbor.example.com/service/token",
                 "harbor-registry",
                 ScopeSet::push(&format!("team/app{i}")).unwrap(),
-            )
-            .with_account("robot$team+ci");
+                &robot,
+            );
             let token = Token::new(format!("token-{i}").into(), now, Duration::from_secs(1800));
             cache.insert(k.clone(), token.clone());
             map.insert(
                 format!(
-                    "{}|{}|{}|{}",
+                    "{}|{}|{}|{}|{}",
+                    k.registry(),
                     k.realm(),
                     k.service(),
-                    k.account(),
+                    k.credentials().username(),
                     k.scopes()
                 ),
                 token,
@@ -81,10 +88,11 @@ fn cache(c: &mut Criterion) {
         .collect();
     let probe = &keys[42];
     let probe_text = format!(
-        "{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}",
+        probe.registry(),
         probe.realm(),
         probe.service(),
-        probe.account(),
+        probe.credentials().username(),
         probe.scopes()
     );
     let mut g = c.benchmark_group("cache_hit");

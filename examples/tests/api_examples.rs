@@ -30,6 +30,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_list_projects_reads_all_pages() {
     let Some(prism) = prism() else { return };
@@ -46,6 +47,7 @@ fn api_list_projects_reads_all_pages() {
     assert!(prism.violations().is_empty(), "{:?}", prism.violations());
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_list_projects_prints_json_lines() {
     let Some(prism) = prism() else { return };
@@ -60,6 +62,7 @@ fn api_list_projects_prints_json_lines() {
     }
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_configure_webhook_creates_a_policy_for_the_receiver() {
     let Some(prism) = prism() else { return };

@@ -3,13 +3,14 @@
 
 mod registry_support;
 
-use registry_support::{Registry, make_image, noise, run, stdout};
+use registry_support::{Registry, make_image, noise, run, run_with_docker_config, stdout};
 
 const PUSH: &str = env!("CARGO_BIN_EXE_registry_push");
 const PULL: &str = env!("CARGO_BIN_EXE_registry_pull");
 const TAGS: &str = env!("CARGO_BIN_EXE_registry_list_tags");
 const COPY: &str = env!("CARGO_BIN_EXE_registry_copy");
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn push_list_pull_copy_round_trip() {
     let Some(reg) = Registry::start("") else {
@@ -91,4 +92,68 @@ fn failures_exit_non_zero_with_the_error() {
     let out = run(PUSH, &["only-one-arg"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+/// The issue that made the keychain: with one docker config holding a password for each of two
+/// htpasswd registries (127.0.0.1 and 127.0.0.2, each knowing only its own user),
+/// `registry_copy` authenticated both sides with the destination's password and failed with
+/// 401 on the source. Now every side gets its own.
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test]
+async fn registry_copy_across_two_htpasswd_registries_with_one_docker_config() {
+    use base64::Engine as _;
+    let auth_a = tempfile::tempdir().unwrap();
+    let auth_b = tempfile::tempdir().unwrap();
+    let a_conf = harbor_testkit::htpasswd_auth(auth_a.path(), &[("alice", "alice-pw")]);
+    let b_conf = harbor_testkit::htpasswd_auth(auth_b.path(), &[("bob", "bob-pw")]);
+    let Some(a) = Registry::start_at(std::net::Ipv4Addr::new(127, 0, 0, 1), &a_conf) else {
+        return;
+    };
+    let Some(b) = Registry::start_at(std::net::Ipv4Addr::new(127, 0, 0, 2), &b_conf) else {
+        return;
+    };
+    let docker = tempfile::tempdir().unwrap();
+    let auth =
+        |u: &str, p: &str| base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+    std::fs::write(
+        docker.path().join("config.json"),
+        serde_json::json!({"auths": {
+            a.host(): {"auth": auth("alice", "alice-pw")},
+            b.host(): {"auth": auth("bob", "bob-pw")},
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let (desc, _) = make_image(src.path(), "v1", &[noise(80_000, 7), noise(100, 8)]).await;
+    let from = format!("{}/team/app:v1", a.host());
+    let to = format!("{}/mirror/app:v1", b.host());
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout(out), desc.digest.to_string());
+    };
+    ok(&run_with_docker_config(
+        PUSH,
+        &[src.path().to_str().unwrap(), &from],
+        docker.path(),
+    ));
+    ok(&run_with_docker_config(COPY, &[&from, &to], docker.path()));
+    let out_dir = tempfile::tempdir().unwrap();
+    ok(&run_with_docker_config(
+        PULL,
+        &[&to, out_dir.path().to_str().unwrap()],
+        docker.path(),
+    ));
+    // Without the config the same copy is refused: the registries really check.
+    let out = run(COPY, &[&from, &to]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

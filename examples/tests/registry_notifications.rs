@@ -24,6 +24,7 @@ impl Drop for Kill {
     }
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn pushes_and_their_blobs_arrive_decoded() {
     if registry_support::tool("docker-registry").is_none() {

@@ -37,6 +37,7 @@ fn demo_grants_per_acl() {
     );
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_docker_registry_trusts_its_tokens() {
     let Some(registry_bin) = harbor_testkit::tool("docker-registry") else {
@@ -157,4 +158,107 @@ async fn a_docker_registry_trusts_its_tokens() {
             .status();
         assert_eq!(status, expected, "{user}");
     }
+}
+
+/// Starts the binary with these users and ACL; returns it and its realm.
+fn start_server(dir: &std::path::Path, users: &[(&str, &str)], acl: &str) -> (Kill, String) {
+    let htpasswd = dir.join("htpasswd");
+    let lines: Vec<String> = users
+        .iter()
+        .map(|(u, p)| harbor_auth::server::Htpasswd::hash_line(u, p, 4).unwrap())
+        .collect();
+    std::fs::write(&htpasswd, lines.join("\n")).unwrap();
+    let acl_path = dir.join("acl");
+    std::fs::write(&acl_path, acl).unwrap();
+    let mut server = Kill(
+        Command::new(BIN)
+            .args(["--addr", "127.0.0.1:0"])
+            .arg("--htpasswd")
+            .arg(&htpasswd)
+            .arg("--acl")
+            .arg(&acl_path)
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut realm = None;
+    for line in BufReader::new(server.0.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(r) = line.trim().strip_prefix("realm: ") {
+            realm = Some(r.to_owned());
+        }
+        if line.starts_with("listening on") {
+            break;
+        }
+    }
+    (server, realm.expect("the snippet names the realm"))
+}
+
+#[tokio::test]
+async fn repeated_wrong_passwords_are_answered_later_and_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, realm) = start_server(dir.path(), &[("alice", "alice-pw")], "+ $user/* pull\n");
+    let client = reqwest::Client::new();
+    let ask = |password: &'static str| {
+        let client = client.clone();
+        let url = format!("{realm}?service=registry&scope=repository:alice/app:pull");
+        async move {
+            let start = Instant::now();
+            let status = client
+                .get(url)
+                .basic_auth("alice", Some(password))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            (status.as_u16(), start.elapsed())
+        }
+    };
+    // Three free failures, then 250 ms, 500 ms, 1 s before each answer.
+    let mut times = Vec::new();
+    for _ in 0..6 {
+        let (status, took) = ask("guess").await;
+        assert_eq!(status, 401);
+        times.push(took);
+    }
+    assert!(
+        times[..3].iter().all(|t| *t < Duration::from_millis(250)),
+        "{times:?}"
+    );
+    assert!(times[3] >= Duration::from_millis(250), "{times:?}");
+    assert!(times[5] >= Duration::from_secs(1), "{times:?}");
+    // The right password still works (after the wait), and forgives.
+    let (status, took) = ask("alice-pw").await;
+    assert_eq!(status, 200);
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    let (status, took) = ask("alice-pw").await;
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_millis(250), "{took:?}");
+}
+
+#[test]
+fn an_acl_with_a_dot_dot_pattern_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("htpasswd"),
+        harbor_auth::server::Htpasswd::hash_line("alice", "pw", 4).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("acl"), "alice team/../admin/* pull,push\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["--addr", "127.0.0.1:0"])
+        .arg("--htpasswd")
+        .arg(dir.path().join("htpasswd"))
+        .arg("--acl")
+        .arg(dir.path().join("acl"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ACL line 1") && err.contains(".."), "{err}");
 }

@@ -101,6 +101,7 @@ fn assert_clean(prism: &Prism) {
     assert!(prism.violations().is_empty(), "{:?}", prism.violations());
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn labels_an_artifact_above_the_threshold() {
     let Some(prism) = prism() else { return };
@@ -137,6 +138,7 @@ async fn labels_an_artifact_above_the_threshold() {
     assert_clean(prism);
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn deletes_the_tag_of_a_nested_repository() {
     let Some(prism) = prism() else { return };
@@ -159,6 +161,7 @@ async fn deletes_the_tag_of_a_nested_repository() {
     assert_clean(prism);
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn turns_on_prevent_vulnerable_images() {
     let Some(prism) = prism() else { return };
@@ -181,6 +184,7 @@ async fn turns_on_prevent_vulnerable_images() {
     assert_clean(prism);
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn leaves_artifacts_below_the_threshold_alone() {
     let Some(prism) = prism() else { return };

@@ -31,11 +31,19 @@ fuzz_target!(|data: &[u8]| {
     if let Some((&selector, body)) = data.split_first() {
         let mut headers = http::HeaderMap::new();
         let ct = CONTENT_TYPES[usize::from(selector) % CONTENT_TYPES.len()];
-        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(ct));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static(ct),
+        );
         if selector & 0x80 != 0 {
-            headers.insert(http::header::AUTHORIZATION, http::HeaderValue::from_static("Bearer k"));
+            headers.insert(
+                http::header::AUTHORIZATION,
+                http::HeaderValue::from_static("Bearer k"),
+            );
         }
-        let decoder = Decoder::new().max_body_bytes(4096).expect_authorization("Bearer k");
+        let decoder = Decoder::new()
+            .max_body_bytes(4096)
+            .expect_authorization("Bearer k");
         let _ = decoder.decode_with_headers(&headers, body);
     }
 });

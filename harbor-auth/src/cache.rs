@@ -1,5 +1,11 @@
-//! The token cache: tokens keyed by (realm, service, account, scope set), single-flight
-//! refresh per key, bounded size, expiry by an injected [`Clock`].
+//! The token cache: tokens keyed by (registry, realm, service, scope set, credential identity),
+//! single-flight refresh per key, bounded size, expiry by an injected [`Clock`].
+//!
+//! The credential identity ([`CredentialId`]) holds a keyed hash of the secret, so a wrong
+//! password never gets the token fetched with the right one, and anonymous, bearer and
+//! identity-token credentials (which have no user name) never share tokens. A token the
+//! registry refused is evicted with [`TokenCache::evict_token`]. The cache does not decide
+//! whether a realm may be asked: the fetcher checks the realm policy before every lookup.
 //!
 //! The cache needs no runtime: the single-flight lock is `futures_util`'s async mutex, so it
 //! works under tokio, async-std or a test executor alike, and a cancelled fetch (its future
@@ -11,8 +17,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use futures_util::lock::Mutex as AsyncMutex;
+use secrecy::{ExposeSecret as _, SecretString};
 
+use crate::credentials::CredentialId;
 use crate::error::Result;
+use crate::keychain::BoundCredentials;
 use crate::scope::ScopeSet;
 use crate::token::{Token, TokenResponse};
 
@@ -55,34 +64,38 @@ impl Clock for ManualClock {
     }
 }
 
-/// What a token is cached under.
-///
-/// The `account` keeps tokens of different users apart when one cache serves several
-/// credentials (use the user name; empty for anonymous).
+/// What a token is cached under: the registry the credentials are bound to, the realm and
+/// service, the scopes, and the credentials' identity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CacheKey {
+    registry: String,
     realm: String,
     service: String,
-    account: String,
     scopes: ScopeSet,
+    credentials: CredentialId,
 }
 
 impl CacheKey {
-    /// A key for an anonymous token.
-    pub fn new(realm: &str, service: &str, scopes: ScopeSet) -> Self {
+    /// The key for a token from `realm`/`service` covering `scopes`, fetched with
+    /// `credentials` (anonymous ones included) for their registry.
+    pub fn new(
+        realm: &str,
+        service: &str,
+        scopes: ScopeSet,
+        credentials: &BoundCredentials,
+    ) -> Self {
         Self {
+            registry: credentials.registry().to_owned(),
             realm: realm.to_owned(),
             service: service.to_owned(),
-            account: String::new(),
             scopes,
+            credentials: credentials.id().clone(),
         }
     }
 
-    /// The same key for another account.
-    #[must_use]
-    pub fn with_account(mut self, account: &str) -> Self {
-        account.clone_into(&mut self.account);
-        self
+    /// The registry the credentials are bound to.
+    pub fn registry(&self) -> &str {
+        &self.registry
     }
 
     /// The realm.
@@ -95,18 +108,21 @@ impl CacheKey {
         &self.service
     }
 
-    /// The account.
-    pub fn account(&self) -> &str {
-        &self.account
-    }
-
     /// The scopes.
     pub fn scopes(&self) -> &ScopeSet {
         &self.scopes
     }
 
+    /// The credentials' identity.
+    pub fn credentials(&self) -> &CredentialId {
+        &self.credentials
+    }
+
     fn same_authority(&self, other: &CacheKey) -> bool {
-        self.realm == other.realm && self.service == other.service && self.account == other.account
+        self.registry == other.registry
+            && self.realm == other.realm
+            && self.service == other.service
+            && self.credentials == other.credentials
     }
 }
 
@@ -120,12 +136,12 @@ pub const DEFAULT_CAPACITY: usize = 256;
 ///
 /// ```
 /// use std::time::Duration;
-/// use harbor_auth::{CacheKey, ScopeSet, TokenCache, TokenResponse};
+/// use harbor_auth::{BoundCredentials, CacheKey, Credentials, ScopeSet, TokenCache, TokenResponse};
 ///
 /// # futures_util::FutureExt::now_or_never(async {
 /// let cache = TokenCache::new();
-/// let key = CacheKey::new("https://harbor.example/service/token", "harbor-registry", ScopeSet::pull("library/a")?)
-///     .with_account("alice");
+/// let alice = BoundCredentials::new("harbor.example", Credentials::basic("alice", "pw"));
+/// let key = CacheKey::new("https://harbor.example/service/token", "harbor-registry", ScopeSet::pull("library/a")?, &alice);
 /// let token = cache
 ///     .get_or_fetch(&key, || async {
 ///         // Here the `fetch` feature's TokenFetcher (or your own HTTP call) gets a token.
@@ -190,8 +206,8 @@ impl TokenCache {
         self.shared.clock.now()
     }
 
-    /// A fresh token for `key`: the exact entry, or any entry of the same realm, service and
-    /// account whose scopes cover the request.
+    /// A fresh token for `key`: the exact entry, or any entry of the same registry, realm,
+    /// service and credentials whose scopes cover the request.
     pub fn get(&self, key: &CacheKey) -> Option<Token> {
         let now = self.now();
         let state = self.state();
@@ -227,9 +243,19 @@ impl TokenCache {
         state.entries.insert(key, token);
     }
 
-    /// Drops the token for `key` (after a `401 invalid_token`, say).
+    /// Drops the token for `key`.
     pub fn invalidate(&self, key: &CacheKey) {
         self.state().entries.remove(key);
+    }
+
+    /// Drops every entry holding `token`: the registry refused it (`401 invalid_token`, or a
+    /// token that turned out to grant less than asked). A token that has been replaced
+    /// already is not there any more, so a late refusal never evicts its successor.
+    pub fn evict_token(&self, token: &SecretString) {
+        let refused = token.expose_secret();
+        self.state()
+            .entries
+            .retain(|_, t| t.secret().expose_secret() != refused);
     }
 
     /// Drops every token.
@@ -300,7 +326,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn key(scopes: &str) -> CacheKey {
-        CacheKey::new("https://r/token", "svc", scopes.parse().unwrap())
+        key_for(scopes, &BoundCredentials::anonymous("r"))
+    }
+
+    fn key_for(scopes: &str, creds: &BoundCredentials) -> CacheKey {
+        CacheKey::new("https://r/token", "svc", scopes.parse().unwrap(), creds)
     }
 
     fn tok(secs: u64) -> TokenResponse {
@@ -317,16 +347,46 @@ mod tests {
         );
         assert!(cache.get(&key("repository:a:pull")).is_some());
         assert!(cache.get(&key("repository:a:delete")).is_none());
-        assert!(
-            cache
-                .get(&key("repository:a:pull").with_account("bob"))
-                .is_none()
-        );
+        let bob = BoundCredentials::new("r", crate::Credentials::basic("bob", "pw"));
+        assert!(cache.get(&key_for("repository:a:pull", &bob)).is_none());
         clock.advance(Duration::from_secs(270));
         assert!(
             cache.get(&key("repository:a:pull")).is_none(),
             "renewed 30 s early"
         );
+    }
+
+    #[test]
+    fn tokens_belong_to_one_secret_and_one_registry() {
+        let cache = TokenCache::new();
+        let right = BoundCredentials::new("r", crate::Credentials::basic("alice", "right"));
+        let wrong = BoundCredentials::new("r", crate::Credentials::basic("alice", "wrong"));
+        let elsewhere = BoundCredentials::new("s", crate::Credentials::basic("alice", "right"));
+        let token = tok(600).into_token(cache.now());
+        cache.insert(key_for("repository:a:pull", &right), token.clone());
+        assert!(cache.get(&key_for("repository:a:pull", &right)).is_some());
+        assert!(
+            cache.get(&key_for("repository:a:pull", &wrong)).is_none(),
+            "wrong password"
+        );
+        assert!(
+            cache
+                .get(&key_for("repository:a:pull", &elsewhere))
+                .is_none(),
+            "other registry"
+        );
+        for no_user in [
+            crate::Credentials::Anonymous,
+            crate::Credentials::bearer("x"),
+            crate::Credentials::identity_token(None, "y"),
+        ] {
+            let b = BoundCredentials::new("r", no_user);
+            assert!(cache.get(&key_for("repository:a:pull", &b)).is_none());
+        }
+        // A refused token goes, whatever key it was filed under.
+        cache.insert(key_for("repository:a:pull,push", &right), token.clone());
+        cache.evict_token(token.secret());
+        assert!(cache.is_empty());
     }
 
     #[test]

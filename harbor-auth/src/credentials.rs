@@ -2,12 +2,19 @@
 //!
 //! Secrets live in [`secrecy::SecretString`]: `Debug` prints `[REDACTED]`, and no error message
 //! or log line of this crate ever includes them. Header values built from them are marked
-//! sensitive.
+//! sensitive. Every constructor takes its secret as `impl Into<SecretString>` (a `String`, a
+//! `&str` or a `SecretString`), the one shape the whole SDK uses.
+//!
+//! A `Credentials` value on its own is not sent anywhere: it is bound to a registry first
+//! ([`BoundCredentials`](crate::BoundCredentials), usually from a [`Keychain`](crate::Keychain)).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
+use hmac::{Hmac, Mac as _};
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 
 use crate::error::{Error, Result};
 
@@ -46,11 +53,11 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Basic credentials.
-    pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
+    /// Basic credentials: a user name and a password (or a Harbor OIDC CLI secret).
+    pub fn basic(username: impl Into<String>, password: impl Into<SecretString>) -> Self {
         Self::Basic {
             username: username.into(),
-            password: SecretString::from(password.into()),
+            password: password.into(),
         }
     }
 
@@ -59,21 +66,29 @@ impl Credentials {
     /// # Errors
     ///
     /// [`Error::InvalidCredentials`] when the name is not a robot name (see [`RobotName`]).
-    pub fn robot(name: &str, secret: impl Into<String>) -> Result<Self> {
+    pub fn robot(name: &str, secret: impl Into<SecretString>) -> Result<Self> {
         let name: RobotName = name.parse()?;
         Ok(Self::basic(name.to_string(), secret))
     }
 
-    /// A ready bearer token.
-    pub fn bearer(token: impl Into<String>) -> Self {
-        Self::Bearer(SecretString::from(token.into()))
+    /// A ready bearer token, sent as is to the registry it is bound to.
+    pub fn bearer(token: impl Into<SecretString>) -> Self {
+        Self::Bearer(token.into())
     }
 
-    /// An identity token.
-    pub fn identity_token(username: Option<String>, token: impl Into<String>) -> Self {
+    /// An identity token (`identitytoken` in a docker config; used as an OAuth2 refresh token).
+    pub fn identity_token(username: Option<String>, token: impl Into<SecretString>) -> Self {
         Self::IdentityToken {
             username,
-            token: SecretString::from(token.into()),
+            token: token.into(),
+        }
+    }
+
+    /// A refresh token from an earlier OAuth2 `access_type=offline` answer.
+    pub fn refresh_token(username: Option<String>, token: impl Into<SecretString>) -> Self {
+        Self::RefreshToken {
+            username,
+            token: token.into(),
         }
     }
 
@@ -122,6 +137,120 @@ impl Credentials {
             Self::Bearer(t) => crate::token::bearer_header(t.expose_secret()).map(Some),
             _ => Ok(None),
         }
+    }
+}
+
+impl Credentials {
+    /// Who these credentials are, for keeping tokens apart: the kind, the user name and a
+    /// keyed hash of the secret (HMAC-SHA256 under a random key made once per process, so the
+    /// value means nothing outside it and reveals nothing of the secret).
+    pub fn id(&self) -> CredentialId {
+        let (kind, username, secret) = match self {
+            Self::Anonymous => (CredentialKind::Anonymous, "", None),
+            Self::Basic { username, password } => {
+                (CredentialKind::Basic, username.as_str(), Some(password))
+            }
+            Self::IdentityToken { username, token } => (
+                CredentialKind::IdentityToken,
+                username.as_deref().unwrap_or_default(),
+                Some(token),
+            ),
+            Self::RefreshToken { username, token } => (
+                CredentialKind::RefreshToken,
+                username.as_deref().unwrap_or_default(),
+                Some(token),
+            ),
+            Self::Bearer(token) => (CredentialKind::Bearer, "", Some(token)),
+        };
+        CredentialId {
+            kind,
+            username: username.to_owned(),
+            secret: secret.map(|s| keyed_hash(s.expose_secret().as_bytes())),
+        }
+    }
+}
+
+/// The kind of a [`Credentials`] value, part of its [`CredentialId`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// [`Credentials::Anonymous`].
+    Anonymous,
+    /// [`Credentials::Basic`].
+    Basic,
+    /// [`Credentials::IdentityToken`].
+    IdentityToken,
+    /// [`Credentials::RefreshToken`].
+    RefreshToken,
+    /// [`Credentials::Bearer`].
+    Bearer,
+}
+
+/// The identity of a [`Credentials`] value: kind, user name and a keyed hash of the secret.
+///
+/// Two values with the same user name but another password (or two token kinds that both have
+/// no user name) have different identities, so a token fetched with one is never served to the
+/// other. The hash is keyed with a random per-process key; `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CredentialId {
+    kind: CredentialKind,
+    username: String,
+    secret: Option<[u8; 32]>,
+}
+
+impl CredentialId {
+    /// The kind of credentials.
+    pub fn kind(&self) -> CredentialKind {
+        self.kind
+    }
+
+    /// The user name (empty when there is none).
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+}
+
+impl fmt::Debug for CredentialId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialId")
+            .field("kind", &self.kind)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// HMAC-SHA256 of `data` under this process's random key.
+fn keyed_hash(data: &[u8]) -> [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        if getrandom::fill(&mut key).is_err() {
+            // No OS randomness (very unusual): a key from the process's own hashing seed, the
+            // time and the address of a local still differs between processes.
+            use std::hash::{BuildHasher as _, Hasher as _};
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos(),
+            );
+            h.write_usize(std::ptr::from_ref(&key) as usize);
+            let a = h.finish().to_le_bytes();
+            for (i, b) in key.iter_mut().enumerate() {
+                *b = a.get(i % 8).copied().unwrap_or_default() ^ (i as u8);
+            }
+        }
+        key
+    });
+    // HMAC takes a key of any length, so `new_from_slice` cannot fail here; an empty MAC on
+    // the impossible error path would still keep kinds and user names apart.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(data);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => [0u8; 32],
     }
 }
 
@@ -261,6 +390,31 @@ mod tests {
         let h = c.authorization().unwrap().unwrap();
         assert!(h.is_sensitive());
         assert_eq!(h, "Basic YWxpY2U6czNjcmV0LXB3");
+    }
+
+    #[test]
+    fn identities_tell_secrets_and_kinds_apart() {
+        let a = Credentials::basic("alice", "one").id();
+        assert_eq!(a, Credentials::basic("alice", "one").id());
+        assert_ne!(
+            a,
+            Credentials::basic("alice", "two").id(),
+            "another password"
+        );
+        assert_ne!(a, Credentials::basic("bob", "one").id());
+        // No user name on either side: the kinds and the secrets still differ.
+        let anon = Credentials::Anonymous.id();
+        assert_ne!(anon, Credentials::bearer("t").id());
+        assert_ne!(
+            Credentials::identity_token(None, "t").id(),
+            Credentials::refresh_token(None, "t").id()
+        );
+        assert_ne!(
+            Credentials::identity_token(None, "t").id(),
+            Credentials::identity_token(None, "u").id()
+        );
+        let d = format!("{:?}", Credentials::basic("alice", "one").id());
+        assert!(d.contains("alice") && !d.contains("one"), "{d}");
     }
 
     #[test]

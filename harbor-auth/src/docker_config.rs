@@ -1,23 +1,35 @@
-//! Docker and podman auth files, and credential helpers (feature `docker-config`).
+//! Docker and podman auth files, and credential helpers (feature `docker-config`): the file
+//! and process readers behind the [`Keychain`].
 //!
-//! Lookup for a registry host, in order:
-//! 1. `credHelpers[host]` → run `docker-credential-<helper> get`;
-//! 2. an `auths` entry with credentials: `auth` (base64 `user:password`),
-//!    `username`/`password`, `identitytoken` (an OAuth2 refresh token), `registrytoken` (a
-//!    ready bearer token);
-//! 3. `credsStore` → run `docker-credential-<store> get`;
-//! 4. otherwise anonymous.
+//! ```no_run
+//! // What `docker pull` and `podman pull` would use, in one line (ggcr's DefaultKeychain).
+//! let keychain = harbor_auth::Keychain::from_default_files()?;
+//! # Ok::<(), harbor_auth::Error>(())
+//! ```
+//!
+//! A file becomes one keychain source. Within it, for a registry host:
+//! 1. `credHelpers[host]` → `docker-credential-<helper> get`;
+//! 2. the `auths` entry with the longest matching key: `host[:port]`, or podman's
+//!    `host/repository/prefix`; the entry holds `auth` (base64 `user:password`),
+//!    `username`/`password`, `identitytoken` (an OAuth2 refresh token) or `registrytoken`
+//!    (a ready bearer token);
+//! 3. `credsStore` → `docker-credential-<store> get`.
 //!
 //! Keys are normalised to `host[:port]` (`https://reg.example:5000/v2/` → `reg.example:5000`);
-//! Docker Hub's spellings (`https://index.docker.io/v1/`, `index.docker.io`,
-//! `registry-1.docker.io`, `docker.io`) are one host. Helpers run with a timeout (10 s by
-//! default) and their output never reaches an error message. Everything here blocks: in
-//! async code call it from `spawn_blocking`.
+//! Docker Hub's spellings are one registry (see [`KnownRegistry`](crate::KnownRegistry)) and
+//! its helper server name is `https://index.docker.io/v1/`.
+//!
+//! Helpers ([`ProcessHelpers`]) run with a timeout (10 s by default), their output never
+//! reaches an error message, and their answers are cached for the life of the process (one run
+//! per helper and server, however many requests ask at once). Reading files and running helpers
+//! blocks: async callers run [`HelperRequest::run`](crate::HelperRequest::run) on a blocking
+//! thread, as `harbor-client`'s transport does.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -26,15 +38,13 @@ use serde::Deserialize;
 
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::keychain::{CredentialHelper, Key, Keychain, Source, parse_key};
 
 /// The default time a credential helper may take.
 pub const DEFAULT_HELPER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The most output read from a credential helper.
 const HELPER_OUTPUT_LIMIT: u64 = 1 << 20;
-
-const DOCKER_HUB: &str = "docker.io";
-const DOCKER_HUB_HELPER_KEY: &str = "https://index.docker.io/v1/";
 
 #[derive(Deserialize, Default)]
 struct Wire {
@@ -60,34 +70,14 @@ struct WireAuth {
     registrytoken: Option<SecretString>,
 }
 
-/// A parsed `config.json` (Docker) or `auth.json` (podman).
+/// A parsed `config.json` (Docker) or `auth.json` (podman, skopeo), to add to a [`Keychain`].
 #[derive(Debug, Clone)]
 pub struct DockerConfig {
     path: Option<PathBuf>,
-    auths: BTreeMap<String, Credentials>,
-    cred_helpers: BTreeMap<String, String>,
+    auths: Vec<(Key, Credentials)>,
+    cred_helpers: Vec<(Key, String)>,
     creds_store: Option<String>,
-    timeout: Duration,
-    helper_dirs: Option<Vec<PathBuf>>,
-}
-
-/// `host[:port]` of a registry reference or auth-file key, lower case, Docker Hub unified.
-///
-/// ```
-/// use harbor_auth::docker_config::normalize_registry;
-/// assert_eq!(normalize_registry("https://index.docker.io/v1/"), "docker.io");
-/// assert_eq!(normalize_registry("HTTPS://Reg.Example:5000/v2/"), "reg.example:5000");
-/// ```
-pub fn normalize_registry(s: &str) -> String {
-    let s = s.trim();
-    let s = s.split_once("://").map_or(s, |(_, rest)| rest);
-    let host = s.split('/').next().unwrap_or_default().to_ascii_lowercase();
-    match host.as_str() {
-        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" | "docker.io" => {
-            DOCKER_HUB.to_owned()
-        }
-        _ => host,
-    }
+    helpers: ProcessHelpers,
 }
 
 fn config_err(path: Option<&Path>, message: impl Into<String>) -> Error {
@@ -98,67 +88,78 @@ fn config_err(path: Option<&Path>, message: impl Into<String>) -> Error {
     }
 }
 
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
 impl DockerConfig {
-    /// An empty configuration (every lookup is anonymous).
+    /// An empty configuration.
     pub fn empty() -> Self {
         Self {
             path: None,
-            auths: BTreeMap::new(),
-            cred_helpers: BTreeMap::new(),
+            auths: Vec::new(),
+            cred_helpers: Vec::new(),
             creds_store: None,
-            timeout: DEFAULT_HELPER_TIMEOUT,
-            helper_dirs: None,
+            helpers: ProcessHelpers::new(),
         }
     }
 
-    /// Docker's file: `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`. A
-    /// missing file gives an empty configuration.
+    /// Where Docker keeps it: `$DOCKER_CONFIG/config.json`, else `$HOME/.docker/config.json`.
+    pub fn docker_path() -> Option<PathBuf> {
+        match env_path("DOCKER_CONFIG") {
+            Some(dir) => Some(dir.join("config.json")),
+            None => env_path("HOME").map(|h| h.join(".docker").join("config.json")),
+        }
+    }
+
+    /// Where podman and skopeo keep it: `$REGISTRY_AUTH_FILE` when set, else the first that
+    /// exists of `$XDG_RUNTIME_DIR/containers/auth.json` and
+    /// `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`).
+    pub fn podman_path() -> Option<PathBuf> {
+        if let Some(p) = env_path("REGISTRY_AUTH_FILE") {
+            return Some(p);
+        }
+        let mut candidates = Vec::new();
+        if let Some(d) = env_path("XDG_RUNTIME_DIR") {
+            candidates.push(d.join("containers").join("auth.json"));
+        }
+        match env_path("XDG_CONFIG_HOME") {
+            Some(d) => candidates.push(d.join("containers").join("auth.json")),
+            None => {
+                if let Some(h) = env_path("HOME") {
+                    candidates.push(h.join(".config").join("containers").join("auth.json"));
+                }
+            }
+        }
+        candidates.into_iter().find(|p| p.exists())
+    }
+
+    /// Docker's file ([`DockerConfig::docker_path`]); a missing file gives an empty
+    /// configuration.
     ///
     /// # Errors
     ///
     /// [`Error::DockerConfig`] when the file exists but cannot be read or decoded.
     pub fn load() -> Result<Self> {
-        let path = match std::env::var_os("DOCKER_CONFIG") {
-            Some(dir) => Some(PathBuf::from(dir).join("config.json")),
-            None => std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".docker").join("config.json")),
-        };
-        match path {
-            Some(p) if p.exists() => Self::from_path(&p),
-            _ => Ok(Self::empty()),
-        }
+        Self::load_optional(Self::docker_path())
     }
 
-    /// Podman's file: `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`,
-    /// else `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`), else Docker's file.
+    /// Podman's file ([`DockerConfig::podman_path`]); a missing file gives an empty
+    /// configuration (as podman reads it: `podman login` creates it).
     ///
     /// # Errors
     ///
     /// As [`DockerConfig::load`].
     pub fn load_podman() -> Result<Self> {
-        let mut candidates = Vec::new();
-        if let Some(p) = std::env::var_os("REGISTRY_AUTH_FILE") {
-            return Self::from_path(Path::new(&p));
-        }
-        if let Some(d) = std::env::var_os("XDG_RUNTIME_DIR") {
-            candidates.push(PathBuf::from(d).join("containers").join("auth.json"));
-        }
-        match std::env::var_os("XDG_CONFIG_HOME") {
-            Some(d) => candidates.push(PathBuf::from(d).join("containers").join("auth.json")),
-            None => {
-                if let Some(h) = std::env::var_os("HOME") {
-                    candidates.push(
-                        PathBuf::from(h)
-                            .join(".config")
-                            .join("containers")
-                            .join("auth.json"),
-                    );
-                }
-            }
-        }
-        match candidates.into_iter().find(|p| p.exists()) {
-            Some(p) => Self::from_path(&p),
-            None => Self::load(),
+        Self::load_optional(Self::podman_path())
+    }
+
+    fn load_optional(path: Option<PathBuf>) -> Result<Self> {
+        match path {
+            Some(p) if p.exists() => Self::from_path(&p),
+            _ => Ok(Self::empty()),
         }
     }
 
@@ -196,41 +197,43 @@ impl DockerConfig {
                 format!("not a docker config file (at `{}`)", e.path()),
             )
         })?;
-        let mut auths = BTreeMap::new();
-        for (key, entry) in wire.auths {
-            let host = normalize_registry(&key);
+        let mut auths = Vec::new();
+        for (name, entry) in wire.auths {
+            let key = parse_key(&name)
+                .ok_or_else(|| config_err(path, format!("auths[{name:?}]: not a registry")))?;
             if let Some(c) = entry_credentials(entry)
-                .map_err(|m| config_err(path, format!("auths[{key:?}]: {m}")))?
+                .map_err(|m| config_err(path, format!("auths[{name:?}]: {m}")))?
             {
-                auths.insert(host, c);
+                auths.push((key, c));
             }
         }
-        let cred_helpers = wire
-            .cred_helpers
-            .into_iter()
-            .map(|(k, v)| (normalize_registry(&k), v))
-            .collect();
+        let mut cred_helpers = Vec::new();
+        for (name, helper) in wire.cred_helpers {
+            let key = parse_key(&name).ok_or_else(|| {
+                config_err(path, format!("credHelpers[{name:?}]: not a registry"))
+            })?;
+            cred_helpers.push((key, helper));
+        }
         Ok(Self {
             path: None,
             auths,
             cred_helpers,
             creds_store: wire.creds_store.filter(|s| !s.is_empty()),
-            timeout: DEFAULT_HELPER_TIMEOUT,
-            helper_dirs: None,
+            helpers: ProcessHelpers::new(),
         })
     }
 
     /// Sets the credential-helper timeout.
     #[must_use]
     pub fn with_helper_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.helpers.timeout = timeout;
         self
     }
 
     /// Looks `docker-credential-*` helpers up in these directories only, instead of `PATH`.
     #[must_use]
     pub fn with_helper_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
-        self.helper_dirs = Some(dirs);
+        self.helpers.dirs = Some(dirs);
         self
     }
 
@@ -238,39 +241,82 @@ impl DockerConfig {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
+}
 
-    /// The helper configured for a registry (`credHelpers`, else `credsStore`).
-    pub fn helper_for(&self, registry: &str) -> Option<&str> {
-        self.cred_helpers
-            .get(&normalize_registry(registry))
-            .or(self.creds_store.as_ref())
-            .map(String::as_str)
+impl Keychain {
+    /// Adds an auth file as the next source (after the explicit entries and the files added
+    /// before it).
+    #[must_use]
+    pub fn with_config(self, config: DockerConfig) -> Self {
+        let label = config
+            .path
+            .as_ref()
+            .map_or_else(|| "docker config".to_owned(), |p| p.display().to_string());
+        self.push_source(Source {
+            label,
+            auths: config.auths,
+            helpers: config.cred_helpers,
+            store: config.creds_store,
+            runner: Some(Arc::new(config.helpers)),
+        })
     }
 
-    /// The credentials for a registry (a host, `host:port`, or any key spelling).
+    /// The keychain `docker` and `podman` would use: podman's `auth.json`
+    /// ([`DockerConfig::podman_path`]) first, then Docker's `config.json`
+    /// ([`DockerConfig::docker_path`], which honours `DOCKER_CONFIG`), with their credential
+    /// helpers. Missing files are skipped. Explicit entries added with [`Keychain::with`] still
+    /// come first.
     ///
     /// # Errors
     ///
-    /// [`Error::CredentialHelper`] when a configured helper fails or times out (a helper that
-    /// answers "credentials not found" gives anonymous).
-    pub fn credentials_for(&self, registry: &str) -> Result<Credentials> {
-        let host = normalize_registry(registry);
-        if let Some(helper) = self.cred_helpers.get(&host) {
-            return self.run_helper(helper, &host);
+    /// [`Error::DockerConfig`] when a file exists but cannot be read or decoded.
+    pub fn from_default_files() -> Result<Self> {
+        Ok(Self::new()
+            .with_config(DockerConfig::load_podman()?)
+            .with_config(DockerConfig::load()?))
+    }
+}
+
+/// Runs `docker-credential-<name> get` processes with a timeout, caching answers per process.
+#[derive(Debug, Clone)]
+pub struct ProcessHelpers {
+    timeout: Duration,
+    dirs: Option<Vec<PathBuf>>,
+}
+
+impl Default for ProcessHelpers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One cached helper answer per (program, server), filled once.
+type Slot = Arc<Mutex<Option<Credentials>>>;
+
+fn helper_cache() -> &'static Mutex<HashMap<(PathBuf, String), Slot>> {
+    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, String), Slot>>> = OnceLock::new();
+    CACHE.get_or_init(Mutex::default)
+}
+
+impl ProcessHelpers {
+    /// Helpers from `PATH`, with [`DEFAULT_HELPER_TIMEOUT`].
+    pub fn new() -> Self {
+        Self {
+            timeout: DEFAULT_HELPER_TIMEOUT,
+            dirs: None,
         }
-        if let Some(c) = self.auths.get(&host) {
-            return Ok(c.clone());
-        }
-        if let Some(store) = &self.creds_store {
-            return self.run_helper(store, &host);
-        }
-        Ok(Credentials::Anonymous)
     }
 
-    fn run_helper(&self, helper: &str, host: &str) -> Result<Credentials> {
+    fn program(&self, helper: &str) -> Result<PathBuf> {
+        if helper.is_empty() || helper.contains(['/', '\\']) {
+            return Err(Error::CredentialHelper {
+                helper: helper.to_owned(),
+                reason: "the helper name must be a plain name".to_owned(),
+            });
+        }
         let program = format!("docker-credential-{helper}");
-        let program = match &self.helper_dirs {
-            None => PathBuf::from(program),
+        match &self.dirs {
+            None => Ok(PathBuf::from(program)),
             Some(dirs) => dirs
                 .iter()
                 .map(|d| d.join(&program))
@@ -278,9 +324,32 @@ impl DockerConfig {
                 .ok_or_else(|| Error::CredentialHelper {
                     helper: helper.to_owned(),
                     reason: "not found in the helper directories".to_owned(),
-                })?,
+                }),
+        }
+    }
+}
+
+impl CredentialHelper for ProcessHelpers {
+    fn get(&self, helper: &str, server: &str) -> Result<Credentials> {
+        let program = self.program(helper)?;
+        let slot = {
+            let mut cache = helper_cache()
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(
+                cache
+                    .entry((program.clone(), server.to_owned()))
+                    .or_default(),
+            )
         };
-        run_helper(&program, helper, host, self.timeout)
+        // One run per (helper, server): concurrent askers wait for the first answer.
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let answer = run_helper(&program, helper, server, self.timeout)?;
+        *slot = Some(answer.clone());
+        Ok(answer)
     }
 }
 
@@ -322,18 +391,15 @@ struct HelperOutput {
     secret: SecretString,
 }
 
-fn run_helper(program: &Path, helper: &str, host: &str, timeout: Duration) -> Result<Credentials> {
+fn run_helper(
+    program: &Path,
+    helper: &str,
+    server: &str,
+    timeout: Duration,
+) -> Result<Credentials> {
     let fail = |reason: String| Error::CredentialHelper {
         helper: helper.to_owned(),
         reason,
-    };
-    if helper.is_empty() || helper.contains(['/', '\\']) {
-        return Err(fail("the helper name must be a plain name".to_owned()));
-    }
-    let server = if host == DOCKER_HUB {
-        DOCKER_HUB_HELPER_KEY
-    } else {
-        host
     };
     let mut child = Command::new(program)
         .arg("get")
@@ -404,6 +470,14 @@ fn run_helper(program: &Path, helper: &str, host: &str, timeout: Duration) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keychain::Lookup;
+
+    fn user(kc: &Keychain, host: &str, repo: Option<&str>) -> Option<String> {
+        match kc.lookup(host, repo) {
+            Lookup::Ready(b) => b.credentials().username().map(str::to_owned),
+            Lookup::Helper(h) => Some(format!("helper:{}", h.helper())),
+        }
+    }
 
     #[test]
     fn auths_shapes() {
@@ -413,33 +487,41 @@ mod tests {
                 "reg.example:5000":{"username":"u","password":"p"},
                 "idp.example":{"auth":"dTo=","identitytoken":"idt"},
                 "tok.example":{"registrytoken":"rt"},
+                "quay.io/org":{"username":"org-robot","password":"p"},
                 "empty.example":{}
             },"credHelpers":{"ecr.example":"ecr-login"}}"#,
         )
         .unwrap();
-        match cfg.credentials_for("registry-1.docker.io").unwrap() {
+        let kc = Keychain::new().with_config(cfg);
+        let Lookup::Ready(hub) = kc.lookup("registry-1.docker.io", None) else {
+            panic!()
+        };
+        match hub.credentials() {
             Credentials::Basic { username, password } => {
                 assert_eq!(username, "user");
                 assert_eq!(password.expose_secret(), "pass");
             }
             other => panic!("{other:?}"),
         }
+        assert_eq!(user(&kc, "reg.example:5000", None).as_deref(), Some("u"));
+        assert!(matches!(
+            kc.lookup("idp.example", None),
+            Lookup::Ready(b) if matches!(b.credentials(), Credentials::IdentityToken { .. })
+        ));
+        assert!(matches!(
+            kc.lookup("tok.example", None),
+            Lookup::Ready(b) if matches!(b.credentials(), Credentials::Bearer(_))
+        ));
         assert_eq!(
-            cfg.credentials_for("https://reg.example:5000/v2/")
-                .unwrap()
-                .username(),
-            Some("u")
+            user(&kc, "quay.io", Some("org/app")).as_deref(),
+            Some("org-robot")
         );
-        assert!(matches!(
-            cfg.credentials_for("idp.example").unwrap(),
-            Credentials::IdentityToken { .. }
-        ));
-        assert!(matches!(
-            cfg.credentials_for("tok.example").unwrap(),
-            Credentials::Bearer(_)
-        ));
-        assert!(cfg.credentials_for("empty.example").unwrap().is_anonymous());
-        assert_eq!(cfg.helper_for("ECR.example"), Some("ecr-login"));
+        assert_eq!(user(&kc, "quay.io", Some("other/app")), None);
+        assert_eq!(user(&kc, "empty.example", None), None);
+        assert_eq!(
+            user(&kc, "ECR.example", None).as_deref(),
+            Some("helper:ecr-login")
+        );
     }
 
     #[test]

@@ -199,8 +199,11 @@ impl Error {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenRejection {
-    /// Not a compact JWS, or the header or claims are not valid JSON of the expected shape.
+    /// Not a compact JWS, or the header or claims are not valid JSON of the expected shape
+    /// (a member given twice included).
     Malformed,
+    /// Longer than a verifier reads (see `server::MAX_TOKEN_LEN`).
+    TooLarge,
     /// The `alg` is not one the signing key supports (`none`, HMAC with a public key, ...).
     UnsupportedAlgorithm,
     /// No trusted key matches the `kid` (and there is no usable `x5c`).
@@ -225,6 +228,7 @@ impl fmt::Display for TokenRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Malformed => "malformed token",
+            Self::TooLarge => "token too large",
             Self::UnsupportedAlgorithm => "algorithm not allowed for this key",
             Self::UnknownKey => "no trusted key matches the token's kid",
             Self::UntrustedChain => "the x5c chain is not rooted in the trust bundle",

@@ -6,9 +6,17 @@
 //!   `access_type=offline`, one space-separated `scope`): used for identity and refresh tokens
 //!   (as Docker does) or when asked with [`TokenMethod::OAuth2Post`]. A password-grant POST
 //!   that gets 400, 401, 404 or 405 falls back to GET (Harbor answers POST with 405).
-//! - The realm is checked by a [`RealmPolicy`] first; the body is read up to a cap.
+//! - The realm is checked by a [`RealmPolicy`] first, on a cache hit as on a miss, against
+//!   the registry the [`BoundCredentials`] were given for; the body is read up to a cap.
+//! - **Redirects** are followed by the fetcher itself, within the realm's origin. A redirect to
+//!   another origin is refused when the request carries a secret (a Basic header, a password
+//!   or a refresh token in the form): the secret never crosses hosts. Anonymous requests may
+//!   follow it to another https realm.
 //!
 //! Bring your own `reqwest::Client` so token requests share the transport's connection pool.
+//! Build it with `redirect(reqwest::redirect::Policy::none())`: a client that follows
+//! redirects by itself could carry a form body to another host before the fetcher sees it, so
+//! the fetcher refuses an answer that did not come from the URL it asked.
 //! The feature enables reqwest without default features: the TLS stack (rustls or native-tls)
 //! is whatever your client was built with, and no other is compiled in.
 //!
@@ -24,6 +32,7 @@ use crate::cache::{CacheKey, TokenCache};
 use crate::challenge::{Challenge, Scheme};
 use crate::credentials::Credentials;
 use crate::error::{Error, Result, excerpt};
+use crate::keychain::BoundCredentials;
 use crate::realm::{RealmPolicy, realm_display};
 use crate::scope::ScopeSet;
 use crate::token::{Token, TokenResponse};
@@ -33,6 +42,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
 /// The default OAuth2 `client_id`, as distribution's reference client sends it.
 pub const DEFAULT_CLIENT_ID: &str = "harbor-rs";
+
+/// The most redirects followed within the realm's origin.
+const MAX_REDIRECTS: usize = 5;
 
 /// How to ask the realm for a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,18 +64,22 @@ pub enum TokenMethod {
 /// Fetches registry tokens from a realm.
 ///
 /// ```no_run
-/// use harbor_auth::{Challenge, Credentials, ScopeSet, TokenCache};
+/// use harbor_auth::{BoundCredentials, Challenge, Credentials, ScopeSet, TokenCache};
 /// use harbor_auth::fetch::TokenFetcher;
 ///
 /// # async fn run() -> harbor_auth::Result<()> {
-/// let fetcher = TokenFetcher::new(reqwest::Client::new());
+/// let client = reqwest::Client::builder()
+///     .redirect(reqwest::redirect::Policy::none())
+///     .build()
+///     .expect("a client");
+/// let fetcher = TokenFetcher::new(client);
 /// let cache = TokenCache::new();
-/// let registry = url::Url::parse("https://harbor.example/").expect("static URL");
+/// let alice = BoundCredentials::new("harbor.example", Credentials::basic("alice", "pw"));
 /// let challenge = &Challenge::parse_all(
 ///     r#"Bearer realm="https://harbor.example/service/token",service="harbor-registry""#,
 /// )?[0];
 /// let token = fetcher
-///     .fetch_cached(&cache, challenge, &ScopeSet::pull("library/alpine")?, &Credentials::basic("alice", "pw"), &registry)
+///     .fetch_cached(&cache, challenge, &ScopeSet::pull("library/alpine")?, &alice)
 ///     .await?;
 /// let header = token.authorization()?; // `Authorization: Bearer ...`
 /// # let _ = header; Ok(()) }
@@ -78,6 +94,16 @@ pub struct TokenFetcher {
     offline: bool,
 }
 
+/// One request to the realm, as sent (and re-sent after a same-origin redirect).
+struct Outgoing {
+    method: http::Method,
+    url: Url,
+    authorization: Option<http::HeaderValue>,
+    form: Option<String>,
+    /// Whether it carries a secret (Basic header, password, refresh or identity token).
+    secret: bool,
+}
+
 enum Grant<'a> {
     Password {
         username: &'a str,
@@ -89,7 +115,8 @@ enum Grant<'a> {
 }
 
 impl TokenFetcher {
-    /// A fetcher on the caller's client, with the default [`RealmPolicy`].
+    /// A fetcher on the caller's client (which should not follow redirects, see the module
+    /// docs), with the default [`RealmPolicy`].
     pub fn new(client: reqwest::Client) -> Self {
         Self {
             client,
@@ -141,9 +168,9 @@ impl TokenFetcher {
         &self.policy
     }
 
-    /// The key [`TokenFetcher::fetch_cached`] files a token under: the challenge's realm and
-    /// service, the scopes and the credentials' user name. Use it to
-    /// [`TokenCache::invalidate`] a token the registry refused.
+    /// The key [`TokenFetcher::fetch_cached`] files a token under: the registry the
+    /// credentials are bound to, the challenge's realm and service, the scopes and the
+    /// credentials' identity.
     ///
     /// # Errors
     ///
@@ -151,7 +178,7 @@ impl TokenFetcher {
     pub fn cache_key(
         challenge: &Challenge,
         scopes: &ScopeSet,
-        credentials: &Credentials,
+        credentials: &BoundCredentials,
     ) -> Result<CacheKey> {
         let realm = challenge
             .realm()
@@ -160,48 +187,12 @@ impl TokenFetcher {
             realm,
             challenge.service().unwrap_or_default(),
             scopes.clone(),
-        )
-        .with_account(credentials.username().unwrap_or_default()))
+            credentials,
+        ))
     }
 
-    /// A token from the cache, or fetched once for all concurrent callers of the same key.
-    ///
-    /// # Errors
-    ///
-    /// As [`TokenFetcher::fetch`].
-    pub async fn fetch_cached(
-        &self,
-        cache: &TokenCache,
-        challenge: &Challenge,
-        scopes: &ScopeSet,
-        credentials: &Credentials,
-        registry: &Url,
-    ) -> Result<Token> {
-        let key = Self::cache_key(challenge, scopes, credentials)?;
-        cache
-            .get_or_fetch(&key, || {
-                self.fetch(challenge, scopes, credentials, registry)
-            })
-            .await
-    }
-
-    /// Fetches a token for `scopes` from the challenge's realm.
-    ///
-    /// Pass the scopes the operation needs merged with the challenge's own
-    /// ([`Challenge::scopes`]). [`Credentials::Bearer`] is returned as is, without IO.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::MissingChallengeParam`] (no realm), [`Error::RealmRejected`] (policy),
-    /// [`Error::Transport`], [`Error::TokenEndpoint`] (non-2xx), [`Error::BodyTooLarge`],
-    /// [`Error::InvalidTokenResponse`] / [`Error::MissingToken`] (bad body).
-    pub async fn fetch(
-        &self,
-        challenge: &Challenge,
-        scopes: &ScopeSet,
-        credentials: &Credentials,
-        registry: &Url,
-    ) -> Result<TokenResponse> {
+    /// Checks the challenge's realm against the policy for these credentials.
+    fn check_realm(&self, challenge: &Challenge, credentials: &BoundCredentials) -> Result<Url> {
         if challenge.scheme() != &Scheme::Bearer {
             return Err(Error::InvalidChallenge {
                 position: 0,
@@ -215,12 +206,70 @@ impl TokenFetcher {
             realm: excerpt(realm_str, 200),
             reason: "the realm is not an absolute URL",
         })?;
+        self.policy.check(&realm, credentials)?;
+        Ok(realm)
+    }
+
+    /// A fresh cached token for the challenge, scopes and credentials, if there is one. The
+    /// realm policy is checked first, as for a fetch.
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenFetcher::cache_key`], and [`Error::RealmRejected`].
+    pub fn cached(
+        &self,
+        cache: &TokenCache,
+        challenge: &Challenge,
+        scopes: &ScopeSet,
+        credentials: &BoundCredentials,
+    ) -> Result<Option<Token>> {
+        self.check_realm(challenge, credentials)?;
+        Ok(cache.get(&Self::cache_key(challenge, scopes, credentials)?))
+    }
+
+    /// A token from the cache, or fetched once for all concurrent callers of the same key.
+    /// The realm policy is checked before the cache is looked at.
+    ///
+    /// # Errors
+    ///
+    /// As [`TokenFetcher::fetch`].
+    pub async fn fetch_cached(
+        &self,
+        cache: &TokenCache,
+        challenge: &Challenge,
+        scopes: &ScopeSet,
+        credentials: &BoundCredentials,
+    ) -> Result<Token> {
+        self.check_realm(challenge, credentials)?;
+        let key = Self::cache_key(challenge, scopes, credentials)?;
+        cache
+            .get_or_fetch(&key, || self.fetch(challenge, scopes, credentials))
+            .await
+    }
+
+    /// Fetches a token for `scopes` from the challenge's realm.
+    ///
+    /// Pass the scopes the operation needs merged with the challenge's own
+    /// ([`Challenge::scopes`]). [`Credentials::Bearer`] is returned as is, without IO.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MissingChallengeParam`] (no realm), [`Error::RealmRejected`] (policy, or a
+    /// redirect that would carry a secret to another host), [`Error::Transport`],
+    /// [`Error::TokenEndpoint`] (non-2xx), [`Error::BodyTooLarge`],
+    /// [`Error::InvalidTokenResponse`] / [`Error::MissingToken`] (bad body).
+    pub async fn fetch(
+        &self,
+        challenge: &Challenge,
+        scopes: &ScopeSet,
+        credentials: &BoundCredentials,
+    ) -> Result<TokenResponse> {
+        let realm = self.check_realm(challenge, credentials)?;
         let service = challenge.service();
+        let credentials = credentials.credentials();
         if let Credentials::Bearer(t) = credentials {
             return Ok(TokenResponse::new(t.clone(), Duration::from_secs(60)));
         }
-        self.policy
-            .check(&realm, Some(registry), !credentials.is_anonymous())?;
 
         let grant = match (self.method, credentials) {
             (TokenMethod::Get, _) | (_, Credentials::Anonymous) => None,
@@ -276,11 +325,18 @@ impl TokenFetcher {
                 q.append_pair("client_id", &self.client_id);
             }
         }
-        let mut req = self.client.get(url);
-        if let Some(h) = credentials.authorization()? {
-            req = req.header(http::header::AUTHORIZATION, h);
-        }
-        self.send(realm, req).await
+        let authorization = credentials.authorization()?;
+        self.send(
+            realm,
+            Outgoing {
+                method: http::Method::GET,
+                url,
+                secret: authorization.is_some(),
+                authorization,
+                form: None,
+            },
+        )
+        .await
     }
 
     async fn post(
@@ -292,15 +348,17 @@ impl TokenFetcher {
         grant: Grant<'_>,
     ) -> Result<TokenResponse> {
         let body = self.form_body(service, scopes, credentials, &grant);
-        let req = self
-            .client
-            .post(realm.clone())
-            .header(
-                http::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(body);
-        self.send(realm, req).await
+        self.send(
+            realm,
+            Outgoing {
+                method: http::Method::POST,
+                url: realm.clone(),
+                authorization: None,
+                form: Some(body),
+                secret: true,
+            },
+        )
+        .await
     }
 
     /// The OAuth2 form body, built up front: the serializer borrows a non-`Sync` encoding
@@ -338,12 +396,70 @@ impl TokenFetcher {
         form.finish()
     }
 
-    async fn send(&self, realm: &Url, req: reqwest::RequestBuilder) -> Result<TokenResponse> {
-        let transport = |source| Error::Transport {
+    /// Sends the request, following redirects within the realm's origin (and, for a request
+    /// without secrets, to another https realm the policy accepts).
+    async fn send(&self, realm: &Url, mut out: Outgoing) -> Result<TokenResponse> {
+        let transport = |source: reqwest::Error| Error::Transport {
             realm: realm_display(realm),
-            source,
+            source: source.without_url(),
         };
-        let mut resp = req.send().await.map_err(transport)?;
+        let mut redirects = 0;
+        let mut resp = loop {
+            let mut req = self.client.request(out.method.clone(), out.url.clone());
+            if let Some(h) = &out.authorization {
+                req = req.header(http::header::AUTHORIZATION, h.clone());
+            }
+            if let Some(form) = &out.form {
+                req = req
+                    .header(
+                        http::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .body(form.clone());
+            }
+            let resp = req.send().await.map_err(transport)?;
+            if resp.url().origin() != out.url.origin() {
+                return Err(Error::RealmRejected {
+                    realm: realm_display(resp.url()),
+                    reason: "the HTTP client followed a redirect to another origin by itself;                              build it with reqwest::redirect::Policy::none()",
+                });
+            }
+            let status = resp.status();
+            let location = resp
+                .headers()
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let (true, Some(location)) = (status.is_redirection(), location) else {
+                break resp;
+            };
+            let next = out.url.join(location).map_err(|_| Error::RealmRejected {
+                realm: realm_display(&out.url),
+                reason: "the token realm redirected to an invalid location",
+            })?;
+            if redirects >= MAX_REDIRECTS {
+                return Err(Error::RealmRejected {
+                    realm: realm_display(realm),
+                    reason: "the token realm redirected too often",
+                });
+            }
+            redirects += 1;
+            if next.origin() != out.url.origin() {
+                if out.secret {
+                    return Err(Error::RealmRejected {
+                        realm: realm_display(&next),
+                        reason: "the token realm redirected to another host; credentials are                                  never carried across hosts",
+                    });
+                }
+                self.policy.check_url(&next)?;
+            }
+            // 307/308 keep method and body; the others become a bare GET.
+            if !matches!(status.as_u16(), 307 | 308) {
+                out.method = http::Method::GET;
+                out.form = None;
+            }
+            tracing::debug!(to = %realm_display(&next), "token realm redirect");
+            out.url = next;
+        };
         let status = resp.status();
         if resp
             .content_length()

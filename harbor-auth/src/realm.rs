@@ -1,50 +1,46 @@
-//! Which token realms may be contacted, and with which credentials.
+//! Which token realms may be contacted, and whether credentials may go there.
 //!
 //! The realm comes from the registry's `WWW-Authenticate` header, so a hostile or compromised
-//! registry chooses it. [`RealmPolicy`] decides, without IO:
+//! registry chooses it. [`RealmPolicy::check`] decides, without IO:
 //! - plain `http://` realms are refused, except on loopback hosts and hosts put on the
-//!   insecure list;
-//! - credentials are sent only to a realm on the registry's own host, or on a host the caller
-//!   trusts explicitly ([`RealmPolicy::trust_host`]), never to an attacker-chosen host. An
-//!   anonymous token request may go to any https realm.
+//!   insecure list; realm URLs with user info are refused;
+//! - credentials go only where their [`BoundCredentials`] allow: a realm on the registry's own
+//!   host, or on a host trusted **for that registry** (Docker Hub's `auth.docker.io` by the
+//!   built-in [`KnownRegistry`](crate::KnownRegistry) data, others by
+//!   [`Keychain::trust_realm`](crate::Keychain::trust_realm) or
+//!   [`BoundCredentials::trust_realm`]). An anonymous token request may go to any https realm.
 
 use std::net::IpAddr;
 
 use url::{Host, Url};
 
 use crate::error::{Error, Result};
+use crate::keychain::BoundCredentials;
 
-/// The rules for contacting token realms. The default trusts only the registry's own host.
+/// The rules for contacting token realms.
 ///
 /// ```
-/// use harbor_auth::RealmPolicy;
+/// use harbor_auth::{BoundCredentials, Credentials, RealmPolicy};
 /// use url::Url;
 ///
-/// let registry = Url::parse("https://registry-1.docker.io/v2/")?;
-/// let realm = Url::parse("https://auth.docker.io/token")?;
-/// assert!(RealmPolicy::new().check(&realm, Some(&registry), true).is_err());
-/// assert!(RealmPolicy::new().check(&realm, Some(&registry), false).is_ok()); // anonymous
-/// assert!(RealmPolicy::new().trust_host("auth.docker.io").check(&realm, Some(&registry), true).is_ok());
+/// let creds = BoundCredentials::new("quay.example", Credentials::basic("alice", "pw"));
+/// let foreign = Url::parse("https://auth.other.example/token")?;
+/// let policy = RealmPolicy::new();
+/// assert!(policy.check(&foreign, &creds).is_err()); // credentials would leave their registry
+/// assert!(policy.check(&foreign, &creds.without_credentials()).is_ok()); // anonymous is fine
+/// assert!(policy.check(&foreign, &creds.clone().trust_realm("auth.other.example")).is_ok());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct RealmPolicy {
-    trusted_hosts: Vec<String>,
     insecure_hosts: Vec<String>,
     any_host: bool,
 }
 
 impl RealmPolicy {
-    /// Credentials only to the registry's host; `http` only on loopback.
+    /// https realms; plain `http` only on loopback; credentials only where they are bound.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Also sends credentials to realms on `host` (for example `auth.docker.io`).
-    #[must_use]
-    pub fn trust_host(mut self, host: &str) -> Self {
-        self.trusted_hosts.push(host.to_ascii_lowercase());
-        self
     }
 
     /// Allows plain `http://` realms on `host` (loopback hosts are always allowed).
@@ -55,22 +51,38 @@ impl RealmPolicy {
     }
 
     /// Sends credentials to whatever realm a registry names. Only for registries you fully
-    /// trust: a hostile registry can then collect your password.
+    /// trust: a hostile registry can then collect your password. Prefer trusting one realm for
+    /// one registry ([`Keychain::trust_realm`](crate::Keychain::trust_realm)).
     #[must_use]
     pub fn danger_send_credentials_to_any_realm(mut self) -> Self {
         self.any_host = true;
         self
     }
 
-    /// Checks a realm before contacting it.
-    ///
-    /// `registry` is the URL of the registry that sent the challenge (when known);
-    /// `with_credentials` says whether credentials would be sent.
+    /// Checks a realm before contacting it with `credentials` (pass
+    /// [`BoundCredentials::without_credentials`] for an anonymous request).
     ///
     /// # Errors
     ///
     /// [`Error::RealmRejected`] with the reason and the setting that would allow it.
-    pub fn check(&self, realm: &Url, registry: Option<&Url>, with_credentials: bool) -> Result<()> {
+    pub fn check(&self, realm: &Url, credentials: &BoundCredentials) -> Result<()> {
+        self.check_url(realm)?;
+        if !credentials.is_anonymous() && !self.any_host && !credentials.may_send_to_realm(realm) {
+            return Err(Error::RealmRejected {
+                realm: realm_display(realm),
+                reason: "the realm is on another host than the registry the credentials are for; \
+                         trust it for that registry (Keychain::trust_realm) if it is legitimate",
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the realm URL itself is acceptable (scheme, host, no user info).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::RealmRejected`].
+    pub fn check_url(&self, realm: &Url) -> Result<()> {
         let reject = |reason| {
             Err(Error::RealmRejected {
                 realm: realm_display(realm),
@@ -83,30 +95,19 @@ impl RealmPolicy {
         if !realm.username().is_empty() || realm.password().is_some() {
             return reject("the realm URL carries user info");
         }
-        let host_str = host_string(&host);
         match realm.scheme() {
-            "https" => {}
+            "https" => Ok(()),
             "http" => {
-                if !is_loopback(&host) && !self.insecure_hosts.contains(&host_str) {
-                    return reject(
+                if is_loopback(&host) || self.insecure_hosts.contains(&host_string(&host)) {
+                    Ok(())
+                } else {
+                    reject(
                         "plain http realm on a non-loopback host; put the host on the insecure list to allow it",
-                    );
+                    )
                 }
             }
-            _ => return reject("the realm scheme must be https (or http on loopback)"),
+            _ => reject("the realm scheme must be https (or http on loopback)"),
         }
-        if with_credentials && !self.any_host {
-            let same = registry
-                .and_then(Url::host)
-                .is_some_and(|h| host_string(&h) == host_str);
-            if !same && !self.trusted_hosts.contains(&host_str) {
-                return reject(
-                    "the realm is on another host than the registry and credentials would be sent there; \
-                     trust the realm host explicitly (RealmPolicy::trust_host) if it is legitimate",
-                );
-            }
-        }
-        Ok(())
     }
 }
 
@@ -115,6 +116,8 @@ pub(crate) fn realm_display(realm: &Url) -> String {
     let mut u = realm.clone();
     u.set_query(None);
     u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
     u.to_string()
 }
 
@@ -137,6 +140,7 @@ fn is_loopback(host: &Host<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Credentials;
 
     fn u(s: &str) -> Url {
         Url::parse(s).unwrap()
@@ -145,42 +149,41 @@ mod tests {
     #[test]
     fn http_only_on_loopback_or_listed() {
         let p = RealmPolicy::new();
-        assert!(
-            p.check(&u("http://127.0.0.1:5001/token"), None, false)
-                .is_ok()
-        );
-        assert!(p.check(&u("http://[::1]:5001/token"), None, false).is_ok());
-        assert!(p.check(&u("http://reg.lan/token"), None, false).is_err());
+        assert!(p.check_url(&u("http://127.0.0.1:5001/token")).is_ok());
+        assert!(p.check_url(&u("http://[::1]:5001/token")).is_ok());
+        assert!(p.check_url(&u("http://reg.lan/token")).is_err());
         assert!(
             p.clone()
                 .insecure_host("reg.lan")
-                .check(&u("http://reg.lan/token"), None, false)
+                .check_url(&u("http://reg.lan/token"))
                 .is_ok()
         );
-        assert!(p.check(&u("ftp://reg.lan/token"), None, false).is_err());
-        assert!(
-            p.check(&u("https://u:p@reg.lan/token"), None, false)
-                .is_err()
-        );
+        assert!(p.check_url(&u("ftp://reg.lan/token")).is_err());
+        assert!(p.check_url(&u("https://u:p@reg.lan/token")).is_err());
     }
 
     #[test]
-    fn credentials_stay_on_the_registry_host() {
-        let reg = u("https://harbor.example/v2/");
+    fn credentials_stay_with_their_registry() {
+        let creds = BoundCredentials::new("harbor.example", Credentials::basic("a", "pw"));
         let p = RealmPolicy::new();
         assert!(
-            p.check(&u("https://harbor.example/service/token"), Some(&reg), true)
+            p.check(&u("https://harbor.example/service/token"), &creds)
                 .is_ok()
         );
         let e = p
-            .check(&u("https://evil.example/t?x=1"), Some(&reg), true)
+            .check(&u("https://evil.example/t?x=1"), &creds)
             .unwrap_err();
         assert!(e.to_string().contains("https://evil.example/t"), "{e}");
         assert!(!e.to_string().contains("x=1"));
-        assert!(p.check(&u("https://evil.example/t"), None, true).is_err());
         assert!(
-            p.danger_send_credentials_to_any_realm()
-                .check(&u("https://evil.example/t"), Some(&reg), true)
+            p.clone()
+                .danger_send_credentials_to_any_realm()
+                .check(&u("https://evil.example/t"), &creds)
+                .is_ok()
+        );
+        // Anonymous requests may go anywhere https.
+        assert!(
+            p.check(&u("https://evil.example/t"), &creds.without_credentials())
                 .is_ok()
         );
     }

@@ -222,13 +222,21 @@ fn valid_name(s: &str) -> bool {
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\' && b != b',')
 }
 
+/// No `..`, `.` or empty segment in a repository name: an authoriser that matches names by
+/// prefix (`team/*`) must never be walked out of its prefix (`team/../admin/app`).
+fn valid_repository_path(name: &str) -> bool {
+    name.split('/')
+        .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+}
+
 impl Scope {
     /// A scope on any resource.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidScope`] when the type is not `[a-z0-9]+` or the name is empty or holds
-    /// spaces, quotes, backslashes or commas.
+    /// [`Error::InvalidScope`] when the type is not `[a-z0-9]+`, the name is empty or holds
+    /// spaces, quotes, backslashes or commas, or a `repository` name has an empty, `.` or
+    /// `..` segment.
     pub fn new(resource_type: &str, name: &str, actions: ActionSet) -> Result<Self> {
         if !valid_type(resource_type) {
             return Err(Error::invalid_scope(
@@ -240,6 +248,12 @@ impl Scope {
             return Err(Error::invalid_scope(
                 name,
                 "the resource name must be non-empty visible ASCII without ',' or quotes",
+            ));
+        }
+        if resource_type == "repository" && !valid_repository_path(name) {
+            return Err(Error::invalid_scope(
+                name,
+                "a repository name has no empty, '.' or '..' path segments",
             ));
         }
         Ok(Self {
@@ -583,9 +597,20 @@ mod tests {
             "repository:a:PULL",
             "r(:a:pull",
             "repository:a:pull,,push",
+            "repository:team/../admin/app:pull",
+            "repository:../etc:pull",
+            "repository:team/..:pull",
+            "repository:team/./app:pull",
+            "repository:team//app:pull",
+            "repository:/team/app:pull",
+            "repository:h:5000/team/../x:pull",
         ] {
             assert!(bad.parse::<Scope>().is_err(), "{bad}");
         }
+        // Dots inside a segment are fine; other resource types keep their own names.
+        assert!("repository:team/app..v2:pull".parse::<Scope>().is_ok());
+        assert!("repository:h:5000/team/app:pull".parse::<Scope>().is_ok());
+        assert!(ScopeSet::pull("team/../admin").is_err());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harbor_auth::Credentials;
 use harbor_auth::docker_config::DockerConfig;
+use harbor_auth::{Credentials, Keychain};
 use secrecy::ExposeSecret;
 
 fn helper(dir: &Path, name: &str, body: &str) {
@@ -48,54 +48,162 @@ fn helpers_and_store() {
     .with_helper_dirs(vec![dir.path().to_path_buf()])
     .with_helper_timeout(Duration::from_millis(500));
 
-    match cfg.credentials_for("https://reg.example/v2/").unwrap() {
+    let kc = Keychain::new().with_config(cfg);
+    let get = |host: &str| kc.resolve(host, None).map(|b| b.credentials().clone());
+
+    match get("reg.example").unwrap() {
         Credentials::Basic { username, password } => {
             assert_eq!(username, "u-reg.example");
             assert_eq!(password.expose_secret(), "helper-secret");
         }
         other => panic!("{other:?}"),
     }
-    // Docker Hub is asked for under its legacy key.
+    // Docker Hub is asked for under its legacy key, whatever name the request used.
     assert_eq!(
-        cfg.credentials_for("docker.io").unwrap().username(),
+        get("registry-1.docker.io").unwrap().username(),
         Some("u-https://index.docker.io/v1/")
     );
     assert!(matches!(
-        cfg.credentials_for("tok.example").unwrap(),
+        get("tok.example").unwrap(),
         Credentials::IdentityToken { .. }
     ));
-    assert!(cfg.credentials_for("none.example").unwrap().is_anonymous());
-    let err = cfg.credentials_for("bad.example").unwrap_err().to_string();
+    assert!(get("none.example").unwrap().is_anonymous());
+    let err = get("bad.example").unwrap_err().to_string();
     assert!(
         err.contains("broken") && !err.contains("leaked-secret-text"),
         "{err}"
     );
     let start = Instant::now();
-    let err = cfg.credentials_for("slow.example").unwrap_err().to_string();
+    let err = get("slow.example").unwrap_err().to_string();
     assert!(err.contains("killed"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(4));
     // The file entry wins over the store; unknown hosts go to the store.
+    assert_eq!(get("file.example").unwrap().username(), Some("f"));
     assert_eq!(
-        cfg.credentials_for("file.example").unwrap().username(),
-        Some("f")
-    );
-    assert_eq!(
-        cfg.credentials_for("other.example").unwrap().username(),
+        get("other.example").unwrap().username(),
         Some("u-other.example")
     );
+    // The answer is bound to the registry it was asked for.
+    let bound = kc.resolve("reg.example", None).unwrap();
+    assert!(bound.applies_to(&url::Url::parse("https://reg.example/v2/").unwrap()));
+    assert!(!bound.applies_to(&url::Url::parse("https://other.example/v2/").unwrap()));
+}
+
+#[test]
+fn helpers_run_once_per_process_for_concurrent_askers() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = dir.path().join("runs");
+    helper(
+        dir.path(),
+        "counting",
+        &format!(
+            r#"echo run >> {}; sleep 0.2; printf '{{"Username":"c","Secret":"s"}}'"#,
+            count.display()
+        ),
+    );
+    let cfg = DockerConfig::from_slice(br#"{"credsStore":"counting"}"#)
+        .unwrap()
+        .with_helper_dirs(vec![dir.path().to_path_buf()]);
+    let kc = Keychain::new().with_config(cfg);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let kc = kc.clone();
+            std::thread::spawn(move || kc.resolve("cached.example", None).unwrap())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().credentials().username(), Some("c"));
+    }
+    assert_eq!(
+        kc.resolve("cached.example", None)
+            .unwrap()
+            .credentials()
+            .username(),
+        Some("c")
+    );
+    let runs = std::fs::read_to_string(&count).unwrap();
+    assert_eq!(runs.lines().count(), 1, "one helper run for five lookups");
+    // Another server is another run.
+    kc.resolve("second.example", None).unwrap();
+    assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2);
 }
 
 #[test]
 fn load_from_a_path_and_podman_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.json");
-    std::fs::write(&path, r#"{"auths":{"quay.example":{"auth":"cTpw"}}}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"auths":{"quay.example":{"auth":"cTpw"},"quay.example/team":{"auth":"dDpw"}}}"#,
+    )
+    .unwrap();
     let cfg = DockerConfig::from_path(&path).unwrap();
     assert_eq!(cfg.path(), Some(path.as_path()));
-    assert_eq!(
-        cfg.credentials_for("quay.example").unwrap().username(),
-        Some("q")
-    );
+    let kc = Keychain::new().with_config(cfg);
+    let user = |repo| {
+        kc.resolve("quay.example", Some(repo))
+            .unwrap()
+            .credentials()
+            .username()
+            .map(str::to_owned)
+    };
+    assert_eq!(user("other/app").as_deref(), Some("q"));
+    assert_eq!(user("team/app").as_deref(), Some("t"), "longest prefix");
     let missing = DockerConfig::from_path(&dir.path().join("nope.json")).unwrap_err();
     assert!(missing.to_string().contains("nope.json"));
+}
+
+/// `Keychain::from_default_files` reads podman's file (here `REGISTRY_AUTH_FILE`) before
+/// Docker's (`DOCKER_CONFIG`). The environment is the child process's own: this test runs
+/// itself again with the variables set (`default_files_child` does the work there).
+#[test]
+fn default_files_follow_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let docker = dir.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        r#"{"auths":{"both.example":{"auth":"ZG9ja2VyOnA="},"docker.example":{"auth":"ZG9ja2VyOnA="}}}"#,
+    )
+    .unwrap();
+    let podman = dir.path().join("auth.json");
+    std::fs::write(
+        &podman,
+        r#"{"auths":{"both.example":{"auth":"cG9kbWFuOnA="}}}"#,
+    )
+    .unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "default_files_child", "--nocapture"])
+        .env("HARBOR_AUTH_DEFAULT_FILES_CHILD", "1")
+        .env("DOCKER_CONFIG", &docker)
+        .env("REGISTRY_AUTH_FILE", &podman)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("both.example=podman docker.example=docker"),
+        "{text}"
+    );
+}
+
+#[test]
+fn default_files_child() {
+    if std::env::var_os("HARBOR_AUTH_DEFAULT_FILES_CHILD").is_none() {
+        return; // only meaningful inside default_files_follow_the_environment
+    }
+    let kc = Keychain::from_default_files().unwrap();
+    let user = |host| {
+        kc.resolve(host, None)
+            .unwrap()
+            .credentials()
+            .username()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    println!(
+        "both.example={} docker.example={}",
+        user("both.example"),
+        user("docker.example")
+    );
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use harbor_auth::fetch::TokenFetcher;
-use harbor_auth::{Challenge, Credentials, ScopeSet, TokenCache};
+use harbor_auth::{BoundCredentials, Challenge, Credentials, ScopeSet, TokenCache};
 
 fn assert_send<T: Send>(_: &T) {}
 
@@ -26,10 +26,11 @@ fn fetch_and_fetch_cached_futures_are_send() {
         Credentials::identity_token(Some("alice".into()), "idt"),
         Credentials::bearer("ready"),
     ] {
-        let fut = fetcher.fetch(&challenge, &scopes, &creds, &registry);
+        let bound = BoundCredentials::new(registry.as_str(), creds);
+        let fut = fetcher.fetch(&challenge, &scopes, &bound);
         assert_send(&fut);
         drop(fut); // never polled: no IO
-        let fut = fetcher.fetch_cached(&cache, &challenge, &scopes, &creds, &registry);
+        let fut = fetcher.fetch_cached(&cache, &challenge, &scopes, &bound);
         assert_send(&fut);
         drop(fut);
     }

@@ -11,7 +11,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use harbor_auth::fetch::TokenFetcher;
-use harbor_auth::{Challenge, Credentials, Error, ScopeSet, TokenCache};
+use harbor_auth::{BoundCredentials, Challenge, Credentials, Error, ScopeSet, TokenCache};
 use secrecy::ExposeSecret;
 
 #[derive(Debug, Clone)]
@@ -129,7 +129,12 @@ async fn identity_token_is_posted_as_a_refresh_grant_from_a_spawned_task() {
         );
         tokio::spawn(async move {
             fetcher
-                .fetch_cached(&cache, &challenge, &scopes, &creds, &registry)
+                .fetch_cached(
+                    &cache,
+                    &challenge,
+                    &scopes,
+                    &BoundCredentials::new(registry.as_str(), creds.clone()),
+                )
                 .await
         })
     };
@@ -165,7 +170,12 @@ async fn identity_token_is_posted_as_a_refresh_grant_from_a_spawned_task() {
     );
     // The same key is served from the cache.
     fetcher
-        .fetch_cached(&cache, &challenge, &scopes, &creds, &registry)
+        .fetch_cached(
+            &cache,
+            &challenge,
+            &scopes,
+            &BoundCredentials::new(registry.as_str(), creds.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(seen.calls().len(), 1);
@@ -185,8 +195,7 @@ async fn refresh_token_offline_asks_for_offline_access_without_a_username() {
         .fetch(
             &challenge(port, "/oauth"),
             &ScopeSet::new(),
-            &creds,
-            &registry,
+            &BoundCredentials::new(registry.as_str(), creds.clone()),
         )
         .await
         .unwrap();
@@ -214,8 +223,7 @@ async fn a_refused_refresh_grant_does_not_fall_back_to_get() {
         .fetch(
             &challenge(port, "/service/token"),
             &ScopeSet::pull("library/alpine").unwrap(),
-            &Credentials::identity_token(None, "idt"),
-            &registry,
+            &BoundCredentials::new(registry.as_str(), Credentials::identity_token(None, "idt")),
         )
         .await
         .unwrap_err();

@@ -10,7 +10,9 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use harbor_auth::fetch::{TokenFetcher, TokenMethod};
-use harbor_auth::{Challenge, Credentials, Error, RealmPolicy, ScopeSet, TokenCache};
+use harbor_auth::{
+    BoundCredentials, Challenge, Credentials, Error, RealmPolicy, ScopeSet, TokenCache,
+};
 use secrecy::ExposeSecret;
 
 #[derive(Clone, Default)]
@@ -74,8 +76,7 @@ async fn password_post_falls_back_to_get_like_harbor_needs() {
             &cache,
             &challenge(port, "/service/token"),
             &scopes,
-            &creds,
-            &registry,
+            &BoundCredentials::new(registry.as_str(), creds.clone()),
         )
         .await
         .unwrap();
@@ -98,8 +99,7 @@ async fn password_post_falls_back_to_get_like_harbor_needs() {
             &cache,
             &challenge(port, "/service/token"),
             &ScopeSet::pull("team/app").unwrap(),
-            &creds,
-            &registry,
+            &BoundCredentials::new(registry.as_str(), creds.clone()),
         )
         .await
         .unwrap();
@@ -114,8 +114,7 @@ async fn bodies_are_capped() {
         .fetch(
             &challenge(port, "/huge"),
             &ScopeSet::new(),
-            &Credentials::Anonymous,
-            &registry,
+            &BoundCredentials::new(registry.as_str(), Credentials::Anonymous),
         )
         .await
         .unwrap_err();
@@ -137,23 +136,140 @@ async fn credentials_never_go_to_a_foreign_realm() {
         .fetch(
             &challenge(port, "/service/token"),
             &ScopeSet::new(),
-            &creds,
-            &registry,
+            &BoundCredentials::new(registry.as_str(), creds.clone()),
         )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::RealmRejected { .. }), "{err}");
     assert!(seen.0.lock().unwrap().is_empty(), "nothing was sent");
-    // Trusting the realm host explicitly allows it.
-    let trusted = fetcher.with_policy(RealmPolicy::new().trust_host("127.0.0.1"));
-    trusted
-        .fetch(
+    // Trusting the realm host for this registry allows it.
+    let trusted = BoundCredentials::new(registry.as_str(), creds.clone()).trust_realm("127.0.0.1");
+    let cache = TokenCache::new();
+    fetcher
+        .fetch_cached(
+            &cache,
             &challenge(port, "/service/token"),
             &ScopeSet::new(),
-            &creds,
-            &registry,
+            &trusted,
         )
         .await
         .unwrap();
     assert_eq!(seen.0.lock().unwrap().len(), 1);
+    // The cached token is not a way around the policy: the same credentials without the
+    // trust get an error, not the cached token.
+    let untrusted = BoundCredentials::new(registry.as_str(), creds.clone());
+    let err = fetcher
+        .fetch_cached(
+            &cache,
+            &challenge(port, "/service/token"),
+            &ScopeSet::new(),
+            &untrusted,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RealmRejected { .. }), "{err}");
+    assert!(matches!(
+        fetcher.cached(
+            &cache,
+            &challenge(port, "/service/token"),
+            &ScopeSet::new(),
+            &untrusted
+        ),
+        Err(Error::RealmRejected { .. })
+    ));
+    // `danger_send_credentials_to_any_realm` is the blunt way.
+    fetcher
+        .with_policy(RealmPolicy::new().danger_send_credentials_to_any_realm())
+        .fetch(
+            &challenge(port, "/service/token"),
+            &ScopeSet::new(),
+            &untrusted,
+        )
+        .await
+        .unwrap();
+}
+
+/// A token realm that redirects every request to `to` (307 keeps a POST's form).
+async fn redirecting(to: String) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().fallback(move || {
+        let to = to.clone();
+        async move { (StatusCode::TEMPORARY_REDIRECT, [("location", to)]).into_response() }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    port
+}
+
+/// A collector on another loopback host that records what reaches it.
+async fn collector(seen: Seen) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/token", axum::routing::get(harbor_like).post(harbor_like))
+        .with_state(seen);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/token")
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn secrets_never_follow_a_redirect_to_another_host() {
+    let stolen = Seen::default();
+    let to = collector(stolen.clone()).await;
+    let port = redirecting(to).await;
+    let registry = format!("127.0.0.1:{port}");
+    let fetcher = TokenFetcher::new(no_redirects());
+    for creds in [
+        Credentials::basic("alice", "pw"),
+        Credentials::identity_token(Some("alice".into()), "idt"),
+        Credentials::refresh_token(None, "rt"),
+    ] {
+        for method in [TokenMethod::Auto, TokenMethod::OAuth2Post] {
+            let bound = BoundCredentials::new(&registry, creds.clone());
+            let err = fetcher
+                .clone()
+                .with_method(method)
+                .fetch(&challenge(port, "/token"), &ScopeSet::new(), &bound)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, Error::RealmRejected { .. })
+                    && err.to_string().contains("another host"),
+                "{creds:?} {method:?}: {err}"
+            );
+        }
+    }
+    assert!(
+        stolen.0.lock().unwrap().is_empty(),
+        "nothing reached the other host"
+    );
+    // An anonymous request carries nothing and may follow.
+    let anon = BoundCredentials::anonymous(&registry);
+    fetcher
+        .fetch(&challenge(port, "/token"), &ScopeSet::new(), &anon)
+        .await
+        .unwrap();
+    let seen = stolen.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert!(!seen[0].2, "no Authorization on the anonymous request");
+}
+
+#[tokio::test]
+async fn a_client_that_follows_redirects_itself_is_caught() {
+    let stolen = Seen::default();
+    let to = collector(stolen.clone()).await;
+    let port = redirecting(to).await;
+    let bound = BoundCredentials::anonymous(&format!("127.0.0.1:{port}"));
+    let err = TokenFetcher::new(reqwest::Client::new())
+        .fetch(&challenge(port, "/token"), &ScopeSet::new(), &bound)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("Policy::none"), "{err}");
 }

@@ -25,7 +25,7 @@ fn scope() -> impl Strategy<Value = Scope> {
     (
         "[a-z0-9]{1,10}",
         proptest::option::of("[a-z0-9]{1,6}"),
-        "([a-z0-9.-]{1,10}(:[0-9]{1,5})?/)?[a-z0-9._-]{1,10}(/[a-z0-9._-]{1,10}){0,2}",
+        "([a-z0-9.-]{1,10}(:[0-9]{1,5})?/)?[a-z0-9][a-z0-9._-]{0,9}(/[a-z0-9][a-z0-9._-]{0,9}){0,2}",
         proptest::collection::vec(
             prop_oneof![
                 Just("pull"),

@@ -124,6 +124,7 @@ fn skopeo(bin: &Path, home: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+#[harbor_testkit::needs("docker-registry", "skopeo", "gzip")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skopeo_pushes_and_pulls_through_our_token_endpoint() {
     let Some(registry_bin) = tool("docker-registry") else {

@@ -15,7 +15,9 @@ use harbor_auth::fetch::TokenFetcher;
 use harbor_auth::server::{
     Htpasswd, KeyIdFormat, KeyKind, TokenEndpoint, TokenIssuer, TokenVerifier,
 };
-use harbor_auth::{Challenge, Credentials, ManualClock, ScopeSet, TokenCache, TokenRejection};
+use harbor_auth::{
+    BoundCredentials, Challenge, Credentials, ManualClock, ScopeSet, TokenCache, TokenRejection,
+};
 use secrecy::ExposeSecret;
 
 const REPO: &str = "it/app";
@@ -59,6 +61,7 @@ fn issuer(key: &harbor_auth::server::SigningKey, iss: &str, kid: KeyIdFormat) ->
     TokenIssuer::builder(key, iss).key_id(kid).build().unwrap()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_and_verifier_agree_on_good_and_bad_tokens() {
     let Some(bin) = tool("docker-registry") else {
@@ -241,6 +244,7 @@ fn tok(issuer: &TokenIssuer, aud: &str, access: &ScopeSet) -> String {
         .to_owned()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_flow_through_our_endpoint() {
     let Some(bin) = tool("docker-registry") else {
@@ -283,7 +287,12 @@ async fn client_flow_through_our_endpoint() {
     let creds = Credentials::basic("alice", password.clone());
     let scopes = challenge.scopes().unwrap();
     let token = fetcher
-        .fetch_cached(&cache, &challenge, &scopes, &creds, &registry_url)
+        .fetch_cached(
+            &cache,
+            &challenge,
+            &scopes,
+            &BoundCredentials::new(registry_url.as_str(), creds.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(cache.len(), 1);
@@ -302,8 +311,10 @@ async fn client_flow_through_our_endpoint() {
         .fetch(
             &challenge,
             &scopes,
-            &Credentials::basic("alice", "wrong-secret"),
-            &registry_url,
+            &BoundCredentials::new(
+                registry_url.as_str(),
+                Credentials::basic("alice", "wrong-secret"),
+            ),
         )
         .await
         .unwrap_err();
@@ -312,7 +323,11 @@ async fn client_flow_through_our_endpoint() {
 
     // 5. Anonymous: a token with empty access, which the registry refuses.
     let anon = fetcher
-        .fetch(&challenge, &scopes, &Credentials::Anonymous, &registry_url)
+        .fetch(
+            &challenge,
+            &scopes,
+            &BoundCredentials::new(registry_url.as_str(), Credentials::Anonymous),
+        )
         .await
         .unwrap()
         .into_token(SystemTime::now());
@@ -323,7 +338,11 @@ async fn client_flow_through_our_endpoint() {
     let post =
         TokenFetcher::new(client.clone()).with_method(harbor_auth::fetch::TokenMethod::OAuth2Post);
     let t = post
-        .fetch(&challenge, &scopes, &creds, &registry_url)
+        .fetch(
+            &challenge,
+            &scopes,
+            &BoundCredentials::new(registry_url.as_str(), creds.clone()),
+        )
         .await
         .unwrap();
     assert_eq!(t.scope(), Some("repository:it/app:pull"));

@@ -65,6 +65,7 @@ fn python(script: &str, args: &[&str], input: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+#[harbor_testkit::needs("openssl", "python3")]
 #[test]
 fn libtrust_ids_and_thumbprints_match_an_independent_computation() {
     if common::tool("openssl").is_none() || common::tool("python3").is_none() {

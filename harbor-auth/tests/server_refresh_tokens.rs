@@ -18,7 +18,9 @@ use harbor_auth::fetch::TokenFetcher;
 use harbor_auth::server::{
     Htpasswd, KeyKind, SigningKey, TokenEndpoint, TokenIssuer, TokenVerifier,
 };
-use harbor_auth::{Challenge, Credentials, ManualClock, ScopeSet, TokenRejection, TokenResponse};
+use harbor_auth::{
+    BoundCredentials, Challenge, Credentials, ManualClock, ScopeSet, TokenRejection, TokenResponse,
+};
 use http::StatusCode;
 use secrecy::ExposeSecret;
 
@@ -455,6 +457,7 @@ fn debug_output_holds_no_secret() {
 
 const REPO: &str = "it/app";
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token() {
     let Some(bin) = tool("docker-registry") else {
@@ -492,8 +495,10 @@ async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token(
         .fetch(
             &challenge,
             &ScopeSet::new(),
-            &Credentials::basic("alice", password.clone()),
-            &registry_url,
+            &BoundCredentials::new(
+                registry_url.as_str(),
+                Credentials::basic("alice", password.clone()),
+            ),
         )
         .await
         .unwrap();
@@ -515,7 +520,11 @@ async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token(
         Credentials::identity_token(None, refresh.clone()),
     ] {
         let exchanged = fetcher
-            .fetch(&challenge, &scopes, &creds, &registry_url)
+            .fetch(
+                &challenge,
+                &scopes,
+                &BoundCredentials::new(registry_url.as_str(), creds.clone()),
+            )
             .await
             .unwrap();
         assert_eq!(exchanged.scope(), Some("repository:it/app:pull"));
@@ -564,8 +573,10 @@ async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token(
                 .unwrap()
                 .unwrap(),
             &scopes,
-            &Credentials::identity_token(None, tampered.clone()),
-            &registry_url,
+            &BoundCredentials::new(
+                registry_url.as_str(),
+                Credentials::identity_token(None, tampered.clone()),
+            ),
         )
         .await
         .unwrap_err();

@@ -22,7 +22,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// [`Error::is_unauthorized`], [`Error::is_retryable`], [`Error::request_id`],
 /// [`Error::may_have_been_sent`].
 ///
-/// Secrets never appear in an error: URLs are shown without their query string and user info.
+/// Secrets never appear in an error: URLs are shown without their query string and user info
+/// (also inside the `reqwest` error a transport failure carries: presigned storage URLs hold
+/// their signature there), and body excerpts have the values of secret-looking JSON members
+/// (`secret`, `password`, `token`, ...) replaced by `[REDACTED]` (a robot account's creation
+/// answer holds its secret).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -111,12 +115,37 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// An answer was larger than the client reads for it (a manifest, a tag list or catalog
+    /// page, a referrers index, an API answer); reading stopped at the limit and nothing of it
+    /// was used. A registry that lists more should page (`n`/`Link`).
+    #[error("the {what} is larger than {limit} bytes; refusing to read more")]
+    TooLarge {
+        /// What was being read (`"tag list"`, `"manifest"`, ...).
+        what: &'static str,
+        /// The limit in bytes.
+        limit: usize,
+    },
+
     /// The server answered in a way the protocol does not allow (a missing `Location`, a bad
     /// `Range`, a `Link` to another host, a size that does not match ...).
     #[error("protocol error: {message}")]
     Protocol {
         /// What was wrong with the answer.
         message: String,
+    },
+
+    /// The operation is newer than the Harbor server, which reports its version in
+    /// `GET /systeminfo`; nothing was sent. Upgrade Harbor, or use an operation the server
+    /// has; if the reported version is wrong, set
+    /// [`VersionCheck`](crate::api::VersionCheck) to `Assume` or `Off`.
+    #[error("{operation} needs Harbor {since} or later; the server runs Harbor {server}")]
+    UnsupportedByServer {
+        /// The spec's `operationId`.
+        operation: &'static str,
+        /// The first Harbor release that has the operation.
+        since: crate::api::HarborVersion,
+        /// The server's version.
+        server: crate::api::HarborVersion,
     },
 }
 
@@ -193,7 +222,9 @@ impl Error {
             Error::Transport {
                 may_have_been_sent, ..
             } => *may_have_been_sent,
-            Error::Config { .. } | Error::InvalidInput { .. } => false,
+            Error::Config { .. }
+            | Error::InvalidInput { .. }
+            | Error::UnsupportedByServer { .. } => false,
             _ => true,
         }
     }
@@ -233,7 +264,8 @@ impl Error {
             method: method.clone(),
             url: display_url(url),
             may_have_been_sent,
-            source,
+            // reqwest prints the whole URL, query (a storage signature) included.
+            source: source.without_url(),
         }
     }
 
@@ -242,11 +274,24 @@ impl Error {
         body: &[u8],
         err: serde_path_to_error::Error<serde_json::Error>,
     ) -> Self {
+        let path = err.path().to_string();
+        let source = err.into_inner();
+        // serde's message may quote the offending value: not when the member holds a secret.
+        let secret_member = path.rsplit(['.', '[']).next().is_some_and(is_sensitive_key);
+        let source = if secret_member {
+            <serde_json::Error as serde::de::Error>::custom(format!(
+                "invalid value (not shown: the member holds a secret) at line {} column {}",
+                source.line(),
+                source.column()
+            ))
+        } else {
+            source
+        };
         Error::Decode {
             what,
-            path: err.path().to_string(),
+            path,
             excerpt: excerpt(body),
-            source: err.into_inner(),
+            source,
         }
     }
 }
@@ -353,6 +398,17 @@ impl fmt::Display for ApiError {
 }
 
 impl std::error::Error for ApiError {}
+
+impl From<harbor_auth::Error> for Error {
+    /// An authentication error (bad credentials given in code, a token service that refused,
+    /// a realm that may not be contacted); the `harbor-auth` error stays the source.
+    fn from(e: harbor_auth::Error) -> Self {
+        Error::Auth {
+            message: e.to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
+}
 
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {
@@ -491,9 +547,76 @@ pub(crate) fn display_url(url: &Url) -> String {
     u.to_string()
 }
 
+/// The start of a body for an error message (200 characters at most), with the values of
+/// secret-looking JSON members redacted.
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    let s = String::from_utf8_lossy(body.get(..body.len().min(200)).unwrap_or_default());
-    s.into_owned()
+    let head = String::from_utf8_lossy(body.get(..body.len().min(4096)).unwrap_or_default());
+    redact_json_secrets(&head).chars().take(200).collect()
+}
+
+/// Whether a JSON member name looks like it holds a secret.
+fn is_sensitive_key(key: &str) -> bool {
+    let k = key
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_ascii_lowercase();
+    [
+        "secret",
+        "password",
+        "passwd",
+        "token",
+        "credential",
+        "private_key",
+        "privatekey",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+        || k == "auth"
+        || k == "key"
+}
+
+/// JSON-ish text with the string values of secret-looking members replaced by
+/// `"[REDACTED]"`. Tolerant of cut or invalid JSON: a string that does not end is redacted to
+/// the end when it is such a value.
+fn redact_json_secrets(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut copied = 0;
+    let mut redact_next = false;
+    while i < bytes.len() {
+        match bytes.get(i) {
+            Some(b'"') => {
+                // Find the end of the string (after the closing quote), skipping escapes.
+                let mut j = i + 1;
+                while j < bytes.len() && bytes.get(j) != Some(&b'"') {
+                    j += if bytes.get(j) == Some(&b'\\') { 2 } else { 1 };
+                }
+                let end = (j + 1).min(bytes.len());
+                let mut k = end;
+                while bytes.get(k).is_some_and(u8::is_ascii_whitespace) {
+                    k += 1;
+                }
+                if bytes.get(k) == Some(&b':') {
+                    let key = text.get(i + 1..j.min(bytes.len())).unwrap_or_default();
+                    redact_next = is_sensitive_key(key);
+                } else if redact_next {
+                    out.push_str(text.get(copied..i).unwrap_or_default());
+                    out.push_str("\"[REDACTED]\"");
+                    copied = end;
+                    redact_next = false;
+                }
+                i = end;
+            }
+            Some(b) if b.is_ascii_whitespace() || *b == b':' => i += 1,
+            Some(_) => {
+                redact_next = false;
+                i += 1;
+            }
+            None => break,
+        }
+    }
+    out.push_str(text.get(copied..).unwrap_or_default());
+    out
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -526,6 +649,34 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("MANIFEST_UNKNOWN (nope)"), "{text}");
         assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn secret_members_are_redacted_in_excerpts() {
+        // The answer to a robot account's creation, in a shape the model does not expect.
+        let body = br#"{"id":"not-a-number","name":"robot$ci","secret":"TOPSECRET-1","expires_at":-1,"nested":{"password" : "TOPSECRET-2","token":"TOPSECRET-3\" still"},"n":1}"#;
+        let text = excerpt(body);
+        for s in ["TOPSECRET-1", "TOPSECRET-2", "TOPSECRET-3", "still"] {
+            assert!(!text.contains(s), "{text}");
+        }
+        assert!(text.contains(r#""name":"robot$ci""#), "{text}");
+        assert!(text.contains(r#""secret":"[REDACTED]""#), "{text}");
+        // Cut in the middle of the secret: redacted to the end.
+        let cut = excerpt(br#"{"name":"robot$ci","secret":"TOPSEC"#);
+        assert!(!cut.contains("TOPSEC"), "{cut}");
+        // A decode error whose offending value is the secret does not quote it either.
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Robot {
+            secret: u64,
+        }
+        let body = br#"{"secret":"TOPSECRET-4"}"#;
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let e = serde_path_to_error::deserialize::<_, Robot>(de).unwrap_err();
+        let e = Error::decode("robot", body, e);
+        let shown = format!("{e} / {e:?}");
+        assert!(!shown.contains("TOPSECRET-4"), "{shown}");
+        assert!(shown.contains("secret"), "{shown}");
     }
 
     #[test]

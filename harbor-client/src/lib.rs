@@ -3,8 +3,9 @@
 //! ## Modules
 //!
 //! - [`transport`]: the shared [`Transport`](transport::Transport) and its
-//!   [`Request`](transport::Request), [`RetryPolicy`](transport::RetryPolicy),
-//!   [`Credentials`](transport::Credentials).
+//!   [`Request`](transport::Request), [`RetryPolicy`](transport::RetryPolicy), the
+//!   [`Keychain`](transport::Keychain) that binds [`Credentials`](transport::Credentials) to
+//!   their registry, and the per-registry [`Registries`](transport::Registries) settings.
 //! - [`registry`]: [`RegistryClient`](registry::RegistryClient), names and references
 //!   ([`ImageReference`](registry::ImageReference), [`Digest`](registry::Digest), ...), manifest types,
 //!   [`OciLayout`](registry::OciLayout), [`UploadSession`](registry::UploadSession).

@@ -92,6 +92,7 @@ fn drift(spec: &BTreeMap<String, SpecOp>, table: &[TypedOperation]) -> Vec<Strin
     out
 }
 
+#[harbor_testkit::needs(spec)]
 #[test]
 fn typed_operations_match_the_spec() {
     let Some(spec) = spec_ops() else { return };
@@ -130,6 +131,7 @@ fn rust_method_names_are_unique() {
     }
 }
 
+#[harbor_testkit::needs(spec)]
 #[test]
 fn drift_is_detected() {
     let Some(spec) = spec_ops() else { return };
@@ -146,5 +148,34 @@ fn drift_is_detected() {
     wrong_method.method = "POST";
     for bad in [wrong_path, missing_param, wrong_method] {
         assert_eq!(drift(&spec, &[bad]).len(), 1, "{bad:?}");
+    }
+}
+
+#[test]
+fn operations_carry_the_release_that_added_them() {
+    use harbor_client::api::HarborVersion;
+    let since = |id: &str| {
+        OPERATIONS
+            .iter()
+            .find(|o| o.operation_id == id)
+            .map(|o| o.since)
+            .expect("in the table")
+    };
+    // Checked against the release tags of goharbor/harbor (codegen/data/since.yaml).
+    assert_eq!(since("getHealth"), HarborVersion::BASELINE);
+    assert_eq!(since("stopScanArtifact"), HarborVersion::new(2, 4, 0));
+    assert_eq!(since("getPermissions"), HarborVersion::new(2, 10, 0));
+    assert_eq!(
+        since("listArtifactsOfProject"),
+        HarborVersion::new(2, 11, 1)
+    );
+    assert_eq!(since("listAuditLogExts"), HarborVersion::new(2, 13, 0));
+    for op in OPERATIONS {
+        assert!(
+            op.since >= HarborVersion::BASELINE && op.since <= HarborVersion::new(2, 15, 2),
+            "{}: {}",
+            op.operation_id,
+            op.since
+        );
     }
 }

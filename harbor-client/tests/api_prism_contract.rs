@@ -25,7 +25,10 @@ fn prism() -> Option<&'static Prism> {
 
 fn client(prism: &Prism) -> HarborClient {
     HarborClient::builder_with_api_root(&prism.url)
-        .basic_auth("admin", "Harbor12345")
+        .credentials(harbor_client::transport::Credentials::basic(
+            "admin",
+            "Harbor12345",
+        ))
         .build()
         .expect("client")
 }
@@ -37,6 +40,7 @@ const PRISM_CANNOT_ANSWER: &[&str] = &["getCert", "downloadScanData"];
 /// `call_all` awaits all 203 operations in one generated function; in a debug build its poll
 /// frame is large, so it runs on a thread with a roomy stack rather than the 2 MiB default of
 /// test threads (users call one operation at a time and never build such a frame).
+#[harbor_testkit::needs("prism", spec)]
 #[test]
 fn every_typed_method_passes_prism_validation() {
     let worker = std::thread::Builder::new()
@@ -100,6 +104,7 @@ async fn check_every_typed_method() {
     );
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn a_request_that_breaks_the_spec_is_refused_by_prism() {
     // Proves the harness can fail: a page size above Harbor's maximum of 100.
@@ -111,6 +116,7 @@ async fn a_request_that_breaks_the_spec_is_refused_by_prism() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(422), "{err}");
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn typed_paging_reads_total_count_from_prism() {
     let Some(prism) = prism() else { return };
@@ -123,4 +129,28 @@ async fn typed_paging_reads_total_count_from_prism() {
         "X-Total-Count is declared by the spec"
     );
     assert_eq!(page.page, 1);
+}
+
+#[harbor_testkit::needs("prism", spec)]
+#[tokio::test]
+async fn the_version_check_reads_systeminfo_as_the_spec_describes_it() {
+    let Some(prism) = prism() else { return };
+    let client = client(prism);
+    // Prism answers `harbor_version` with the spec's placeholder, which is not a version:
+    // the client then knows nothing and lets a newer operation go to the server.
+    let version = client
+        .server_version()
+        .await
+        .expect("systeminfo passes Prism's validation and decodes");
+    assert_eq!(version, None);
+    client
+        .list_audit_log_exts(&Default::default())
+        .await
+        .expect("sent, since the server's version is unknown");
+    let requests = prism.requests();
+    assert!(
+        requests.iter().any(|r| r == "GET /systeminfo"),
+        "{requests:?}"
+    );
+    assert!(prism.violations().iter().all(|v| !v.contains("systeminfo")));
 }

@@ -37,6 +37,7 @@ fn prisms() -> Option<&'static [Prism]> {
         .as_deref()
 }
 
+#[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn generated_responses_decode_into_our_models() {
     let Some(prisms) = prisms() else { return };

@@ -14,7 +14,10 @@ use api_support::recorder::{Recorder, json, query_param};
 
 fn v1(server: &Recorder) -> HarborV1Client {
     HarborClient::builder(format!("{}/api/v2.0", server.url))
-        .basic_auth("admin", "Harbor12345")
+        .credentials(harbor_client::transport::Credentials::basic(
+            "admin",
+            "Harbor12345",
+        ))
         .build_v1()
         .unwrap()
 }

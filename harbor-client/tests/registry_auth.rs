@@ -13,15 +13,16 @@ use common::{auth, make_image, noise};
 use harbor_client::registry::{
     Digest, ImageOptions, ImageReference, MountOutcome, RegistryClient, Repository,
 };
-use harbor_client::transport::Credentials;
+use harbor_client::transport::{Credentials, Keychain};
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn push_pull_round_trip_with_one_token_per_scope_set() {
     let Some((reg, svc)) = auth::start(None, Duration::from_secs(1800)).await else {
         return;
     };
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let src = tempfile::tempdir().unwrap();
@@ -73,6 +74,7 @@ async fn push_pull_round_trip_with_one_token_per_scope_set() {
     );
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn sixty_four_concurrent_pulls_make_one_token_request() {
     let Some((reg, svc)) = auth::start(None, Duration::from_secs(1800)).await else {
@@ -103,13 +105,14 @@ async fn sixty_four_concurrent_pulls_make_one_token_request() {
     assert_eq!(svc.count() - before, 1, "single-flight");
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn mount_gets_a_token_with_both_scopes() {
     let Some((reg, svc)) = auth::start(None, Duration::from_secs(1800)).await else {
         return;
     };
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let a: Repository = format!("{}/team/a", reg.host()).parse().unwrap();
@@ -127,6 +130,7 @@ async fn mount_gets_a_token_with_both_scopes() {
     assert_eq!(c.head_blob(&b, &d).await.unwrap(), 5000);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn a_token_expiring_in_the_middle_of_an_upload_is_renewed() {
     // Tokens are issued with a clock 60 s + lifetime - 2 s behind: the registry (60 s leeway)
@@ -139,7 +143,7 @@ async fn a_token_expiring_in_the_middle_of_an_upload_is_renewed() {
         return;
     };
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let repo: Repository = format!("{}/team/slow", reg.host()).parse().unwrap();

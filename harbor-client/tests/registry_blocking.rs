@@ -23,7 +23,7 @@ use harbor_client::registry::blocking::{MountOutcome, RegistryClient};
 use harbor_client::registry::{
     Descriptor, Digest, ImageOptions, ImageReference, MediaType, ProgressEvent, Repository,
 };
-use harbor_client::transport::Credentials;
+use harbor_client::transport::{Credentials, Keychain};
 
 fn harness() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -181,6 +181,7 @@ fn roundtrip(c: &RegistryClient, host: &str) {
     assert!(!c.blob_exists(&r, d1).unwrap());
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn push_list_fetch_pull_delete_without_auth() {
     let rt = harness();
@@ -190,6 +191,7 @@ fn push_list_fetch_pull_delete_without_auth() {
     roundtrip(&client(), &reg.host());
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn push_list_fetch_pull_delete_with_token_auth() {
     let rt = harness();
@@ -199,7 +201,7 @@ fn push_list_fetch_pull_delete_with_token_auth() {
     };
     let c = RegistryClient::new(
         harbor_client::registry::RegistryClient::builder()
-            .credentials(Credentials::basic("u", "p"))
+            .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
             .build()
             .unwrap(),
     )
@@ -213,6 +215,7 @@ fn push_list_fetch_pull_delete_with_token_auth() {
     assert_eq!(tokens.count(), before);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn images_move_with_progress_and_callbacks_cannot_reenter() {
     let rt = harness();
@@ -289,6 +292,7 @@ fn images_move_with_progress_and_callbacks_cannot_reenter() {
     }
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn downloads_resume_and_verify_like_the_async_client() {
     let rt = harness();
@@ -361,6 +365,7 @@ impl<W: std::io::Write> std::io::Write for Started<W> {
     }
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn clones_feed_each_other_through_a_pipe_without_deadlock() {
     let rt = harness();
@@ -408,6 +413,7 @@ fn clones_feed_each_other_through_a_pipe_without_deadlock() {
     });
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn a_failing_reader_fails_the_upload_with_its_error() {
     struct Broken(usize);
@@ -437,6 +443,7 @@ fn a_failing_reader_fails_the_upload_with_its_error() {
     );
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[test]
 fn a_reader_used_inside_a_runtime_refuses_then_goes_on_outside() {
     let rt = harness();
@@ -506,6 +513,7 @@ async fn inside_an_async_runtime_every_call_is_a_config_error() {
     drop(c);
 }
 
+#[harbor_testkit::needs("docker-registry", "skopeo")]
 #[test]
 fn skopeo_interop_both_ways() {
     let rt = harness();

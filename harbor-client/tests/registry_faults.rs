@@ -23,6 +23,7 @@ fn via(proxy: &FaultProxy, repo: &Repository) -> Repository {
     format!("{}/{}", proxy.host(), repo.name()).parse().unwrap()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn download_cut_mid_blob_is_resumed_with_correct_bytes() {
     let Some((reg, repo, data, d)) = setup("faults/down").await else {
@@ -47,6 +48,7 @@ async fn download_cut_mid_blob_is_resumed_with_correct_bytes() {
     );
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn flipped_byte_fails_verification_and_writes_nothing() {
     let Some((reg, repo, _data, d)) = setup("faults/flip").await else {
@@ -104,11 +106,13 @@ async fn upload_cut_is_resumed(chunk: Option<u64>, name: &str) {
     assert!(back.as_ref() == data.as_slice());
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn chunked_upload_cut_mid_chunk_is_resumed() {
     upload_cut_is_resumed(Some(512 * 1024), "faults/chunked").await;
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn streamed_upload_cut_is_resumed() {
     upload_cut_is_resumed(None, "faults/streamed").await;

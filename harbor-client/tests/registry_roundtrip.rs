@@ -23,6 +23,7 @@ fn repo(reg: &Registry, name: &str) -> Repository {
     format!("{}/{name}", reg.host()).parse().unwrap()
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn push_then_pull_is_byte_identical() {
     let Some(reg) = common::registry().await else {
@@ -102,6 +103,7 @@ async fn push_then_pull_is_byte_identical() {
     assert_eq!(part.as_ref(), &layers[0][10..20]);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn index_pull_picks_the_platform_and_copy_keeps_digests() {
     let Some(reg) = common::registry().await else {
@@ -145,6 +147,7 @@ async fn index_pull_picks_the_platform_and_copy_keeps_digests() {
     assert_eq!(c.head_manifest(&to).await.unwrap().digest, index.digest);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn chunked_upload_with_chunks_smaller_than_the_blob() {
     let Some(reg) = common::registry().await else {
@@ -194,6 +197,7 @@ async fn chunked_upload_with_chunks_smaller_than_the_blob() {
     assert_eq!(gone.status(), 404);
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn streamed_upload_with_unknown_digest_and_mount() {
     let Some(reg) = common::registry().await else {
@@ -234,6 +238,7 @@ async fn streamed_upload_with_unknown_digest_and_mount() {
     assert!(e.is_not_found(), "{e}");
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn tags_follow_link_pages_and_catalog_lists() {
     let Some(reg) = common::registry().await else {
@@ -313,6 +318,7 @@ async fn tags_follow_link_pages_and_catalog_lists() {
     assert!(e.is_not_found(), "{e}");
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
     let Some(reg) = common::registry().await else {
@@ -383,6 +389,7 @@ async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
     assert!(c.get_manifest(&by_digest).await.unwrap_err().is_not_found());
 }
 
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn wrong_digest_in_reference_is_refused() {
     let Some(reg) = common::registry().await else {

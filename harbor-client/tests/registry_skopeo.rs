@@ -7,6 +7,7 @@ mod common;
 use common::{blob_names, gzip_stored, make_image, noise, skopeo, tool};
 use harbor_client::registry::{ImageOptions, ImageReference, OciLayout, RegistryClient};
 
+#[harbor_testkit::needs("docker-registry", "skopeo")]
 #[tokio::test]
 async fn skopeo_pushes_and_we_pull_the_same_digests() {
     let Some(reg) = common::registry().await else {
@@ -55,6 +56,7 @@ async fn skopeo_pushes_and_we_pull_the_same_digests() {
     }
 }
 
+#[harbor_testkit::needs("docker-registry", "skopeo")]
 #[tokio::test]
 async fn we_push_and_skopeo_copies_out_the_same_layout() {
     let Some(reg) = common::registry().await else {

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::fake::{Fake, Seen, authz, query_all, resp};
 use harbor_client::registry::{ImageReference, RegistryClient};
-use harbor_client::transport::{Credentials, Request, Transport};
+use harbor_client::transport::{Credentials, Keychain, Request, Transport};
 use http::Method;
 
 const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
@@ -249,7 +249,7 @@ async fn harbor_basic_after_bearer_uses_basic_credentials_when_held() {
     })
     .await;
     let t = Transport::builder()
-        .credentials(Credentials::basic("u", "p"))
+        .keychain(Keychain::new().with(&f.host(), Credentials::basic("u", "p")))
         .build()
         .unwrap();
     let url: url::Url = format!("http://{}/v2/p/app/manifests/v1", f.host())
@@ -290,7 +290,7 @@ async fn preemptive_basic_skips_the_token_dance() {
     .await;
     let c = RegistryClient::builder()
         .configure_transport(|b| {
-            b.credentials(Credentials::basic("u", "p"))
+            b.keychain(Keychain::new().with(&f.host(), Credentials::basic("u", "p")))
                 .preemptive_basic(true)
         })
         .build()
@@ -328,7 +328,7 @@ async fn refused_credentials_are_an_auth_error_not_a_loop() {
     .await;
     cell.set(f.addr.port()).unwrap();
     let c = RegistryClient::builder()
-        .credentials(Credentials::basic("u", "wrong"))
+        .keychain(Keychain::new().with(&f.host(), Credentials::basic("u", "wrong")))
         .build()
         .unwrap();
     let r: ImageReference = format!("{}/p/app:v1", f.host()).parse().unwrap();

@@ -7,7 +7,7 @@ mod common;
 
 use common::fake::{Fake, authz, resp};
 use harbor_client::registry::{Digest, RegistryClient, Repository};
-use harbor_client::transport::Credentials;
+use harbor_client::transport::{Credentials, Keychain};
 
 #[tokio::test]
 async fn authorization_is_not_forwarded_to_another_origin() {
@@ -34,7 +34,7 @@ async fn authorization_is_not_forwarded_to_another_origin() {
     .await;
     let c = RegistryClient::builder()
         .configure_transport(|b| {
-            b.credentials(Credentials::basic("u", "p"))
+            b.keychain(Keychain::new().with(&registry.host(), Credentials::basic("u", "p")))
                 .preemptive_basic(true)
         })
         .build()

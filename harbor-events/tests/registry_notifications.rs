@@ -3,8 +3,8 @@
 //! `skopeo` pushes and pulls an image. Every body decodes as the registry format, round-trips,
 //! and maps to the unified kinds (manifest push/pull → artifact kinds, layers → blob kinds).
 //!
-//! Needs `docker-registry` and `skopeo` on PATH: skipped with a notice when absent, failed
-//! when the environment variable `CI` is `true`.
+//! Needs `docker-registry` and `skopeo` on PATH: ignored (with the reason) when absent, failed
+//! when the environment variable `CI` is `true` (`harbor_testkit::needs` and `tool`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
@@ -15,27 +15,12 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use harbor_events::{Decoder, EventKind, Format};
+use harbor_testkit::tool;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::mpsc;
 
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 fn tools_or_skip() -> Option<(PathBuf, PathBuf)> {
-    match (tool("docker-registry"), tool("skopeo")) {
-        (Some(r), Some(s)) => Some((r, s)),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("docker-registry and skopeo must be on PATH when CI=true")
-        }
-        _ => {
-            eprintln!("SKIP: docker-registry or skopeo not on PATH");
-            None
-        }
-    }
+    Some((tool("docker-registry")?, tool("skopeo")?))
 }
 
 /// Kills the registry when the test ends, however it ends.
@@ -123,6 +108,7 @@ async fn receive(
     http::StatusCode::OK
 }
 
+#[harbor_testkit::needs("docker-registry", "skopeo")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registry_notifications_of_a_real_push_and_pull_decode_and_round_trip() {
     let Some((registry_bin, skopeo)) = tools_or_skip() else {

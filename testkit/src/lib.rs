@@ -1,18 +1,22 @@
-//! Test support shared by the integration tests of `harbor-auth`, `harbor-client` and
-//! `harbor-examples`. Dev-only (`publish = false`); it depends on no `harbor-*` crate, so that
-//! it can be a dev-dependency of all of them without a cycle.
+//! Test support shared by the integration tests of `harbor-auth`, `harbor-client`,
+//! `harbor-events` and `harbor-examples`. Dev-only (`publish = false`); it depends on no
+//! `harbor-*` library crate, so that it can be a dev-dependency of all of them without a cycle.
 //!
 //! What is here is what every harness needs the same way:
 //!
-//! - [`tool`]: an external program on `PATH`, with the team's SKIP rule: when it is absent the
-//!   test prints `SKIP: NAME not on PATH` to stderr and returns, but under `CI=true` it fails.
+//! - [`needs`]: the attribute that marks a test needing a real component; when it is absent
+//!   the test shows as ignored with its reason (below).
+//! - [`tool`]: an external program on `PATH`, the runtime guard behind [`needs`]: when it is
+//!   absent the test prints `SKIP: NAME not on PATH` to stderr and returns, but under `CI=true`
+//!   it fails with the install hint.
 //! - [`free_port`]: a free loopback port.
 //! - [`noise`]: deterministic pseudo-random bytes (the same `(len, seed)` always gives the same
 //!   bytes, in every crate).
-//! - [`Registry`]: a real `docker-registry` on a loopback port with a configuration the caller
-//!   extends (token auth, notifications), killed on drop.
+//! - [`Registry`]: a real `docker-registry` on a loopback port (of `127.0.0.1`, or another
+//!   `127.x.y.z` standing for another host) with a configuration the caller extends (token
+//!   auth, [`htpasswd_auth`], notifications), killed on drop.
 //! - [`Prism`]: `prism mock --errors` serving Harbor's swagger ([`spec_path`]) on a loopback
-//!   port, killed on drop; [`require_spec`] and [`require_prism`] apply the SKIP rule to them.
+//!   port, killed on drop; [`require_spec`] and [`require_prism`] are its runtime guards.
 //!
 //! What depends on a `harbor-*` crate (images built with `harbor-client` types, keys and
 //! certificates with `harbor-auth` types, token services) stays in each crate's own harness.
@@ -20,38 +24,85 @@
 //! A test harness fails by panicking, so the functions here panic (with a message that says what
 //! went wrong) where a setup step fails; each says so under `# Panics`.
 //!
+//! # A test that needs a real component
+//!
+//! Such a test carries two lines of defence:
+//!
 //! ```no_run
-//! let Some(registry) = harbor_testkit::Registry::start("") else {
-//!     return; // SKIP: docker-registry not on PATH
-//! };
-//! println!("registry at {}", registry.url());
+//! #[harbor_testkit::needs("docker-registry", "skopeo")]
+//! #[test]
+//! fn skopeo_copies_what_we_push() {
+//!     let Some(registry) = harbor_testkit::Registry::start("") else {
+//!         return; // the runtime guard: SKIP outside CI, a failure under CI=true
+//!     };
+//!     let Some(_skopeo) = harbor_testkit::tool("skopeo") else {
+//!         return;
+//!     };
+//!     println!("registry at {}", registry.url());
+//! }
 //! ```
+//!
+//! 1. [`needs`] decides at compile time. When a named tool is not on `PATH` (or, for the word
+//!    `spec`, Harbor's swagger is not at [`spec_path`]) and `CI` is not `true`, the test is
+//!    compiled as `#[ignore = "needs docker-registry, skopeo on PATH"]`, so `cargo test` counts
+//!    it as ignored and prints why:
+//!
+//!    ```text
+//!    test skopeo_copies_what_we_push ... ignored, needs skopeo on PATH
+//!    test result: ok. 12 passed; 0 failed; 3 ignored; ...
+//!    ```
+//!
+//!    `cargo test -- --include-ignored` runs it anyway (its guard then prints `SKIP`). Under
+//!    `CI=true` nothing is ignored: the test runs, and fails if the tool is absent.
+//! 2. The runtime guard ([`tool`], [`Registry::start`], [`require_prism`], [`require_spec`])
+//!    stays in the test: it finds the path of the tool, and it is what fails under `CI=true`
+//!    with the install hint. Keep the tool's name literally in both (`needs("skopeo")` and
+//!    `tool("skopeo")`): CI's checks read the names in `tool` calls to see that `.ci/run` installs
+//!    every tool a test asks for.
+//!
+//! Put `needs` above `#[test]` or `#[tokio::test]`. It names the tools the whole test needs,
+//! also those a helper looks up for it.
+//!
+//! What is tracked: `needs` emits `option_env!("PATH")` and `option_env!("CI")` into the test
+//! crate, so `cargo` rebuilds the test when `PATH` or `CI` differ from the last build (start
+//! `cargo test` with a `PATH` that lacks a tool and the ignore appears; with it back, it goes).
+//! The spec, when present, is a file dependency (deleting it rebuilds). What is *not* tracked:
+//! a tool installed into, or removed from, a directory that is already on `PATH`, and the spec
+//! appearing where it was absent, since neither changes any variable. After such a change run
+//! `cargo clean -p CRATE` (e.g. `cargo clean -p harbor-client`), or `touch` the test file, so
+//! that the attribute looks again; until then a test stays ignored after its tool was
+//! installed, and one whose tool was removed runs into its runtime guard (`SKIP`, or a failure
+//! under `CI=true`). A test binary run by hand, not by `cargo test`, keeps the decision of its
+//! build, and one built from an environment with another `PATH` (an IDE's) makes the next
+//! `cargo test` rebuild the test crates that use `needs` (their libraries are not rebuilt).
 #![allow(clippy::panic, clippy::expect_used)]
 
+mod lookup;
 mod prism;
 mod registry;
 
 use std::path::PathBuf;
 
+pub use harbor_testkit_macros::needs;
 pub use prism::{Prism, require_prism, require_spec, spec_path};
-pub use registry::Registry;
+pub use registry::{Registry, htpasswd_auth};
 
 /// Whether the environment variable `CI` is `true`: then a missing tool or spec fails the test
-/// instead of skipping it.
+/// instead of skipping it, and [`needs`] ignores nothing.
 pub fn ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
+    lookup::is_ci()
 }
 
-/// Finds the executable `name` on `PATH`, without the SKIP rule.
+/// Finds the executable `name` on `PATH`, without the SKIP rule (the lookup [`needs`] makes at
+/// compile time).
 pub fn which(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
+    lookup::find_on_path(name)
 }
 
-/// The path of the external tool `name` on `PATH`. When it is absent: `None` after printing
-/// `SKIP: NAME not on PATH` to stderr, so the test can return.
+/// The path of the external tool `name` on `PATH`: the runtime guard of a test marked
+/// [`needs`]`("NAME")`. When it is absent: `None` after printing `SKIP: NAME not on PATH` to
+/// stderr, so the test can return (it gets here only when run with `--include-ignored`, or when
+/// the tool went away after the test was built).
 ///
 /// # Panics
 /// When the tool is absent and `CI=true` ([`ci`]): CI must not skip.
@@ -75,9 +126,17 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 /// # Panics
 /// When the loopback interface cannot be bound.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+    free_port_on(std::net::Ipv4Addr::LOCALHOST)
+}
+
+/// A free port on the loopback address `ip` (any `127.x.y.z` is loopback on Linux).
+///
+/// # Panics
+/// When the address cannot be bound.
+pub fn free_port_on(ip: std::net::Ipv4Addr) -> u16 {
+    std::net::TcpListener::bind((ip, 0))
         .and_then(|l| l.local_addr())
-        .expect("bind a free port on 127.0.0.1")
+        .unwrap_or_else(|e| panic!("bind a free port on {ip}: {e}"))
         .port()
 }
 

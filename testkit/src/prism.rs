@@ -11,11 +11,11 @@ use crate::{ci, free_port, tool};
 /// How long Prism may take to listen (it parses a large spec) before the test fails.
 const READY_WITHIN: Duration = Duration::from_secs(90);
 
-/// Where Harbor's swagger lives: `../shared/specs/harbor-v2.0-swagger.yaml` relative to the
-/// workspace root, i.e. the team's `shared/` folder beside the repository (never copied into
-/// it).
+/// Where Harbor's swagger lives: the copy vendored beside the API generator,
+/// `codegen/spec/harbor-v2.0-swagger.yaml` (its source commit is in `codegen/spec/SOURCES.md`).
+/// `needs(spec)` looks for it at the same place.
 pub fn spec_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs/harbor-v2.0-swagger.yaml")
+    crate::lookup::spec_under(&Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
 }
 
 /// [`spec_path`] when the file is there; otherwise `None` after a SKIP notice on stderr.
@@ -34,7 +34,7 @@ pub fn require_spec() -> Option<PathBuf> {
         );
     }
     eprintln!(
-        "SKIP: Harbor's spec not found at {} (no shared/ beside the repository)",
+        "SKIP: Harbor's spec not found at {} (a partial checkout?)",
         path.display()
     );
     None

@@ -1,25 +1,26 @@
 //! A real `docker-registry` (distribution) on a loopback port.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{free_port, tool};
+use crate::{free_port_on, tool};
 
 /// How long a registry may take to listen before the test fails.
 const READY_WITHIN: Duration = Duration::from_secs(20);
 
 /// A running `docker-registry serve CONFIG`, killed on drop.
 ///
-/// The configuration is a base this type writes (loopback address on a free port, filesystem
+/// The configuration is a base this type writes (a loopback address, `127.0.0.1` unless
+/// [`Registry::start_at`] names another, on a free port; filesystem
 /// storage in [`Registry::dir`] with deletes enabled, upload purging off, errors logged to
 /// `registry.log`) followed by the caller's own top-level sections (`auth:`, `notifications:`
 /// ...). The registry has no auth unless the caller adds it.
 #[derive(Debug)]
 pub struct Registry {
     child: Child,
-    /// Where it listens: `127.0.0.1:PORT`.
+    /// Where it listens: `127.0.0.1:PORT` (or the address given to [`Registry::start_at`]).
     pub addr: SocketAddr,
     /// Its port (the one of [`Registry::addr`]).
     pub port: u16,
@@ -36,9 +37,18 @@ impl Registry {
     /// # Panics
     /// Under `CI=true` when the tool is absent, and as [`Registry::start_in`] does.
     pub fn start(extra: &str) -> Option<Registry> {
+        Self::start_at(Ipv4Addr::LOCALHOST, extra)
+    }
+
+    /// As [`Registry::start`], listening on another loopback address (`127.0.0.2`, ...), so
+    /// that several registries stand for several hosts.
+    ///
+    /// # Panics
+    /// As [`Registry::start`].
+    pub fn start_at(ip: Ipv4Addr, extra: &str) -> Option<Registry> {
         let bin = tool("docker-registry")?;
         let dir = tempfile::tempdir().expect("create a temporary directory for the registry");
-        Some(Self::start_in(&bin, dir, extra))
+        Some(Self::start_in_at(&bin, dir, ip, extra))
     }
 
     /// Starts the registry binary `bin` in `dir` (which may already hold files that `extra`
@@ -49,8 +59,31 @@ impl Registry {
     /// When the files cannot be written, the process cannot be spawned, or it exits or does not
     /// listen within 20 s (the message holds its log).
     pub fn start_in(bin: &Path, dir: tempfile::TempDir, extra: &str) -> Registry {
-        let port = free_port();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Self::start_in_at(bin, dir, Ipv4Addr::LOCALHOST, extra)
+    }
+
+    /// As [`Registry::start_in`], listening on the loopback address `ip`.
+    ///
+    /// # Panics
+    /// As [`Registry::start_in`], and when `ip` has no free port.
+    pub fn start_in_at(bin: &Path, dir: tempfile::TempDir, ip: Ipv4Addr, extra: &str) -> Registry {
+        Self::start_configured(bin, dir, ip, "", extra)
+    }
+
+    /// As [`Registry::start_in_at`], with `http_extra` (lines indented by two spaces, such as
+    /// a `tls:` block with `certificate`, `key` and `clientcas`) added under `http:`.
+    ///
+    /// # Panics
+    /// As [`Registry::start_in`].
+    pub fn start_configured(
+        bin: &Path,
+        dir: tempfile::TempDir,
+        ip: Ipv4Addr,
+        http_extra: &str,
+        extra: &str,
+    ) -> Registry {
+        let port = free_port_on(ip);
+        let addr = SocketAddr::from((ip, port));
         let storage = dir.path().join("storage");
         std::fs::create_dir_all(&storage).expect("create the registry's storage directory");
         let config = format!(
@@ -58,7 +91,7 @@ impl Registry {
              log:\n  level: error\n  accesslog:\n    disabled: true\n\
              storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n  \
              maintenance:\n    uploadpurging:\n      enabled: false\n\
-             http:\n  addr: {addr}\n  secret: test-secret-not-a-credential\n\
+             http:\n  addr: {addr}\n  secret: test-secret-not-a-credential\n{http_extra}\
              {extra}",
             storage = storage.display(),
         );
@@ -108,12 +141,12 @@ impl Registry {
         }
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://IP:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// `127.0.0.1:PORT`, as image references want it.
+    /// `IP:PORT`, as image references want it.
     pub fn host(&self) -> String {
         self.addr.to_string()
     }
@@ -129,4 +162,26 @@ impl Drop for Registry {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Writes `users` (name, password) as an htpasswd file with bcrypt hashes into `dir` and
+/// returns the `auth:` section that makes `docker-registry` use it (`Basic` challenges, realm
+/// `test-registry`). Cost 4: fast, and a real bcrypt hash all the same.
+///
+/// # Panics
+/// When hashing fails or the file cannot be written.
+pub fn htpasswd_auth(dir: &Path, users: &[(&str, &str)]) -> String {
+    let lines: String = users
+        .iter()
+        .map(|(user, password)| {
+            let hash = bcrypt::hash(password, 4).expect("bcrypt a test password");
+            format!("{user}:{hash}\n")
+        })
+        .collect();
+    let path = dir.join("htpasswd");
+    std::fs::write(&path, lines).expect("write the htpasswd file");
+    format!(
+        "auth:\n  htpasswd:\n    realm: test-registry\n    path: {}\n",
+        path.display()
+    )
 }

@@ -51,12 +51,19 @@ pub async fn make_image(dir: &Path, tag: &str, layers: &[Vec<u8>]) -> (Descripto
     (desc, digests)
 }
 
-/// Runs an example binary with a clean docker config (no credentials leak in from the host).
+/// Runs an example binary with clean docker and podman configs (no credentials leak in from
+/// the host).
 pub fn run(bin: &str, args: &[&str]) -> Output {
     let home = tempfile::tempdir().unwrap();
+    run_with_docker_config(bin, args, home.path())
+}
+
+/// Runs an example binary with `DOCKER_CONFIG=dir` and no podman file.
+pub fn run_with_docker_config(bin: &str, args: &[&str], dir: &Path) -> Output {
     Command::new(bin)
         .args(args)
-        .env("DOCKER_CONFIG", home.path())
+        .env("DOCKER_CONFIG", dir)
+        .env("REGISTRY_AUTH_FILE", dir.join("no-podman-auth.json"))
         .env_remove("REGISTRY_PASSWORD")
         .output()
         .unwrap()

@@ -1,6 +1,6 @@
-//! The token endpoint: credential check, authorisation, issuance, over `http` types.
+//! The token endpoint: the HTTP handler that checks the caller, asks the authoriser and
+//! issues, over `http` types.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,146 +10,11 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::hooks::{Authorizer, CredentialChecker};
 use super::issuer::TokenIssuer;
 use super::refresh::RefreshTokens;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::scope::ScopeSet;
-
-/// Checks a user name and password.
-pub trait CredentialChecker: Send + Sync {
-    /// Whether the password is right for the user. Must take about the same time for unknown
-    /// users as for a wrong password.
-    fn check(&self, username: &str, password: &SecretString) -> bool;
-
-    /// Whether `username` may still get tokens, asked before a refresh token of theirs is
-    /// exchanged (see [`TokenEndpoint::with_refresh_tokens`]). Refresh tokens are stateless,
-    /// so this is how a removed or disabled user loses them before they expire; the default
-    /// answers `true`. [`Htpasswd`] answers whether the user is in the file.
-    fn is_active(&self, username: &str) -> bool {
-        let _ = username;
-        true
-    }
-}
-
-/// Decides what a subject may do.
-///
-/// The endpoint grants the **intersection** of what was asked and what this returns, so an
-/// authoriser may return more than asked (for example "everything in the user's projects").
-pub trait Authorizer: Send + Sync {
-    /// The access `subject` (`None` for anonymous) may have among `asked`.
-    fn allowed(&self, subject: Option<&str>, asked: &ScopeSet) -> ScopeSet;
-}
-
-impl<F> Authorizer for F
-where
-    F: Fn(Option<&str>, &ScopeSet) -> ScopeSet + Send + Sync,
-{
-    fn allowed(&self, subject: Option<&str>, asked: &ScopeSet) -> ScopeSet {
-        self(subject, asked)
-    }
-}
-
-/// Users from an Apache htpasswd file with bcrypt hashes (`htpasswd -B`), the format
-/// `docker-registry`'s own htpasswd auth uses.
-pub struct Htpasswd {
-    users: HashMap<String, String>,
-    dummy: String,
-}
-
-impl fmt::Debug for Htpasswd {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Htpasswd")
-            .field("users", &self.users.keys().collect::<Vec<_>>())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Htpasswd {
-    /// Parses htpasswd text: `user:$2y$...` lines; blank lines and `#` comments are skipped.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Htpasswd`] naming the line when it is not `user:bcrypt-hash` (MD5, SHA-1 and crypt
-    /// hashes are refused: regenerate with `htpasswd -B`).
-    pub fn parse(text: &str) -> Result<Self> {
-        let mut users = HashMap::new();
-        for (i, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let bad = |what: &str| Error::Htpasswd {
-                reason: format!("htpasswd line {}: {what}", i + 1),
-            };
-            let (user, hash) = line
-                .split_once(':')
-                .ok_or_else(|| bad("expected `user:hash`"))?;
-            if user.is_empty() {
-                return Err(bad("empty user name"));
-            }
-            if !(hash.starts_with("$2y$") || hash.starts_with("$2b$") || hash.starts_with("$2a$")) {
-                return Err(bad(
-                    "only bcrypt hashes are supported (create them with `htpasswd -B`)",
-                ));
-            }
-            users.insert(user.to_owned(), hash.to_owned());
-        }
-        // Unknown users are checked against a dummy hash of the highest cost in the file, so
-        // they take as long as a wrong password.
-        let cost = users
-            .values()
-            .filter_map(|h| h.get(4..6).and_then(|c| c.parse::<u32>().ok()))
-            .max()
-            .unwrap_or(bcrypt::DEFAULT_COST)
-            .clamp(4, 31);
-        let dummy =
-            bcrypt::hash("dummy password for timing", cost).map_err(|e| Error::Htpasswd {
-                reason: format!("bcrypt unavailable: {e}"),
-            })?;
-        Ok(Self { users, dummy })
-    }
-
-    /// Reads an htpasswd file.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Htpasswd`] when the file cannot be read or parsed.
-    pub fn from_path(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Htpasswd {
-            reason: format!("cannot read {}: {e}", path.display()),
-        })?;
-        Self::parse(&text)
-    }
-
-    /// A bcrypt hash line for `user` (for tests and tooling).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Htpasswd`] when hashing fails.
-    pub fn hash_line(user: &str, password: &str, cost: u32) -> Result<String> {
-        let h = bcrypt::hash(password, cost).map_err(|e| Error::Htpasswd {
-            reason: format!("bcrypt failed: {e}"),
-        })?;
-        Ok(format!("{user}:{h}"))
-    }
-}
-
-impl CredentialChecker for Htpasswd {
-    fn check(&self, username: &str, password: &SecretString) -> bool {
-        match self.users.get(username) {
-            Some(h) => bcrypt::verify(password.expose_secret(), h).unwrap_or(false),
-            None => {
-                // Spend the same time as for a known user.
-                let _ = bcrypt::verify(password.expose_secret(), &self.dummy);
-                false
-            }
-        }
-    }
-
-    fn is_active(&self, username: &str) -> bool {
-        self.users.contains_key(username)
-    }
-}
 
 /// A ready token endpoint (`GET` with `service`/`scope`/`account`, and OAuth2 `POST` with
 /// `grant_type=password`, and `refresh_token` once [refresh tokens are
@@ -264,7 +129,7 @@ impl TokenEndpoint {
     /// key, issued for another service, or an access token. Any endpoint holding the same key
     /// and service accepts it, so they survive restarts and work behind a load balancer.
     /// Revoking them all means rotating the signing key; one user's are revoked by making
-    /// [`CredentialChecker::is_active`] answer `false` (for [`Htpasswd`]: remove the user).
+    /// [`CredentialChecker::is_active`] answer `false` (for [`Htpasswd`](super::Htpasswd): remove the user).
     ///
     /// ```
     /// use std::time::Duration;
@@ -282,7 +147,7 @@ impl TokenEndpoint {
     ///
     /// # Errors
     ///
-    /// [`Error::Key`] when the refresh-token header or verifier cannot be built from the
+    /// [`Error::Key`](crate::Error::Key) when the refresh-token header or verifier cannot be built from the
     /// issuer's key (it should not happen for a key the issuer signs with).
     pub fn with_refresh_tokens(mut self, lifetime: Duration) -> Result<Self> {
         let refresh = RefreshTokens::new(&self.issuer, &self.service, lifetime)?;

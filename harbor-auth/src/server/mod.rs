@@ -38,15 +38,21 @@
 //! ```
 
 mod endpoint;
+mod hooks;
+mod htpasswd;
 mod issuer;
 mod keys;
 mod refresh;
 mod verifier;
 
-pub use endpoint::{Authorizer, CredentialChecker, Htpasswd, TokenEndpoint};
+pub use endpoint::TokenEndpoint;
+pub use hooks::{Authorizer, CredentialChecker};
+pub use htpasswd::Htpasswd;
 pub use issuer::{
     AccessEntry, DEFAULT_LIFETIME, IssuedToken, KeyIdFormat, RegistryClaims, TokenIssuer,
     TokenIssuerBuilder,
 };
 pub use keys::{KeyKind, PublicKey, SigningKey, certificates_from_pem, libtrust_key_id};
-pub use verifier::{DEFAULT_LEEWAY, TokenVerifier, TokenVerifierBuilder};
+pub use verifier::{
+    DEFAULT_LEEWAY, MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, TokenVerifierBuilder,
+};

@@ -5,7 +5,9 @@
 //! are known under their libtrust id **and** their RFC 7638 thumbprint, so tokens for 2.x and
 //! 3.x registries both verify). Then the signature with an algorithm of the key's family only
 //! (`alg: none` and HMAC never verify), then `iss`, `aud` (a string), `exp`/`nbf` with leeway
-//! (60 s by default), and finally that the `access` claim covers what is asked.
+//! (60 s by default, [`MAX_LEEWAY`] at most), and finally that the `access` claim covers what is
+//! asked (a request for `*` needs a grant of `*`). A token longer than [`MAX_TOKEN_LEN`] is
+//! refused before it is decoded; a header with a member twice (two `alg`s) is malformed.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -28,6 +30,14 @@ use crate::scope::{ActionSet, ScopeSet};
 
 /// The default clock leeway for `exp` and `nbf` (distribution's value).
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// The largest leeway a verifier accepts (5 minutes): a larger one is lowered to this, so a
+/// configuration slip cannot keep expired tokens alive for hours.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// The longest token verified (64 KiB, room for an `x5c` chain of a few certificates). Longer
+/// input is refused before anything is decoded.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
 /// A trusted key, parsed once per algorithm it may verify.
 struct TrustedKey {
@@ -148,9 +158,9 @@ impl TokenVerifierBuilder {
         self
     }
 
-    /// The leeway for `exp` and `nbf` (default 60 s).
+    /// The leeway for `exp` and `nbf` (default 60 s, at most [`MAX_LEEWAY`]).
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
+        self.leeway = leeway.min(MAX_LEEWAY);
         self
     }
 
@@ -275,6 +285,9 @@ impl TokenVerifier {
     ///
     /// [`Error::TokenRejected`] with the [`TokenRejection`] reason.
     pub fn verify(&self, token: &str, wanted: &ScopeSet) -> Result<RegistryClaims> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(reject(TokenRejection::TooLarge));
+        }
         let malformed = || reject(TokenRejection::Malformed);
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =

@@ -12,11 +12,12 @@ use url::Url;
 
 use crate::api::names::ProjectRef;
 use crate::api::page::{Page, parse_next_link};
-use crate::transport::{Credentials, Request, RetryPolicy, Transport, TransportBuilder};
+use crate::api::version::{self, HarborVersion, VersionCheck};
+use crate::transport::{Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder};
 use crate::{Error, Result};
 
 /// The largest response body an API call reads (64 MiB); a larger answer fails with
-/// [`Error::Protocol`] rather than exhausting memory.
+/// [`Error::TooLarge`] rather than exhausting memory.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The header Harbor reads to take a numeric-looking `{project_name_or_id}` as a name.
@@ -38,6 +39,9 @@ pub struct HarborClient {
 struct Inner {
     transport: Transport,
     api_root: Url,
+    version_check: VersionCheck,
+    /// The server's version once read (`None`: it did not say); shared by the clones.
+    server_version: tokio::sync::OnceCell<Option<HarborVersion>>,
 }
 
 /// Builds a [`HarborClient`]. Obtain one with [`HarborClient::builder`] or
@@ -49,6 +53,8 @@ pub struct HarborClientBuilder {
     exact_root: bool,
     transport: TransportBuilder,
     prebuilt: Option<Transport>,
+    version_check: VersionCheck,
+    credentials: Option<Credentials>,
 }
 
 impl HarborClient {
@@ -100,6 +106,57 @@ impl HarborClient {
             req: ApiRequest::new(method, path.to_owned()),
             error: None,
         }
+    }
+
+    /// The Harbor version the server reports (`harbor_version` of `GET /systeminfo`, such as
+    /// `v2.11.0-abc123`), read once per client and shared by its clones; `None` when the
+    /// server does not say (anonymous `systeminfo` may omit it) or says something that is not
+    /// a version. With [`VersionCheck::Assume`] it is that version, and nothing is asked.
+    ///
+    /// # Errors
+    ///
+    /// As any call, when `systeminfo` cannot be read (not cached: the next call asks again).
+    pub async fn server_version(&self) -> Result<Option<HarborVersion>> {
+        if let VersionCheck::Assume(v) = self.inner.version_check {
+            return Ok(Some(v));
+        }
+        self.inner
+            .server_version
+            .get_or_try_init(|| async {
+                #[derive(serde::Deserialize)]
+                struct SystemInfo {
+                    #[serde(default)]
+                    harbor_version: Option<String>,
+                }
+                let info: SystemInfo = self
+                    .send_json(ApiRequest::new(Method::GET, "/systeminfo".to_owned()))
+                    .await?;
+                Ok(info.harbor_version.and_then(|v| v.parse().ok()))
+            })
+            .await
+            .copied()
+    }
+
+    /// Refuses, before anything is sent, an operation the server is known to lack (see
+    /// [`VersionCheck`]). Operations of every checked release never ask.
+    pub(crate) async fn require_version(
+        &self,
+        since: HarborVersion,
+        operation: &'static str,
+    ) -> Result<()> {
+        if since <= HarborVersion::BASELINE {
+            return Ok(());
+        }
+        let server = match self.inner.version_check {
+            VersionCheck::Off => return Ok(()),
+            VersionCheck::Assume(v) => Some(v),
+            VersionCheck::Detect => self.server_version().await.unwrap_or_else(|e| {
+                // Not knowing is not a reason to refuse: the server answers the call itself.
+                tracing::debug!(operation, error = %e, "the Harbor version could not be read");
+                None
+            }),
+        };
+        version::check(operation, since, server)
     }
 
     fn url_for(&self, req: &ApiRequest) -> Result<Url> {
@@ -243,10 +300,10 @@ async fn read_limited(method: &Method, url: &Url, mut resp: reqwest::Response) -
         .map_err(|e| Error::transport(method, url, e))?
     {
         if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-            return Err(Error::protocol(format!(
-                "{method} {}: response larger than {MAX_RESPONSE_BYTES} bytes",
-                url.path()
-            )));
+            return Err(Error::TooLarge {
+                what: "API answer",
+                limit: MAX_RESPONSE_BYTES,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -281,32 +338,29 @@ impl HarborClientBuilder {
             exact_root,
             transport: Transport::builder(),
             prebuilt: None,
+            version_check: VersionCheck::default(),
+            credentials: None,
         }
     }
 
-    /// Basic credentials of a Harbor user (database, LDAP or UAA user).
-    pub fn basic_auth(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
-        self.transport = self
-            .transport
-            .credentials(Credentials::basic(username, password));
+    /// How operations Harbor added after 2.2 are checked against the server's version before
+    /// sending (default [`VersionCheck::Detect`]: read once from `GET /systeminfo`).
+    pub fn version_check(mut self, check: VersionCheck) -> Self {
+        self.version_check = check;
         self
     }
 
-    /// A robot account: `name` is the full name as Harbor shows it (`robot$name` or
-    /// `robot$project+name`; the prefix is configurable in Harbor), `secret` its secret.
-    pub fn robot_account(self, name: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.basic_auth(name, secret)
-    }
-
-    /// An OIDC user's CLI secret (Harbor in `oidc_auth` mode accepts it on a subset of the
-    /// API: project and repository reads, `POST /projects`, and tag deletion).
-    pub fn oidc_cli_secret(self, username: impl Into<String>, secret: impl Into<String>) -> Self {
-        self.basic_auth(username, secret)
-    }
-
-    /// Any [`Credentials`] (e.g. a bearer OIDC ID token).
+    /// The credentials, bound to the Harbor's host (the URL given to the builder) and sent
+    /// nowhere else:
+    ///
+    /// - a user (database, LDAP or UAA): `Credentials::basic("alice", password)`;
+    /// - a robot account: `Credentials::robot("robot$project+ci", secret)?` (the full name as
+    ///   Harbor shows it);
+    /// - an OIDC user's CLI secret: `Credentials::basic(user, cli_secret)` (Harbor in
+    ///   `oidc_auth` mode accepts it on a subset of the API);
+    /// - an OIDC ID token: `Credentials::bearer(id_token)`.
     pub fn credentials(mut self, credentials: Credentials) -> Self {
-        self.transport = self.transport.credentials(credentials);
+        self.credentials = Some(credentials);
         self
     }
 
@@ -353,8 +407,8 @@ impl HarborClientBuilder {
         self
     }
 
-    /// Uses an existing transport (its credentials and TLS settings); the other settings
-    /// of this builder are then ignored.
+    /// Uses an existing transport (its keychain and TLS settings); the other settings of this
+    /// builder, [`HarborClientBuilder::credentials`] included, are then ignored.
     pub fn transport(mut self, transport: Transport) -> Self {
         self.prebuilt = Some(transport);
         self
@@ -389,14 +443,26 @@ impl HarborClientBuilder {
         } else {
             url.set_path(&path);
         }
-        let transport = match self.prebuilt {
-            Some(t) => t,
-            None => self.transport.build()?,
+        let transport = match (self.prebuilt, self.credentials) {
+            (Some(t), _) => t,
+            (None, None) => self.transport.build()?,
+            (None, Some(credentials)) => {
+                let host = url.host_str().unwrap_or_default();
+                let host = match url.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_owned(),
+                };
+                self.transport
+                    .keychain(Keychain::new().with(&host, credentials))
+                    .build()?
+            }
         };
         Ok(HarborClient {
             inner: Arc::new(Inner {
                 transport,
                 api_root: url,
+                version_check: self.version_check,
+                server_version: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -657,6 +723,26 @@ mod tests {
         assert_eq!(c.api_root().as_str(), "http://127.0.0.1:4010/");
         assert!(HarborClient::builder("ftp://x").build().is_err());
         assert!(HarborClient::builder("not a url").build().is_err());
+    }
+
+    #[test]
+    fn credentials_are_bound_to_the_harbor_host() {
+        let c = HarborClient::builder("https://harbor.example:8443/")
+            .credentials(Credentials::basic("admin", "pw"))
+            .build()
+            .unwrap();
+        let kc = c.transport().keychain();
+        let user = |host: &str| match kc.lookup(host, None) {
+            harbor_auth::Lookup::Ready(b) => b.credentials().username().map(str::to_owned),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(user("harbor.example:8443").as_deref(), Some("admin"));
+        assert_eq!(
+            user("harbor.example"),
+            None,
+            "another port is another origin"
+        );
+        assert_eq!(user("registry-1.docker.io"), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //!
 //! # async fn run() -> harbor_client::Result<()> {
 //! let client = HarborClient::builder("https://harbor.example.com")
-//!     .robot_account("robot$ci", "secret")
+//!     .credentials(harbor_client::transport::Credentials::robot("robot$ci", "secret")?)
 //!     .build()?;
 //! // One page (Harbor's default page size is 10; the total is in `page.total`):
 //! let page = client
@@ -49,7 +49,8 @@
 //!   value is a 422).
 //! - **`q` syntax**: [`Query`] builds exact, fuzzy (`~`), range (`[a~b]`), any-of (`{a b}`)
 //!   and all-of (`(a b)`) terms, escapes literal values, rejects what Harbor cannot parse,
-//!   and escapes `%`/`+` once more for Harbor's extra unescape of `q`.
+//!   escapes `%`/`+` once more for Harbor's extra unescape of `q`, and writes times as
+//!   Harbor parses them (`2006-01-02T15:04:05`, UTC, no zone; not the spec's text form).
 //! - **No cookie store**: a client that sends Harbor's `sid` cookie back gets
 //!   `403 CSRF token invalid` on every write; the transport keeps no cookies.
 //! - **Errors**: Harbor's `{"errors":[{"code","message"}]}` envelope, `text/plain` bodies
@@ -67,6 +68,22 @@
 //!   passwords, registry and scanner credentials, webhook auth headers) are [`Secret`]s,
 //!   redacted in `Debug`.
 //! - Retries with backoff for idempotent calls only (GET, HEAD, PUT, DELETE).
+//!
+//! # Harbor versions
+//!
+//! Every operation carries the first Harbor release whose spec has it
+//! ([`TypedOperation::since`], "Since Harbor 2.x" in its docs; read from the release tags
+//! v2.2.0 to v2.15.2). Before sending an operation Harbor added after 2.2, the client reads
+//! the server's version from `GET /systeminfo` once ([`HarborClient::server_version`],
+//! parsed into a [`HarborVersion`] from e.g. `v2.11.0-abc123`) and fails with
+//! [`Error::UnsupportedByServer`](crate::Error::UnsupportedByServer) when the server is
+//! older: a clear error instead of Harbor's `404 path … was not found`. A server that does not
+//! say its version (anonymous `systeminfo` may omit it) gets the call; [`VersionCheck`] sets a
+//! version or turns the check off.
+//!
+//! Enum-like strings (scan types, permission resources and actions, webhook event types,
+//! job statuses, ...) are closed sets such as [`models::WebhookEventType`]:
+//! `#[non_exhaustive]` enums whose `Other(String)` keeps a value a newer Harbor sends.
 //!
 //! # Harbor 1.x
 //!
@@ -86,6 +103,7 @@ mod additions;
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
 mod client;
+pub(crate) mod closed_set;
 mod location;
 pub mod models;
 mod names;
@@ -95,6 +113,7 @@ mod page;
 mod query;
 mod secret;
 pub mod v1;
+mod version;
 mod vulnerability;
 
 pub use additions::BuildHistoryEntry;
@@ -111,9 +130,12 @@ pub use names::{
 };
 pub use operations::OPERATIONS;
 pub use ops::*;
+#[cfg(fuzzing)]
+pub use page::fuzz_parse_next_link;
 pub use page::{MAX_PAGE_SIZE, Page};
 pub use query::Query;
 pub use secret::Secret;
+pub use version::{HarborVersion, VersionCheck};
 pub use vulnerability::{ReportedVulnerability, VulnerabilityReport, VulnerabilityReports};
 
 /// One row of [`OPERATIONS`]: an operation of Harbor's spec and the method that calls it.
@@ -131,4 +153,7 @@ pub struct TypedOperation {
     /// The spec parameters the method sends, as `in:name` (`X-Request-Id` is sent on every
     /// request and not listed).
     pub params: &'static [&'static str],
+    /// The first Harbor release that has the operation ([`HarborVersion::BASELINE`] for the
+    /// ones every checked release has); the method refuses an older server before sending.
+    pub since: HarborVersion,
 }

@@ -107,6 +107,14 @@ pub(crate) fn parse_next_link(link: &str) -> Option<String> {
     None
 }
 
+/// [`parse_next_link`] for the `client_headers` fuzz target. Only built by `cargo fuzz`
+/// (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_parse_next_link(link: &str) -> Option<String> {
+    parse_next_link(link)
+}
+
 /// Streams every item of a paged list: calls `fetch(page, page_size)` for pages 1, 2, …
 /// with `page_size` = [`MAX_PAGE_SIZE`] until [`Page::has_next`] is false.
 pub(crate) fn paginate<T, F, Fut>(fetch: F) -> BoxStream<'static, Result<T>>

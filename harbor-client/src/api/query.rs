@@ -4,6 +4,10 @@ use std::fmt;
 
 use crate::{Error, Result};
 
+/// The time layout Harbor's `q` parser accepts, as a `chrono` format (Go's
+/// `2006-01-02T15:04:05`).
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
 /// Harbor's `q` filter: comma-separated `key=value` terms.
 ///
 /// | builder | renders | meaning |
@@ -21,7 +25,23 @@ use crate::{Error, Result};
 ///
 /// Harbor runs an extra URL-unescape over `q` after normal query decoding; the rendered
 /// value therefore escapes `%` and `+` once more (robot names contain `+`), so they arrive
-/// as written. Times in ranges use Harbor's `2006-01-02T15:04:05` form (with a `T`).
+/// as written.
+///
+/// # Times
+///
+/// Harbor reads each bound of a range and each item of a list as a time first, then as an
+/// integer, else as text with surrounding quotes trimmed (`parseValue` in goharbor/harbor
+/// `src/lib/q/builder.go`, commit `c50c7ddd6ea4e335a480b49c618281882ab7eec9`). A time is
+/// what Go's `time.Parse("2006-01-02T15:04:05", v)` accepts:
+///
+/// - `2024-01-31T08:00:00`: date, a `T`, time of day to the second;
+/// - an optional fraction of a second (`2024-01-31T08:00:00.5`);
+/// - **no zone**: the time is taken as UTC, and `Z` or `+02:00` makes it text;
+/// - the space-separated `2020-04-09 02:36:00` given in the spec's text is *not* a time: it
+///   is compared as a string.
+///
+/// An exact term (`k=v`) is never parsed as a time. [`Query::time_range`] writes a range of
+/// [`DateTime<Utc>`](chrono::DateTime) values in this form.
 ///
 /// ```
 /// use harbor_client::api::Query;
@@ -94,6 +114,30 @@ impl Query {
         self.push(
             key,
             Value::Range(min.map(|v| v.to_string()), max.map(|v| v.to_string())),
+        )
+    }
+
+    /// `key=[min~max]` over times, written as Harbor parses them (`2006-01-02T15:04:05`,
+    /// UTC, whole seconds; see [Times](Query#times)); `None` leaves that side open.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// use harbor_client::api::Query;
+    /// let since = Utc.with_ymd_and_hms(2024, 1, 31, 8, 0, 0).unwrap();
+    /// let q = Query::new().time_range("creation_time", Some(since), None);
+    /// assert_eq!(q.to_string(), "creation_time=[2024-01-31T08:00:00~]");
+    /// ```
+    #[must_use]
+    pub fn time_range(
+        self,
+        key: &str,
+        min: Option<chrono::DateTime<chrono::Utc>>,
+        max: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Self {
+        let harbor_time = |t: chrono::DateTime<chrono::Utc>| t.format(TIME_FORMAT).to_string();
+        self.push(
+            key,
+            Value::Range(min.map(harbor_time), max.map(harbor_time)),
         )
     }
 
@@ -323,6 +367,19 @@ mod tests {
         );
         assert!(Query::new().exact("a=b", "x").render().is_err());
         assert!(Query::from("novalue").render().is_err());
+    }
+
+    #[test]
+    fn times_are_written_in_harbors_layout() {
+        use chrono::TimeZone as _;
+        let t = chrono::Utc
+            .with_ymd_and_hms(2024, 1, 31, 8, 5, 9)
+            .unwrap()
+            .checked_add_signed(chrono::TimeDelta::milliseconds(250))
+            .unwrap();
+        let q = Query::new().time_range("push_time", None, Some(t));
+        // Whole seconds, a `T`, no zone: what `time.Parse("2006-01-02T15:04:05", v)` reads.
+        assert_eq!(q.render().unwrap(), "push_time=[~2024-01-31T08:05:09]");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Blob downloads: streamed, verified while they stream, resumed when the connection breaks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -12,7 +12,7 @@ use http::{Method, StatusCode};
 use tokio::io::AsyncWriteExt as _;
 use url::Url;
 
-use super::{Digest, Hasher, RegistryClient, Repository, scope};
+use super::{Digest, Hasher, RegistryClient, Repository};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -87,7 +87,7 @@ impl RegistryClient {
     ) -> Result<u64> {
         let url = self.url(repo, &format!("blobs/{digest}"))?;
         let resp = self
-            .send(Request::new(Method::HEAD, url).scope(&scope(repo, actions)))
+            .send(Request::new(Method::HEAD, url).scope(&self.scope(repo, actions)))
             .await?;
         content_length(resp.headers())
             .ok_or_else(|| Error::protocol("the registry sent no Content-Length for the blob"))
@@ -115,7 +115,8 @@ impl RegistryClient {
         }
     }
 
-    /// Downloads a blob as a verified, resumable stream.
+    /// Downloads a blob as a verified, resumable stream, from the configured mirrors first
+    /// (see [`Registries`](crate::transport::Registries)).
     ///
     /// # Errors
     ///
@@ -123,9 +124,16 @@ impl RegistryClient {
     /// (404 when unknown), [`Error::Transport`]. Errors later in the transfer come from the
     /// stream.
     pub async fn get_blob(&self, repo: &Repository, digest: &Digest) -> Result<BlobStream> {
+        self.pull_from_mirrors(repo, true, |r| async move {
+            self.get_blob_from(&r, digest).await
+        })
+        .await
+    }
+
+    async fn get_blob_from(&self, repo: &Repository, digest: &Digest) -> Result<BlobStream> {
         let hasher = digest.hasher()?;
         let url = self.url(repo, &format!("blobs/{digest}"))?;
-        let sc = scope(repo, "pull");
+        let sc = self.scope(repo, "pull");
         let resp = self
             .send(Request::new(Method::GET, url.clone()).scope(&sc))
             .await?;
@@ -174,7 +182,7 @@ impl RegistryClient {
                         HeaderValue::from_str(&range)
                             .map_err(|_| Error::invalid("range", &range, "not a header value"))?,
                     )
-                    .scope(&scope(repo, "pull")),
+                    .scope(&self.scope(repo, "pull")),
             )
             .await?;
         if resp.status() != StatusCode::PARTIAL_CONTENT && start != 0 {
@@ -193,9 +201,11 @@ impl RegistryClient {
         })
     }
 
-    /// Downloads a blob into a file, verified: the bytes go to `<path>.partial` while they
-    /// stream and the file is renamed to `path` only once the digest matches. On any error the
-    /// partial file is removed; nothing is left behind as if valid.
+    /// Downloads a blob into a file, verified: the bytes go to a temporary file of this
+    /// download's own beside `path` (`<path>.<random>.partial`) while they stream, and it is
+    /// renamed to `path` only once the digest matches. On any error the temporary file is
+    /// removed; nothing is left behind as if valid, and concurrent downloads of one blob never
+    /// share a file.
     ///
     /// # Errors
     ///
@@ -220,9 +230,7 @@ impl RegistryClient {
         path: &Path,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64> {
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = PathBuf::from(partial);
+        let partial = super::layout::temp_beside(path, "partial");
         let result = async {
             let mut stream = self.get_blob(repo, digest).await?;
             let mut length = LengthCheck::start(digest, expected_size, stream.size())?;
@@ -260,7 +268,7 @@ impl RegistryClient {
     /// [`Error::Api`]: 404 when unknown, 405 when deletion is disabled.
     pub async fn delete_blob(&self, repo: &Repository, digest: &Digest) -> Result<()> {
         let url = self.url(repo, &format!("blobs/{digest}"))?;
-        self.send(Request::new(Method::DELETE, url).scope(&scope(repo, "delete")))
+        self.send(Request::new(Method::DELETE, url).scope(&self.scope(repo, "delete")))
             .await?;
         Ok(())
     }

@@ -111,11 +111,18 @@ impl ImageOptions {
     }
 }
 
+/// The blobs of an image manifest, each once: old Docker images list their empty layer
+/// several times, and two transfers of one blob would race for its file.
 fn blobs_of(m: &Manifest) -> Vec<Descriptor> {
     match m {
-        Manifest::Image(i) => std::iter::once(i.config.clone())
-            .chain(i.layers.iter().cloned())
-            .collect(),
+        Manifest::Image(i) => {
+            let mut seen = std::collections::HashSet::new();
+            std::iter::once(&i.config)
+                .chain(i.layers.iter())
+                .filter(|d| seen.insert(d.digest.clone()))
+                .cloned()
+                .collect()
+        }
         Manifest::Index(_) => Vec::new(),
     }
 }
@@ -123,7 +130,8 @@ fn blobs_of(m: &Manifest) -> Vec<Descriptor> {
 impl RegistryClient {
     /// Pulls an image into an OCI image layout directory (created if needed): index → the
     /// platform's manifest → config → layers, `concurrency` blobs at a time, each streamed to
-    /// disk and verified. Blobs already present are skipped. The manifest is recorded in
+    /// disk and verified. A blob listed twice is fetched once; a blob already in the layout is
+    /// skipped only when its content matches its digest (else it is fetched again). The manifest is recorded in
     /// `index.json` under the reference's tag. Returns the manifest's descriptor.
     ///
     /// # Errors
@@ -161,7 +169,7 @@ impl RegistryClient {
             .try_for_each_concurrent(options.concurrency, |d| {
                 let layout = &layout;
                 async move {
-                    if layout.has_blob(&d.digest, d.size).await {
+                    if layout.has_blob(&d.digest, d.size).await? {
                         options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
                         return Ok(());
                     }

@@ -74,11 +74,33 @@ impl OciLayout {
             .join(digest.encoded())
     }
 
-    /// Whether a blob is present with the expected size.
-    pub async fn has_blob(&self, digest: &Digest, size: u64) -> bool {
-        tokio::fs::metadata(self.blob_path(digest))
-            .await
-            .is_ok_and(|m| m.len() == size)
+    /// Whether a blob is present with the expected size **and** content: the file is hashed
+    /// and compared with the digest (a file of the right size with other bytes, from a crash
+    /// or a tampered layout, counts as absent).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a digest algorithm that cannot be verified, [`Error::Io`]
+    /// when a present file cannot be read.
+    pub async fn has_blob(&self, digest: &Digest, size: u64) -> Result<bool> {
+        use tokio::io::AsyncReadExt as _;
+        let p = self.blob_path(digest);
+        let mut hasher = digest.hasher()?;
+        let Ok(mut file) = tokio::fs::File::open(&p).await else {
+            return Ok(false);
+        };
+        if !file.metadata().await.is_ok_and(|m| m.len() == size) {
+            return Ok(false);
+        }
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = file.read(&mut buf).await.map_err(|e| Error::io(&p, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(buf.get(..n).unwrap_or_default());
+        }
+        Ok(&hasher.finish() == digest)
     }
 
     /// Reads a small blob (a manifest or config; at most 16 MiB) and verifies its digest.
@@ -216,10 +238,16 @@ async fn exists(p: &Path) -> bool {
     tokio::fs::metadata(p).await.is_ok()
 }
 
-async fn write_atomic(p: &Path, data: &[u8]) -> Result<()> {
+/// A temporary file beside `p`, unique to this write (`<p>.<random>.<suffix>`), so two
+/// writers of one file never share their temporary file.
+pub(crate) fn temp_beside(p: &Path, suffix: &str) -> PathBuf {
     let mut tmp = p.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
+    tmp.push(format!(".{:016x}.{suffix}", fastrand::u64(..)));
+    PathBuf::from(tmp)
+}
+
+async fn write_atomic(p: &Path, data: &[u8]) -> Result<()> {
+    let tmp = temp_beside(p, "tmp");
     tokio::fs::write(&tmp, data)
         .await
         .map_err(|e| Error::io(&tmp, e))?;
@@ -238,7 +266,11 @@ mod tests {
         let l = OciLayout::create(dir.path()).await.unwrap();
         let d = Digest::sha256_of(b"{}");
         l.write_blob(&d, b"{}").await.unwrap();
-        assert!(l.has_blob(&d, 2).await);
+        assert!(l.has_blob(&d, 2).await.unwrap());
+        // The right size with other bytes is not the blob.
+        std::fs::write(l.blob_path(&d), b"{ ").unwrap();
+        assert!(!l.has_blob(&d, 2).await.unwrap());
+        l.write_blob(&d, b"{}").await.unwrap();
         assert!(l.write_blob(&d, b"{ }").await.is_err());
         l.add_manifest(Descriptor::new("x", d.clone(), 2), Some("v1"))
             .await

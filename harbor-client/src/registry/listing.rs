@@ -1,4 +1,6 @@
-//! Tag and catalog listing, page by page or as streams that follow `Link`.
+//! Tag and catalog listing, page by page or as streams that follow `Link`. A page is read up
+//! to [`MAX_LIST_BODY`]: a registry that answers more fails the call with
+//! [`Error::TooLarge`] after reading no more than that.
 
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
@@ -7,9 +9,37 @@ use serde::Deserialize;
 use url::Url;
 
 use super::manifest::decode;
-use super::{RegistryClient, Repository, scope};
+use super::{RegistryClient, Repository};
 use crate::error::{Error, Result};
 use crate::transport::{Request, origin};
+
+/// The largest tag-list or catalog page read (16 MiB: some 500 000 tags of 30 characters).
+pub const MAX_LIST_BODY: usize = 16 * 1024 * 1024;
+
+/// Reads a body of at most `limit` bytes (refused up front when `Content-Length` says more).
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    url: &Url,
+    limit: usize,
+    what: &'static str,
+) -> Result<Vec<u8>> {
+    let too_large = || Error::TooLarge { what, limit };
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| Error::transport(&Method::GET, url, e))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
 
 /// One page of a tag list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +115,14 @@ pub(crate) fn next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<
     Ok(None)
 }
 
+/// [`next_link`] for the `client_headers` fuzz target. Only built by `cargo fuzz`
+/// (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<Option<Url>> {
+    next_link(request_url, headers)
+}
+
 /// Splits a `Link` value on the commas between links (not those inside `<...>` or quotes).
 fn split_links(v: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -119,24 +157,27 @@ fn with_paging(mut url: Url, n: Option<u32>, last: Option<&str>) -> Url {
 }
 
 impl RegistryClient {
-    async fn get_page(&self, url: Url, scope: &str) -> Result<(Vec<u8>, Option<Url>)> {
+    async fn get_page(
+        &self,
+        url: Url,
+        scope: &str,
+        what: &'static str,
+    ) -> Result<(Vec<u8>, Option<Url>)> {
         let resp = self
             .send(Request::new(Method::GET, url.clone()).scope(scope))
             .await?;
         let next = next_link(&url, resp.headers())?;
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(&Method::GET, &url, e))?;
-        Ok((body.to_vec(), next))
+        let body = read_capped(resp, &url, MAX_LIST_BODY, what).await?;
+        Ok((body, next))
     }
 
     /// Lists one page of tags: at most `n`, after `last` (exclusive).
     ///
     /// # Errors
     ///
-    /// [`Error::Api`] (404 for an unknown repository), [`Error::Decode`], or
-    /// [`Error::Protocol`] when `Link` points to another host.
+    /// [`Error::Api`] (404 for an unknown repository), [`Error::Decode`],
+    /// [`Error::TooLarge`] for a page over [`MAX_LIST_BODY`], or [`Error::Protocol`] when
+    /// `Link` points to another host.
     pub async fn list_tags(
         &self,
         repo: &Repository,
@@ -148,7 +189,9 @@ impl RegistryClient {
     }
 
     async fn tag_page(&self, repo: &Repository, url: Url) -> Result<TagPage> {
-        let (body, next) = self.get_page(url, &scope(repo, "pull")).await?;
+        let (body, next) = self
+            .get_page(url, &self.scope(repo, "pull"), "tag list")
+            .await?;
         let parsed: TagsBody = decode("tag list", &body)?;
         Ok(TagPage {
             name: parsed.name,
@@ -187,7 +230,8 @@ impl RegistryClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Api`] (401/403 without catalog access), [`Error::Decode`], [`Error::Protocol`].
+    /// [`Error::Api`] (401/403 without catalog access), [`Error::Decode`],
+    /// [`Error::TooLarge`], [`Error::Protocol`].
     pub async fn list_catalog(
         &self,
         registry: &str,
@@ -205,7 +249,7 @@ impl RegistryClient {
     }
 
     async fn catalog_page(&self, url: Url) -> Result<CatalogPage> {
-        let (body, next) = self.get_page(url, "registry:catalog:*").await?;
+        let (body, next) = self.get_page(url, "registry:catalog:*", "catalog").await?;
         let parsed: CatalogBody = decode("catalog", &body)?;
         Ok(CatalogPage {
             repositories: parsed.repositories.unwrap_or_default(),

@@ -7,7 +7,8 @@ use http::Method;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-use super::{Digest, ImageReference, RegistryClient, scope};
+use super::listing::read_capped;
+use super::{Digest, ImageReference, RegistryClient};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -320,7 +321,7 @@ impl PulledManifest {
 }
 
 /// The largest manifest accepted (the spec asks registries to take at least 4 MB).
-const MAX_MANIFEST: usize = 8 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST: usize = 8 * 1024 * 1024;
 
 fn accept_header() -> HeaderValue {
     HeaderValue::from_static(
@@ -338,7 +339,8 @@ fn header_digest(headers: &http::HeaderMap) -> Result<Option<Digest>> {
 }
 
 impl RegistryClient {
-    /// Fetches a manifest by tag or digest, accepting every OCI and Docker manifest type.
+    /// Fetches a manifest by tag or digest, accepting every OCI and Docker manifest type,
+    /// from the configured mirrors first (see [`Registries`](crate::transport::Registries)).
     ///
     /// The digest is computed over the bytes received and checked against the digest in the
     /// reference (when asked by digest) and against `Docker-Content-Digest` (when sent with
@@ -347,12 +349,35 @@ impl RegistryClient {
     /// # Errors
     ///
     /// [`Error::Api`] (404 when unknown), [`Error::DigestMismatch`] when the bytes do not match,
-    /// [`Error::Protocol`] for a manifest over 8 MiB.
+    /// [`Error::TooLarge`] for a manifest over 8 MiB.
     pub async fn get_manifest(&self, reference: &ImageReference) -> Result<PulledManifest> {
         self.get_manifest_scoped(reference, "pull").await
     }
 
     pub(crate) async fn get_manifest_scoped(
+        &self,
+        reference: &ImageReference,
+        actions: &str,
+    ) -> Result<PulledManifest> {
+        if actions != "pull" {
+            return self.fetch_manifest(reference, actions).await;
+        }
+        self.pull_from_mirrors(
+            reference.repository(),
+            reference.digest().is_some(),
+            |repo| {
+                let r = ImageReference::new(
+                    repo,
+                    reference.tag().cloned(),
+                    reference.digest().cloned(),
+                );
+                async move { self.fetch_manifest(&r, "pull").await }
+            },
+        )
+        .await
+    }
+
+    async fn fetch_manifest(
         &self,
         reference: &ImageReference,
         actions: &str,
@@ -364,20 +389,10 @@ impl RegistryClient {
         )?;
         let req = Request::new(Method::GET, url.clone())
             .header(ACCEPT, accept_header())
-            .scope(&scope(repo, actions));
-        let mut resp = self.send(req).await?;
+            .scope(&self.scope(repo, actions));
+        let resp = self.send(req).await?;
         let headers = resp.headers().clone();
-        let mut body = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| Error::transport(&Method::GET, &url, e))?
-        {
-            body.extend_from_slice(&chunk);
-            if body.len() > MAX_MANIFEST {
-                return Err(Error::protocol("the manifest is larger than 8 MiB"));
-            }
-        }
+        let body = read_capped(resp, &url, MAX_MANIFEST, "manifest").await?;
         let wanted = reference.digest().cloned();
         let hasher_for = wanted
             .as_ref()
@@ -432,7 +447,7 @@ impl RegistryClient {
         )?;
         let req = Request::new(Method::HEAD, url)
             .header(ACCEPT, accept_header())
-            .scope(&scope(repo, "pull"));
+            .scope(&self.scope(repo, "pull"));
         let resp = self.send(req).await?;
         let h = resp.headers();
         let digest = match (header_digest(h)?, reference.digest()) {
@@ -508,7 +523,7 @@ impl RegistryClient {
         let req = Request::new(Method::PUT, url)
             .header(CONTENT_TYPE, ct)
             .body(bytes)
-            .scope(&scope(repo, "pull,push"));
+            .scope(&self.scope(repo, "pull,push"));
         self.send(req).await?;
         Ok(digest)
     }
@@ -524,7 +539,7 @@ impl RegistryClient {
             repo,
             &format!("manifests/{}", reference.manifest_reference()),
         )?;
-        self.send(Request::new(Method::DELETE, url).scope(&scope(repo, "delete")))
+        self.send(Request::new(Method::DELETE, url).scope(&self.scope(repo, "delete")))
             .await?;
         Ok(())
     }

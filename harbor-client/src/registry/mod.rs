@@ -13,7 +13,14 @@
 //! | images | [`pull_image`](RegistryClient::pull_image) into an OCI image layout, [`push_image`](RegistryClient::push_image) from one, [`copy_image`](RegistryClient::copy_image) between repositories or registries |
 //!
 //! Loopback registries (`localhost`, `127.0.0.0/8`, `[::1]`) are spoken to over plain HTTP;
-//! others over HTTPS unless [`RegistryClientBuilder::plain_http`] says otherwise.
+//! others over HTTPS unless [`RegistryClientBuilder::plain_http`] says otherwise (or the host
+//! is insecure in the [`Registries`] settings: then HTTPS falls back to HTTP).
+//!
+//! Each registry gets its own credentials from the [`Keychain`]
+//! ([`RegistryClientBuilder::keychain`]), so a copy between two registries authenticates on
+//! each side with that side's credentials, and a registry never receives another's. The
+//! [`Registries`] settings ([`RegistryClientBuilder::registries`]) add mirrors tried before
+//! the origin for pulls (manifests and blobs), `location` rewrites and `blocked` prefixes.
 
 mod blob;
 #[cfg(feature = "blocking")]
@@ -34,7 +41,9 @@ use url::Url;
 pub use blob::BlobStream;
 pub use image::{ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
-pub use listing::{CatalogPage, TagPage};
+#[cfg(fuzzing)]
+pub use listing::fuzz_next_link;
+pub use listing::{CatalogPage, MAX_LIST_BODY, TagPage};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
 };
@@ -47,10 +56,12 @@ pub use harbor_types::{
 };
 
 pub use referrers::{Referrers, referrers_tag};
+#[cfg(fuzzing)]
+pub use upload::fuzz_range_end;
 pub use upload::{MountOutcome, UploadSession};
 
 use crate::error::{Error, Result};
-use crate::transport::{Credentials, Request, Transport, TransportBuilder};
+use crate::transport::{Keychain, Registries, Request, Transport, TransportBuilder};
 
 /// The OCI distribution API client. Cheap to clone; clones share connections and tokens.
 ///
@@ -111,9 +122,18 @@ impl RegistryClientBuilder {
         self
     }
 
-    /// Sets the credentials.
-    pub fn credentials(self, c: Credentials) -> Self {
-        self.configure_transport(|b| b.credentials(c))
+    /// Sets where credentials come from: the keychain binds them per registry host (and
+    /// repository prefix), so every registry this client talks to gets its own. Default: none
+    /// (anonymous). `Keychain::from_default_files()` (feature `docker-config`) gives what
+    /// `docker` and `podman` would use.
+    pub fn keychain(self, keychain: Keychain) -> Self {
+        self.configure_transport(|b| b.keychain(keychain))
+    }
+
+    /// Sets per-registry settings: mirrors for pulls, `location` rewrites, `blocked` prefixes,
+    /// insecure hosts and TLS per host (see [`Registries`]).
+    pub fn registries(self, registries: Registries) -> Self {
+        self.configure_transport(|b| b.registries(registries))
     }
 
     /// `true`: plain HTTP for every registry; `false`: HTTPS even on loopback. Default:
@@ -159,11 +179,6 @@ impl RegistryClientBuilder {
             }),
         })
     }
-}
-
-/// The scope string for `actions` on a repository.
-fn scope(repo: &Repository, actions: &str) -> String {
-    format!("repository:{}:{actions}", repo.name())
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -214,11 +229,74 @@ impl RegistryClient {
             .map_err(|e| Error::invalid("registry", registry, e.to_string()))
     }
 
+    /// Where requests for `repo` really go: the settings' `location` applied. Refused when
+    /// the settings block it.
+    fn endpoint(&self, repo: &Repository) -> Result<Repository> {
+        let settings = self.inner.transport.registries();
+        let name = repo.name().as_str();
+        if settings.is_blocked(repo.registry(), name) {
+            return Err(Error::invalid(
+                "repository",
+                &repo.to_string(),
+                "blocked by the registry settings",
+            ));
+        }
+        let origin = settings.origin(repo.registry(), name);
+        if origin.registry.eq_ignore_ascii_case(repo.registry()) && origin.name == name {
+            return Ok(repo.clone());
+        }
+        Ok(Repository::new(&origin.registry, origin.name.parse()?)?)
+    }
+
+    /// The scope string for `actions` on a repository (its name where it really is).
+    fn scope(&self, repo: &Repository, actions: &str) -> String {
+        match self.endpoint(repo) {
+            Ok(r) => format!("repository:{}:{actions}", r.name()),
+            Err(_) => format!("repository:{}:{actions}", repo.name()),
+        }
+    }
+
     /// `…/v2/<name>/<path>`.
     fn url(&self, repo: &Repository, path: &str) -> Result<Url> {
+        let repo = self.endpoint(repo)?;
         let base = self.base(repo.registry())?;
         base.join(&format!("{}/{path}", repo.name()))
             .map_err(|e| Error::invalid("repository", repo.name().as_str(), e.to_string()))
+    }
+
+    /// Runs a pull from each mirror that serves it, in order, and then from `repo` itself:
+    /// the first success wins; a failing mirror is skipped (logged at debug level).
+    async fn pull_from_mirrors<T, F, Fut>(
+        &self,
+        repo: &Repository,
+        by_digest: bool,
+        pull: F,
+    ) -> Result<T>
+    where
+        F: Fn(Repository) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mirrors = self.inner.transport.registries().pull_sources(
+            repo.registry(),
+            repo.name().as_str(),
+            by_digest,
+        );
+        for m in mirrors.iter().filter(|m| m.mirror) {
+            let Ok(mirror) = m
+                .name
+                .parse()
+                .and_then(|name| Repository::new(&m.registry, name))
+            else {
+                continue;
+            };
+            match pull(mirror).await {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    tracing::debug!(mirror = %m, error = %e, "mirror failed; trying the next")
+                }
+            }
+        }
+        pull(repo.clone()).await
     }
 
     async fn send(&self, req: Request) -> Result<reqwest::Response> {

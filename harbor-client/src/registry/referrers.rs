@@ -3,8 +3,9 @@
 use http::Method;
 use http::header::{ACCEPT, HeaderValue};
 
-use super::manifest::{Descriptor, ImageIndex, MediaType, decode};
-use super::{Digest, ImageReference, RegistryClient, Repository, Tag, scope};
+use super::listing::read_capped;
+use super::manifest::{Descriptor, ImageIndex, MAX_MANIFEST, MediaType, decode};
+use super::{Digest, ImageReference, RegistryClient, Repository, Tag};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -41,7 +42,8 @@ impl RegistryClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Api`] (400 for a bad digest), [`Error::Decode`].
+    /// [`Error::Api`] (400 for a bad digest), [`Error::Decode`], [`Error::TooLarge`] for an
+    /// index over 8 MiB.
     pub async fn referrers(
         &self,
         repo: &Repository,
@@ -58,7 +60,7 @@ impl RegistryClient {
             .execute(
                 Request::new(Method::GET, url.clone())
                     .header(ACCEPT, HeaderValue::from_static(MediaType::OCI_INDEX))
-                    .scope(&scope(repo, "pull")),
+                    .scope(&self.scope(repo, "pull")),
             )
             .await?;
         let (mut manifests, filtered, from_tag_schema) =
@@ -71,10 +73,7 @@ impl RegistryClient {
                     .get("oci-filters-applied")
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.split(',').any(|f| f.trim() == "artifactType"));
-                let body = resp
-                    .bytes()
-                    .await
-                    .map_err(|e| Error::transport(&Method::GET, &url, e))?;
+                let body = read_capped(resp, &url, MAX_MANIFEST, "referrers index").await?;
                 let index: ImageIndex = decode("referrers index", &body)?;
                 (index.manifests, filtered, false)
             };

@@ -12,7 +12,7 @@ use http::{Method, StatusCode};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 use url::Url;
 
-use super::{Digest, Hasher, RegistryClient, Repository, scope};
+use super::{Digest, Hasher, RegistryClient, Repository};
 use crate::error::{Error, Result};
 use crate::transport::{Body, Request, error_from_response};
 
@@ -52,7 +52,8 @@ fn location(req_url: &Url, headers: &http::HeaderMap) -> Result<Url> {
         .map_err(|e| Error::protocol(format!("the upload Location is not a URL: {e}")))
 }
 
-/// The offset after the `Range: 0-<end>` header (also `bytes=0-<end>`).
+/// The offset after the `Range: 0-<end>` header (also `bytes=0-<end>`); `None` when there is
+/// none or it makes no sense (an end of `u64::MAX` has no offset after it).
 fn range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
     let v = headers.get(http::header::RANGE)?.to_str().ok()?;
     let v = v.trim().trim_start_matches("bytes=");
@@ -62,7 +63,15 @@ fn range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
     if end == 0 {
         return Some(known.min(1));
     }
-    Some(end + 1)
+    end.checked_add(1)
+}
+
+/// [`range_end`] for the `client_headers` fuzz target. Only built by `cargo fuzz`
+/// (`--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn fuzz_range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
+    range_end(headers, known)
 }
 
 fn min_chunk(headers: &http::HeaderMap) -> Option<u64> {
@@ -207,7 +216,7 @@ impl RegistryClient {
     /// [`Error::Protocol`] without a `Location`.
     pub async fn start_upload(&self, repo: &Repository) -> Result<UploadSession> {
         let url = self.url(repo, "blobs/uploads/")?;
-        let sc = scope(repo, "pull,push");
+        let sc = self.scope(repo, "pull,push");
         let resp = self
             .send(
                 Request::new(Method::POST, url.clone())
@@ -416,16 +425,17 @@ impl RegistryClient {
         from: &Repository,
     ) -> Result<MountOutcome> {
         let mut url = self.url(repo, "blobs/uploads/")?;
+        let from_name = self.endpoint(from)?.name().clone();
         url.query_pairs_mut()
             .append_pair("mount", digest.as_str())
-            .append_pair("from", from.name().as_str());
-        let sc = scope(repo, "pull,push");
+            .append_pair("from", from_name.as_str());
+        let sc = self.scope(repo, "pull,push");
         let resp = self
             .send(
                 Request::new(Method::POST, url.clone())
                     .header(CONTENT_LENGTH, HeaderValue::from(0u32))
                     .scope(&sc)
-                    .scope(&scope(from, "pull")),
+                    .scope(&self.scope(from, "pull")),
             )
             .await?;
         if resp.status() == StatusCode::CREATED {
@@ -525,6 +535,24 @@ mod tests {
         assert_eq!(range_end(&h, 0), Some(0));
         assert_eq!(range_end(&h, 1), Some(1));
         assert_eq!(range_end(&http::HeaderMap::new(), 3), None);
+    }
+
+    /// Found by review of the `client_headers` fuzz target's property, kept as its reproducer:
+    /// `Range: 0-18446744073709551615` overflowed (a panic with overflow checks, an offset
+    /// wrapped to 0 without). The header is now ignored, as a missing one is.
+    #[test]
+    fn range_end_at_u64_max_is_ignored_not_overflowed() {
+        let bytes = include_bytes!(
+            "../../tests/fixtures/fuzz-regressions/client_headers/range-end-u64-max"
+        );
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::RANGE,
+            http::HeaderValue::from_bytes(bytes).unwrap(),
+        );
+        for known in [0, 1, 4096] {
+            assert_eq!(range_end(&h, known), None);
+        }
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! The reactive token flow's state, on `harbor-auth`: challenges, scopes, the realm policy, the
-//! token response rules, the token cache (single-flight per key) and the HTTP call to the realm,
-//! [`harbor_auth::fetch::TokenFetcher`] on the transport's own `reqwest::Client`:
+//! The reactive token flow's state, on `harbor-auth`: the token cache (single-flight per key),
+//! the Bearer realm each origin named, and the calls to
+//! [`harbor_auth::fetch::TokenFetcher`] on the client of the realm's host:
 //!
 //! - GET with repeated `scope` and `account` (what Harbor's `/service/token` and distribution
 //!   serve) for anonymous and Basic credentials;
 //! - the OAuth2 refresh-token POST for identity and refresh tokens (`client_id=harbor-client`),
 //!   with no fallback to GET;
-//! - the realm policy checked first, the answer read up to 1 MiB.
+//! - the realm policy checked first, on a cache hit as on a miss; the answer read up to 1 MiB;
+//!   redirects never carry a secret to another host.
 //!
 //! The fetcher's futures are `Send`, so the clients work from `tokio::spawn` and in `Send`
 //! streams.
@@ -14,31 +15,26 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use harbor_auth::decision::realm_challenge;
 use harbor_auth::fetch::TokenFetcher;
-use harbor_auth::{Challenge, Credentials, RealmPolicy, Scheme, ScopeSet, TokenCache};
-use secrecy::{ExposeSecret, SecretString};
+use harbor_auth::{BoundCredentials, Challenge, Credentials, Scheme, ScopeSet, TokenCache};
+use secrecy::SecretString;
 use url::Url;
 
+use super::origin;
 use crate::error::{Error, Result};
 
-/// The OAuth2 `client_id` the transport sends in the refresh-token POST.
-const CLIENT_ID: &str = "harbor-client";
-
-/// Tokens, fetcher and the last Bearer challenge seen per origin.
+/// Tokens and the last challenge seen per origin.
 #[derive(Debug)]
 pub(crate) struct AuthState {
     cache: TokenCache,
-    fetcher: TokenFetcher,
     realms: Mutex<HashMap<String, Challenge>>,
 }
 
 impl AuthState {
-    pub(crate) fn new(http: reqwest::Client, policy: RealmPolicy, cache: TokenCache) -> Self {
+    pub(crate) fn new(cache: TokenCache) -> Self {
         AuthState {
             cache,
-            fetcher: TokenFetcher::new(http)
-                .with_policy(policy)
-                .with_client_id(CLIENT_ID),
             realms: Mutex::new(HashMap::new()),
         }
     }
@@ -47,74 +43,67 @@ impl AuthState {
         &self.cache
     }
 
-    /// Remembers the Bearer challenge of an origin, so later requests carry a token up front.
-    pub(crate) fn remember(&self, origin: &str, challenge: Challenge) {
+    /// Remembers how an origin challenged (its Bearer realm without the request's scope, or
+    /// Basic), so later requests to it carry a token or Basic up front: a streamed upload
+    /// cannot be sent twice to learn it.
+    pub(crate) fn remember_challenge(&self, url: &Url, challenges: &[Challenge]) {
+        let bearer = challenges
+            .iter()
+            .find(|c| *c.scheme() == Scheme::Bearer && c.realm().is_some());
+        let remembered = match bearer {
+            Some(b) => realm_challenge(b),
+            None if challenges.iter().any(|c| *c.scheme() == Scheme::Basic) => {
+                Challenge::new(Scheme::Basic)
+            }
+            None => return,
+        };
         if let Ok(mut m) = self.realms.lock() {
-            m.insert(origin.to_owned(), challenge);
+            m.insert(origin(url), remembered);
         }
     }
 
-    pub(crate) fn realm_for(&self, origin: &str) -> Option<Challenge> {
-        self.realms.lock().ok()?.get(origin).cloned()
+    /// The challenge an origin sent last.
+    pub(crate) fn challenge_for(&self, url: &Url) -> Option<Challenge> {
+        self.realms.lock().ok()?.get(&origin(url)).cloned()
     }
 
-    /// A token for the challenge's realm and `scopes`: cached, or fetched once for all
-    /// concurrent callers. `stale` is a token the server just refused: it is dropped from the
-    /// cache first (unless someone already replaced it).
+    /// A token for the challenge's realm and `scopes`, and whether it was fetched just now:
+    /// cached, or fetched once for all concurrent callers. The fetcher checks the realm policy
+    /// for these credentials first, on a hit as on a miss.
     pub(crate) async fn token(
         &self,
+        fetcher: &TokenFetcher,
         challenge: &Challenge,
         scopes: &ScopeSet,
-        credentials: &Credentials,
-        registry: &Url,
-        stale: Option<&SecretString>,
-    ) -> Result<SecretString> {
-        if let Ok(key) = TokenFetcher::cache_key(challenge, scopes, credentials) {
-            if let Some(stale) = stale
-                && self
-                    .cache
-                    .get(&key)
-                    .is_some_and(|t| t.secret().expose_secret() == stale.expose_secret())
-            {
-                self.cache.invalidate(&key);
-            } else if let Some(token) = self.cache.get(&key) {
-                return Ok(token.secret().clone());
-            }
+        credentials: &BoundCredentials,
+    ) -> Result<(SecretString, bool)> {
+        if let Some(token) = fetcher
+            .cached(&self.cache, challenge, scopes, credentials)
+            .map_err(auth_error)?
+        {
+            return Ok((token.secret().clone(), false));
         }
         tracing::debug!(scopes = %scopes, "fetching a token");
         // Boxed: the fetch is rare (tokens are cached) and its state would otherwise be part
         // of every request's future, which deep call chains of debug builds pay for in stack.
-        let token = Box::pin(self.fetcher.fetch_cached(
-            &self.cache,
-            challenge,
-            scopes,
-            credentials,
-            registry,
-        ))
-        .await
-        .map_err(auth_error)?;
-        Ok(token.secret().clone())
+        let token = Box::pin(fetcher.fetch_cached(&self.cache, challenge, scopes, credentials))
+            .await
+            .map_err(auth_error)?;
+        Ok((token.secret().clone(), true))
     }
 }
 
 /// Maps a `harbor-auth` error to ours, keeping it as the source.
 pub(crate) fn auth_error(e: harbor_auth::Error) -> Error {
-    Error::Auth {
-        message: e.to_string(),
-        source: Some(Box::new(e)),
-    }
+    Error::from(e)
 }
 
-/// The `Authorization: Basic ...` value, when the credentials are Basic.
-pub(crate) fn basic_header(c: &Credentials) -> Result<Option<SecretString>> {
+/// The `Authorization: Basic ...` value, when the bound credentials are Basic.
+pub(crate) fn basic_header(bound: &BoundCredentials) -> Result<Option<SecretString>> {
+    let c = bound.credentials();
     if !matches!(c, Credentials::Basic { .. }) {
         return Ok(None);
     }
-    header_secret(c)
-}
-
-/// The header value for Basic or static Bearer credentials.
-pub(crate) fn header_secret(c: &Credentials) -> Result<Option<SecretString>> {
     let v = c.authorization().map_err(auth_error)?;
     Ok(v.and_then(|v| v.to_str().ok().map(|s| SecretString::from(s.to_owned()))))
 }
@@ -130,19 +119,13 @@ pub(crate) fn challenges(headers: &http::HeaderMap) -> Vec<Challenge> {
     }
 }
 
-pub(crate) fn is_bearer(c: &Challenge) -> bool {
-    c.scheme() == &Scheme::Bearer
-}
-
-pub(crate) fn is_basic(c: &Challenge) -> bool {
-    c.scheme() == &Scheme::Basic
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use axum::http::{HeaderMap, Method};
+    use harbor_auth::RealmPolicy;
+    use secrecy::ExposeSecret as _;
 
     use super::*;
 
@@ -187,27 +170,36 @@ mod tests {
     }
 
     fn state() -> Arc<AuthState> {
-        Arc::new(AuthState::new(
-            reqwest::Client::new(),
-            RealmPolicy::new(),
-            TokenCache::new(),
-        ))
+        Arc::new(AuthState::new(TokenCache::new()))
+    }
+
+    fn fetcher() -> TokenFetcher {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TokenFetcher::new(client)
+            .with_policy(RealmPolicy::new())
+            .with_client_id("harbor-client")
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn identity_token_is_a_refresh_grant_post_from_a_spawned_task() {
         let (registry, challenge, calls) = realm().await;
         let auth = state();
-        let creds = Credentials::identity_token(Some("alice".into()), "idt");
+        let creds = BoundCredentials::new(
+            registry.as_str(),
+            Credentials::identity_token(Some("alice".into()), "idt"),
+        );
         let scopes = ScopeSet::pull("library/alpine").unwrap();
         // `tokio::spawn` requires the token future to be `Send`.
         let task = {
             let auth = Arc::clone(&auth);
-            let (challenge, scopes, registry) = (challenge.clone(), scopes.clone(), registry);
+            let (challenge, scopes) = (challenge.clone(), scopes.clone());
             tokio::spawn(async move {
-                auth.token(&challenge, &scopes, &creds, &registry, None)
+                auth.token(&fetcher(), &challenge, &scopes, &creds)
                     .await
-                    .map(|t| t.expose_secret().to_owned())
+                    .map(|(t, _)| t.expose_secret().to_owned())
             })
         };
         assert_eq!(task.await.unwrap().unwrap(), "token-1");
@@ -228,30 +220,21 @@ mod tests {
     async fn basic_is_a_get_and_a_refused_token_is_fetched_again() {
         let (registry, challenge, calls) = realm().await;
         let auth = state();
-        let creds = Credentials::basic("alice", "pw");
+        let creds = BoundCredentials::new(registry.as_str(), Credentials::basic("alice", "pw"));
         let scopes = ScopeSet::pull("library/alpine").unwrap();
-        let first = auth
-            .token(&challenge, &scopes, &creds, &registry, None)
-            .await
-            .unwrap();
-        assert_eq!(first.expose_secret(), "token-1");
+        let f = fetcher();
+        let (first, fresh) = auth.token(&f, &challenge, &scopes, &creds).await.unwrap();
+        assert_eq!((first.expose_secret(), fresh), ("token-1", true));
         // Cached.
-        let again = auth
-            .token(&challenge, &scopes, &creds, &registry, None)
-            .await
-            .unwrap();
-        assert_eq!(again.expose_secret(), "token-1");
+        let (again, fresh) = auth.token(&f, &challenge, &scopes, &creds).await.unwrap();
+        assert_eq!((again.expose_secret(), fresh), ("token-1", false));
         // A token the registry refused is dropped and a new one fetched.
-        let fresh = auth
-            .token(&challenge, &scopes, &creds, &registry, Some(&first))
-            .await
-            .unwrap();
-        assert_eq!(fresh.expose_secret(), "token-2");
-        // A stale token that is no longer the cached one does not evict the new one.
-        let kept = auth
-            .token(&challenge, &scopes, &creds, &registry, Some(&first))
-            .await
-            .unwrap();
+        auth.cache().evict_token(&first);
+        let (renewed, _) = auth.token(&f, &challenge, &scopes, &creds).await.unwrap();
+        assert_eq!(renewed.expose_secret(), "token-2");
+        // A late refusal of the old token does not evict the new one.
+        auth.cache().evict_token(&first);
+        let (kept, _) = auth.token(&f, &challenge, &scopes, &creds).await.unwrap();
         assert_eq!(kept.expose_secret(), "token-2");
         let calls = calls.lock().unwrap().clone();
         assert_eq!(calls.len(), 2);

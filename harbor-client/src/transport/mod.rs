@@ -1,23 +1,31 @@
 //! The HTTP transport shared by the registry client and the Harbor API client.
 //!
-//! A [`Transport`] wraps one `reqwest::Client` (rustls by default, **no cookie store**, a
-//! user agent, a connect timeout and a per-read idle timeout that never cuts a long transfer)
-//! and adds, for every [`Request`]:
+//! A [`Transport`] wraps `reqwest` clients (rustls by default, **no cookie store**, a user
+//! agent, a connect timeout and a per-read idle timeout that never cuts a long transfer) and
+//! adds, for every [`Request`]:
 //!
-//! - **the reactive token flow**: a `401` answer's `WWW-Authenticate` challenge is read, the
-//!   scopes the operation needs ([`Request::scope`]) are merged with the challenge's, a token
-//!   comes from the shared cache or is fetched (one fetch per scope set at a time, however many
-//!   requests wait), and the request is retried. An `insufficient_scope` error merges scopes.
-//!   Harbor's "Basic after Bearer" quirk (a `Basic realm="harbor"` challenge when the token
-//!   lacks a scope) is handled: Basic when we hold Basic credentials, else the request is retried
-//!   without `Authorization` to get the Bearer challenge with the right scope.
-//!   [`TransportBuilder::preemptive_basic`] sends Basic straight away (Harbor accepts Basic on
-//!   `/v2/` and on its API, saving the token round trip).
+//! - **credentials bound to their registry**: the [`Keychain`] is asked for the request's host
+//!   (and repository, for `/v2/<name>/...` paths) and answers [`BoundCredentials`]. They go to
+//!   that host only: never in answer to a challenge from another host, never preemptively to
+//!   another host, never across a redirect, and to a token realm only on the registry's own
+//!   host or one trusted for it (Docker Hub's `auth.docker.io` is; others by
+//!   [`Keychain::trust_realm`]). Credential helpers run on a blocking thread.
+//! - **the reactive token flow**: what to do after a `401` is decided by
+//!   [`harbor_auth::decision::decide`], a pure function with one table-test row per registry
+//!   quirk; the transport only executes it. Tokens come from the shared cache or are fetched
+//!   (one fetch per key at a time, however many requests wait); a refused token is evicted.
+//!   Harbor's "Basic after Bearer" quirk is handled. [`TransportBuilder::preemptive_basic`]
+//!   sends Basic straight away to the registry the credentials are bound to (Harbor accepts
+//!   Basic on `/v2/` and on its API, saving the token round trip).
+//! - **per-registry settings** ([`Registries`], the shape of `containers-registries.conf`):
+//!   a CA bundle and a client certificate per host (a `reqwest` client each), and insecure
+//!   hosts (certificates not checked; HTTPS that cannot connect falls back to plain HTTP).
+//!   Mirrors, `location` and `blocked` are applied by the registry client.
 //! - **retries** with exponential backoff, jitter and `Retry-After` on 408/429/5xx and on
 //!   transport errors, for idempotent requests with a replayable body only ([`RetryPolicy`]).
 //! - **redirects** followed by the transport itself: `Authorization` is sent only to the origin
-//!   the request was made to, never to another host (blob downloads are often redirected to
-//!   object storage with a signed URL).
+//!   the request was made to (blob downloads are often redirected to object storage with a
+//!   signed URL), and a `401` from another origin is returned as it is, never answered.
 //! - a `tracing` span per request (`harbor.request`, with method and URL without query).
 //!
 //! [`Transport::execute`] returns the final answer whatever its status;
@@ -25,31 +33,39 @@
 //! `{"errors":[...]}` envelope and the `X-Request-Id`.
 
 mod auth;
+mod clients;
 mod redirect;
+mod registries;
 mod retry;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use harbor_auth::Lookup;
+use harbor_auth::decision::{Decision, Presented, Refusal, decide};
 use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use tracing::Instrument as _;
 use url::Url;
 
-pub use harbor_auth::{Credentials, RealmPolicy, ScopeSet, TokenCache};
+pub use harbor_auth::{
+    BoundCredentials, Credentials, Keychain, KnownRegistry, RealmPolicy, ScopeSet, TokenCache,
+};
+pub use registries::{HostTls, Mirror, PullFromMirror, PullSource, Registries, RegistrySettings};
 pub use retry::RetryPolicy;
 
 use crate::error::{ApiError, Error, Result, display_url, is_retryable_status};
-use auth::{AuthState, basic_header, challenges, header_secret, is_basic, is_bearer};
-use harbor_auth::Challenge;
+use auth::{AuthState, auth_error, basic_header, challenges};
+use clients::{Base, Clients, authority};
 
 /// The default user agent: `harbor-client/<version>`.
 pub const DEFAULT_USER_AGENT: &str = concat!("harbor-client/", env!("CARGO_PKG_VERSION"));
 
 /// The shared, authenticated HTTP transport. Cheap to clone (an `Arc` inside); clones share
-/// the connection pool and the token cache.
+/// the connection pools and the token cache.
 #[derive(Debug, Clone)]
 pub struct Transport {
     inner: Arc<Inner>,
@@ -57,12 +73,15 @@ pub struct Transport {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
-    credentials: Credentials,
+    clients: Clients,
+    keychain: Keychain,
+    policy: RealmPolicy,
     auth: AuthState,
     retry: RetryPolicy,
     preemptive_basic: bool,
     max_redirects: usize,
+    /// Insecure hosts that turned out to speak plain HTTP only.
+    plain_http_hosts: Mutex<HashSet<String>>,
 }
 
 /// Builds a [`Transport`]. Obtain one with [`Transport::builder`].
@@ -72,7 +91,7 @@ pub struct TransportBuilder {
     user_agent: String,
     connect_timeout: Duration,
     read_timeout: Duration,
-    credentials: Credentials,
+    keychain: Keychain,
     retry: RetryPolicy,
     preemptive_basic: bool,
     max_redirects: usize,
@@ -83,6 +102,7 @@ pub struct TransportBuilder {
     http: Option<reqwest::Client>,
     realm_policy: RealmPolicy,
     token_cache: Option<TokenCache>,
+    registries: Registries,
 }
 
 impl Default for TransportBuilder {
@@ -91,7 +111,7 @@ impl Default for TransportBuilder {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             connect_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(300),
-            credentials: Credentials::Anonymous,
+            keychain: Keychain::new(),
             retry: RetryPolicy::default(),
             preemptive_basic: false,
             max_redirects: 10,
@@ -102,6 +122,7 @@ impl Default for TransportBuilder {
             http: None,
             realm_policy: RealmPolicy::new(),
             token_cache: None,
+            registries: Registries::new(),
         }
     }
 }
@@ -126,24 +147,26 @@ impl TransportBuilder {
         self
     }
 
-    /// Sets the credentials (default anonymous).
-    pub fn credentials(mut self, c: Credentials) -> Self {
-        self.credentials = c;
+    /// Sets where credentials come from: one [`Keychain`] binds them per registry host (and
+    /// repository prefix). Default: an empty keychain, anonymous everywhere. For what docker
+    /// and podman would use, `Keychain::from_default_files()` (feature `docker-config`).
+    pub fn keychain(mut self, keychain: Keychain) -> Self {
+        self.keychain = keychain;
         self
     }
 
-    /// Uses Basic credentials (also robot accounts and Harbor OIDC CLI secrets).
-    pub fn basic_auth(self, username: impl Into<String>, password: SecretString) -> Self {
-        self.credentials(Credentials::Basic {
-            username: username.into(),
-            password,
-        })
-    }
-
-    /// Sets which token realms may be contacted and which get credentials (default: credentials
-    /// only to a realm on the registry's own host; plain `http` realms only on loopback).
+    /// Sets which token realms may be contacted (default: https, plain `http` on loopback
+    /// only). Which realm may receive which registry's credentials is the keychain's business
+    /// ([`Keychain::trust_realm`]).
     pub fn realm_policy(mut self, policy: RealmPolicy) -> Self {
         self.realm_policy = policy;
+        self
+    }
+
+    /// Sets per-registry settings: TLS per host and insecure hosts here; mirrors, `location`
+    /// and `blocked` in the registry client.
+    pub fn registries(mut self, registries: Registries) -> Self {
+        self.registries = registries;
         self
     }
 
@@ -159,8 +182,9 @@ impl TransportBuilder {
         self
     }
 
-    /// Sends Basic credentials on every request without waiting for a challenge. Harbor
-    /// accepts Basic on `/v2/` and `/api/`; plain distribution registries with token auth do not.
+    /// Sends Basic credentials on every request to the registry they are bound to, without
+    /// waiting for a challenge. Harbor accepts Basic on `/v2/` and `/api/`; plain distribution
+    /// registries with token auth do not.
     pub fn preemptive_basic(mut self, yes: bool) -> Self {
         self.preemptive_basic = yes;
         self
@@ -172,7 +196,8 @@ impl TransportBuilder {
         self
     }
 
-    /// Trusts an extra root certificate (with a TLS feature).
+    /// Trusts an extra root certificate for every host (with a TLS feature; per host, see
+    /// [`HostTls`]).
     #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
     #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls-tls", feature = "native-tls"))))]
     pub fn add_root_certificate(mut self, cert: reqwest::Certificate) -> Self {
@@ -191,7 +216,8 @@ impl TransportBuilder {
 
     /// Uses a `reqwest::Client` you built. It must not follow redirects and should not keep
     /// cookies (Harbor answers "CSRF token invalid" to a client that sends its `sid` back).
-    /// The timeouts, certificate and user-agent settings of this builder are then ignored.
+    /// The timeouts, certificate and user-agent settings of this builder are then ignored, and
+    /// per-host TLS settings cannot be used.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -201,49 +227,29 @@ impl TransportBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the HTTP client cannot be built (e.g. no TLS backend) or the user
-    /// agent is not a valid header value.
+    /// [`Error::Config`] when an HTTP client cannot be built (e.g. no TLS backend, an unusable
+    /// CA bundle or client certificate) or the user agent is not a valid header value.
     pub fn build(self) -> Result<Transport> {
-        let http = match self.http {
-            Some(c) => c,
-            None => {
-                let ua = HeaderValue::from_str(&self.user_agent).map_err(|e| Error::Config {
-                    message: format!(
-                        "user agent {:?} is not a valid header value",
-                        self.user_agent
-                    ),
-                    source: Some(Box::new(e)),
-                })?;
-                let b = reqwest::Client::builder()
-                    .user_agent(ua)
-                    .connect_timeout(self.connect_timeout)
-                    .read_timeout(self.read_timeout)
-                    .pool_idle_timeout(Duration::from_secs(90))
-                    .redirect(reqwest::redirect::Policy::none());
-                #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
-                let b = self.root_certificates.into_iter().fold(
-                    b.danger_accept_invalid_certs(self.danger_accept_invalid_certs),
-                    |b, c| b.add_root_certificate(c),
-                );
-                b.build().map_err(|e| Error::Config {
-                    message: "the HTTP client could not be built".into(),
-                    source: Some(Box::new(e)),
-                })?
-            }
+        let base = Base {
+            user_agent: self.user_agent,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+            danger_accept_invalid_certs: self.danger_accept_invalid_certs,
+            #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+            root_certificates: self.root_certificates,
         };
-        let auth = AuthState::new(
-            http.clone(),
-            self.realm_policy,
-            self.token_cache.unwrap_or_default(),
-        );
+        let clients = Clients::build(&base, self.http, self.registries, &self.realm_policy)?;
         Ok(Transport {
             inner: Arc::new(Inner {
-                http,
-                credentials: self.credentials,
-                auth,
+                clients,
+                keychain: self.keychain,
+                policy: self.realm_policy,
+                auth: AuthState::new(self.token_cache.unwrap_or_default()),
                 retry: self.retry,
                 preemptive_basic: self.preemptive_basic,
                 max_redirects: self.max_redirects,
+                plain_http_hosts: Mutex::new(HashSet::new()),
             }),
         })
     }
@@ -415,16 +421,23 @@ impl Request {
 }
 
 /// What the next attempt presents.
-#[derive(Debug, Clone)]
-enum AuthChoice {
-    /// Decide from the configuration and the cache.
-    Auto,
-    /// Basic credentials.
-    Basic,
-    /// Nothing.
-    Nothing,
-    /// A token for this challenge's realm and these scopes, not the stale token.
-    Bearer(Challenge, ScopeSet, Option<SecretString>),
+#[derive(Debug)]
+enum Next {
+    /// The first attempt: static bearer, preemptive Basic, or a token for a known realm.
+    First,
+    /// What [`decide`] said after a `401`.
+    Then(Decision),
+}
+
+/// The repository of a registry API path (`/v2/<name>/manifests/...` → `<name>`).
+fn repository_of(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/v2/")?;
+    ["/manifests/", "/blobs/", "/tags/", "/referrers/"]
+        .iter()
+        .filter_map(|m| rest.rfind(m))
+        .max()
+        .and_then(|end| rest.get(..end))
+        .filter(|name| !name.is_empty())
 }
 
 impl Transport {
@@ -433,19 +446,45 @@ impl Transport {
         TransportBuilder::default()
     }
 
-    /// The underlying `reqwest::Client` (no redirects, no cookies), e.g. for a token fetcher.
+    /// The default `reqwest::Client` (no redirects, no cookies).
     pub fn http_client(&self) -> &reqwest::Client {
-        &self.inner.http
+        &self.inner.clients.default_client().http
     }
 
-    /// The credentials this transport presents.
-    pub fn credentials(&self) -> &Credentials {
-        &self.inner.credentials
+    /// The keychain credentials come from.
+    pub fn keychain(&self) -> &Keychain {
+        &self.inner.keychain
+    }
+
+    /// The per-registry settings.
+    pub fn registries(&self) -> &Registries {
+        self.inner.clients.registries()
     }
 
     /// The token cache (shared by every clone of this transport).
     pub fn token_cache(&self) -> &TokenCache {
         self.inner.auth.cache()
+    }
+
+    /// The credentials the keychain binds to requests to `url` (running a credential helper on
+    /// a blocking thread when one holds them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Auth`] when a credential helper fails.
+    pub async fn credentials_for(&self, url: &Url) -> Result<BoundCredentials> {
+        let host = authority(url).unwrap_or_default();
+        match self.inner.keychain.lookup(&host, repository_of(url.path())) {
+            Lookup::Ready(b) => Ok(b),
+            Lookup::Helper(h) => tokio::task::spawn_blocking(move || h.run())
+                .await
+                .map_err(|e| Error::Auth {
+                    message: "the credential helper task failed".into(),
+                    source: Some(Box::new(e)),
+                })?
+                .map_err(auth_error),
+            _ => Ok(BoundCredentials::anonymous(&host)),
+        }
     }
 
     /// Sends a request with authentication, retries and redirects; returns the final answer
@@ -454,7 +493,8 @@ impl Transport {
     /// # Errors
     ///
     /// [`Error::Transport`] when no answer arrived (after retries), [`Error::Auth`] when a token
-    /// could not be obtained, [`Error::Protocol`] on a bad redirect.
+    /// could not be obtained or the registry names a token realm its credentials may not go
+    /// to, [`Error::Protocol`] on a bad redirect.
     pub async fn execute(&self, request: Request) -> Result<reqwest::Response> {
         let span = tracing::debug_span!(
             "harbor.request",
@@ -477,6 +517,43 @@ impl Transport {
         check(&method, &url, resp).await
     }
 
+    fn plain_http_hosts(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner
+            .plain_http_hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Rewrites `https` to `http` for an insecure host known to speak plain HTTP only.
+    fn use_known_scheme(&self, url: &mut Url) {
+        if url.scheme() == "https"
+            && let Some(host) = authority(url)
+            && self.plain_http_hosts().contains(&host)
+        {
+            let _ = url.set_scheme("http");
+        }
+    }
+
+    /// After a failed connection: whether the request may go again over plain HTTP (an
+    /// insecure host, a body that can be sent again, nothing sent yet).
+    fn downgrade(&self, req: &mut Request, e: &Error, replayable: bool) -> bool {
+        let Some(host) = authority(&req.url) else {
+            return false;
+        };
+        if !matches!(e, Error::Transport { .. })
+            || e.may_have_been_sent()
+            || !replayable
+            || req.url.scheme() != "https"
+            || !self.registries().is_insecure(&host)
+            || req.url.set_scheme("http").is_err()
+        {
+            return false;
+        }
+        tracing::debug!(%host, "insecure registry: HTTPS failed, trying plain HTTP");
+        self.plain_http_hosts().insert(host);
+        true
+    }
+
     async fn execute_inner(&self, mut req: Request) -> Result<reqwest::Response> {
         if let Some(e) = req.scope_error.take() {
             return Err(Error::invalid(
@@ -485,24 +562,31 @@ impl Transport {
                 "not a registry scope (`type:name:actions`)",
             ));
         }
+        self.use_known_scheme(&mut req.url);
         let inner = &self.inner;
+        let bound = if req.anonymous {
+            BoundCredentials::anonymous(&authority(&req.url).unwrap_or_default())
+        } else {
+            self.credentials_for(&req.url).await?
+        };
         let mut attempt: u32 = 0;
-        let mut auth_rounds = 0;
-        let mut choice = AuthChoice::Auto;
+        let mut rounds = 0;
+        let mut next = Next::First;
+        let mut last_token = None;
         let replayable = req.body.replayable();
         loop {
-            let (authz, sent_token) = self.authorization(&req, &choice).await?;
-            let sent = match &authz {
-                None => Sent::Nothing,
-                Some(a) if a.expose_secret().starts_with("Basic ") => Sent::Basic,
-                Some(_) => Sent::Bearer,
-            };
-            let result = self
+            let (authz, presented) = self
+                .authorization(&req, &bound, &next, &mut last_token)
+                .await?;
+            let sent = match self
                 .send_following_redirects(&mut req, authz.as_ref())
-                .await;
-            let resp = match result {
-                Ok(r) => r,
+                .await
+            {
+                Ok(s) => s,
                 Err(e) => {
+                    if self.downgrade(&mut req, &e, replayable) {
+                        continue;
+                    }
                     if matches!(e, Error::Transport { .. })
                         && req.idempotent
                         && replayable
@@ -517,14 +601,36 @@ impl Transport {
                     return Err(e);
                 }
             };
+            let resp = sent.response;
             let status = resp.status();
             tracing::Span::current().record("status", status.as_u16());
-            if status == StatusCode::UNAUTHORIZED && !req.anonymous {
-                let next = self.after_unauthorized(&req, &resp, &choice, sent, sent_token);
-                match next {
-                    Some(n) if auth_rounds < 3 && replayable => {
-                        auth_rounds += 1;
-                        choice = n;
+            // A 401 from a redirect target is not the registry's: never answered.
+            if status == StatusCode::UNAUTHORIZED && !req.anonymous && sent.from_origin {
+                let found = challenges(resp.headers());
+                inner.auth.remember_challenge(&req.url, &found);
+                let decision = decide(&Refusal {
+                    url: &req.url,
+                    challenges: &found,
+                    presented: &presented,
+                    needed: &req.scopes,
+                    credentials: &bound,
+                    policy: &inner.policy,
+                    rounds,
+                });
+                match decision {
+                    Decision::GiveUp(g) if g.is_realm_problem() => {
+                        return Err(Error::Auth {
+                            message: g.to_string(),
+                            source: None,
+                        });
+                    }
+                    Decision::GiveUp(g) => {
+                        tracing::debug!(reason = %g, "not retrying the 401");
+                        return Ok(resp);
+                    }
+                    d if replayable => {
+                        rounds += 1;
+                        next = Next::Then(d);
                         continue;
                     }
                     _ => return Ok(resp),
@@ -549,139 +655,109 @@ impl Transport {
         }
     }
 
-    /// The `Authorization` value for the next attempt, and the bearer token in it (if any).
+    /// The `Authorization` value for the next attempt and what it is. `last_token` holds the
+    /// token sent last (evicted when the registry refused it).
     async fn authorization(
         &self,
         req: &Request,
-        choice: &AuthChoice,
-    ) -> Result<(Option<SecretString>, Option<SecretString>)> {
+        bound: &BoundCredentials,
+        next: &Next,
+        last_token: &mut Option<SecretString>,
+    ) -> Result<(Option<SecretString>, Presented)> {
         if req.anonymous {
-            return Ok((None, None));
+            return Ok((None, Presented::Nothing));
         }
         let inner = &self.inner;
-        match choice {
-            AuthChoice::Nothing => Ok((None, None)),
-            AuthChoice::Basic => Ok((basic_header(&inner.credentials)?, None)),
-            AuthChoice::Bearer(challenge, scopes, stale) => {
-                let t = inner
-                    .auth
-                    .token(
-                        challenge,
-                        scopes,
-                        &inner.credentials,
-                        &req.url,
-                        stale.as_ref(),
-                    )
-                    .await?;
-                Ok((Some(bearer(&t)), Some(t)))
+        match next {
+            Next::First => {
+                if !bound.applies_to(&req.url) {
+                    return Ok((None, Presented::Nothing));
+                }
+                let remembered = inner.auth.challenge_for(&req.url);
+                let basic_wanted = req.preemptive_basic.unwrap_or(inner.preemptive_basic)
+                    || remembered
+                        .as_ref()
+                        .is_some_and(|c| *c.scheme() == harbor_auth::Scheme::Basic);
+                match bound.credentials() {
+                    Credentials::Bearer(t) => {
+                        return Ok((Some(bearer(t)), Presented::StaticBearer));
+                    }
+                    Credentials::Basic { .. } if basic_wanted => {
+                        return Ok((basic_header(bound)?, Presented::Basic));
+                    }
+                    _ => {}
+                }
+                // A token up front for the realm this origin named before.
+                match remembered {
+                    Some(c)
+                        if !req.scopes.is_empty() && *c.scheme() == harbor_auth::Scheme::Bearer =>
+                    {
+                        self.token(&c, &req.scopes, bound, last_token).await
+                    }
+                    _ => Ok((None, Presented::Nothing)),
+                }
             }
-            AuthChoice::Auto => {
-                if matches!(inner.credentials, Credentials::Bearer(_)) {
-                    return Ok((header_secret(&inner.credentials)?, None));
-                }
-                if req.preemptive_basic.unwrap_or(inner.preemptive_basic)
-                    && let Some(b) = basic_header(&inner.credentials)?
+            Next::Then(Decision::RetryWithBasic) => Ok((basic_header(bound)?, Presented::Basic)),
+            Next::Then(Decision::RetryWithToken(plan)) => {
+                if plan.evict_presented
+                    && let Some(t) = last_token.take()
                 {
-                    return Ok((Some(b), None));
+                    inner.auth.cache().evict_token(&t);
                 }
-                if !req.scopes.is_empty()
-                    && let Some(challenge) = inner.auth.realm_for(&origin(&req.url))
-                {
-                    let t = inner
-                        .auth
-                        .token(&challenge, &req.scopes, &inner.credentials, &req.url, None)
-                        .await?;
-                    return Ok((Some(bearer(&t)), Some(t)));
-                }
-                Ok((None, None))
+                let creds = if plan.with_credentials {
+                    bound.clone()
+                } else {
+                    bound.without_credentials()
+                };
+                self.token(&plan.challenge, &plan.scopes, &creds, last_token)
+                    .await
             }
+            Next::Then(_) => Ok((None, Presented::Nothing)),
         }
     }
 
-    /// Decides how to answer a 401; `None` means give up and return it.
-    fn after_unauthorized(
+    /// A token (cached or fetched) for the challenge's realm, as `Authorization`.
+    async fn token(
         &self,
-        req: &Request,
-        resp: &reqwest::Response,
-        tried: &AuthChoice,
-        sent: Sent,
-        sent_token: Option<SecretString>,
-    ) -> Option<AuthChoice> {
-        let found = challenges(resp.headers());
-        if let Some(bearer) = found.iter().find(|c| is_bearer(c))
-            && bearer.realm().is_some()
-        {
-            if matches!(self.inner.credentials, Credentials::Bearer(_)) {
-                return None; // a static token was refused: nothing else to try
-            }
-            let origin = origin(&req.url);
-            // Remember the realm without the request-specific scope.
-            self.inner.auth.remember(&origin, strip_scope(bearer));
-            let mut scopes = req.scopes.clone();
-            if let Ok(theirs) = bearer.scopes() {
-                scopes.merge(&theirs);
-            }
-            if let AuthChoice::Bearer(prev_challenge, prev, _) = tried
-                && prev_challenge.realm() == bearer.realm()
-            {
-                // insufficient_scope: keep what we asked for before, too.
-                scopes.merge(prev);
-            }
-            return Some(AuthChoice::Bearer(strip_scope(bearer), scopes, sent_token));
-        }
-        if found.iter().any(is_basic) {
-            let have_basic = basic_header(&self.inner.credentials)
-                .ok()
-                .flatten()
-                .is_some();
-            if have_basic && sent != Sent::Basic {
-                return Some(AuthChoice::Basic);
-            }
-            // Harbor answers `Basic realm="harbor"` to any request that carried a token it did
-            // not accept for the scope: ask again bare to get the Bearer challenge.
-            if sent == Sent::Bearer {
-                return Some(AuthChoice::Nothing);
-            }
-        }
-        let _ = tried;
-        None
+        challenge: &harbor_auth::Challenge,
+        scopes: &ScopeSet,
+        creds: &BoundCredentials,
+        last_token: &mut Option<SecretString>,
+    ) -> Result<(Option<SecretString>, Presented)> {
+        let realm = challenge.realm().unwrap_or_default();
+        let fetcher = match Url::parse(realm) {
+            Ok(u) => &self.inner.clients.for_url(&u).fetcher,
+            Err(_) => &self.inner.clients.default_client().fetcher,
+        };
+        let (token, fresh) = self
+            .inner
+            .auth
+            .token(fetcher, challenge, scopes, creds)
+            .await?;
+        let header = bearer(&token);
+        *last_token = Some(token);
+        Ok((
+            Some(header),
+            Presented::Token {
+                realm: realm.to_owned(),
+                scopes: scopes.clone(),
+                fresh,
+            },
+        ))
     }
-}
-
-/// What the last attempt carried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    Nothing,
-    Basic,
-    Bearer,
 }
 
 fn bearer(token: &SecretString) -> SecretString {
     SecretString::from(format!("Bearer {}", token.expose_secret()))
 }
 
-/// The challenge without its `scope` (and `error`) parameters: what identifies the realm.
-fn strip_scope(c: &Challenge) -> Challenge {
-    let mut out = Challenge::new(c.scheme().clone());
-    for (k, v) in c.params() {
-        if !k.eq_ignore_ascii_case("scope") && !k.eq_ignore_ascii_case("error") {
-            out = out.with_param(k, v);
-        }
-    }
-    out
-}
-
-/// `scheme://host:port` of a URL, the unit of trust for credentials.
+/// `scheme://host:port` of a URL, the unit of trust for `Authorization` across redirects.
 pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
 /// Turns a non-2xx answer into [`Error::Api`], reading (up to 64 KiB of) its body.
-///
-/// # Errors
-///
-/// [`Error::Api`] for any status outside 2xx; [`Error::Transport`] if the body cannot be read.
-pub async fn check(
+pub(crate) async fn check(
     method: &Method,
     url: &Url,
     resp: reqwest::Response,
@@ -693,7 +769,11 @@ pub async fn check(
 }
 
 /// Builds the [`Error::Api`] for an answer (reads up to 64 KiB of its body).
-pub async fn error_from_response(method: &Method, url: &Url, mut resp: reqwest::Response) -> Error {
+pub(crate) async fn error_from_response(
+    method: &Method,
+    url: &Url,
+    mut resp: reqwest::Response,
+) -> Error {
     let status = resp.status();
     let headers = resp.headers().clone();
     let mut body = Vec::new();
@@ -716,6 +796,23 @@ mod tests {
         let b = Url::parse("http://127.0.0.1:5001/v2/").unwrap();
         assert_ne!(origin(&a), origin(&b));
         assert_eq!(origin(&a), "http://127.0.0.1:5000");
+    }
+
+    #[test]
+    fn repository_from_the_path() {
+        for (path, want) in [
+            ("/v2/team/app/manifests/v1", Some("team/app")),
+            ("/v2/a/blobs/uploads/", Some("a")),
+            ("/v2/x/blobs/y/blobs/sha256:00", Some("x/blobs/y")),
+            ("/v2/x/blobs/y/manifests/latest", Some("x/blobs/y")),
+            ("/v2/a/b/tags/list", Some("a/b")),
+            ("/v2/a/referrers/sha256:00", Some("a")),
+            ("/v2/", None),
+            ("/v2/_catalog", None),
+            ("/api/v2.0/projects", None),
+        ] {
+            assert_eq!(repository_of(path), want, "{path}");
+        }
     }
 
     #[test]

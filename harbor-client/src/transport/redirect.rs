@@ -1,5 +1,7 @@
 //! Redirects followed by the transport itself: `Authorization` only ever goes to the origin
-//! the request was made to.
+//! the request was made to, each hop uses the client of its own host (its TLS settings), and
+//! the caller learns whether the final answer came from that origin (a `401` from elsewhere
+//! is never answered with credentials).
 
 use http::header::{AUTHORIZATION, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
@@ -8,12 +10,18 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{Body, Request, Transport, origin};
 use crate::error::{Error, Result, display_url};
 
+/// The final answer of a request and whether it came from the origin the request was made to.
+pub(super) struct Sent {
+    pub(super) response: reqwest::Response,
+    pub(super) from_origin: bool,
+}
+
 impl Transport {
     pub(super) async fn send_following_redirects(
         &self,
         req: &mut Request,
         authz: Option<&SecretString>,
-    ) -> Result<reqwest::Response> {
+    ) -> Result<Sent> {
         let inner = &self.inner;
         let mut url = req.url.clone();
         let mut method = req.method.clone();
@@ -23,6 +31,8 @@ impl Transport {
         let mut redirects = 0;
         loop {
             let mut b = inner
+                .clients
+                .for_url(&url)
                 .http
                 .request(method.clone(), url.clone())
                 .headers(req.headers.clone());
@@ -45,11 +55,15 @@ impl Transport {
                 .await
                 .map_err(|e| Error::transport(&method, &url, e))?;
             let status = resp.status();
+            let sent = |response| Sent {
+                response,
+                from_origin: origin(&url) == first_origin,
+            };
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
-                return Ok(resp);
+                return Ok(sent(resp));
             }
             let Some(loc) = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()) else {
-                return Ok(resp);
+                return Ok(sent(resp));
             };
             if redirects >= inner.max_redirects {
                 return Err(Error::protocol(format!(

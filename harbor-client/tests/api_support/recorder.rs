@@ -74,7 +74,10 @@ impl Recorder {
 
     pub fn client(&self) -> HarborClient {
         HarborClient::builder(&self.url)
-            .basic_auth("admin", "Harbor12345")
+            .credentials(harbor_client::transport::Credentials::basic(
+                "admin",
+                "Harbor12345",
+            ))
             .retry_policy(RetryPolicy::default().with_base_delay(Duration::from_millis(1)))
             .build()
             .unwrap()

@@ -40,6 +40,14 @@ impl Drop for Fake {
 
 impl Fake {
     pub async fn start(handler: impl Fn(&Seen) -> Response<Body> + Send + Sync + 'static) -> Fake {
+        Self::start_at(std::net::Ipv4Addr::LOCALHOST, handler).await
+    }
+
+    /// As [`Fake::start`], on the loopback address `ip` (another "host").
+    pub async fn start_at(
+        ip: std::net::Ipv4Addr,
+        handler: impl Fn(&Seen) -> Response<Body> + Send + Sync + 'static,
+    ) -> Fake {
         let handler: Handler = Arc::new(handler);
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();
@@ -61,7 +69,7 @@ impl Fake {
                 handler(&s)
             }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -75,6 +83,11 @@ impl Fake {
 
     pub fn count(&self, pred: impl Fn(&Seen) -> bool) -> usize {
         self.seen.lock().unwrap().iter().filter(|s| pred(s)).count()
+    }
+
+    /// Every request seen so far.
+    pub fn all(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
     }
 }
 

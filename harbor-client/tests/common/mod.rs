@@ -33,9 +33,27 @@ pub async fn registry() -> Option<Registry> {
 /// Starts the registry `bin` in `dir` with `extra` config sections, waiting for it on a
 /// blocking thread so that servers on the test's runtime keep running meanwhile.
 pub async fn registry_in(bin: PathBuf, dir: tempfile::TempDir, extra: String) -> Registry {
-    tokio::task::spawn_blocking(move || Registry::start_in(&bin, dir, &extra))
+    registry_in_at(bin, dir, std::net::Ipv4Addr::LOCALHOST, extra).await
+}
+
+/// As [`registry_in`], on the loopback address `ip`.
+pub async fn registry_in_at(
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    ip: std::net::Ipv4Addr,
+    extra: String,
+) -> Registry {
+    tokio::task::spawn_blocking(move || Registry::start_in_at(&bin, dir, ip, &extra))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// A registry with htpasswd (Basic) auth on `ip`, knowing only `user`.
+pub async fn htpasswd_registry(ip: std::net::Ipv4Addr, user: (&str, &str)) -> Option<Registry> {
+    let bin = tool("docker-registry")?;
+    let dir = tempfile::tempdir().unwrap();
+    let auth = harbor_testkit::htpasswd_auth(dir.path(), &[user]);
+    Some(registry_in_at(bin, dir, ip, auth).await)
 }
 
 /// What the proxy does to the traffic.

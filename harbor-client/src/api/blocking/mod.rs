@@ -11,7 +11,7 @@
 //! # fn run() -> harbor_client::Result<()> {
 //! let client = HarborClient::new(
 //!     harbor_client::HarborClient::builder("https://harbor.example.com")
-//!         .basic_auth("admin", "secret")
+//!         .credentials(harbor_client::transport::Credentials::basic("admin", "secret"))
 //!         .build()?,
 //! )?;
 //! for project in client.list_all_projects(&ListProjectsParams::default())? {
@@ -56,6 +56,17 @@ impl HarborClient {
     /// [`HarborClient::block_on`]).
     pub fn as_async(&self) -> &crate::api::HarborClient {
         &self.inner
+    }
+
+    /// The Harbor version the server reports, read once and cached: see
+    /// [`crate::api::HarborClient::server_version`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::api::HarborClient::server_version`], and [`Error::Config`](crate::Error::Config)
+    /// inside an async runtime.
+    pub fn server_version(&self) -> Result<Option<crate::api::HarborVersion>> {
+        self.block_on(self.inner.server_version())?
     }
 
     /// Runs a future of the async client to completion.

@@ -6,7 +6,7 @@
 //!
 //! # async fn run() -> harbor_client::Result<()> {
 //! let client = HarborV1Client::builder("https://old-harbor.example.com")
-//!     .basic_auth("admin", "secret")
+//!     .credentials(harbor_client::transport::Credentials::basic("admin", "secret"))
 //!     .build_v1()?;
 //! for tag in client.list_tags("library/nginx").await? {
 //!     println!("{:?} {:?}", tag.name, tag.digest);

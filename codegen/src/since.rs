@@ -1,0 +1,259 @@
+//! Which Harbor release first has each operation: the table in `data/since.yaml`, and the
+//! command that derives it from a clone of goharbor/harbor.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::process::Command;
+
+use serde::Deserialize;
+use serde_norway::Value;
+
+use crate::spec::Spec;
+use crate::{Error, Result};
+
+/// A Harbor release, `major.minor.patch`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    /// Parses `2.11.1` or a tag `v2.11.1`; anything with a suffix (`-rc1`) is not a release.
+    pub fn parse(text: &str) -> Option<Version> {
+        let t = text.strip_prefix('v').unwrap_or(text);
+        let mut parts = t.split('.');
+        let mut next = || parts.next().and_then(|p| p.parse::<u32>().ok());
+        let v = Version(next()?, next()?, next()?);
+        (t.split('.').count() == 3).then_some(v)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+/// `data/since.yaml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinceTable {
+    /// The oldest release read; an operation it has is available "since" it (or earlier).
+    pub baseline: String,
+    /// The release tags read, oldest first.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Where the derived version is wrong, with why.
+    #[serde(default)]
+    pub corrections: BTreeMap<String, Correction>,
+    /// operationId → the first release whose spec has it (derived).
+    pub since: BTreeMap<String, String>,
+}
+
+/// A hand-made correction of the derived table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Correction {
+    /// The version to use.
+    pub since: String,
+    /// Why the derived one is wrong.
+    pub why: String,
+}
+
+impl SinceTable {
+    /// Parses `since.yaml`.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not match the expected shape or a version does not parse.
+    pub fn parse(text: &str) -> Result<SinceTable> {
+        let t: SinceTable =
+            serde_norway::from_str(text).map_err(|e| Error::new(format!("since: {e}")))?;
+        for v in std::iter::once(&t.baseline)
+            .chain(t.since.values())
+            .chain(t.corrections.values().map(|c| &c.since))
+        {
+            Version::parse(v).ok_or_else(|| Error::new(format!("since: bad version `{v}`")))?;
+        }
+        Ok(t)
+    }
+
+    /// The baseline release.
+    pub fn baseline(&self) -> Version {
+        Version::parse(&self.baseline).unwrap_or(Version(2, 2, 0))
+    }
+
+    /// The first release that has an operation (a correction wins over the derived value).
+    pub fn of(&self, operation_id: &str) -> Option<Version> {
+        self.corrections
+            .get(operation_id)
+            .map(|c| c.since.as_str())
+            .or_else(|| self.since.get(operation_id).map(String::as_str))
+            .and_then(Version::parse)
+    }
+}
+
+/// `(METHOD, path)` with every `{parameter}` written `{}`, so that a renamed parameter
+/// (`{project_id}` → `{project_name_or_id}`) is the same operation.
+fn route(method: &str, path: &str) -> (String, String) {
+    let mut out = String::with_capacity(path.len());
+    let mut depth = 0;
+    for c in path.trim_end_matches('/').chars() {
+        match c {
+            '{' => {
+                depth += 1;
+                out.push_str("{}");
+            }
+            '}' => depth -= 1,
+            _ if depth > 0 => {}
+            _ => out.push(c),
+        }
+    }
+    (method.to_uppercase(), out)
+}
+
+/// The routes of a swagger document (missing `operationId`s are fine: early 2.x specs lack
+/// some).
+fn routes(text: &str) -> Result<BTreeSet<(String, String)>> {
+    let root: Value = serde_norway::from_str(text).map_err(|e| Error::new(e.to_string()))?;
+    let mut out = BTreeSet::new();
+    for (path, item) in root["paths"].as_mapping().into_iter().flatten() {
+        let Some(path) = path.as_str() else { continue };
+        for (method, _) in item.as_mapping().into_iter().flatten() {
+            if let Some(m) = method.as_str()
+                && ["get", "put", "post", "delete", "patch", "head"].contains(&m)
+            {
+                out.insert(route(m, path));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn git(git_dir: &Path, args: &[&str]) -> Result<Option<String>> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(args)
+        .output()
+        .map_err(|e| Error::new(format!("cannot run git: {e}")))?;
+    Ok(out
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
+}
+
+/// Derives the table from a goharbor/harbor git directory: for every operation of `spec`, the
+/// first release tag at or after `baseline` whose `api/v2.0/swagger.yaml` or
+/// `legacy_swagger.yaml` (Harbor 2.0 to 2.7 served part of the API from the latter) has the
+/// same method and path. Returns the tags read and the table.
+///
+/// # Errors
+///
+/// When git fails, a spec does not parse, or an operation is in no release.
+pub fn derive(
+    git_dir: &Path,
+    spec: &Spec,
+    baseline: Version,
+) -> Result<(Vec<String>, BTreeMap<String, String>)> {
+    let tags = git(git_dir, &["tag"])?.ok_or_else(|| Error::new("git tag failed"))?;
+    let mut releases: Vec<(Version, String)> = tags
+        .lines()
+        .filter_map(|t| Some((Version::parse(t)?, t.to_owned())))
+        .filter(|(v, t)| *v >= baseline && t.starts_with('v'))
+        .collect();
+    releases.sort();
+    let mut by_release = Vec::new();
+    for (v, tag) in &releases {
+        let mut all = BTreeSet::new();
+        for file in ["swagger.yaml", "legacy_swagger.yaml"] {
+            if let Some(text) = git(git_dir, &["show", &format!("{tag}:api/v2.0/{file}")])? {
+                all.extend(routes(&text).map_err(|e| Error::new(format!("{tag} {file}: {e}")))?);
+            }
+        }
+        by_release.push((*v, all));
+    }
+    let mut table = BTreeMap::new();
+    for op in spec.operations() {
+        let key = route(op.method, op.path);
+        let first = by_release
+            .iter()
+            .find(|(_, routes)| routes.contains(&key))
+            .map(|(v, _)| *v)
+            .ok_or_else(|| {
+                Error::new(format!(
+                    "{} ({} {}) is in no release tag",
+                    op.id(),
+                    op.method,
+                    op.path
+                ))
+            })?;
+        table.insert(op.id().to_owned(), first.to_string());
+    }
+    Ok((releases.into_iter().map(|(_, t)| t).collect(), table))
+}
+
+/// `since.yaml` with a freshly derived table, keeping the corrections of `previous`.
+pub fn render(previous: &SinceTable, tags: &[String], table: &BTreeMap<String, String>) -> String {
+    let mut out = String::from(
+        "# The first Harbor release that has each operation of codegen/spec (\"since\").\n#\n# Derived, not written by hand: `cargo run -p harbor-codegen -- since --harbor-git DIR`, where\n# DIR is the git directory of a goharbor/harbor clone. For each operation it takes the first\n# release tag (vMAJOR.MINOR.PATCH, no pre-releases) from `baseline` on whose\n# api/v2.0/swagger.yaml or api/v2.0/legacy_swagger.yaml (Harbor 2.0 to 2.7 served part of the\n# API from the latter) has the same method and path, path parameters compared by position.\n# `corrections` are kept as written and win over the derived value. Operations at the\n# baseline are in every Harbor the client checks; later ones are refused before sending to\n# an older server.\n\n",
+    );
+    out.push_str(&format!("baseline: {}\n", previous.baseline));
+    out.push_str(&format!(
+        "# {} tags, {} to {}.\ntags: [{}]\n",
+        tags.len(),
+        tags.first().map_or("", String::as_str),
+        tags.last().map_or("", String::as_str),
+        tags.join(", ")
+    ));
+    out.push_str("corrections:\n");
+    if previous.corrections.is_empty() {
+        out.push_str("  {}\n");
+    }
+    for (id, c) in &previous.corrections {
+        out.push_str(&format!(
+            "  {id}:\n    since: {}\n    why: {}\n",
+            c.since,
+            serde_norway::to_string(&c.why)
+                .unwrap_or_default()
+                .trim_end()
+        ));
+    }
+    out.push_str("since:\n");
+    for (id, v) in table {
+        out.push_str(&format!("  {id}: {v}\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_releases_only() {
+        assert_eq!(Version::parse("v2.11.1"), Some(Version(2, 11, 1)));
+        assert_eq!(Version::parse("2.2.0"), Some(Version(2, 2, 0)));
+        assert_eq!(Version::parse("v2.1.0-rc1"), None);
+        assert_eq!(Version::parse("v2.2"), None);
+        assert!(Version(2, 10, 0) > Version(2, 9, 5));
+    }
+
+    #[test]
+    fn routes_compare_parameters_by_position() {
+        assert_eq!(
+            route("get", "/projects/{project_id}/members/"),
+            route("GET", "/projects/{project_name_or_id}/members")
+        );
+    }
+
+    #[test]
+    fn a_correction_wins() {
+        let t = SinceTable::parse(
+            "baseline: 2.2.0\ncorrections:\n  b:\n    since: 2.2.0\n    why: served earlier\nsince:\n  a: 2.6.0\n  b: 2.3.0\n",
+        )
+        .unwrap();
+        assert_eq!(t.of("a"), Some(Version(2, 6, 0)));
+        assert_eq!(t.of("b"), Some(Version(2, 2, 0)));
+        assert_eq!(t.of("c"), None);
+    }
+}

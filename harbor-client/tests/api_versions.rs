@@ -1,0 +1,262 @@
+//! Operations Harbor added after 2.2 are refused before sending to an older server, by the
+//! version it reports in `GET /systeminfo`. A loopback server plays Harbor of several
+//! versions (Prism answers `systeminfo` with a placeholder, so it cannot show this; the
+//! contract of the `systeminfo` call itself is in `api_prism_contract.rs`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod api_support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::Response;
+use harbor_client::Error;
+use harbor_client::api::{
+    GetPurgeHistoryParams, HarborClient, HarborVersion, ListArtifactsOfProjectParams,
+    ListAuditLogExtsParams, ListProjectsParams, OPERATIONS, VersionCheck,
+};
+
+use api_support::recorder::{Recorder, json};
+
+/// A Harbor whose `systeminfo` says what `version` holds (`None`: the field is absent, as
+/// for an anonymous caller); every other path answers an empty list.
+async fn harbor(version: Arc<Mutex<Option<String>>>) -> Recorder {
+    Recorder::start(move |seen, _| {
+        if seen.uri == "/api/v2.0/systeminfo" {
+            return match version.lock().unwrap().clone() {
+                Some(v) if v == "404" => json(404, r#"{"errors":[{"code":"NOT_FOUND"}]}"#),
+                Some(v) => json(
+                    200,
+                    &format!(r#"{{"harbor_version":"{v}","auth_mode":"db_auth"}}"#),
+                ),
+                None => json(200, r#"{"auth_mode":"db_auth"}"#),
+            };
+        }
+        Response::builder()
+            .header("content-type", "application/json")
+            .header("x-total-count", "0")
+            .body(Body::from("[]"))
+            .unwrap()
+    })
+    .await
+}
+
+fn said(v: &str) -> Arc<Mutex<Option<String>>> {
+    Arc::new(Mutex::new(Some(v.to_owned())))
+}
+
+fn paths(server: &Recorder) -> Vec<String> {
+    server
+        .seen()
+        .into_iter()
+        .map(|s| s.uri.split('?').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_operation_newer_than_the_server_is_refused_before_sending() {
+    let server = harbor(said("v2.5.1-6fa2b7ea")).await;
+    let client = server.client();
+    let err = client
+        .list_purge_history(&GetPurgeHistoryParams::default())
+        .await
+        .unwrap_err();
+    match &err {
+        Error::UnsupportedByServer {
+            operation,
+            since,
+            server,
+        } => {
+            assert_eq!(*operation, "getPurgeHistory");
+            assert_eq!(*since, HarborVersion::new(2, 6, 0));
+            assert_eq!(*server, HarborVersion::new(2, 5, 1));
+        }
+        other => panic!("expected UnsupportedByServer, got {other:?}"),
+    }
+    assert!(!err.may_have_been_sent());
+    assert_eq!(
+        err.to_string(),
+        "getPurgeHistory needs Harbor 2.6.0 or later; the server runs Harbor 2.5.1"
+    );
+    // The stream is refused the same way, and the version is asked once per client (clones too).
+    let err = client.clone().get_permissions().await.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedByServer { .. }), "{err}");
+    // An operation every checked Harbor has is sent without asking.
+    client
+        .list_projects(&ListProjectsParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        paths(&server),
+        ["/api/v2.0/systeminfo", "/api/v2.0/projects"],
+        "nothing refused reached the server, and systeminfo was read once"
+    );
+    assert_eq!(
+        client.server_version().await.unwrap(),
+        Some(HarborVersion::new(2, 5, 1))
+    );
+}
+
+#[tokio::test]
+async fn patch_releases_count() {
+    // listArtifactsOfProject arrived in 2.11.1.
+    let version = said("v2.11.0-abc123");
+    let server = harbor(version.clone()).await;
+    let err = server
+        .client()
+        .list_artifacts_of_project("library", &ListArtifactsOfProjectParams::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedByServer { since, .. } if since == HarborVersion::new(2, 11, 1)),
+        "{err}"
+    );
+    *version.lock().unwrap() = Some("v2.11.1-0b1f2c3d".into());
+    // A new client reads the version again.
+    server
+        .client()
+        .list_artifacts_of_project("library", &ListArtifactsOfProjectParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        paths(&server).last().map(String::as_str),
+        Some("/api/v2.0/projects/library/artifacts")
+    );
+}
+
+#[tokio::test]
+async fn a_server_new_enough_gets_the_call() {
+    let server = harbor(said("v2.13.0")).await;
+    server
+        .client()
+        .list_audit_log_exts(&ListAuditLogExtsParams::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        paths(&server),
+        ["/api/v2.0/systeminfo", "/api/v2.0/auditlog-exts"]
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_hides_its_version_gets_the_call() {
+    for hidden in [None, Some("dev".to_owned()), Some(String::new())] {
+        let server = harbor(Arc::new(Mutex::new(hidden.clone()))).await;
+        let client = server.client();
+        client
+            .list_purge_history(&GetPurgeHistoryParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("{hidden:?}: {e}"));
+        assert_eq!(client.server_version().await.unwrap(), None, "{hidden:?}");
+        assert_eq!(
+            paths(&server),
+            ["/api/v2.0/systeminfo", "/api/v2.0/system/purgeaudit"],
+            "{hidden:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_systeminfo_is_not_cached() {
+    let version = said("404");
+    let server = harbor(version.clone()).await;
+    let client = server.client();
+    // Not knowing the version, the client sends and lets Harbor answer.
+    client
+        .list_purge_history(&GetPurgeHistoryParams::default())
+        .await
+        .unwrap();
+    assert!(client.server_version().await.unwrap_err().is_not_found());
+    *version.lock().unwrap() = Some("v2.5.0".into());
+    let err = client
+        .list_purge_history(&GetPurgeHistoryParams::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnsupportedByServer { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn the_check_can_be_given_a_version_or_turned_off() {
+    let server = harbor(said("v2.15.0")).await;
+    let assumed = HarborClient::builder(&server.url)
+        .version_check(VersionCheck::Assume(HarborVersion::new(2, 5, 0)))
+        .build()
+        .unwrap();
+    let err = assumed.get_permissions().await.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedByServer { .. }), "{err}");
+    assert!(
+        server.seen().is_empty(),
+        "Assume asks nothing, sends nothing"
+    );
+
+    let off = HarborClient::builder(&server.url)
+        .version_check(VersionCheck::Off)
+        .build()
+        .unwrap();
+    off.list_purge_history(&GetPurgeHistoryParams::default())
+        .await
+        .unwrap();
+    assert_eq!(paths(&server), ["/api/v2.0/system/purgeaudit"]);
+}
+
+/// `call_all` awaits every operation in one function; its debug-build frame needs a roomy
+/// stack (as in `api_prism_contract.rs`).
+#[test]
+fn every_gated_method_checks_before_sending() {
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(call_every_method_on_harbor_2_2())
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+async fn call_every_method_on_harbor_2_2() {
+    let server = harbor(said("v2.2.0")).await;
+    let results = api_support::calls::call_all(&server.client()).await;
+    let mut gated = 0;
+    for (op, err) in &results {
+        let row = OPERATIONS.iter().find(|r| r.operation_id == *op).unwrap();
+        if row.since > HarborVersion::BASELINE {
+            gated += 1;
+            assert!(
+                matches!(err, Some(Error::UnsupportedByServer { since, .. }) if *since == row.since),
+                "{op} (since {}) was not refused: {err:?}",
+                row.since
+            );
+        }
+    }
+    assert_eq!(
+        gated, 37,
+        "operations Harbor added after 2.2.0 (codegen/data/since.yaml)"
+    );
+    // Every other operation was sent once, plus one systeminfo for the version.
+    assert_eq!(server.seen().len(), results.len() - gated + 1);
+}
+
+#[cfg(feature = "blocking")]
+#[tokio::test]
+async fn the_blocking_client_is_checked_too() {
+    let server = harbor(said("v2.8.0")).await;
+    let client = server.client();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let blocking = harbor_client::api::blocking::HarborClient::new(client).unwrap();
+        let result = (
+            blocking.server_version(),
+            blocking.get_permissions().map(|_| ()),
+        );
+        let _ = tx.send(result);
+        drop(blocking);
+    });
+    let (version, call) = rx.await.unwrap();
+    assert_eq!(version.unwrap(), Some(HarborVersion::new(2, 8, 0)));
+    assert!(matches!(call, Err(Error::UnsupportedByServer { .. })));
+}
