@@ -118,14 +118,22 @@ fn a_shared_model_is_used_by_name_and_re_exported_not_generated() {
     let files = harbor_codegen::generate(&inputs).unwrap();
     let models = |name: &str| {
         files
-            .get(Path::new(&format!("harbor-client/src/api/models/{name}.rs")))
+            .get(Path::new(&format!(
+                "harbor-client/src/api/models/{name}.rs"
+            )))
             .unwrap()
             .clone()
     };
     let project = models("project");
-    assert!(!project.contains("pub struct CVEAllowlistItem"), "{project}");
+    assert!(
+        !project.contains("pub struct CVEAllowlistItem"),
+        "{project}"
+    );
     assert!(project.contains("Vec<AllowlistItem<'static>>"), "{project}");
-    assert!(project.contains("pub severity: Option<Severity>"), "{project}");
+    assert!(
+        project.contains("pub severity: Option<Severity>"),
+        "{project}"
+    );
     assert!(project.contains("use harbor_types::Severity;"), "{project}");
     assert!(
         models("mod").contains("pub use harbor_types::AllowlistItem;"),

@@ -104,6 +104,7 @@ mod additions;
 pub mod blocking;
 mod client;
 pub(crate) mod closed_set;
+mod event_kind;
 mod location;
 pub mod models;
 mod names;
@@ -124,6 +125,7 @@ pub use harbor_types::Severity;
 pub use harbor_types::report::{
     MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT,
 };
+pub use harbor_types::webhook::EventKind;
 pub use location::ArtifactLocation;
 pub use names::{
     PathSegment, ProjectRef, Reference, RepositoryName, encode_segment, split_full_name,
