@@ -112,7 +112,7 @@ async fn receive(
     let payload = match app.decoder.decode_with_headers(&headers, &body) {
         Ok(payload) => payload.into_owned(),
         Err(err) => {
-            let status = err.status_code().unwrap_or(StatusCode::BAD_REQUEST);
+            let status = err.status().unwrap_or(StatusCode::BAD_REQUEST);
             eprintln!("refused a delivery ({status}): {err}");
             return (status, err.to_string()).into_response();
         }

@@ -174,7 +174,7 @@ async fn receive(
                 .into_response(),
         },
         Err(err) => {
-            let status = err.status_code().unwrap_or(StatusCode::BAD_REQUEST);
+            let status = err.status().unwrap_or(StatusCode::BAD_REQUEST);
             eprintln!("refused a delivery ({status}): {err}");
             (status, err.to_string()).into_response()
         }

@@ -4,7 +4,7 @@ use crate::Format;
 
 /// Everything that can go wrong in this crate.
 ///
-/// At the HTTP edge, [`Error::status_code`] gives the status to answer with. Secrets (the
+/// At the HTTP edge, [`Error::status`] gives the status to answer with. Secrets (the
 /// expected or received `Authorization` value) never appear in an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -126,7 +126,7 @@ impl Error {
     ///
     /// Harbor retries on any non-2xx (10 attempts up to 2.7, 3 since 2.8): a 4xx for a body
     /// that will never decode only costs those retries.
-    pub fn status_code(&self) -> Option<http::StatusCode> {
+    pub fn status(&self) -> Option<http::StatusCode> {
         Some(match self {
             Error::Unauthorized => http::StatusCode::UNAUTHORIZED,
             Error::BodyTooLarge { .. } => http::StatusCode::PAYLOAD_TOO_LARGE,

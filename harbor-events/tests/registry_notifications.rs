@@ -96,7 +96,7 @@ async fn receive(
         Ok(payload) => payload,
         Err(e) => {
             return e
-                .status_code()
+                .status()
                 .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
