@@ -1,49 +1,73 @@
-//! A webhook endpoint for Harbor that survives Harbor's delivery semantics.
+//! A webhook endpoint for Harbor that never loses an event.
 //!
 //! ```text
-//! events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--queue N] [--json] [--demo]
+//! events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--inbox SPEC]
+//!     [--role both|receiver|worker] [--workers N] [--lease SECONDS] [--max-attempts N]
+//!     [--json] [--demo]
 //! ```
 //!
 //! Harbor signs nothing: the only proof that a request comes from Harbor is the policy's
 //! `auth_header`, sent verbatim as `Authorization` (compared here in constant time). Harbor
-//! retries any non-2xx answer (10 attempts up to 2.7, 3 since 2.8) and, since 2.8, gives up on
-//! an answer that takes more than 3 s. So this endpoint decodes and checks the request, hands
-//! the payload to a worker through a bounded queue, and answers `200` at once; the worker does
-//! the slow part (here: printing one line per event). When the queue is full it answers `503`
-//! so that Harbor delivers the event again later: nothing is lost.
+//! treats any `2xx` as the end of a delivery and never sends it again; anything else it
+//! retries (3 attempts since 2.8, with a 3 s timeout; 10 before). So this endpoint checks and
+//! decodes the request, appends it to a **durable inbox**, and only then answers `200`; when
+//! the inbox cannot store it (disk full, database locked, JetStream down) it answers `503`
+//! and Harbor delivers it again. A retry of a delivery already stored (Harbor did not see the
+//! `200` in time) is answered `200` and stored once: its delivery key (the CloudEvents `id`,
+//! else the SHA-256 of the body) is the same. Workers take deliveries from the inbox and
+//! print them (the slow part of a real receiver), retrying failures with backoff.
 //!
 //! - `--addr`: where to listen (default `127.0.0.1:8080`; `--demo` picks a free loopback port).
 //! - `--auth-header`: the exact `Authorization` value to require (or env `HARBOR_WEBHOOK_AUTH`).
-//! - `--queue`: how many payloads may wait for the worker (default 1024).
-//! - `--json`: print each event as one line of JSON instead of a sentence.
-//! - `--demo`: post one payload of every format Harbor has sent to this very endpoint, print
-//!   what the worker decoded, show that a wrong secret and a broken body are refused, and exit.
+//! - `--inbox`: `sqlite:PATH` (the default, `sqlite:events_receiver.db` in the working
+//!   directory: survives crashes and restarts), `nats://HOST:PORT` (NATS JetStream: receivers
+//!   and workers on several machines share it), or `memory` (**everything accepted and not
+//!   yet printed is lost when the process exits**).
+//! - `--role`: `both` (default), `receiver` (HTTP only, no worker) or `worker` (no HTTP: works
+//!   off a shared inbox, e.g. NATS).
+//! - `--workers`: deliveries handled at once (default 4). `--lease`: seconds a delivery stays
+//!   with a worker that stopped answering before another takes it (default 30).
+//!   `--max-attempts`: attempts before a delivery is dead-lettered (default 5).
+//! - `--json`: one line of JSON per event: `{"delivery_key", "attempt", "event"}`.
+//! - `--demo`: post one payload of every format Harbor has sent (and one Harbor retry) to this
+//!   very endpoint, with an inbox in a temporary file unless `--inbox` is given; print what the
+//!   worker handled, show that a wrong secret and a broken body are refused, and exit.
 //!
-//! The first line on stdout is `listening on http://ADDR`; then one line per decoded event.
+//! The first line on stdout is `listening on http://ADDR` (`--role worker`: `working on
+//! SPEC`); then one line per handled event. Ctrl-C or `SIGTERM` stop it gracefully: requests
+//! in flight are stored and answered, handlers in flight finish.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use harbor_events::{Decoder, Payload};
+use harbor_events::Decoder;
+use harbor_receiver::{
+    Delivery, HandlerError, Inbox, InboxOptions, InboxSpec, Receiver, RetryPolicy, Worker,
+};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 
-const USAGE: &str =
-    "usage: events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--queue N] [--json] [--demo]";
+const USAGE: &str = "usage: events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--inbox sqlite:PATH|nats://HOST:PORT|memory] [--role both|receiver|worker] [--workers N] [--lease SECONDS] [--max-attempts N] [--json] [--demo]";
 const BODY_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Both,
+    Receiver,
+    Worker,
+}
 
 #[derive(Debug)]
 struct Config {
     addr: SocketAddr,
     auth_header: Option<String>,
-    queue: usize,
+    inbox: Option<InboxSpec>,
+    role: Role,
+    workers: usize,
+    lease: Duration,
+    max_attempts: u32,
     json: bool,
     demo: bool,
 }
@@ -52,7 +76,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
     let mut config = Config {
         addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
         auth_header: std::env::var("HARBOR_WEBHOOK_AUTH").ok(),
-        queue: 1024,
+        inbox: None,
+        role: Role::Both,
+        workers: 4,
+        lease: harbor_receiver::DEFAULT_LEASE,
+        max_attempts: 5,
         json: false,
         demo: false,
     };
@@ -69,13 +97,34 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
                 addr_given = true;
             }
             "--auth-header" => config.auth_header = Some(value("--auth-header")?),
-            "--queue" => {
-                let text = value("--queue")?;
-                config.queue = text
-                    .parse()
+            "--inbox" => {
+                let text = value("--inbox")?;
+                config.inbox = Some(text.parse().map_err(|e| format!("--inbox: {e}"))?);
+            }
+            "--role" => {
+                config.role = match value("--role")?.as_str() {
+                    "both" => Role::Both,
+                    "receiver" => Role::Receiver,
+                    "worker" => Role::Worker,
+                    other => return Err(format!("--role {other:?}: use both, receiver or worker")),
+                }
+            }
+            "--workers" => config.workers = positive("--workers", &value("--workers")?)?,
+            "--max-attempts" => {
+                let text = value("--max-attempts")?;
+                config.max_attempts = u32::try_from(positive("--max-attempts", &text)?)
+                    .map_err(|_| format!("--max-attempts {text:?} is too large"))?;
+            }
+            "--lease" => {
+                let text = value("--lease")?;
+                config.lease = text
+                    .parse::<f64>()
                     .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or(format!("--queue {text:?} is not a positive number"))?;
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or(format!(
+                        "--lease {text:?} is not a positive number of seconds"
+                    ))?;
             }
             "--json" => config.json = true,
             "--demo" => config.demo = true,
@@ -86,6 +135,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
         if !addr_given {
             config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
         }
+        if config.role != Role::Both {
+            return Err("--demo needs --role both".to_owned());
+        }
         config
             .auth_header
             .get_or_insert_with(|| "Bearer demo-secret".to_owned());
@@ -93,64 +145,53 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
     Ok(Some(config))
 }
 
-/// What the HTTP handler shares.
-#[derive(Clone)]
-struct App {
-    decoder: Arc<Decoder>,
-    queue: mpsc::Sender<Payload<'static>>,
+fn positive(name: &str, text: &str) -> Result<usize, String> {
+    text.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(format!("{name} {text:?} is not a positive number"))
 }
 
-async fn receive(
-    State(app): State<App>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method != Method::POST {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
-    }
-    let payload = match app.decoder.decode_with_headers(&headers, &body) {
-        Ok(payload) => payload.into_owned(),
-        Err(err) => {
-            let status = err.status().unwrap_or(StatusCode::BAD_REQUEST);
-            eprintln!("refused a delivery ({status}): {err}");
-            return (status, err.to_string()).into_response();
-        }
-    };
-    match app.queue.try_send(payload) {
-        Ok(()) => StatusCode::OK.into_response(),
-        // Harbor will deliver it again: answering 503 loses nothing.
-        Err(mpsc::error::TrySendError::Full(_)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            [(header::RETRY_AFTER, "30")],
-        )
-            .into_response(),
-        Err(mpsc::error::TrySendError::Closed(_)) => {
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
-    }
-}
-
-/// The slow part, off the request path: here it only prints.
-async fn work(
-    mut queue: mpsc::Receiver<Payload<'static>>,
-    json: bool,
-    mut seen: Option<mpsc::Sender<usize>>,
-) {
-    while let Some(payload) = queue.recv().await {
-        let events = payload.events();
-        for event in &events {
-            if json {
-                match serde_json::to_string(event) {
-                    Ok(line) => println!("{line}"),
-                    Err(err) => eprintln!("cannot print an event as JSON: {err}"),
-                }
-            } else {
-                println!("{event}");
+/// Completes on Ctrl-C or `SIGTERM` (what `docker stop` and Kubernetes send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
             }
+            return;
         }
-        if let Some(seen) = &mut seen {
-            let _ = seen.send(events.len()).await;
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// The handler: one line per event. `handled` hears of each delivery (for `--demo`).
+fn print_events(json: bool, handled: Option<mpsc::Sender<usize>>) -> impl harbor_receiver::Handler {
+    move |delivery: Delivery| {
+        let handled = handled.clone();
+        async move {
+            // A body that decoded when it was accepted and does not now never will.
+            let events = delivery.events().map_err(HandlerError::permanent)?;
+            let key = delivery.key();
+            for event in &events {
+                if json {
+                    let line = serde_json::json!({
+                        "delivery_key": key.as_str(),
+                        "attempt": delivery.attempt(),
+                        "event": event,
+                    });
+                    println!("{line}");
+                } else {
+                    println!("{event} [{key}]");
+                }
+            }
+            if let Some(handled) = handled {
+                let _ = handled.send(events.len()).await;
+            }
+            Ok(())
         }
     }
 }
@@ -168,86 +209,146 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut decoder = Decoder::new().max_body_bytes(BODY_LIMIT);
-    if let Some(secret) = &config.auth_header {
-        decoder = decoder.expect_authorization(secret.clone());
-    }
-    let listener = match TcpListener::bind(config.addr).await {
-        Ok(listener) => listener,
+    // The demo's inbox lives in a temporary directory, removed on exit.
+    let demo_dir = match config.demo.then(tempfile::tempdir).transpose() {
+        Ok(dir) => dir,
         Err(err) => {
-            eprintln!("events_receiver: cannot listen on {}: {err}", config.addr);
+            eprintln!("events_receiver: cannot create a temporary directory: {err}");
             return ExitCode::from(1);
         }
     };
-    let addr = match listener.local_addr() {
-        Ok(addr) => addr,
+    let spec = match (&config.inbox, &demo_dir) {
+        (Some(spec), _) => spec.clone(),
+        (None, Some(dir)) => InboxSpec::Sqlite(dir.path().join("demo.db")),
+        (None, None) => InboxSpec::Sqlite("events_receiver.db".into()),
+    };
+    let options = InboxOptions::new().lease(config.lease);
+    let inbox = match spec.open(&options).await {
+        Ok(inbox) => inbox,
         Err(err) => {
             eprintln!("events_receiver: {err}");
             return ExitCode::from(1);
         }
     };
-    println!("listening on http://{addr}");
-
-    let (tx, rx) = mpsc::channel(config.queue);
-    let (seen_tx, seen_rx) = mpsc::channel(64);
-    let worker = tokio::spawn(work(rx, config.json, config.demo.then_some(seen_tx)));
-    let app = App {
-        decoder: Arc::new(decoder),
-        queue: tx,
+    if spec.is_memory() {
+        eprintln!("events_receiver: --inbox memory: deliveries not yet handled are lost on exit");
+    }
+    let (stop, stopped) = watch::channel(false);
+    let on_stop = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let router = Router::new()
-        .fallback(receive)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(app);
 
-    let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = stop_rx => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            })
-            .await
+    let mut server = None;
+    let mut addr = None;
+    if config.role != Role::Worker {
+        let listener = match TcpListener::bind(config.addr).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                eprintln!("events_receiver: cannot listen on {}: {err}", config.addr);
+                return ExitCode::from(1);
+            }
+        };
+        match listener.local_addr() {
+            Ok(local) => addr = Some(local),
+            Err(err) => {
+                eprintln!("events_receiver: {err}");
+                return ExitCode::from(1);
+            }
+        }
+        let mut decoder = Decoder::new().max_body_bytes(BODY_LIMIT);
+        if let Some(secret) = &config.auth_header {
+            decoder = decoder.expect_authorization(secret.clone());
+        }
+        let receiver = Receiver::new(decoder, inbox.clone());
+        server = Some(tokio::spawn(
+            receiver.serve(listener, on_stop(stopped.clone())),
+        ));
+    }
+    match addr {
+        Some(addr) => println!("listening on http://{addr}"),
+        None => println!("working on {spec}"),
+    }
+
+    let (handled_tx, handled_rx) = mpsc::channel(64);
+    let worker = (config.role != Role::Receiver).then(|| {
+        let policy = RetryPolicy::new(config.max_attempts).unwrap_or_default();
+        let handler = print_events(config.json, config.demo.then_some(handled_tx));
+        tokio::spawn(
+            Worker::new(inbox.clone())
+                .concurrency(config.workers)
+                .retry_policy(policy)
+                .run(handler, on_stop(stopped.clone())),
+        )
     });
 
-    let code = if config.demo {
-        let secret = config.auth_header.clone().unwrap_or_default();
-        let result = demo::run(addr, &secret, seen_rx).await;
-        let _ = stop_tx.send(());
-        match result {
-            Ok(summary) => {
-                println!("{summary}");
-                ExitCode::SUCCESS
-            }
-            Err(message) => {
-                eprintln!("events_receiver --demo failed: {message}");
-                ExitCode::from(1)
+    let code = match (config.demo, addr) {
+        (true, Some(addr)) => {
+            let secret = config.auth_header.clone().unwrap_or_default();
+            match demo::run(addr, &secret, handled_rx).await {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("events_receiver --demo failed: {message}");
+                    ExitCode::from(1)
+                }
             }
         }
-    } else {
-        // Serve until Ctrl-C; `stop_tx` stays alive (and unused) until the server is down.
-        ExitCode::SUCCESS
+        _ => {
+            stop_signal().await;
+            ExitCode::SUCCESS
+        }
     };
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => {
-            eprintln!("events_receiver: server error: {err}");
-            return ExitCode::from(1);
-        }
-        Err(err) => {
-            eprintln!("events_receiver: server task failed: {err}");
-            return ExitCode::from(1);
+    let _ = stop.send(true);
+    shut_down(server, worker, &inbox).await.unwrap_or(code)
+}
+
+/// Waits for the server (requests in flight stored and answered) and the workers (handlers in
+/// flight finished), then closes the inbox. `Some(code)` when something failed.
+async fn shut_down(
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    worker: Option<tokio::task::JoinHandle<harbor_receiver::WorkerReport>>,
+    inbox: &Arc<dyn Inbox>,
+) -> Option<ExitCode> {
+    let mut failed = None;
+    if let Some(server) = server {
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                eprintln!("events_receiver: server error: {err}");
+                failed = Some(ExitCode::from(1));
+            }
+            Err(err) => {
+                eprintln!("events_receiver: server task failed: {err}");
+                failed = Some(ExitCode::from(1));
+            }
         }
     }
-    // The server is down and has dropped its sender: the worker drains what is queued.
-    let _ = tokio::time::timeout(Duration::from_secs(5), worker).await;
-    code
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(report) if report.dead_lettered > 0 => eprintln!(
+                "events_receiver: {} deliveries dead-lettered",
+                report.dead_lettered
+            ),
+            Ok(_) => {}
+            Err(err) => {
+                eprintln!("events_receiver: worker task failed: {err}");
+                failed = Some(ExitCode::from(1));
+            }
+        }
+    }
+    if let Err(err) = inbox.close().await {
+        eprintln!("events_receiver: closing the inbox: {err}");
+        failed = Some(ExitCode::from(1));
+    }
+    failed
 }
 
 /// `--demo`: one delivery of every format, as Harbor would send it, to ourselves.
 mod demo {
+    use axum::http::header;
+
     use super::*;
 
     /// (what, Content-Type, body)
@@ -282,7 +383,7 @@ mod demo {
     pub(super) async fn run(
         addr: SocketAddr,
         secret: &str,
-        mut seen: mpsc::Receiver<usize>,
+        mut handled: mpsc::Receiver<usize>,
     ) -> Result<String, String> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(3)) // Harbor 2.8+ gives up after 3 s too.
@@ -297,7 +398,9 @@ mod demo {
                 .body(body)
                 .send()
         };
-        for (what, content_type, body) in DELIVERIES {
+        // Every delivery, then Harbor's retry of the CloudEvent (the same bytes, the same id).
+        let retry = DELIVERIES[3];
+        for (what, content_type, body) in DELIVERIES.iter().chain([&retry]) {
             let response = post(content_type, secret.to_owned(), body)
                 .await
                 .map_err(|err| format!("posting {what}: {err}"))?;
@@ -323,14 +426,20 @@ mod demo {
         }
         let mut events = 0;
         for _ in DELIVERIES {
-            let wait = tokio::time::timeout(Duration::from_secs(5), seen.recv());
+            let wait = tokio::time::timeout(Duration::from_secs(5), handled.recv());
             match wait.await {
                 Ok(Some(count)) => events += count,
-                _ => return Err("the worker did not report every delivery in time".to_owned()),
+                _ => return Err("the worker did not handle every delivery in time".to_owned()),
             }
         }
+        // The retry was stored once: nothing more comes.
+        if let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), handled.recv()).await
+        {
+            return Err("Harbor's retry of a stored delivery was handled twice".to_owned());
+        }
         Ok(format!(
-            "demo: {} deliveries in {} formats decoded into {events} events; 2 bad deliveries refused",
+            "demo: {} deliveries in {} formats decoded into {events} events, each stored in the \
+             inbox before its 200; Harbor's retry of one was stored once; 2 bad deliveries refused",
             DELIVERIES.len(),
             DELIVERIES.len()
         ))

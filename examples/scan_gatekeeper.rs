@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! scan_gatekeeper (--harbor URL | --api-root URL) [--addr HOST:PORT] [--auth-header VALUE]
-//!     [--severity LEVEL] [--action label|delete-tag|prevent] [--label-id N] [--max-events N]
+//!     [--inbox SPEC] [--severity LEVEL] [--action label|delete-tag|prevent] [--label-id N]
+//!     [--json] [--max-events N]
 //! ```
 //!
 //! Point a webhook policy for `SCANNING_COMPLETED` at this endpoint (see
@@ -17,29 +18,38 @@
 //! - `prevent`: sets the project's `prevent_vul=true` with that severity, so Harbor refuses
 //!   pulls of vulnerable images.
 //!
-//! Every delivery is answered at once (Harbor gives up after 3 s and retries); the API work
-//! happens in a worker. One line per decision goes to stdout: `act ...`, `pass ...` or
-//! `error ...`. The first line is `listening on http://ADDR`. `--max-events N` exits after
-//! N scan events (for tests). Credentials: `HARBOR_USERNAME`/`HARBOR_PASSWORD`; the
-//! webhook secret: `--auth-header` or `HARBOR_WEBHOOK_AUTH`.
+//! A gatekeeper must not miss a scan: every delivery is stored in a durable inbox
+//! (`harbor-receiver`) **before** it is answered `200`, and answered `503` when it cannot be
+//! stored, so Harbor (which never resends what it got a `2xx` for) delivers it again. Harbor's
+//! retries of a stored delivery are recognised by their delivery key and handled once. The
+//! API work happens in a worker; when an API call fails in a way that may pass (a timeout, a
+//! `5xx`), the delivery is tried again later, up to 5 attempts.
+//!
+//! - `--inbox`: `sqlite:PATH` (default `sqlite:scan_gatekeeper.db` in the working directory),
+//!   `nats://HOST:PORT` (NATS JetStream, shared by several gatekeepers), or `memory` (what is
+//!   accepted and not yet handled is **lost on exit**).
+//! - One line per decision goes to stdout: `act ...`, `pass ...` or `error ...`; with `--json`
+//!   one JSON object per decision: `{"delivery_key", "attempt", "outcome", "artifact",
+//!   "message"}`. The first line is `listening on http://ADDR`.
+//! - `--max-events N` exits after N scan events (for tests). Credentials:
+//!   `HARBOR_USERNAME`/`HARBOR_PASSWORD`; the webhook secret: `--auth-header` or
+//!   `HARBOR_WEBHOOK_AUTH`. Ctrl-C stops it gracefully.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use harbor_client::HarborClient;
 use harbor_client::api::models::{Label, ProjectMetadata, ProjectReq};
 use harbor_client::api::{ArtifactLocation, GetArtifactParams, ProjectRef, Severity};
-use harbor_events::{Decoder, EventKind, Payload};
+use harbor_events::{Decoder, EventKind};
+use harbor_receiver::{Delivery, HandlerError, InboxOptions, InboxSpec, Receiver, Worker};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
-const USAGE: &str = "usage: scan_gatekeeper (--harbor URL | --api-root URL) [--addr HOST:PORT] [--auth-header VALUE] [--severity LEVEL] [--action label|delete-tag|prevent] [--label-id N] [--max-events N]";
+const USAGE: &str = "usage: scan_gatekeeper (--harbor URL | --api-root URL) [--addr HOST:PORT] [--auth-header VALUE] [--inbox sqlite:PATH|nats://HOST:PORT|memory] [--severity LEVEL] [--action label|delete-tag|prevent] [--label-id N] [--json] [--max-events N]";
 const BODY_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +64,10 @@ struct Config {
     exact_root: bool,
     addr: SocketAddr,
     auth_header: Option<String>,
+    inbox: InboxSpec,
     severity: Severity,
     action: Action,
+    json: bool,
     max_events: Option<usize>,
 }
 
@@ -78,6 +90,8 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
     let mut action = "label".to_owned();
     let mut label_id = None;
     let mut max_events = None;
+    let mut inbox = InboxSpec::Sqlite("scan_gatekeeper.db".into());
+    let mut json = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -94,6 +108,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
                     .map_err(|_| format!("--addr {text:?} is not HOST:PORT"))?;
             }
             "--auth-header" => auth_header = Some(value("--auth-header")?),
+            "--inbox" => {
+                let text = value("--inbox")?;
+                inbox = text.parse().map_err(|e| format!("--inbox: {e}"))?;
+            }
+            "--json" => json = true,
             "--severity" => severity = parse_severity(&value("--severity")?)?,
             "--action" => action = value("--action")?,
             "--label-id" => {
@@ -128,8 +147,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
         exact_root,
         addr,
         auth_header,
+        inbox,
         severity,
         action,
+        json,
         max_events,
     }))
 }
@@ -149,45 +170,51 @@ fn client(url: &str, exact_root: bool) -> harbor_client::Result<HarborClient> {
     builder.build()
 }
 
-#[derive(Clone)]
-struct App {
-    decoder: Arc<Decoder>,
-    queue: mpsc::Sender<Payload<'static>>,
+/// One decision about one artifact: what is printed.
+struct Decision {
+    /// `act`, `pass` or `error`.
+    outcome: &'static str,
+    /// `project/repository:reference`, when the artifact could be addressed.
+    artifact: Option<String>,
+    message: String,
+    /// An error that may pass (timeout, 5xx): the delivery is tried again later.
+    retryable: bool,
 }
 
-async fn receive(
-    State(app): State<App>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method != Method::POST {
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
+impl Decision {
+    fn new(outcome: &'static str, at: &ArtifactLocation, message: String) -> Decision {
+        Decision {
+            outcome,
+            artifact: Some(at.to_string()),
+            message,
+            retryable: false,
+        }
     }
-    match app.decoder.decode_with_headers(&headers, &body) {
-        Ok(payload) => match app.queue.try_send(payload.into_owned()) {
-            Ok(()) => StatusCode::OK.into_response(),
-            Err(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                [(header::RETRY_AFTER, "30")],
-            )
-                .into_response(),
-        },
-        Err(err) => {
-            let status = err.status().unwrap_or(StatusCode::BAD_REQUEST);
-            eprintln!("refused a delivery ({status}): {err}");
-            (status, err.to_string()).into_response()
+
+    fn error(at: &ArtifactLocation, message: String, err: &harbor_client::Error) -> Decision {
+        Decision {
+            retryable: err.is_retryable(),
+            ..Decision::new("error", at, message)
         }
     }
 }
 
-/// Decides about one artifact and acts; returns the line to print.
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.artifact {
+            Some(artifact) => write!(f, "{} {artifact}: {}", self.outcome, self.message),
+            None => write!(f, "{}: {}", self.outcome, self.message),
+        }
+    }
+}
+
+/// Decides about one artifact and acts.
 async fn judge(
     client: &HarborClient,
     at: &ArtifactLocation,
     tag: Option<&str>,
     config: &Config,
-) -> String {
+) -> Decision {
     let params = GetArtifactParams::default()
         .with_scan_overview(true)
         .with_tag(true);
@@ -196,17 +223,20 @@ async fn judge(
         .await
     {
         Ok(a) => a,
-        Err(err) => return format!("error {at}: cannot read the artifact: {err}"),
+        Err(err) => {
+            return Decision::error(at, format!("cannot read the artifact: {err}"), &err);
+        }
     };
     let Some(summary) = artifact.scan_summary() else {
-        return format!("pass {at}: no scan overview");
+        return Decision::new("pass", at, "no scan overview".to_owned());
     };
     let Some(found) = summary.severity.clone() else {
-        return format!("pass {at}: the scan overview has no severity");
+        return Decision::new("pass", at, "the scan overview has no severity".to_owned());
     };
     // A severity Harbor may add later ranks above Critical: it is acted on (fail closed).
     if !found.is_at_least(&config.severity) {
-        return format!("pass {at}: severity {found} below {}", config.severity);
+        let message = format!("severity {found} below {}", config.severity);
+        return Decision::new("pass", at, message);
     }
     let result = match config.action {
         Action::Label(id) => {
@@ -242,32 +272,62 @@ async fn judge(
                 })
         }
     };
+    let reason = format!("severity {found} >= {}", config.severity);
     match result {
-        Ok(done) => format!("act {at}: severity {found} >= {}: {done}", config.severity),
-        Err(err) => format!("error {at}: severity {found} >= {}: {err}", config.severity),
+        Ok(done) => Decision::new("act", at, format!("{reason}: {done}")),
+        Err(err) => Decision::error(at, format!("{reason}: {err}"), &err),
     }
 }
 
-async fn work(mut queue: mpsc::Receiver<Payload<'static>>, client: HarborClient, config: Config) {
-    let mut handled = 0;
-    while let Some(payload) = queue.recv().await {
-        for event in payload.events() {
-            if event.kind != EventKind::ScanningCompleted {
-                continue;
-            }
-            for artifact in event.artifacts() {
-                let line = match ArtifactLocation::try_from(&artifact) {
-                    Ok(at) => judge(&client, &at, artifact.tag, &config).await,
-                    Err(err) => format!("error: the event's artifact cannot be addressed: {err}"),
-                };
+/// The worker's handler: every artifact of every scan event of one delivery.
+async fn handle(
+    delivery: Delivery,
+    client: &HarborClient,
+    config: &Config,
+    handled: &AtomicUsize,
+    stop: &watch::Sender<bool>,
+) -> Result<(), HandlerError> {
+    let events = delivery.events().map_err(HandlerError::permanent)?;
+    let mut retry = 0;
+    for event in events {
+        if event.kind != EventKind::ScanningCompleted {
+            continue;
+        }
+        for artifact in event.artifacts() {
+            let decision = match ArtifactLocation::try_from(&artifact) {
+                Ok(at) => judge(client, &at, artifact.tag, config).await,
+                Err(err) => Decision {
+                    outcome: "error",
+                    artifact: None,
+                    message: format!("the event's artifact cannot be addressed: {err}"),
+                    retryable: false,
+                },
+            };
+            retry += usize::from(decision.retryable);
+            if config.json {
+                let line = serde_json::json!({
+                    "delivery_key": delivery.key().as_str(),
+                    "attempt": delivery.attempt(),
+                    "outcome": decision.outcome,
+                    "artifact": decision.artifact,
+                    "message": decision.message,
+                });
                 println!("{line}");
-            }
-            handled += 1;
-            if config.max_events.is_some_and(|max| handled >= max) {
-                return;
+            } else {
+                println!("{decision}");
             }
         }
+        let count = handled.fetch_add(1, Ordering::Relaxed) + 1;
+        if config.max_events.is_some_and(|max| count >= max) {
+            let _ = stop.send(true);
+        }
     }
+    if retry > 0 {
+        return Err(HandlerError::retry(format!(
+            "{retry} artifact(s) hit an API error that may pass"
+        )));
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -290,6 +350,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let inbox = match config.inbox.open(&InboxOptions::new()).await {
+        Ok(inbox) => inbox,
+        Err(err) => {
+            eprintln!("scan_gatekeeper: {err}");
+            return ExitCode::from(1);
+        }
+    };
     let mut decoder = Decoder::new().max_body_bytes(BODY_LIMIT);
     if let Some(secret) = &config.auth_header {
         decoder = decoder.expect_authorization(secret.clone());
@@ -308,20 +375,42 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let (tx, rx) = mpsc::channel(1024);
-    let app = App {
-        decoder: Arc::new(decoder),
-        queue: tx,
+    let (stop, stopped) = watch::channel(false);
+    let on_stop = |mut stopped: watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let router = Router::new()
-        .fallback(receive)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(app);
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = tokio::spawn(
+        Receiver::new(decoder, inbox.clone()).serve(listener, on_stop(stopped.clone())),
+    );
+    let stop = Arc::new(stop);
+    let (config, handled) = (Arc::new(config), Arc::new(AtomicUsize::new(0)));
+    let handler = {
+        let stop = stop.clone();
+        move |delivery: Delivery| {
+            let (client, config) = (client.clone(), config.clone());
+            let (handled, stop) = (handled.clone(), stop.clone());
+            async move { handle(delivery, &client, &config, &handled, &stop).await }
+        }
+    };
+    let worker = tokio::spawn(Worker::new(inbox.clone()).run(handler, on_stop(stopped.clone())));
+    let mut stopped = stopped;
     tokio::select! {
-        () = work(rx, client, config) => {}
+        _ = stopped.wait_for(|stop| *stop) => {}
         _ = tokio::signal::ctrl_c() => {}
     }
-    server.abort();
-    ExitCode::SUCCESS
+    let _ = stop.send(true);
+    // Requests in flight are stored and answered; the handler in flight finishes.
+    let mut code = ExitCode::SUCCESS;
+    if !matches!(server.await, Ok(Ok(()))) {
+        eprintln!("scan_gatekeeper: the server stopped with an error");
+        code = ExitCode::from(1);
+    }
+    if worker.await.is_err() {
+        code = ExitCode::from(1);
+    }
+    if let Err(err) = inbox.close().await {
+        eprintln!("scan_gatekeeper: closing the inbox: {err}");
+        code = ExitCode::from(1);
+    }
+    code
 }

@@ -126,14 +126,59 @@ fn events_receiver_demo_decodes_every_format_and_refuses_bad_deliveries() {
         "{stdout}"
     );
     assert!(stdout.contains("demo: 5 deliveries"), "{stdout}");
+    assert!(stdout.contains("retry of one was stored once"), "{stdout}");
+    // Each event line names its delivery key: the CloudEvents id, else a hash of the bytes.
+    assert!(
+        stdout.contains("[ce:66cd6fb3-1d1f-4f0e-9c4b-a4b3d1c0e6a1]"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("(cloudevents) [ce:").count(), 1, "{stdout}");
 }
 
 #[test]
 fn events_receiver_rejects_a_usage_error() {
+    for args in [
+        &["--workers", "0"][..],
+        &["--inbox", "postgres://db"],
+        &["--inbox", "sqlite:"],
+        &["--role", "nobody"],
+        &["--lease", "-1"],
+    ] {
+        let out = run(env!("CARGO_BIN_EXE_events_receiver"), args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn events_receiver_demo_on_the_memory_inbox_says_it_is_not_durable() {
     let out = run(
         env!("CARGO_BIN_EXE_events_receiver"),
-        &["--queue", "0"],
+        &["--demo", "--inbox", "memory"],
         b"",
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("lost on exit"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("demo: 5 deliveries"));
+}
+
+#[test]
+fn events_receiver_cannot_open_an_inbox_in_a_missing_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = format!("sqlite:{}", dir.path().join("no/such/dir/x.db").display());
+    let out = run(
+        env!("CARGO_BIN_EXE_events_receiver"),
+        &["--inbox", &inbox, "--addr", "127.0.0.1:0"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot open the sqlite inbox"),
+        "{}",
+        text(&out.stderr)
+    );
 }

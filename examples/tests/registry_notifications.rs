@@ -31,12 +31,15 @@ async fn pushes_and_their_blobs_arrive_decoded() {
         return;
     }
     let port = free_port();
+    let inbox = tempfile::tempdir().unwrap();
     let mut child = Command::new(RECEIVER)
         .args([
             "--addr",
             &format!("127.0.0.1:{port}"),
             "--auth-header",
             SECRET,
+            "--inbox",
+            &format!("sqlite:{}", inbox.path().join("inbox.db").display()),
             "--json",
         ])
         .stdout(Stdio::piped())
@@ -82,7 +85,8 @@ async fn pushes_and_their_blobs_arrive_decoded() {
         .await
         .unwrap();
 
-    // One line of JSON per event: `kind` from the unified view, the digest in its resources.
+    // One line of JSON per event: `kind` from the unified view under `event`, the digest in
+    // its resources.
     let mut want: Vec<(String, &str)> = layers
         .iter()
         .map(|d| (d.to_string(), "BLOB_PUSH"))
@@ -96,7 +100,7 @@ async fn pushes_and_their_blobs_arrive_decoded() {
         };
         let kind = serde_json::from_str::<serde_json::Value>(&line)
             .ok()
-            .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_owned))
+            .and_then(|v| v["event"]["kind"].as_str().map(str::to_owned))
             .unwrap_or_default();
         want.retain(|(digest, k)| !(kind == *k && line.contains(digest.as_str())));
         seen.push(line);

@@ -34,6 +34,8 @@ struct Gatekeeper {
     child: Child,
     stdout: BufReader<ChildStdout>,
     url: String,
+    /// Holds the SQLite inbox.
+    _dir: tempfile::TempDir,
 }
 
 impl Drop for Gatekeeper {
@@ -45,7 +47,10 @@ impl Drop for Gatekeeper {
 
 impl Gatekeeper {
     fn start(prism: &Prism, args: &[&str]) -> Gatekeeper {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = format!("sqlite:{}", dir.path().join("gatekeeper.db").display());
         let mut child = Command::new(env!("CARGO_BIN_EXE_scan_gatekeeper"))
+            .args(["--inbox", &inbox])
             .args([
                 "--api-root",
                 &prism.url,
@@ -70,7 +75,12 @@ impl Gatekeeper {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .to_owned();
-        Gatekeeper { child, stdout, url }
+        Gatekeeper {
+            child,
+            stdout,
+            url,
+            _dir: dir,
+        }
     }
 
     async fn deliver(&self, auth: &str, body: &str) -> u16 {
@@ -204,4 +214,21 @@ async fn leaves_artifacts_below_the_threshold_alone() {
             .iter()
             .any(|r| r.starts_with("DELETE") && r.contains("keep-me"))
     );
+}
+
+#[tokio::test]
+async fn json_lines_carry_the_delivery_key() {
+    let Some(prism) = prism() else { return };
+    let gk = Gatekeeper::start(
+        prism,
+        &["--severity", "critical", "--action", "delete-tag", "--json"],
+    );
+    let body = scan_completed("json-me", "v5");
+    assert_eq!(gk.deliver(SECRET, &body).await, 200);
+    let line: serde_json::Value = serde_json::from_str(&gk.decision()).unwrap();
+    let key = harbor_receiver::DeliveryKey::for_body(body.as_bytes());
+    assert_eq!(line["delivery_key"], key.as_str());
+    assert_eq!(line["attempt"], 1);
+    assert_eq!(line["outcome"], "pass");
+    assert_eq!(line["artifact"], "library/json-me:v5");
 }

@@ -17,6 +17,8 @@
 //!   auth, [`htpasswd_auth`], notifications), killed on drop.
 //! - [`Prism`]: `prism mock --errors` serving Harbor's swagger ([`spec_path`]) on a loopback
 //!   port, killed on drop; [`require_spec`] and [`require_prism`] are its runtime guards.
+//! - [`NatsServer`]: a real `nats-server -js` on a loopback port with its store in a temporary
+//!   directory, killed on drop.
 //!
 //! What depends on a `harbor-*` crate (images built with `harbor-client` types, keys and
 //! certificates with `harbor-auth` types, token services) stays in each crate's own harness.
@@ -78,12 +80,14 @@
 #![allow(clippy::panic, clippy::expect_used)]
 
 mod lookup;
+mod nats;
 mod prism;
 mod registry;
 
 use std::path::PathBuf;
 
 pub use harbor_testkit_macros::needs;
+pub use nats::NatsServer;
 pub use prism::{Prism, require_prism, require_spec, spec_path};
 pub use registry::{Registry, htpasswd_auth};
 

@@ -1,0 +1,446 @@
+//! [`NatsInbox`]: one inbox shared by receivers and workers on any number of machines, on
+//! NATS JetStream.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::{Client, HeaderMap};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt as _;
+
+use crate::delivery::format_from_str;
+use crate::inbox::{BoxFuture, DEFAULT_DEDUP_WINDOW, DEFAULT_LEASE};
+use crate::{
+    Appended, DeadLetter, Delivery, DeliveryKey, Disposition, Error, Inbox, LeaseToken, Leased,
+    Result,
+};
+
+const BACKEND: &str = "nats";
+const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+const HEADER_FORMAT: &str = "Harbor-Format";
+const HEADER_RECEIVED: &str = "Harbor-Received-At";
+const HEADER_ATTEMPT: &str = "Harbor-Attempt";
+const HEADER_REASON: &str = "Harbor-Dead-Reason";
+/// How long a publish, an acknowledgement or an API call may take: well inside Harbor's 3 s.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The shared inbox on NATS JetStream, for receivers and workers on several machines.
+///
+/// - **Append** publishes the exact body to a file-backed stream (`HARBOR_WEBHOOKS`, subject
+///   `harbor.webhooks` by default) with the delivery key as `Nats-Msg-Id` and waits for the
+///   stream's acknowledgement: JetStream drops a message whose id it saw within the stream's
+///   `duplicate_window` (set to the deduplication window) and says so (`duplicate: true`), so
+///   any receiver behind a load balancer deduplicates Harbor's retries for all of them.
+/// - **Take** pulls one message from a durable pull consumer (`harbor-workers`) with explicit
+///   acknowledgement and `ack_wait` = the lease: every worker on every machine shares the
+///   consumer and each message goes to one of them at a time; a message a crashed worker held
+///   is redelivered when `ack_wait` runs out.
+/// - **Ack** is a confirmed acknowledgement (`+ACK` as a request); a retry is `-NAK` with a
+///   delay; a dead letter is published to `HARBOR_WEBHOOKS_DEAD` (subject
+///   `harbor.webhooks.dead`, the reason in a header) and then terminated (`+TERM`). The
+///   stream has work-queue retention: an acknowledged message is deleted.
+///
+/// The stream and consumer are created when missing (with this builder's settings; an
+/// existing one keeps its own). Durability is the stream's: one server keeps what it
+/// acknowledged across `kill -9` of either side; use three replicas for machine failures
+/// (create the stream yourself with `num_replicas: 3`). JetStream cannot tell a worker that
+/// its lease ran out, so [`Error::LeaseLost`] never comes from this backend: a late
+/// acknowledgement acknowledges the message even when another worker has it by then, which
+/// at-least-once allows.
+///
+/// ```no_run
+/// use harbor_receiver::NatsInbox;
+///
+/// # async fn run() -> harbor_receiver::Result<()> {
+/// let inbox = NatsInbox::builder("nats://127.0.0.1:4222").open().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct NatsInbox {
+    client: Client,
+    jetstream: jetstream::Context,
+    consumer: consumer::PullConsumer,
+    dead_stream: String,
+    subject: String,
+    dead_subject: String,
+    lease: Duration,
+}
+
+/// Settings of a [`NatsInbox`]; [`NatsInboxBuilder::open`] connects.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct NatsInboxBuilder {
+    url: String,
+    stream: String,
+    subject: String,
+    consumer: String,
+    window: Duration,
+    lease: Duration,
+}
+
+impl NatsInbox {
+    /// Settings for the server at `url` (`nats://HOST:PORT`).
+    pub fn builder(url: impl Into<String>) -> NatsInboxBuilder {
+        NatsInboxBuilder {
+            url: url.into(),
+            stream: "HARBOR_WEBHOOKS".to_owned(),
+            subject: "harbor.webhooks".to_owned(),
+            consumer: "harbor-workers".to_owned(),
+            window: DEFAULT_DEDUP_WINDOW,
+            lease: DEFAULT_LEASE,
+        }
+    }
+
+    async fn ack_kind(
+        &self,
+        leased: &Leased,
+        kind: jetstream::AckKind,
+        operation: &'static str,
+    ) -> Result<()> {
+        let reply = leased.token().as_str().to_owned();
+        self.client
+            .request(reply, Bytes::from(kind))
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::not_durable(BACKEND, operation, e))
+    }
+
+    async fn dead_letter(&self, leased: &Leased, reason: &str) -> Result<()> {
+        let delivery = leased.delivery();
+        let mut headers = delivery_headers(delivery);
+        headers.insert(HEADER_ATTEMPT, delivery.attempt().to_string().as_str());
+        headers.insert(HEADER_REASON, header_text(reason).as_str());
+        self.jetstream
+            .publish_with_headers(self.dead_subject.clone(), headers, delivery.body().clone())
+            .await
+            .map_err(|e| Error::not_durable(BACKEND, "dead-letter", e))?
+            .await
+            .map_err(|e| Error::not_durable(BACKEND, "dead-letter", e))?;
+        self.ack_kind(leased, jetstream::AckKind::Term, "dead-letter")
+            .await
+    }
+}
+
+impl NatsInboxBuilder {
+    /// The stream's name (default `HARBOR_WEBHOOKS`; the dead letters go to `<name>_DEAD`).
+    pub fn stream(mut self, name: impl Into<String>) -> Self {
+        self.stream = name.into();
+        self
+    }
+
+    /// The subject deliveries are published on (default `harbor.webhooks`; dead letters on
+    /// `<subject>.dead`).
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = subject.into();
+        self
+    }
+
+    /// The durable consumer the workers share (default `harbor-workers`).
+    pub fn consumer(mut self, name: impl Into<String>) -> Self {
+        self.consumer = name.into();
+        self
+    }
+
+    /// The stream's `duplicate_window` (default 24 h), counted from a key's first arrival.
+    pub fn dedup_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// The consumer's `ack_wait` (default 30 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Connects, creates the streams and the consumer when missing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Open`] when the server does not answer, has no JetStream (start it with
+    /// `-js`), or refuses the stream or consumer.
+    pub async fn open(self) -> Result<NatsInbox> {
+        let target = without_credentials(&self.url);
+        let open_error = |message: &str, source: Option<crate::BoxError>| Error::Open {
+            backend: BACKEND,
+            target: target.clone(),
+            message: message.to_owned(),
+            source,
+        };
+        let client = async_nats::ConnectOptions::new()
+            .name("harbor-receiver")
+            .request_timeout(Some(REQUEST_TIMEOUT))
+            .connection_timeout(REQUEST_TIMEOUT)
+            .connect(self.url.as_str())
+            .await
+            .map_err(|e| open_error("cannot connect", Some(e.into())))?;
+        let jetstream = jetstream::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .build(client.clone());
+        let main = jetstream
+            .get_or_create_stream(stream::Config {
+                name: self.stream.clone(),
+                subjects: vec![self.subject.clone()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: self.window,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| {
+                open_error(
+                    "cannot create the stream (is JetStream on? start nats-server with -js)",
+                    Some(e.into()),
+                )
+            })?;
+        let dead_stream = format!("{}_DEAD", self.stream);
+        let dead_subject = format!("{}.dead", self.subject);
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: dead_stream.clone(),
+                subjects: vec![dead_subject.clone()],
+                storage: stream::StorageType::File,
+                duplicate_window: self.window,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| open_error("cannot create the dead-letter stream", Some(e.into())))?;
+        let consumer = main
+            .get_or_create_consumer(
+                &self.consumer,
+                consumer::pull::Config {
+                    durable_name: Some(self.consumer.clone()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.lease,
+                    max_deliver: -1,
+                    filter_subject: self.subject.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| open_error("cannot create the consumer", Some(e.into())))?;
+        Ok(NatsInbox {
+            client,
+            jetstream,
+            consumer,
+            dead_stream,
+            subject: self.subject,
+            dead_subject,
+            lease: self.lease,
+        })
+    }
+}
+
+/// The headers that carry a delivery's metadata beside its body.
+fn delivery_headers(delivery: &Delivery) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(HEADER_MSG_ID, delivery.key().as_str());
+    headers.insert(HEADER_FORMAT, delivery.format().as_str());
+    headers.insert(
+        HEADER_RECEIVED,
+        delivery
+            .received_at()
+            .timestamp_millis()
+            .to_string()
+            .as_str(),
+    );
+    headers
+}
+
+/// Reads a delivery back from a message's headers and body.
+fn restore(headers: Option<&HeaderMap>, body: Bytes, attempt: u32) -> Result<Delivery> {
+    let header = |name: &str| -> Result<&str> {
+        headers
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str())
+            .ok_or_else(|| Error::Corrupt {
+                message: format!("a JetStream message has no {name} header"),
+            })
+    };
+    let key: DeliveryKey = header(HEADER_MSG_ID)?.parse()?;
+    let format = header(HEADER_FORMAT)?;
+    let format = format_from_str(format).ok_or_else(|| Error::Corrupt {
+        message: format!("delivery {key} has the unknown format {format:?}"),
+    })?;
+    let received_at = header(HEADER_RECEIVED)?
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .unwrap_or_default();
+    Ok(Delivery::restore(key, format, body, received_at, attempt))
+}
+
+/// A header value: one line, at most 1000 characters.
+fn header_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(1000)
+        .collect()
+}
+
+/// `nats://user:pass@host:4222` → `nats://host:4222`, for messages.
+fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl Inbox for NatsInbox {
+    fn append(&self, delivery: Delivery) -> BoxFuture<'_, Result<Appended>> {
+        Box::pin(async move {
+            let headers = delivery_headers(&delivery);
+            let ack = self
+                .jetstream
+                .publish_with_headers(self.subject.clone(), headers, delivery.body().clone())
+                .await
+                .map_err(|e| Error::not_durable(BACKEND, "append", e))?
+                .await
+                .map_err(|e| Error::not_durable(BACKEND, "append", e))?;
+            Ok(if ack.duplicate {
+                Appended::Duplicate
+            } else {
+                Appended::New
+            })
+        })
+    }
+
+    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>> {
+        Box::pin(async move {
+            let mut batch = self
+                .consumer
+                .batch()
+                .max_messages(1)
+                .expires(wait.max(Duration::from_millis(100)))
+                .messages()
+                .await
+                .map_err(|e| Error::not_durable(BACKEND, "take", e))?;
+            let Some(message) = batch.next().await else {
+                return Ok(None);
+            };
+            let message = message.map_err(|e| Error::not_durable(BACKEND, "take", e))?;
+            let attempt = message
+                .info()
+                .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
+                .map_err(|e| Error::Corrupt {
+                    message: format!("a JetStream message without delivery info: {e}"),
+                })?;
+            let Some(reply) = message.reply.clone() else {
+                return Err(Error::Corrupt {
+                    message: "a JetStream message without a reply subject".into(),
+                });
+            };
+            let delivery = restore(message.headers.as_ref(), message.payload.clone(), attempt);
+            match delivery {
+                Ok(delivery) => Ok(Some(Leased::new(delivery, LeaseToken::new(reply.as_str())))),
+                Err(error) => {
+                    // Not ours: never hand it out again.
+                    let _ = message.ack_with(jetstream::AckKind::Term).await;
+                    Err(error)
+                }
+            }
+        })
+    }
+
+    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.ack_kind(leased, jetstream::AckKind::Ack, "ack"))
+    }
+
+    fn fail<'a>(
+        &'a self,
+        leased: &'a Leased,
+        disposition: Disposition,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            match disposition {
+                Disposition::RetryAfter(delay) => {
+                    self.ack_kind(leased, jetstream::AckKind::Nak(Some(delay)), "fail")
+                        .await
+                }
+                Disposition::DeadLetter => self.dead_letter(leased, reason).await,
+            }
+        })
+    }
+
+    fn extend<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.ack_kind(leased, jetstream::AckKind::Progress, "extend"))
+    }
+
+    fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>> {
+        Box::pin(async move {
+            let read_error = |e: crate::BoxError| Error::not_durable(BACKEND, "read", e);
+            let mut stream = self
+                .jetstream
+                .get_stream(&self.dead_stream)
+                .await
+                .map_err(|e| read_error(e.into()))?;
+            let state = stream
+                .info()
+                .await
+                .map_err(|e| read_error(e.into()))?
+                .state
+                .clone();
+            let mut dead = Vec::new();
+            let mut seq = state.first_sequence;
+            while dead.len() < limit && seq <= state.last_sequence && state.messages > 0 {
+                if let Ok(message) = stream.get_raw_message(seq).await {
+                    let headers = Some(&message.headers);
+                    let attempt = headers
+                        .and_then(|h| h.get(HEADER_ATTEMPT))
+                        .and_then(|v| v.as_str().parse().ok())
+                        .unwrap_or(0);
+                    let reason = headers
+                        .and_then(|h| h.get(HEADER_REASON))
+                        .map(|v| v.as_str().to_owned())
+                        .unwrap_or_default();
+                    let delivery = restore(headers, message.payload.clone(), attempt)?;
+                    let nanos = message.time.unix_timestamp_nanos();
+                    let dead_at = i64::try_from(nanos)
+                        .map(DateTime::<Utc>::from_timestamp_nanos)
+                        .unwrap_or_default();
+                    dead.push(DeadLetter::new(delivery, reason, dead_at));
+                }
+                seq += 1;
+            }
+            Ok(dead)
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            self.client
+                .flush()
+                .await
+                .map_err(|e| Error::not_durable(BACKEND, "close", e))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_reach_a_message() {
+        assert_eq!(
+            without_credentials("nats://user:s3cret@h:4222"),
+            "nats://h:4222"
+        );
+        assert_eq!(without_credentials("nats://h:4222"), "nats://h:4222");
+    }
+
+    #[test]
+    fn reasons_fit_in_one_header_line() {
+        assert_eq!(header_text("a\r\nb"), "a  b");
+        assert_eq!(header_text(&"x".repeat(5000)).len(), 1000);
+    }
+}

@@ -1,0 +1,231 @@
+//! The HTTP edge: [`Receiver`] checks, decodes and appends before it answers.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
+use bytes::Bytes;
+use harbor_events::{Decoder, Format};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+
+use crate::{Appended, Delivery, DeliveryKey, Error, Inbox};
+
+/// The `Retry-After` a `503` carries by default, in seconds (Harbor ignores it and keeps its
+/// own schedule; other senders may not).
+const RETRY_AFTER_SECS: u32 = 10;
+
+/// The webhook endpoint: for each request, the `Authorization` check, the size limit, the
+/// decode (the [`Decoder`] of `harbor-events`), then a durable [`Inbox::append`], and only
+/// then the `2xx`.
+///
+/// | request | answer |
+/// | --- | --- |
+/// | a payload, stored durably | `200` |
+/// | a payload whose key the inbox already holds (Harbor's retry of a delivery whose `200` it did not see) | `200`, nothing stored |
+/// | an empty body (the "test endpoint" button of Harbor 1.9 to 2.2) | `200`, nothing stored |
+/// | a wrong or missing `Authorization` | `401` |
+/// | a body over the decoder's limit | `413` |
+/// | a `Content-Type` that is not JSON | `415` |
+/// | a body that is not a Harbor or registry payload | `400` |
+/// | not `POST` | `405` |
+/// | the inbox could not store it durably (disk full, database locked, JetStream down, memory inbox full) | `503`: Harbor delivers it again later |
+///
+/// A `Receiver` is cheap to clone (an `Arc` inside).
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    decoder: Arc<Decoder>,
+    inbox: Arc<dyn Inbox>,
+    retry_after: HeaderValue,
+}
+
+/// What the [`Receiver`] did with one request.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Receipt {
+    /// Stored durably under this key.
+    Stored(DeliveryKey),
+    /// Already in the inbox (or handled within the deduplication window): not stored again.
+    Duplicate(DeliveryKey),
+    /// An empty body: Harbor's endpoint test (1.9 to 2.2). Nothing to store.
+    Ping,
+    /// The request was refused (auth, size, Content-Type, an invalid body).
+    Rejected(harbor_events::Error),
+    /// The inbox could not store it durably: answer `503`, the sender tries again.
+    Unavailable(Error),
+}
+
+impl Receipt {
+    /// The HTTP status this receipt is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Receipt::Stored(_) | Receipt::Duplicate(_) | Receipt::Ping => StatusCode::OK,
+            Receipt::Rejected(error) => error.status().unwrap_or(StatusCode::BAD_REQUEST),
+            Receipt::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The delivery key, for a stored or duplicate delivery.
+    pub fn key(&self) -> Option<&DeliveryKey> {
+        match self {
+            Receipt::Stored(key) | Receipt::Duplicate(key) => Some(key),
+            _ => None,
+        }
+    }
+}
+
+impl Receiver {
+    /// A receiver that checks requests with `decoder` and stores them in `inbox`.
+    pub fn new(decoder: Decoder, inbox: impl Inbox + 'static) -> Receiver {
+        Receiver {
+            decoder: Arc::new(decoder),
+            inbox: Arc::new(inbox),
+            retry_after: HeaderValue::from(RETRY_AFTER_SECS),
+        }
+    }
+
+    /// The `Retry-After` of a `503`, in seconds (default 10).
+    #[must_use]
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = HeaderValue::from(seconds);
+        self
+    }
+
+    /// The inbox.
+    pub fn inbox(&self) -> &Arc<dyn Inbox> {
+        &self.inbox
+    }
+
+    /// Handles one request's headers and body (for a web framework other than axum): every
+    /// check, the decode, the append. The caller answers with [`Receipt::status`].
+    pub async fn receive(&self, headers: &HeaderMap, body: Bytes) -> Receipt {
+        match precheck(&self.decoder, headers) {
+            Ok(format) => self.accept(format, body).await,
+            Err(error) => Receipt::Rejected(error),
+        }
+    }
+
+    /// The work after [`precheck`]: the size, the decode, the append.
+    async fn accept(&self, format: Option<Format>, body: Bytes) -> Receipt {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            // Harbor's endpoint test (its secret was checked).
+            return Receipt::Ping;
+        }
+        if let Err(error) = self.decoder.check_len(body.len()) {
+            return Receipt::Rejected(error);
+        }
+        // Checked already: decode without a second look at the secret and the size.
+        let decoder = Decoder::new().max_body_bytes(body.len());
+        let decoder = match format {
+            Some(format) => decoder.only_format(format),
+            None => decoder,
+        };
+        let (key, format) = match decoder.decode(&body) {
+            Ok(payload) => (DeliveryKey::for_payload(&payload, &body), payload.format()),
+            Err(error) => return Receipt::Rejected(error),
+        };
+        match self
+            .inbox
+            .append(Delivery::new(key.clone(), format, body))
+            .await
+        {
+            Ok(Appended::New) => Receipt::Stored(key),
+            Ok(Appended::Duplicate) => Receipt::Duplicate(key),
+            Err(error) => Receipt::Unavailable(error),
+        }
+    }
+
+    /// An axum router that answers every path: `POST` is a delivery, anything else `405`.
+    pub fn router(self) -> Router {
+        Router::new().fallback(handle).with_state(self)
+    }
+
+    /// Serves [`Receiver::router`] on `listener` (with `TCP_NODELAY`) until `shutdown`
+    /// completes; requests in flight then finish (their appends included) before it returns.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error of the server.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    fn answer(&self, receipt: &Receipt) -> Response {
+        let status = receipt.status();
+        match receipt {
+            Receipt::Stored(_) | Receipt::Duplicate(_) | Receipt::Ping => status.into_response(),
+            Receipt::Rejected(error) => (status, error.to_string()).into_response(),
+            Receipt::Unavailable(error) => {
+                tracing::warn!(%error, "answering 503: the delivery could not be stored");
+                (
+                    status,
+                    [(header::RETRY_AFTER, self.retry_after.clone())],
+                    error.to_string(),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// The axum handler: cheap checks before the body is read, then [`Receiver::receive`].
+async fn handle(State(receiver): State<Receiver>, request: Request) -> Response {
+    if request.method() != Method::POST {
+        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let format = match precheck(&receiver.decoder, &parts.headers) {
+        Ok(format) => format,
+        Err(error) => return receiver.answer(&Receipt::Rejected(error)),
+    };
+    let body = match read_body(body, receiver.decoder.limit()).await {
+        Ok(body) => body,
+        Err(error) => return receiver.answer(&Receipt::Rejected(error)),
+    };
+    let receipt = receiver.accept(format, body).await;
+    receiver.answer(&receipt)
+}
+
+/// The checks that need no body: `Authorization`, `Content-Type` (the format it asks for), a
+/// declared length.
+fn precheck(decoder: &Decoder, headers: &HeaderMap) -> harbor_events::Result<Option<Format>> {
+    decoder.check_authorization(headers)?;
+    let format = decoder.format_from_headers(headers)?;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(len) = declared {
+        decoder.check_len(len)?;
+    }
+    Ok(format)
+}
+
+async fn read_body(body: Body, limit: usize) -> harbor_events::Result<Bytes> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(harbor_events::Error::BodyTooLarge {
+                size: limit.saturating_add(1),
+                limit,
+            })
+        }
+        // The sender went away or sent a broken body: nothing to store.
+        Err(_) => Err(harbor_events::Error::EmptyBody),
+    }
+}

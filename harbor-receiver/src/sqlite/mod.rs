@@ -1,0 +1,592 @@
+//! [`SqliteInbox`]: the embedded, durable default.
+
+mod sync;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension as _};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::time::Instant;
+
+use self::sync::Background;
+use self::writer::{LeaseRef, Op, Reply, Request, Writer, now_ms};
+use crate::inbox::{BoxFuture, DEFAULT_DEDUP_WINDOW, DEFAULT_LEASE};
+use crate::{Appended, DeadLetter, Delivery, Disposition, Error, Inbox, Leased, Result};
+
+/// The schema version this crate writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    seq         INTEGER PRIMARY KEY,
+    key         TEXT    NOT NULL UNIQUE,
+    format      TEXT    NOT NULL,
+    body        BLOB,
+    received_at INTEGER NOT NULL,
+    state       INTEGER NOT NULL,
+    attempts    INTEGER NOT NULL,
+    visible_at  INTEGER NOT NULL,
+    lease       INTEGER,
+    last_error  TEXT,
+    finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries (visible_at, seq) WHERE state = 0;
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (received_at) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (finished_at, seq) WHERE state = 2;
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+";
+
+/// How long a taker sleeps at most before it looks again (another process may have
+/// appended to the same file).
+const POLL: Duration = Duration::from_millis(500);
+
+/// The embedded, durable inbox: one SQLite file in WAL mode, written by one thread that
+/// commits every operation waiting for it in one transaction, made durable by `fdatasync`s
+/// of the write-ahead log that each cover every commit written before them (**group
+/// commit**: many concurrent deliveries share one fsync, and committing never waits for the
+/// disk). SQLite is compiled into the crate (`bundled`).
+///
+/// - **Durable before the `2xx`:** an append (and a duplicate) is answered only after a sync
+///   of the log that started after its commit: an append that returned `Ok` survives
+///   `kill -9` and a power cut. When the commit or the sync fails (disk full, the
+///   [`max_size`](SqliteInboxBuilder::max_size) limit, the database locked by another
+///   process for longer than the [`busy_timeout`](SqliteInboxBuilder::busy_timeout), an I/O
+///   error), the requests get [`Error::NotDurable`] and the receiver answers `503`; after a
+///   failed sync every later append does too, until the process restarts (the state of the
+///   log on disk is unknown then; SQLite recovers it on open).
+/// - **After a crash**, deliveries that were being handled are leased to nobody once their
+///   lease runs out ([`lease`](SqliteInboxBuilder::lease), 30 s by default): the next
+///   [`take`](Inbox::take) hands them out again, with the same key and one more attempt.
+/// - **More than one file** ([`files`](SqliteInboxBuilder::files)): on a disk whose fsync
+///   takes milliseconds, one file makes at most a few hundred syncs a second; deliveries
+///   spread by key over several files (each with its own writer and syncs, which the disk
+///   runs in parallel) go faster. Order is then first-in first-out within each file only.
+/// - Several processes on one machine may open the same files (a receiver process and a
+///   worker process, say): SQLite's locks serialise them. For several machines use
+///   [`NatsInbox`](crate::NatsInbox) (feature `nats`).
+/// - Finished deliveries keep their key (not their body) for the deduplication window;
+///   dead letters keep everything until you delete them (`DELETE FROM deliveries WHERE
+///   state = 2`).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use harbor_receiver::SqliteInbox;
+///
+/// let inbox = SqliteInbox::builder("webhooks.db")
+///     .dedup_window(Duration::from_secs(6 * 3600))
+///     .max_size(512 * 1024 * 1024)
+///     .open()?;
+/// # Ok::<(), harbor_receiver::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SqliteInbox {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    files: Vec<File>,
+    lease: Duration,
+    /// Woken when a delivery becomes ready in any file.
+    ready: Arc<Notify>,
+    /// Where the next take starts looking, so that every file gets its turn.
+    next: AtomicUsize,
+}
+
+/// One database file and its writer.
+#[derive(Debug)]
+struct File {
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Request>,
+}
+
+/// What a file's writer and syncers share with the async side.
+#[derive(Debug)]
+struct Shared {
+    /// The index of the file (0 for the one at the inbox's path).
+    file: usize,
+    path: PathBuf,
+    window: Duration,
+    lease: Duration,
+    ready: Arc<Notify>,
+    closed: AtomicBool,
+    /// A sync of the log failed: nothing written since is known durable.
+    failed: AtomicBool,
+    stats: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    commits: AtomicU64,
+    syncs: AtomicU64,
+    appended: AtomicU64,
+}
+
+/// Counters of a [`SqliteInbox`] since it was opened (all files together).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SqliteStats {
+    /// Transactions committed (each holds every operation that was waiting).
+    pub commits: u64,
+    /// Syncs of the write-ahead logs (`fdatasync`), each making every commit before it durable.
+    pub syncs: u64,
+    /// Deliveries stored (duplicates not counted).
+    pub appended: u64,
+}
+
+/// Settings of a [`SqliteInbox`]; [`SqliteInboxBuilder::open`] opens it.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct SqliteInboxBuilder {
+    path: PathBuf,
+    window: Duration,
+    lease: Duration,
+    busy_timeout: Duration,
+    max_size: Option<u64>,
+    files: Option<usize>,
+    max_batch: usize,
+    queue: usize,
+}
+
+impl SqliteInboxBuilder {
+    /// How long a key is remembered after its delivery arrived (default 24 h). Pending
+    /// deliveries and dead letters keep their key for as long as they exist.
+    pub fn dedup_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// How long a [`take`](Inbox::take) leases a delivery (default 30 s).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long a write waits for a lock held by another connection before it fails with
+    /// [`Error::NotDurable`] (default 1 s: Harbor gives up on an answer after 3 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// A size limit for each database file in bytes (SQLite's `max_page_count`): beyond it
+    /// appends fail as on a full disk and the receiver answers `503`. Default: none.
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = Some(bytes);
+        self
+    }
+
+    /// Spreads the inbox over `files` database files: the path, then `PATH.file-1` … (1 to
+    /// 64; default: as many as the inbox was created with, 1 for a new one). A delivery's file
+    /// follows from its key, so the count is fixed when the inbox is created.
+    pub fn files(mut self, files: usize) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// The most operations committed in one transaction (default 512).
+    pub fn max_batch(mut self, operations: usize) -> Self {
+        self.max_batch = operations.max(1);
+        self
+    }
+
+    /// Opens (or creates) the files, sets them up (WAL) and starts each file's writer, syncer
+    /// and checkpointer threads. It does blocking file I/O: call it at start-up, or in
+    /// `spawn_blocking`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Open`] when a file cannot be created or opened, is not a SQLite database, was
+    /// written by a newer version of this crate, cannot use WAL, or the inbox was created with
+    /// another number of files; [`Error::Config`] for a number of files outside 1 to 64.
+    pub fn open(self) -> Result<SqliteInbox> {
+        if let Some(files) = self.files
+            && !(1..=64).contains(&files)
+        {
+            return Err(Error::Config {
+                message: format!("an inbox has 1 to 64 files, not {files}"),
+            });
+        }
+        let ready = Arc::new(Notify::new());
+        let (first, count) = self.open_file(0, &ready)?;
+        let mut files = vec![first];
+        for index in 1..count {
+            files.push(self.open_file(index, &ready)?.0);
+        }
+        Ok(SqliteInbox {
+            inner: Arc::new(Inner {
+                files,
+                lease: self.lease,
+                ready,
+                next: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Opens file `index`; for file 0 also settles how many files the inbox has.
+    fn open_file(&self, index: usize, ready: &Arc<Notify>) -> Result<(File, usize)> {
+        let path = if index == 0 {
+            self.path.clone()
+        } else {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(format!(".file-{index}"));
+            PathBuf::from(name)
+        };
+        let open_error = |message: String, source: Option<crate::BoxError>| Error::Open {
+            backend: "sqlite",
+            target: path.display().to_string(),
+            message,
+            source,
+        };
+        let sql_error = |e: rusqlite::Error| open_error(e.to_string(), Some(e.into()));
+        let conn = Connection::open(&path).map_err(|e| {
+            open_error(
+                "check that the directory exists and is writable".into(),
+                Some(e.into()),
+            )
+        })?;
+        setup(&conn, self).map_err(sql_error)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(sql_error)?;
+        if version > SCHEMA_VERSION {
+            return Err(open_error(
+                format!(
+                    "it was written by a newer harbor-receiver (schema {version}, this one \
+                     knows {SCHEMA_VERSION})"
+                ),
+                None,
+            ));
+        }
+        conn.execute_batch(SCHEMA)
+            .and_then(|()| conn.pragma_update(None, "user_version", SCHEMA_VERSION))
+            .map_err(sql_error)?;
+        let count = if index == 0 {
+            file_count(&conn, self.files)
+                .map_err(sql_error)?
+                .map_err(|message| open_error(message, None))?
+        } else {
+            0
+        };
+
+        let shared = Arc::new(Shared {
+            file: index,
+            path: path.clone(),
+            window: self.window,
+            lease: self.lease,
+            ready: ready.clone(),
+            closed: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
+            stats: Counters::default(),
+        });
+        let background = Background::start(&path, self.busy_timeout, &shared)
+            .map_err(|e| open_error(format!("cannot start the syncing threads: {e}"), Some(e)))?;
+        let (tx, rx) = mpsc::channel(self.queue);
+        let writer = Writer::new(conn, shared.clone(), self.max_batch, background);
+        std::thread::Builder::new()
+            .name(format!("harbor-inbox-sqlite-{index}"))
+            .spawn(move || writer.run(rx))
+            .map_err(|e| open_error("cannot start the writer thread".into(), Some(e.into())))?;
+        Ok((File { shared, tx }, count))
+    }
+}
+
+/// The number of files of the inbox whose first file `conn` is: as recorded, or `wanted`
+/// (default 1) recorded now for a new inbox. `Err` when `wanted` differs from the record.
+fn file_count(
+    conn: &Connection,
+    wanted: Option<usize>,
+) -> rusqlite::Result<std::result::Result<usize, String>> {
+    let recorded: Option<i64> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'files'", [], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    Ok(match (recorded, wanted) {
+        (Some(recorded), Some(wanted)) if usize::try_from(recorded) != Ok(wanted) => Err(format!(
+            "the inbox was created with {recorded} file(s), not {wanted}: open it with \
+             files({recorded})"
+        )),
+        (Some(recorded), _) => Ok(usize::try_from(recorded).unwrap_or(1).clamp(1, 64)),
+        (None, wanted) => {
+            let files = wanted.unwrap_or(1);
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES ('files', ?1)",
+                [i64::try_from(files).unwrap_or(1)],
+            )?;
+            Ok(files)
+        }
+    })
+}
+
+/// WAL, the sync policy, the busy timeout and the size limit.
+fn setup(conn: &Connection, settings: &SqliteInboxBuilder) -> rusqlite::Result<()> {
+    conn.busy_timeout(settings.busy_timeout)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(rusqlite::Error::InvalidParameterName(format!(
+            "the database refused WAL mode (journal_mode is {mode})"
+        )));
+    }
+    // The commit does not wait for the disk: the syncers sync the log before any answer that
+    // promises durability (see `sync`). Checkpoints run on the checkpointer's connection.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // After a checkpoint the log is cut back to this size instead of growing for ever.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    if let Some(bytes) = settings.max_size {
+        let page: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = i64::try_from(bytes).unwrap_or(i64::MAX) / page.max(512);
+        conn.pragma_update(None, "max_page_count", pages.max(1))?;
+    }
+    Ok(())
+}
+
+impl SqliteInbox {
+    /// Opens (or creates) the inbox at `path` with the default settings.
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteInboxBuilder::open`].
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteInbox> {
+        SqliteInbox::builder(path).open()
+    }
+
+    /// Settings for the inbox at `path`.
+    pub fn builder(path: impl AsRef<Path>) -> SqliteInboxBuilder {
+        SqliteInboxBuilder {
+            path: path.as_ref().to_path_buf(),
+            window: DEFAULT_DEDUP_WINDOW,
+            lease: DEFAULT_LEASE,
+            busy_timeout: Duration::from_secs(1),
+            max_size: None,
+            files: None,
+            max_batch: 512,
+            queue: 4096,
+        }
+    }
+
+    /// The first database file (the inbox's path).
+    pub fn path(&self) -> &Path {
+        &self.first().shared.path
+    }
+
+    /// How many database files the inbox has.
+    pub fn files(&self) -> usize {
+        self.inner.files.len()
+    }
+
+    /// Counters since the inbox was opened: syncs against stored deliveries show how many
+    /// deliveries shared each fsync.
+    pub fn stats(&self) -> SqliteStats {
+        let sum = |counter: fn(&Counters) -> &AtomicU64| {
+            self.inner
+                .files
+                .iter()
+                .map(|f| counter(&f.shared.stats).load(Ordering::Relaxed))
+                .sum()
+        };
+        SqliteStats {
+            commits: sum(|c| &c.commits),
+            syncs: sum(|c| &c.syncs),
+            appended: sum(|c| &c.appended),
+        }
+    }
+
+    fn first(&self) -> &File {
+        // `open` makes at least one file.
+        &self.inner.files[0]
+    }
+
+    /// The file of a key: FNV-1a of its bytes (the same in every process and version).
+    fn file_of(&self, key: &str) -> &File {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let files = &self.inner.files;
+        &files[(hash % files.len() as u64) as usize]
+    }
+
+    /// Sends a lease operation to the lease's file; a lease the writer no longer knows is
+    /// [`Error::LeaseLost`].
+    async fn on_lease(
+        &self,
+        leased: &Leased,
+        op: impl FnOnce(LeaseRef) -> Op,
+        operation: &'static str,
+    ) -> Result<()> {
+        let lost = || Error::LeaseLost {
+            key: leased.delivery().key().to_string(),
+            lease: self.inner.lease,
+        };
+        let lease = LeaseRef::parse(leased.token()).ok_or_else(lost)?;
+        let file = self.inner.files.get(lease.file).ok_or_else(lost)?;
+        match file.call(op(lease), operation).await? {
+            Reply::Done(true) => Ok(()),
+            _ => Err(lost()),
+        }
+    }
+}
+
+impl File {
+    async fn call(&self, op: Op, operation: &'static str) -> Result<Reply> {
+        let (reply, answer) = oneshot::channel();
+        if self.tx.send(Request { op, reply }).await.is_err() {
+            return Err(Error::Closed);
+        }
+        match answer.await {
+            Ok(result) => result,
+            Err(_) if self.shared.closed.load(Ordering::Relaxed) => Err(Error::Closed),
+            Err(_) => Err(Error::NotDurable {
+                backend: "sqlite",
+                operation,
+                message: "the writer thread stopped".into(),
+                full: false,
+                busy: false,
+                source: None,
+            }),
+        }
+    }
+}
+
+impl Inbox for SqliteInbox {
+    fn append(&self, delivery: Delivery) -> BoxFuture<'_, Result<Appended>> {
+        Box::pin(async move {
+            let file = self.file_of(delivery.key().as_str());
+            match file.call(Op::Append(delivery), "append").await? {
+                Reply::Appended(appended) => Ok(appended),
+                other => Err(unexpected(&other)),
+            }
+        })
+    }
+
+    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + wait;
+            let files = &self.inner.files;
+            loop {
+                let notified = self.inner.ready.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                // Every file in turn, starting where the last take did not.
+                let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
+                let mut next: Option<i64> = None;
+                for i in 0..files.len() {
+                    let file = &files[(start + i) % files.len()];
+                    match file.call(Op::Take, "take").await? {
+                        Reply::Taken(Ok(leased)) => return Ok(Some(leased)),
+                        Reply::Taken(Err(at)) => {
+                            next = match (next, at) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            }
+                        }
+                        other => return Err(unexpected(&other)),
+                    }
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                let mut until = deadline.min(now + POLL);
+                if let Some(at) = next {
+                    let ms = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
+                    until = until.min(now + Duration::from_millis(ms));
+                }
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep_until(until) => {}
+                }
+            }
+        })
+    }
+
+    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.on_lease(leased, Op::Ack, "ack"))
+    }
+
+    fn fail<'a>(
+        &'a self,
+        leased: &'a Leased,
+        disposition: Disposition,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        let reason = reason.to_owned();
+        Box::pin(self.on_lease(
+            leased,
+            move |lease| Op::Fail(lease, disposition, reason),
+            "fail",
+        ))
+    }
+
+    fn extend<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.on_lease(leased, Op::Extend, "extend"))
+    }
+
+    fn lease(&self) -> Duration {
+        self.inner.lease
+    }
+
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>> {
+        Box::pin(async move {
+            let mut dead = Vec::new();
+            for file in &self.inner.files {
+                match file.call(Op::DeadLetters(limit), "read").await? {
+                    Reply::Dead(more) => dead.extend(more),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            dead.sort_by_key(|d| d.dead_at);
+            dead.truncate(limit);
+            Ok(dead)
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mut outcome = Ok(());
+            for file in &self.inner.files {
+                file.shared.closed.store(true, Ordering::Relaxed);
+                match file.call(Op::Close, "close").await {
+                    Ok(_) | Err(Error::Closed) => {}
+                    Err(error) => outcome = Err(error),
+                }
+            }
+            self.inner.ready.notify_waiters();
+            outcome
+        })
+    }
+}
+
+fn unexpected(reply: &Reply) -> Error {
+    Error::Corrupt {
+        message: format!("the SQLite writer answered {reply:?} out of turn"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writer::sql_error;
+
+    #[test]
+    fn sql_errors_say_full_and_busy() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            None,
+        );
+        let error = sql_error(&full, "append");
+        assert!(error.is_full() && error.is_retryable() && !error.is_busy());
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(sql_error(&busy, "append").is_busy());
+    }
+}

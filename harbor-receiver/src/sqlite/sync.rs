@@ -1,0 +1,233 @@
+//! The threads beside the writer of [`SqliteInbox`](super::SqliteInbox).
+//!
+//! - **Syncers** make commits durable. The writer commits with `synchronous = NORMAL` (SQLite
+//!   writes the log and does not wait for the disk) and hands the answers that promise
+//!   durability (appends, close) to a syncer, which `fdatasync`s the write-ahead log and only
+//!   then answers. One `fdatasync` covers every commit written before it started, so all the
+//!   batches committed while the previous sync was running share the next one, and the
+//!   writer never waits for the disk. Two syncers overlap their syncs, which a disk with a
+//!   queue (any SSD, any virtual disk) completes about as fast as one.
+//! - The **checkpointer** copies committed pages from the log into the database file on its
+//!   own connection, off the commit path, and restarts the log once it grows past
+//!   [`RESTART_LOG_AT`] pages, so that the log stays small under sustained load.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use super::Shared;
+use super::writer::Reply;
+use crate::{Error, Result};
+
+/// How many syncers overlap their syncs (on one file, a second one does not make the disk
+/// faster; it only costs a thread).
+const SYNCERS: usize = 1;
+/// The shortest pause between two checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// The log size (in pages) past which the checkpointer makes the log start over.
+const RESTART_LOG_AT: i64 = 4096;
+
+/// An answer that waits until the commit that produced it is on disk.
+pub(super) struct Deferred {
+    pub(super) reply: oneshot::Sender<Result<Reply>>,
+    pub(super) result: Result<Reply>,
+}
+
+/// The syncers and the checkpointer, stopped by [`Background::stop`].
+pub(super) struct Background {
+    syncs: Sender<Vec<Deferred>>,
+    /// Batches handed to the syncers and not answered yet.
+    pending: Arc<(Mutex<usize>, Condvar)>,
+    committed: SyncSender<()>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the threads for the database at `path`, whose log the writer's connection has
+    /// created already.
+    pub(super) fn start(
+        path: &Path,
+        busy_timeout: Duration,
+        shared: &Arc<Shared>,
+    ) -> std::result::Result<Background, crate::BoxError> {
+        let mut log_path = path.as_os_str().to_owned();
+        log_path.push("-wal");
+        let log = File::options().read(true).write(true).open(&log_path)?;
+        let checkpoints = Connection::open(path)?;
+        checkpoints.busy_timeout(busy_timeout)?;
+        // This connection syncs the database file before the log may start over.
+        checkpoints.pragma_update(None, "synchronous", "FULL")?;
+
+        let (syncs, queue) = std::sync::mpsc::channel::<Vec<Deferred>>();
+        let queue = Arc::new(Mutex::new(queue));
+        let log = Arc::new(log);
+        let pending = Arc::new((Mutex::new(0), Condvar::new()));
+        let mut threads = Vec::new();
+        for n in 0..SYNCERS {
+            let (queue, log, shared) = (queue.clone(), log.clone(), shared.clone());
+            let pending = pending.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("harbor-inbox-sync-{n}"))
+                    .spawn(move || syncer(&queue, &log, &shared, &pending))?,
+            );
+        }
+        let (committed, commits) = std::sync::mpsc::sync_channel(1);
+        threads.push(
+            std::thread::Builder::new()
+                .name("harbor-inbox-checkpoint".into())
+                .spawn(move || checkpointer(checkpoints, &commits))?,
+        );
+        Ok(Background {
+            syncs,
+            pending,
+            committed,
+            threads,
+        })
+    }
+
+    /// Whether a sync is running or waiting: then the writer may gather more requests
+    /// before it commits, since the next sync cannot start before this one ends anyway.
+    pub(super) fn syncing(&self) -> bool {
+        self.pending.0.lock().is_ok_and(|n| *n > 0)
+    }
+
+    /// Waits until no sync is running or waiting, at most `timeout`.
+    pub(super) fn wait_for_sync(&self, timeout: Duration) {
+        let (count, idle) = &*self.pending;
+        if let Ok(guard) = count.lock() {
+            let _ = idle.wait_timeout_while(guard, timeout, |n| *n > 0);
+        }
+    }
+
+    /// After a commit: the answers to send once it is on disk.
+    pub(super) fn committed(&self, deferred: Vec<Deferred>) {
+        // A full channel means the checkpointer has work waiting already.
+        let _ = self.committed.try_send(());
+        if deferred.is_empty() {
+            return;
+        }
+        if let Ok(mut count) = self.pending.0.lock() {
+            *count += 1;
+        }
+        if let Err(unsent) = self.syncs.send(deferred) {
+            // No syncer left (they only stop with the writer): nothing is known durable.
+            for deferred in unsent.0 {
+                let _ = deferred.reply.send(Err(not_synced("the syncer stopped")));
+            }
+        }
+    }
+
+    /// Lets the syncers answer what they hold, stops every thread and waits for them.
+    pub(super) fn stop(self) {
+        drop(self.syncs);
+        drop(self.committed);
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Takes every batch of answers waiting, syncs the log once, answers them. After a failed
+/// sync the log's state on disk is unknown, so every later answer is an error too: the
+/// process must be restarted (SQLite recovers the log on open).
+fn syncer(
+    queue: &Mutex<Receiver<Vec<Deferred>>>,
+    log: &File,
+    shared: &Shared,
+    pending: &(Mutex<usize>, Condvar),
+) {
+    loop {
+        let (mut waiting, batches) = {
+            let Ok(queue) = queue.lock() else { return };
+            let Ok(first) = queue.recv() else { return };
+            let (mut waiting, mut batches) = (first, 1);
+            while let Ok(more) = queue.try_recv() {
+                waiting.extend(more);
+                batches += 1;
+            }
+            (waiting, batches)
+        };
+        let outcome = if shared.failed.load(Ordering::Relaxed) {
+            Err(not_synced(
+                "an earlier sync of the log failed: restart the process",
+            ))
+        } else {
+            log.sync_data().map_err(|error| {
+                shared.failed.store(true, Ordering::Relaxed);
+                tracing::error!(%error, "syncing the SQLite inbox's log failed");
+                Error::NotDurable {
+                    backend: "sqlite",
+                    operation: "sync",
+                    message: format!("fdatasync of the log: {error}"),
+                    full: error.raw_os_error() == Some(28),
+                    busy: false,
+                    source: Some(error.into()),
+                }
+            })
+        };
+        shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        for deferred in waiting.drain(..) {
+            let result = match &outcome {
+                Ok(()) => deferred.result,
+                Err(error) => Err(not_synced(&error.to_string())),
+            };
+            let _ = deferred.reply.send(result);
+        }
+        if let Ok(mut count) = pending.0.lock() {
+            *count = count.saturating_sub(batches);
+        }
+        pending.1.notify_all();
+    }
+}
+
+fn not_synced(message: &str) -> Error {
+    Error::NotDurable {
+        backend: "sqlite",
+        operation: "sync",
+        message: message.to_owned(),
+        full: false,
+        busy: false,
+        source: None,
+    }
+}
+
+/// Checkpoints after commits (at most every [`CHECKPOINT_EVERY`]); restarts the log when it
+/// has grown past [`RESTART_LOG_AT`] pages. Stops when the writer drops `committed`'s sender.
+fn checkpointer(conn: Connection, commits: &Receiver<()>) {
+    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+            row.get::<_, i64>(1)
+        })
+    };
+    // A failing checkpoint (a full disk) fails again after every commit: say so once a minute.
+    let mut warned: Option<std::time::Instant> = None;
+    while commits.recv().is_ok() {
+        let outcome = checkpoint("PASSIVE").and_then(|log_pages| {
+            if log_pages > RESTART_LOG_AT {
+                // Waits for the writer's transaction, then makes the next one start the
+                // log over.
+                checkpoint("RESTART").map(|_| ())
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(error) = outcome
+            && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
+            tracing::warn!(%error, "checkpointing the SQLite inbox");
+            warned = Some(std::time::Instant::now());
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
+    }
+    if let Err((_, error)) = conn.close() {
+        tracing::warn!(%error, "closing the SQLite inbox's checkpointer");
+    }
+}

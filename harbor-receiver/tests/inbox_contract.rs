@@ -1,0 +1,201 @@
+//! The `Inbox` contract, checked on every backend: the memory inbox, a real SQLite file and a
+//! real `nats-server -js`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::delivery;
+use harbor_receiver::{Appended, Disposition, Inbox, Leased, MemoryInbox, SqliteInbox};
+
+const LEASE: Duration = Duration::from_millis(600);
+const WINDOW: Duration = Duration::from_secs(3600);
+
+async fn take(inbox: &dyn Inbox, within: Duration) -> Leased {
+    inbox
+        .take(within)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("nothing ready within {within:?}"))
+}
+
+/// What every backend promises, in one scenario.
+async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) {
+    let (a, b, c) = (delivery(1), delivery(2), delivery(3));
+    assert_eq!(inbox.append(a.clone()).await.unwrap(), Appended::New);
+    assert_eq!(inbox.append(a.clone()).await.unwrap(), Appended::Duplicate);
+    assert_eq!(inbox.append(b.clone()).await.unwrap(), Appended::New);
+
+    // One lease each, the first attempt (in order, except across the files of a
+    // several-file SQLite inbox).
+    let mut first = take(&*inbox, Duration::from_secs(2)).await;
+    let mut second = take(&*inbox, Duration::from_secs(2)).await;
+    if !fifo && first.delivery().key() == b.key() {
+        std::mem::swap(&mut first, &mut second);
+    }
+    assert_eq!(first.delivery().key(), a.key());
+    assert_eq!(first.delivery().body(), a.body());
+    assert_eq!(first.delivery().attempt(), 1);
+    assert_eq!(second.delivery().key(), b.key());
+    assert!(
+        inbox
+            .take(Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Acknowledged: never handed out again, and its key is still a duplicate.
+    inbox.ack(&first).await.unwrap();
+    assert_eq!(inbox.append(a.clone()).await.unwrap(), Appended::Duplicate);
+    assert_eq!(first.delivery().payload().unwrap().events().len(), 1);
+
+    // A holder that went silent: once the lease runs out, the same delivery (same key) goes
+    // to the next taker, one attempt further on.
+    let again = take(&*inbox, LEASE * 4).await;
+    assert_eq!(again.delivery().key(), b.key());
+    assert_eq!(again.delivery().attempt(), 2);
+    if lease_lost_detected {
+        let late = inbox.ack(&second).await.unwrap_err();
+        assert!(late.is_lease_lost(), "{late}");
+    }
+
+    // A retry comes back after its delay, not before.
+    let retry_at = Instant::now();
+    inbox
+        .fail(
+            &again,
+            Disposition::RetryAfter(Duration::from_millis(400)),
+            "try later",
+        )
+        .await
+        .unwrap();
+    assert!(
+        inbox
+            .take(Duration::from_millis(150))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let third = take(&*inbox, Duration::from_secs(3)).await;
+    assert!(retry_at.elapsed() >= Duration::from_millis(390));
+    assert_eq!(third.delivery().key(), b.key());
+    assert_eq!(third.delivery().attempt(), 3);
+
+    // Dead-lettered: kept with its reason and bytes, never handed out again.
+    inbox
+        .fail(&third, Disposition::DeadLetter, "the handler gave up")
+        .await
+        .unwrap();
+    let dead = inbox.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].delivery.key(), b.key());
+    assert_eq!(dead[0].delivery.body(), b.body());
+    assert_eq!(dead[0].delivery.attempt(), 3);
+    assert_eq!(dead[0].reason, "the handler gave up");
+    assert_eq!(inbox.append(b.clone()).await.unwrap(), Appended::Duplicate);
+
+    // A lease that is extended outlives its first term.
+    assert_eq!(inbox.append(c.clone()).await.unwrap(), Appended::New);
+    let long = take(&*inbox, Duration::from_secs(2)).await;
+    for _ in 0..4 {
+        tokio::time::sleep(LEASE / 3).await;
+        inbox.extend(&long).await.unwrap();
+    }
+    assert!(
+        inbox
+            .take(Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_none(),
+        "an extended lease was handed out again"
+    );
+    inbox.ack(&long).await.unwrap();
+    assert!(
+        inbox.take(LEASE * 2).await.unwrap().is_none(),
+        "an acknowledged delivery came back"
+    );
+    inbox.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn memory_inbox_keeps_the_contract() {
+    contract(
+        Arc::new(MemoryInbox::with_limits(100, WINDOW, LEASE)),
+        true,
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_inbox_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = SqliteInbox::builder(dir.path().join("inbox.db"))
+        .lease(LEASE)
+        .open()
+        .unwrap();
+    contract(Arc::new(inbox), true, true).await;
+}
+
+#[tokio::test]
+async fn sqlite_inbox_over_three_files_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = SqliteInbox::builder(dir.path().join("inbox.db"))
+        .lease(LEASE)
+        .files(3)
+        .open()
+        .unwrap();
+    contract(Arc::new(inbox), true, false).await;
+}
+
+#[cfg(feature = "nats")]
+#[harbor_testkit::needs("nats-server")]
+#[tokio::test]
+async fn nats_inbox_keeps_the_contract() {
+    let Some(server) = harbor_testkit::NatsServer::start() else {
+        return;
+    };
+    let inbox = harbor_receiver::NatsInbox::builder(server.url())
+        .lease(LEASE)
+        .dedup_window(WINDOW)
+        .open()
+        .await
+        .unwrap();
+    // JetStream does not report a lease that ran out: a late ack still acknowledges.
+    contract(Arc::new(inbox), false, true).await;
+}
+
+#[tokio::test]
+async fn keys_are_forgotten_after_the_window_but_never_while_pending() {
+    let window = Duration::from_millis(300);
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteInbox::builder(dir.path().join("inbox.db"))
+        .dedup_window(window)
+        .open()
+        .unwrap();
+    let memory = MemoryInbox::with_limits(100, window, LEASE);
+    for inbox in [Arc::new(sqlite) as Arc<dyn Inbox>, Arc::new(memory)] {
+        let (done, pending) = (delivery(10), delivery(11));
+        inbox.append(done.clone()).await.unwrap();
+        let leased = take(&*inbox, Duration::from_secs(1)).await;
+        inbox.ack(&leased).await.unwrap();
+        inbox.append(pending.clone()).await.unwrap();
+        tokio::time::sleep(window * 2).await;
+        // Housekeeping runs with writes: give it one.
+        inbox.append(delivery(12)).await.unwrap();
+        assert_eq!(
+            inbox.append(pending).await.unwrap(),
+            Appended::Duplicate,
+            "{inbox:?}: a pending delivery lost its key"
+        );
+        assert_eq!(
+            inbox.append(done).await.unwrap(),
+            Appended::New,
+            "{inbox:?}: a finished key outlived the window"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! The receiver over real HTTP on loopback: every answer of the status table, and a `2xx`
+//! only after a durable append.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{cloudevent, v2_push};
+use harbor_events::Decoder;
+use harbor_receiver::{Inbox, MemoryInbox, Receiver};
+use tokio::sync::oneshot;
+
+const SECRET: &str = "Bearer receiver-secret";
+
+struct Running {
+    url: String,
+    client: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(inbox: impl Inbox + 'static, limit: usize) -> Running {
+        let decoder = Decoder::new()
+            .max_body_bytes(limit)
+            .expect_authorization(SECRET);
+        let receiver = Receiver::new(decoder, inbox);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(receiver.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Running {
+            url,
+            client: reqwest::Client::new(),
+            stop: Some(stop),
+            server,
+        }
+    }
+
+    async fn post(&self, auth: &str, content_type: &str, body: &str) -> (u16, String) {
+        let response = self
+            .client
+            .post(&self.url)
+            .header("authorization", auth)
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    async fn stop(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn stores_once_and_answers_every_case_as_documented() {
+    let inbox = MemoryInbox::new();
+    let server = Running::start(inbox.clone(), 4096).await;
+    let json = "application/json";
+    let ce = "application/cloudevents+json";
+
+    assert_eq!(server.post(SECRET, json, &v2_push(1)).await.0, 200);
+    assert_eq!(inbox.pending(), 1);
+    // Harbor's retry of the same delivery: 200 again, stored once.
+    assert_eq!(server.post(SECRET, json, &v2_push(1)).await.0, 200);
+    assert_eq!(inbox.pending(), 1);
+    // CloudEvents: the id is the key, so a retry is recognised by it.
+    assert_eq!(server.post(SECRET, ce, &cloudevent("id-1")).await.0, 200);
+    assert_eq!(server.post(SECRET, ce, &cloudevent("id-1")).await.0, 200);
+    assert_eq!(inbox.pending(), 2);
+    // Harbor 1.9-2.2's "test endpoint" sends no body.
+    assert_eq!(server.post(SECRET, json, "").await.0, 200);
+    assert_eq!(server.post("Bearer wrong", json, "").await.0, 401);
+
+    let (status, text) = server.post("Bearer wrong", json, &v2_push(2)).await;
+    assert_eq!(status, 401);
+    assert!(!text.contains("receiver-secret"), "{text}");
+    assert_eq!(server.post(SECRET, "text/plain", &v2_push(2)).await.0, 415);
+    assert_eq!(
+        server
+            .post(SECRET, json, r#"{"type":"PUSH_ARTIFACT","#)
+            .await
+            .0,
+        400
+    );
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(5000));
+    assert_eq!(server.post(SECRET, json, &big).await.0, 413);
+    let get = server.client.get(&server.url).send().await.unwrap();
+    assert_eq!(get.status().as_u16(), 405);
+    assert_eq!(inbox.pending(), 2, "a refused request was stored");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_full_memory_inbox_answers_503_with_retry_after() {
+    let inbox = MemoryInbox::with_limits(
+        2,
+        harbor_receiver::DEFAULT_DEDUP_WINDOW,
+        harbor_receiver::DEFAULT_LEASE,
+    );
+    let server = Running::start(inbox.clone(), 4096).await;
+    for n in 0..2 {
+        assert_eq!(
+            server.post(SECRET, "application/json", &v2_push(n)).await.0,
+            200
+        );
+    }
+    let response = server
+        .client
+        .post(&server.url)
+        .header("authorization", SECRET)
+        .body(v2_push(3))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "10");
+    // A duplicate of something held is still acknowledged: it is stored already.
+    assert_eq!(
+        server.post(SECRET, "application/json", &v2_push(0)).await.0,
+        200
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_finishes_the_requests_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = harbor_receiver::SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
+    let server = Running::start(inbox.clone(), 4096).await;
+    let posts: Vec<_> = (0..32)
+        .map(|n| {
+            let (client, url) = (server.client.clone(), server.url.clone());
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .header("authorization", SECRET)
+                    .body(v2_push(n))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    server.stop().await;
+    let mut ok = 0;
+    for post in posts {
+        if let Ok(Ok(200)) = post.await {
+            ok += 1;
+        }
+    }
+    // Every 200 is stored (a request that came after the stop may have been refused).
+    let inbox: Arc<dyn Inbox> = Arc::new(inbox);
+    let mut stored = 0;
+    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
+        inbox.ack(&leased).await.unwrap();
+        stored += 1;
+    }
+    assert!(stored >= ok, "{ok} answered 200 but {stored} stored");
+}

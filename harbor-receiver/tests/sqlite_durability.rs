@@ -1,0 +1,207 @@
+//! The SQLite inbox on a real file: group commit, what survives a restart, and `503` (never a
+//! `2xx`) when the write cannot be made durable: a full disk (SQLite's `max_page_count`, which
+//! fails exactly as `ENOSPC` does, with `SQLITE_FULL`) and a database locked by another
+//! process's connection.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{delivery, v2_push};
+use harbor_events::Decoder;
+use harbor_receiver::{Appended, Inbox, Receipt, Receiver, SqliteInbox};
+
+fn headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", "application/json".parse().unwrap());
+    headers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_share_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
+    let appends: Vec<_> = (0..256)
+        .map(|n| {
+            let inbox = inbox.clone();
+            tokio::spawn(async move { inbox.append(delivery(n)).await })
+        })
+        .collect();
+    for append in appends {
+        assert_eq!(append.await.unwrap().unwrap(), Appended::New);
+    }
+    let stats = inbox.stats();
+    assert_eq!(stats.appended, 256);
+    assert!(
+        stats.syncs * 4 <= stats.appended && stats.commits * 4 <= stats.appended,
+        "group commit did not group: {stats:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_append_is_answered_only_after_a_sync_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
+    for n in 0..20 {
+        let before = inbox.stats().syncs;
+        let appended = inbox.append(delivery(n % 10)).await.unwrap();
+        assert!(
+            inbox.stats().syncs > before,
+            "append {n} ({appended:?}) was answered before the log was synced"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_inbox_keeps_pending_deliveries_and_finished_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    {
+        let inbox = SqliteInbox::open(&path).unwrap();
+        inbox.append(delivery(1)).await.unwrap();
+        inbox.append(delivery(2)).await.unwrap();
+        let first = inbox.take(Duration::ZERO).await.unwrap().unwrap();
+        inbox.ack(&first).await.unwrap();
+        inbox.close().await.unwrap();
+        assert!(
+            inbox
+                .append(delivery(3))
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("closed")
+        );
+    }
+    let inbox = SqliteInbox::open(&path).unwrap();
+    assert_eq!(
+        inbox.append(delivery(1)).await.unwrap(),
+        Appended::Duplicate
+    );
+    let second = inbox.take(Duration::ZERO).await.unwrap().unwrap();
+    assert_eq!(second.delivery().key(), delivery(2).key());
+    assert!(inbox.take(Duration::ZERO).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn an_inbox_over_several_files_keeps_its_file_count_and_its_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let inbox = SqliteInbox::builder(&path).files(3).open().unwrap();
+    for n in 0..30 {
+        inbox.append(delivery(n)).await.unwrap();
+    }
+    inbox.close().await.unwrap();
+    assert!(dir.path().join("inbox.db.file-2").is_file());
+
+    let wrong = SqliteInbox::builder(&path).files(2).open().unwrap_err();
+    assert!(
+        wrong.to_string().contains("created with 3 file(s)"),
+        "{wrong}"
+    );
+    let inbox = SqliteInbox::open(&path).unwrap();
+    assert_eq!(inbox.files(), 3);
+    for n in 0..30 {
+        assert_eq!(
+            inbox.append(delivery(n)).await.unwrap(),
+            Appended::Duplicate
+        );
+    }
+    let mut taken = std::collections::HashSet::new();
+    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
+        taken.insert(leased.delivery().key().clone());
+    }
+    assert_eq!(taken.len(), 30);
+    assert!(SqliteInbox::builder(&path).files(0).open().is_err());
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_503_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    // A 64 KiB limit: the schema and a few dozen deliveries fit, then SQLITE_FULL.
+    let inbox = SqliteInbox::builder(&path)
+        .max_size(64 * 1024)
+        .open()
+        .unwrap();
+    let receiver = Receiver::new(Decoder::new(), inbox.clone());
+    let mut stored = Vec::new();
+    let mut refused = None;
+    for n in 0..1000 {
+        match receiver.receive(&headers(), v2_push(n).into()).await {
+            Receipt::Stored(key) => stored.push(key),
+            Receipt::Unavailable(error) => {
+                assert!(error.is_full(), "{error}");
+                refused = Some(n);
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let refused = refused.expect("the size limit was never reached");
+    let receipt = receiver.receive(&headers(), v2_push(refused).into()).await;
+    assert_eq!(receipt.status(), 503, "{receipt:?}");
+    assert!(refused > 10, "only {refused} deliveries fit");
+    inbox.close().await.unwrap();
+
+    // Every 2xx is there, the refused delivery is not.
+    let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&path).unwrap());
+    let mut found = Vec::new();
+    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
+        found.push(leased.delivery().key().clone());
+        inbox.ack(&leased).await.unwrap();
+    }
+    assert_eq!(found, stored);
+    // Without the limit the refused delivery goes in: Harbor's retry succeeds.
+    assert_eq!(
+        inbox.append(delivery(refused)).await.unwrap(),
+        Appended::New
+    );
+}
+
+#[tokio::test]
+async fn a_locked_database_answers_503_until_the_lock_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let inbox = SqliteInbox::builder(&path)
+        .busy_timeout(Duration::from_millis(300))
+        .open()
+        .unwrap();
+    let receiver = Receiver::new(Decoder::new(), inbox.clone());
+    assert_eq!(
+        receiver
+            .receive(&headers(), v2_push(1).into())
+            .await
+            .status(),
+        200
+    );
+
+    // Another process's connection (an admin shell, a backup) takes the write lock.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = Instant::now();
+    match receiver.receive(&headers(), v2_push(2).into()).await {
+        Receipt::Unavailable(error) => assert!(error.is_busy(), "{error}"),
+        other => panic!("a locked database answered {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "slower than Harbor's timeout"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+
+    assert_eq!(
+        receiver
+            .receive(&headers(), v2_push(2).into())
+            .await
+            .status(),
+        200
+    );
+    let count: i64 = other
+        .query_row("SELECT COUNT(*) FROM deliveries", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(count, 2, "exactly the two 200s are stored");
+}
