@@ -159,6 +159,11 @@ impl Overrides {
     }
 }
 
+/// The distinct paths the generated files import for `types`, sorted.
+pub fn import_paths(types: &BTreeMap<String, ForeignType>) -> BTreeSet<&str> {
+    types.values().map(|f| f.path.as_str()).collect()
+}
+
 /// One closed set of `data/enums.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

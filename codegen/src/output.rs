@@ -70,13 +70,7 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
         model_modules.push("enums");
     }
     model_modules.sort_unstable();
-    let shared: std::collections::BTreeSet<&str> = cx
-        .data
-        .models
-        .shared
-        .values()
-        .map(|f| f.path.as_str())
-        .collect();
+    let shared = crate::data::import_paths(&cx.data.models.shared);
     for path in &shared {
         m.push_str(&format!("pub use {path};\n"));
     }
@@ -87,13 +81,7 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
         m.push_str(&format!("mod {module};\npub use {module}::*;\n"));
     }
     out.insert(api.join("models/mod.rs"), m);
-    let foreign: std::collections::BTreeSet<&str> = cx
-        .data
-        .models
-        .field_types
-        .values()
-        .map(|f| f.path.as_str())
-        .collect();
+    let foreign = crate::data::import_paths(&cx.data.models.field_types);
     let foreign: String = foreign.iter().map(|p| format!("use {p};\n")).collect();
     for (module, items) in &models {
         let doc = lower_first(cx.module_doc(module));
