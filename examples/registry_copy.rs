@@ -13,7 +13,7 @@ mod cli;
 
 use std::process::ExitCode;
 
-use harbor_client::registry::Reference;
+use harbor_client::registry::ImageReference;
 
 const USAGE: &str = "usage: registry_copy SOURCE DESTINATION [options]";
 
@@ -23,7 +23,7 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => return cli::usage_error(&e),
     };
-    let (src, dst): (Reference, Reference) =
+    let (src, dst): (ImageReference, ImageReference) =
         match (args.positional[0].parse(), args.positional[1].parse()) {
             (Ok(s), Ok(d)) => (s, d),
             (Err(e), _) | (_, Err(e)) => return cli::fail(&e),

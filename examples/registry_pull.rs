@@ -9,7 +9,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harbor_client::registry::Reference;
+use harbor_client::registry::ImageReference;
 
 const USAGE: &str = "usage: registry_pull REFERENCE DIR [options]\n  --platform OS/ARCH    the platform to take from an index (default: this machine's)";
 
@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => return cli::usage_error(&e),
     };
-    let reference: Reference = match args.positional[0].parse() {
+    let reference: ImageReference = match args.positional[0].parse() {
         Ok(r) => r,
         Err(e) => return cli::fail(&e),
     };

@@ -9,7 +9,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harbor_client::registry::Reference;
+use harbor_client::registry::ImageReference;
 
 const USAGE: &str = "usage: registry_push DIR REFERENCE [options]";
 
@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
         Err(e) => return cli::usage_error(&e),
     };
     let dir = PathBuf::from(&args.positional[0]);
-    let reference: Reference = match args.positional[1].parse() {
+    let reference: ImageReference = match args.positional[1].parse() {
         Ok(r) => r,
         Err(e) => return cli::fail(&e),
     };

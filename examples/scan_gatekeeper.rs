@@ -72,8 +72,8 @@ struct Config {
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
-    let level: Severity = s.parse().unwrap_or(Severity::Unknown);
-    if level == Severity::Unknown && !s.eq_ignore_ascii_case("unknown") {
+    let level = Severity::from_text(s);
+    if level.is_other() {
         return Err(format!(
             "--severity {s:?}: use none, unknown, negligible, low, medium, high or critical"
         ));
@@ -230,8 +230,11 @@ async fn judge(
     let Some(summary) = artifact.scan_summary() else {
         return Decision::new("pass", at, "no scan overview".to_owned());
     };
-    let found = summary.severity_level();
-    if found < config.severity {
+    let Some(found) = summary.severity.clone() else {
+        return Decision::new("pass", at, "the scan overview has no severity".to_owned());
+    };
+    // A severity Harbor may add later ranks above Critical: it is acted on (fail closed).
+    if !found.is_at_least(&config.severity) {
         let message = format!("severity {found} below {}", config.severity);
         return Decision::new("pass", at, message);
     }

@@ -40,6 +40,25 @@ pub struct Models {
     /// String fields typed `Secret`.
     #[serde(default)]
     pub secret_fields: BTreeSet<String>,
+    /// Definitions the SDK defines once elsewhere (in `harbor-types`): used by name instead of
+    /// generated, and re-exported from `models`.
+    #[serde(default)]
+    pub shared: BTreeMap<String, ForeignType>,
+    /// `Definition.property` to a type defined elsewhere (one vocabulary: `Severity`).
+    #[serde(default)]
+    pub field_types: BTreeMap<String, ForeignType>,
+}
+
+/// A type the generated code uses but does not define.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ForeignType {
+    /// The path the generated files import (`harbor_types::Severity`).
+    #[serde(rename = "use")]
+    pub path: String,
+    /// The type as written in a field (`Scanner<'static>`).
+    #[serde(rename = "type")]
+    pub ty: String,
 }
 
 /// `modules:`.
@@ -118,6 +137,19 @@ impl Overrides {
         serde_norway::from_str(text).map_err(|e| Error::new(format!("overrides: {e}")))
     }
 
+    /// The type a definition shared with another crate is used as, when it is one.
+    pub fn shared_type(&self, definition: &str) -> Option<&str> {
+        self.models.shared.get(definition).map(|f| f.ty.as_str())
+    }
+
+    /// The type the data gives `definition.property`, when it gives one.
+    pub fn field_type(&self, definition: &str, property: &str) -> Option<&str> {
+        self.models
+            .field_types
+            .get(&format!("{definition}.{property}"))
+            .map(|f| f.ty.as_str())
+    }
+
     /// The Rust name of a definition.
     pub fn model_name<'a>(&'a self, definition: &'a str) -> &'a str {
         self.models
@@ -125,6 +157,11 @@ impl Overrides {
             .get(definition)
             .map_or(definition, String::as_str)
     }
+}
+
+/// The distinct paths the generated files import for `types`, sorted.
+pub fn import_paths(types: &BTreeMap<String, ForeignType>) -> BTreeSet<&str> {
+    types.values().map(|f| f.path.as_str()).collect()
 }
 
 /// One closed set of `data/enums.yaml`.

@@ -178,6 +178,7 @@ pub fn check_data(cx: &Context<'_>) -> Result<()> {
         }
     }
     problems.extend(check_sets(cx));
+    problems.extend(check_foreign(cx));
     problems.sort();
     problems.dedup();
     if problems.is_empty() {
@@ -185,6 +186,54 @@ pub fn check_data(cx: &Context<'_>) -> Result<()> {
     } else {
         Err(Error::new(problems.join("\n")))
     }
+}
+
+/// The gaps of `models.shared` and `models.field_types`: a definition or property the spec
+/// lacks, a field typed by the data and by a closed set, a shared definition still generated.
+fn check_foreign(cx: &Context<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in cx.data.models.shared.keys() {
+        if cx.spec.definition(name).is_none() {
+            problems.push(format!(
+                "models.shared names `{name}`, which the spec does not have"
+            ));
+        }
+        if cx.data.models.skip.contains(name) {
+            problems.push(format!("`{name}` is both shared and skipped"));
+        }
+    }
+    for field in cx.data.models.field_types.keys() {
+        let (def, prop) = field.split_once('.').unwrap_or((field, ""));
+        let schema = cx
+            .spec
+            .definition(def)
+            .and_then(|d| d["properties"].get(prop));
+        if schema.is_none() {
+            problems.push(format!(
+                "models.field_types names {field}, which the spec does not have"
+            ));
+        }
+        if cx.data.models.shared.contains_key(def) {
+            problems.push(format!(
+                "models.field_types names {field} of a shared model"
+            ));
+        }
+        if cx.set_for_field(def, prop).is_some() {
+            problems.push(format!("{field} is typed by the data and by a closed set"));
+        }
+    }
+    for set in cx.sets {
+        for field in &set.fields {
+            let def = field.split_once('.').map_or(field.as_str(), |(d, _)| d);
+            if cx.data.models.shared.contains_key(def) {
+                problems.push(format!(
+                    "{}: {field} belongs to a shared model (type it where the model lives)",
+                    set.name
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// The closed sets' gaps: a field or parameter the spec lacks or that is not a string, a

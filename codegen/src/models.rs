@@ -54,7 +54,7 @@ pub fn models_by_module(cx: &Context<'_>) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, def) in cx.spec.definitions() {
         let Some(name) = name.as_str() else { continue };
-        if cx.data.models.skip.contains(name) {
+        if cx.data.models.skip.contains(name) || cx.data.models.shared.contains_key(name) {
             continue;
         }
         let module = modules
@@ -122,6 +122,9 @@ pub fn model_struct(
         if let Some(set) = cx.set_for_field(name, pn) {
             ty = set_type(&ty, &set.name);
         }
+        if let Some(own) = cx.data.field_type(name, pn) {
+            ty = set_type(&ty, own);
+        }
         if ty == "String" && cx.data.models.secret_fields.contains(pn) {
             ty = "Secret".into();
         }
@@ -169,6 +172,9 @@ pub fn model_struct(
                 let mut ty = rust_type(cx, Some(s));
                 if let Some(set) = cx.set_for_field(name, p) {
                     ty = set_type(&ty, &set.name);
+                }
+                if let Some(own) = cx.data.field_type(name, p) {
+                    ty = set_type(&ty, own);
                 }
                 format!("{}: impl Into<{ty}>", field_ident(p))
             })

@@ -70,16 +70,25 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
         model_modules.push("enums");
     }
     model_modules.sort_unstable();
+    let shared = crate::data::import_paths(&cx.data.models.shared);
+    for path in &shared {
+        m.push_str(&format!("pub use {path};\n"));
+    }
+    if !shared.is_empty() {
+        m.push('\n');
+    }
     for module in model_modules {
         m.push_str(&format!("mod {module};\npub use {module}::*;\n"));
     }
     out.insert(api.join("models/mod.rs"), m);
+    let foreign = crate::data::import_paths(&cx.data.models.field_types);
+    let foreign: String = foreign.iter().map(|p| format!("use {p};\n")).collect();
     for (module, items) in &models {
         let doc = lower_first(cx.module_doc(module));
         out.insert(
             api.join(format!("models/{module}.rs")),
             format!(
-                "{HEADER}//! Models: {doc}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse chrono::{{DateTime, Utc}};\nuse serde::{{Deserialize, Serialize}};\n\nuse super::*;\nuse crate::api::Secret;\n\n{}",
+                "{HEADER}//! Models: {doc}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse chrono::{{DateTime, Utc}};\nuse serde::{{Deserialize, Serialize}};\n\nuse super::*;\nuse crate::api::Secret;\n{foreign}\n{}",
                 items.join("\n")
             ),
         );
@@ -102,7 +111,7 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
             continue;
         }
         let mut f = format!(
-            "{HEADER}//! {}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse futures_util::stream::BoxStream;\nuse http::Method;\n\nuse crate::api::client::{{ApiRequest, Created, HarborClient}};\nuse crate::api::models::*;\nuse crate::api::location::ArtifactLocation;\nuse crate::api::names::{{ProjectRef, Reference, RepositoryName, encode_segment}};\nuse crate::api::page::{{Page, paginate}};\nuse crate::api::query::Query;\nuse crate::api::{{HarborVersion, VersionCheck}};\nuse crate::{{Error, Result}};\n\n",
+            "{HEADER}//! {}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse futures_util::stream::BoxStream;\nuse http::Method;\n\nuse crate::api::client::{{ApiRequest, Created, HarborClient}};\nuse crate::api::models::*;\nuse crate::api::location::ArtifactLocation;\nuse crate::api::names::{{PathSegment, ProjectRef, Reference, RepositoryName, encode_segment}};\nuse crate::api::page::{{Page, paginate}};\nuse crate::api::query::Query;\nuse crate::api::{{HarborVersion, VersionCheck}};\nuse crate::{{Error, Result}};\n\n",
             cx.module_doc(module)
         );
         if let Some(fns) = fns {

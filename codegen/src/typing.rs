@@ -7,8 +7,9 @@ use crate::spec::str_of;
 
 /// The Rust type of a schema, not wrapped in `Option`.
 ///
-/// - `$ref` to an object or map: its model; to a plain string definition: `String`, or the
-///   closed set that replaces the definition.
+/// - `$ref` to an object or map: its model, or the type the data shares it as
+///   (`models.shared`); to a plain string definition: `String`, or the closed set that
+///   replaces the definition.
 /// - `integer` → `i64` (Harbor mixes int32 and int64 ids), `number` → `f64`, `boolean` → `bool`.
 /// - `string` → `String`, or `DateTime<Utc>` with `format: date-time`.
 /// - `array` → `Vec<item>`; a map (`additionalProperties`) → `BTreeMap<String, value>`.
@@ -19,6 +20,9 @@ pub fn rust_type(cx: &Context<'_>, schema: Option<&Value>) -> String {
     };
     if let Some(r) = str_of(sch, "$ref") {
         let name = r.rsplit('/').next().unwrap_or(r);
+        if let Some(shared) = cx.data.shared_type(name) {
+            return shared.to_owned();
+        }
         if let Some(def) = cx.spec.definition(name)
             && str_of(def, "type") == Some("string")
             && def.get("properties").is_none()
@@ -88,6 +92,7 @@ definitions:
   Labels: {type: object, additionalProperties: {$ref: '#/definitions/Label'}}
   EventType: {type: string}
   Reference: {type: object, properties: {id: {type: integer}}}
+  Scanner: {type: object, properties: {name: {type: string}}}
 "##;
 
     fn ty(schema: &str) -> String {
@@ -96,6 +101,13 @@ definitions:
         data.models
             .rename
             .insert("Reference".into(), "ArtifactReference".into());
+        data.models.shared.insert(
+            "Scanner".into(),
+            crate::data::ForeignType {
+                path: "harbor_types::report::Scanner".into(),
+                ty: "Scanner<'static>".into(),
+            },
+        );
         let sets: Vec<ClosedSet> = crate::data::parse_closed_sets(
             "- {name: WebhookEventType, doc: d, source: s, values: [{value: A, doc: a}], definitions: [EventType]}",
         )
@@ -142,6 +154,15 @@ definitions:
             "serde_json::Value"
         );
         assert_eq!(ty("{type: object}"), "serde_json::Value");
+    }
+
+    #[test]
+    fn a_shared_definition_is_used_as_the_data_types_it() {
+        assert_eq!(ty("{$ref: '#/definitions/Scanner'}"), "Scanner<'static>");
+        assert_eq!(
+            ty("{type: object, additionalProperties: {$ref: '#/definitions/Scanner'}}"),
+            "BTreeMap<String, Scanner<'static>>"
+        );
     }
 
     #[test]

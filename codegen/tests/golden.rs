@@ -102,3 +102,55 @@ fn an_operation_without_a_release_is_refused() {
         "getPermissions has no release",
     );
 }
+
+/// `overrides` with `models.shared` and `models.field_types` entries added.
+fn with_models_data(overrides: &str, entries: &str) -> String {
+    overrides.replacen("models:\n", &format!("models:\n{entries}"), 1)
+}
+
+#[test]
+fn a_shared_model_is_used_by_name_and_re_exported_not_generated() {
+    let mut inputs = harbor_codegen::Inputs::from_dir(&dir()).unwrap();
+    inputs.overrides = with_models_data(
+        &inputs.overrides,
+        "  shared:\n    CVEAllowlistItem: {use: \"harbor_types::AllowlistItem\", type: \"AllowlistItem<'static>\"}\n  field_types:\n    ProjectMetadata.severity: {use: \"harbor_types::Severity\", type: Severity}\n",
+    );
+    let files = harbor_codegen::generate(&inputs).unwrap();
+    let models = |name: &str| {
+        files
+            .get(Path::new(&format!(
+                "harbor-client/src/api/models/{name}.rs"
+            )))
+            .unwrap()
+            .clone()
+    };
+    let project = models("project");
+    assert!(
+        !project.contains("pub struct CVEAllowlistItem"),
+        "{project}"
+    );
+    assert!(project.contains("Vec<AllowlistItem<'static>>"), "{project}");
+    assert!(
+        project.contains("pub severity: Option<Severity>"),
+        "{project}"
+    );
+    assert!(project.contains("use harbor_types::Severity;"), "{project}");
+    assert!(
+        models("mod").contains("pub use harbor_types::AllowlistItem;"),
+        "{}",
+        models("mod")
+    );
+}
+
+#[test]
+fn a_field_type_on_a_missing_property_is_refused() {
+    refused(
+        |i| {
+            i.overrides = with_models_data(
+                &i.overrides,
+                "  field_types:\n    ProjectMetadata.severe: {use: \"harbor_types::Severity\", type: Severity}\n",
+            )
+        },
+        "models.field_types names ProjectMetadata.severe",
+    );
+}

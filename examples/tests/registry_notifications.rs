@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+use harbor_client::registry::{ImageOptions, ImageReference, RegistryClient};
 use registry_support::{Registry, free_port, make_image, noise};
 
 const RECEIVER: &str = env!("CARGO_BIN_EXE_events_receiver");
@@ -77,7 +77,7 @@ async fn pushes_and_their_blobs_arrive_decoded() {
 
     let src = tempfile::tempdir().unwrap();
     let (desc, layers) = make_image(src.path(), "v1", &[noise(20_000, 1), noise(3000, 2)]).await;
-    let r: Reference = format!("{}/notify/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/notify/app:v1", reg.host()).parse().unwrap();
     RegistryClient::builder()
         .build()
         .unwrap()

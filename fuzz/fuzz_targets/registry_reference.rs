@@ -2,15 +2,15 @@
 //! parses must print to text that parses to the same value.
 #![no_main]
 
-use harbor_client::registry::{Digest, Reference, RepositoryName, Tag};
+use harbor_client::registry::{Digest, ImageReference, RepositoryName, Tag};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if let Ok(r) = text.parse::<Reference>() {
-        let again: Reference = r.to_string().parse().expect("a printed reference parses");
+    if let Ok(r) = text.parse::<ImageReference>() {
+        let again: ImageReference = r.to_string().parse().expect("a printed reference parses");
         assert_eq!(again, r);
     }
     if let Ok(d) = text.parse::<Digest>() {

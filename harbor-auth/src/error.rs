@@ -174,12 +174,13 @@ impl Error {
         }
     }
 
-    /// The HTTP status the token endpoint answered, if this error is one.
-    pub fn status(&self) -> Option<u16> {
+    /// The HTTP status the token endpoint answered, if this error is one (the same type as
+    /// `harbor_client::Error::status` and `harbor_events::Error::status`).
+    pub fn status(&self) -> Option<http::StatusCode> {
         match self {
-            Self::TokenEndpoint { status, .. } => Some(*status),
+            Self::TokenEndpoint { status, .. } => http::StatusCode::from_u16(*status).ok(),
             #[cfg(feature = "fetch")]
-            Self::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            Self::Transport { source, .. } => source.status(),
             _ => None,
         }
     }

@@ -318,7 +318,7 @@ async fn client_flow_through_our_endpoint() {
         )
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(401));
+    assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     assert!(!err.to_string().contains("wrong-secret"));
 
     // 5. Anonymous: a token with empty access, which the registry refuses.

@@ -580,7 +580,7 @@ async fn registry_accepts_exchanged_access_tokens_and_refuses_the_refresh_token(
         )
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(400));
+    assert_eq!(err.status(), Some(http::StatusCode::BAD_REQUEST));
     assert!(err.to_string().contains("invalid_grant"), "{err}");
     assert!(!err.to_string().contains(&tampered));
 }

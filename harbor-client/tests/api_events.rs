@@ -3,7 +3,7 @@
 #![cfg(feature = "events")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use harbor_client::api::{ArtifactLocation, Reference};
+use harbor_client::api::{ArtifactLocation, PathSegment, Reference};
 
 const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
 

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use harbor_client::api::{ArtifactLocation, Query, Reference, RepositoryName};
+use harbor_client::api::{ArtifactLocation, PathSegment, Query, Reference, RepositoryName};
 use proptest::prelude::*;
 
 /// Percent-decodes once (what a router does to a path segment).

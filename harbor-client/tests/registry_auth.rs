@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{auth, make_image, noise};
 use harbor_client::registry::{
-    Digest, ImageOptions, MountOutcome, Reference, RegistryClient, Repository,
+    Digest, ImageOptions, ImageReference, MountOutcome, RegistryClient, Repository,
 };
 use harbor_client::transport::{Credentials, Keychain};
 
@@ -32,7 +32,7 @@ async fn push_pull_round_trip_with_one_token_per_scope_set() {
         &[noise(200_000, 1), noise(3000, 2), noise(10, 3)],
     )
     .await;
-    let r: Reference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
 
     assert_eq!(
         c.push_image(src.path(), &r, &ImageOptions::default().concurrency(4))
@@ -60,7 +60,7 @@ async fn push_pull_round_trip_with_one_token_per_scope_set() {
     // The push token (pull,push) covers the pull: the cache serves it, no new request.
     assert_eq!(svc.count(), 1);
     // Another repository is another scope set: exactly one more request for a whole pull.
-    let other: Reference = format!("{}/team/other:v1", reg.host()).parse().unwrap();
+    let other: ImageReference = format!("{}/team/other:v1", reg.host()).parse().unwrap();
     let fresh = RegistryClient::builder().build().unwrap();
     let e = fresh
         .pull_image(&other, out.path(), &ImageOptions::default())
@@ -82,7 +82,7 @@ async fn sixty_four_concurrent_pulls_make_one_token_request() {
     };
     let src = tempfile::tempdir().unwrap();
     make_image(src.path(), "v1", &[noise(1000, 4)]).await;
-    let r: Reference = format!("{}/team/many:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/team/many:v1", reg.host()).parse().unwrap();
     RegistryClient::builder()
         .build()
         .unwrap()

@@ -21,7 +21,7 @@ use common::{Fault, FaultProxy, blob_names, gzip_stored, make_image, noise, skop
 use harbor_client::Error;
 use harbor_client::registry::blocking::{MountOutcome, RegistryClient};
 use harbor_client::registry::{
-    Descriptor, Digest, ImageOptions, MediaType, ProgressEvent, Reference, Repository,
+    Descriptor, Digest, ImageOptions, ImageReference, MediaType, ProgressEvent, Repository,
 };
 use harbor_client::transport::{Credentials, Keychain};
 
@@ -94,7 +94,7 @@ fn push_by_hand(c: &RegistryClient, r: &Repository, tag: &str) -> (Bytes, Vec<(D
         ],
     }))
     .unwrap();
-    let reference = Reference::with_tag(r.clone(), tag.parse().unwrap());
+    let reference = ImageReference::with_tag(r.clone(), tag.parse().unwrap());
     let md = c
         .put_manifest(&reference, manifest.clone().into(), None)
         .unwrap();
@@ -110,7 +110,7 @@ fn roundtrip(c: &RegistryClient, host: &str) {
     c.ping(host).unwrap();
     let r = repo(host, "blocking/app");
     let (manifest, blobs) = push_by_hand(c, &r, "v1");
-    let v2 = Reference::with_tag(r.clone(), "v2".parse().unwrap());
+    let v2 = ImageReference::with_tag(r.clone(), "v2".parse().unwrap());
     c.put_manifest(&v2, manifest.clone(), Some(MediaType::OCI_MANIFEST))
         .unwrap();
 
@@ -127,7 +127,7 @@ fn roundtrip(c: &RegistryClient, host: &str) {
     );
 
     // The manifest as pushed.
-    let v1 = Reference::with_tag(r.clone(), "v1".parse().unwrap());
+    let v1 = ImageReference::with_tag(r.clone(), "v1".parse().unwrap());
     let got = c.get_manifest(&v1).unwrap();
     assert_eq!(got.bytes, manifest);
     assert_eq!(got.digest, Digest::sha256_of(&manifest));
@@ -173,7 +173,7 @@ fn roundtrip(c: &RegistryClient, host: &str) {
     assert!(refs.from_tag_schema && refs.manifests.is_empty());
 
     // Delete the manifest (both tags go with it) and a blob.
-    let by_digest = Reference::with_digest(r.clone(), got.digest.clone());
+    let by_digest = ImageReference::with_digest(r.clone(), got.digest.clone());
     c.delete_manifest(&by_digest).unwrap();
     assert!(c.get_manifest(&v1).unwrap_err().is_not_found());
     assert!(c.get_manifest(&by_digest).unwrap_err().is_not_found());
@@ -242,7 +242,7 @@ fn images_move_with_progress_and_callbacks_cannot_reenter() {
                 .get_or_insert_with(|| inner.head_blob(&probe, &Digest::sha256_of(b"")));
             ev.lock().unwrap().push(e);
         }));
-    let r: Reference = format!("{}/blocking/img:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/blocking/img:v1", reg.host()).parse().unwrap();
     assert_eq!(c.push_image(src.path(), &r, &opts).unwrap(), desc.digest);
     let done = |evs: &[ProgressEvent]| {
         evs.iter()
@@ -262,7 +262,7 @@ fn images_move_with_progress_and_callbacks_cannot_reenter() {
 
     // Copy within the registry (mounted), then pull the copy into a layout.
     events.lock().unwrap().clear();
-    let dst: Reference = format!("{}/blocking/copy:v1", reg.host()).parse().unwrap();
+    let dst: ImageReference = format!("{}/blocking/copy:v1", reg.host()).parse().unwrap();
     assert_eq!(c.copy_image(&r, &dst, &opts).unwrap(), desc.digest);
     let mounted = events
         .lock()
@@ -540,7 +540,7 @@ fn skopeo_interop_both_ways() {
         &format!("docker://{}/interop/skopeo-in:v1", reg.host()),
     ]);
     let c = client();
-    let r: Reference = format!("{}/interop/skopeo-in:v1", reg.host())
+    let r: ImageReference = format!("{}/interop/skopeo-in:v1", reg.host())
         .parse()
         .unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -561,7 +561,7 @@ fn skopeo_interop_both_ways() {
         "v2",
         &[gzip_stored(&noise(250_000, 13))],
     ));
-    let r: Reference = format!("{}/interop/ours:v2", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/interop/ours:v2", reg.host()).parse().unwrap();
     assert_eq!(
         c.push_image(mine.path(), &r, &ImageOptions::default())
             .unwrap(),

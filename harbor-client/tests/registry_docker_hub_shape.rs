@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use common::auth::{TokenSetup, start_with};
 use common::{make_image, noise};
 use harbor_auth::docker_config::DockerConfig;
-use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+use harbor_client::registry::{ImageOptions, ImageReference, RegistryClient};
 use harbor_client::transport::{Keychain, KnownRegistry};
 
 #[harbor_testkit::needs("docker-registry")]
@@ -53,7 +53,7 @@ async fn a_hub_shaped_registry_pulls_with_credentials_by_default() {
 
     let src = tempfile::tempdir().unwrap();
     let desc = make_image(src.path(), "v1", &[noise(50_000, 41)]).await;
-    let image: Reference = format!("{}/library/app:v1", reg.host()).parse().unwrap();
+    let image: ImageReference = format!("{}/library/app:v1", reg.host()).parse().unwrap();
     client
         .push_image(src.path(), &image, &ImageOptions::default())
         .await

@@ -16,7 +16,7 @@ use base64::Engine as _;
 use common::auth::{TokenSetup, start_with};
 use common::{htpasswd_registry, make_image, noise};
 use harbor_auth::docker_config::DockerConfig;
-use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+use harbor_client::registry::{ImageOptions, ImageReference, RegistryClient};
 use harbor_client::transport::Keychain;
 
 fn ip(last: u8) -> Ipv4Addr {
@@ -99,7 +99,7 @@ async fn copy_and_pull_across_four_registries_with_one_keychain() {
         &[noise(120_000, 31), noise(4000, 32), noise(10, 33)],
     )
     .await;
-    let at = |reg: &harbor_testkit::Registry, repo: &str| -> Reference {
+    let at = |reg: &harbor_testkit::Registry, repo: &str| -> ImageReference {
         format!("{}/{repo}:v1", reg.host()).parse().unwrap()
     };
     let a = at(&basic_a, "team/app");

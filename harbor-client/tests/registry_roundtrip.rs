@@ -11,8 +11,8 @@ use bytes::Bytes;
 use common::{Registry, collect, make_image, make_index, noise};
 use futures_util::TryStreamExt;
 use harbor_client::registry::{
-    Descriptor, Digest, ImageOptions, MediaType, MountOutcome, OciLayout, ProgressEvent, Reference,
-    RegistryClient, Repository, referrers_tag,
+    Descriptor, Digest, ImageOptions, ImageReference, MediaType, MountOutcome, OciLayout,
+    ProgressEvent, RegistryClient, Repository, referrers_tag,
 };
 
 fn client() -> RegistryClient {
@@ -34,7 +34,7 @@ async fn push_then_pull_is_byte_identical() {
     let desc = make_image(src.path(), "v1", &layers).await;
     let c = client();
     c.ping(&reg.host()).await.unwrap();
-    let r: Reference = format!("{}/proj/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/proj/app:v1", reg.host()).parse().unwrap();
 
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
@@ -84,7 +84,7 @@ async fn push_then_pull_is_byte_identical() {
     assert_eq!(m.media_type, MediaType::OCI_MANIFEST);
     let h = c.head_manifest(&r).await.unwrap();
     assert_eq!(h.digest, desc.digest);
-    let by_digest = Reference::with_digest(r.repository().clone(), desc.digest.clone());
+    let by_digest = ImageReference::with_digest(r.repository().clone(), desc.digest.clone());
     assert_eq!(c.get_manifest(&by_digest).await.unwrap().bytes, m.bytes);
 
     // Blob stream verifies; ranged reads work.
@@ -112,7 +112,7 @@ async fn index_pull_picks_the_platform_and_copy_keeps_digests() {
     let src = tempfile::tempdir().unwrap();
     let index = make_index(src.path(), "multi").await;
     let c = client();
-    let r: Reference = format!("{}/proj/multi:multi", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/proj/multi:multi", reg.host()).parse().unwrap();
     assert_eq!(
         c.push_image(src.path(), &r, &ImageOptions::default())
             .await
@@ -131,7 +131,7 @@ async fn index_pull_picks_the_platform_and_copy_keeps_digests() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
     let copy_opts = ImageOptions::default().progress(Arc::new(move |e| ev.lock().unwrap().push(e)));
-    let to: Reference = format!("{}/other/multi:copy", reg.host()).parse().unwrap();
+    let to: ImageReference = format!("{}/other/multi:copy", reg.host()).parse().unwrap();
     assert_eq!(
         c.copy_image(&r, &to, &copy_opts).await.unwrap(),
         index.digest
@@ -250,7 +250,7 @@ async fn tags_follow_link_pages_and_catalog_lists() {
     let mut want = Vec::new();
     for i in 0..7 {
         let tag = format!("t{i}");
-        let r: Reference = format!("{}/list/app:{tag}", reg.host()).parse().unwrap();
+        let r: ImageReference = format!("{}/list/app:{tag}", reg.host()).parse().unwrap();
         let layout = OciLayout::open(src.path()).await.unwrap();
         let d = layout.find_manifest(Some("t")).await.unwrap();
         let bytes = layout.read_blob(&d.digest).await.unwrap();
@@ -277,7 +277,7 @@ async fn tags_follow_link_pages_and_catalog_lists() {
 
     // The catalog pages with `Link` on 2.8: one repository per page.
     for name in ["list/b", "list/c"] {
-        let r: Reference = format!("{}/{name}:t", reg.host()).parse().unwrap();
+        let r: ImageReference = format!("{}/{name}:t", reg.host()).parse().unwrap();
         c.push_image(src.path(), &r, &ImageOptions::default())
             .await
             .unwrap();
@@ -327,7 +327,7 @@ async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
     let c = client();
     let src = tempfile::tempdir().unwrap();
     let subject = make_image(src.path(), "v1", &[noise(100, 6)]).await;
-    let r: Reference = format!("{}/ref/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/ref/app:v1", reg.host()).parse().unwrap();
     c.push_image(src.path(), &r, &ImageOptions::default())
         .await
         .unwrap();
@@ -351,7 +351,7 @@ async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
     .unwrap();
     let ad = Digest::sha256_of(&artifact);
     c.put_manifest(
-        &Reference::with_digest(repo.clone(), ad.clone()),
+        &ImageReference::with_digest(repo.clone(), ad.clone()),
         artifact.clone().into(),
         None,
     )
@@ -384,7 +384,7 @@ async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
     assert!(tags.contains(&referrers_tag(&subject.digest).unwrap().to_string()));
 
     // Delete by digest.
-    let by_digest = Reference::with_digest(repo.clone(), ad);
+    let by_digest = ImageReference::with_digest(repo.clone(), ad);
     c.delete_manifest(&by_digest).await.unwrap();
     assert!(c.get_manifest(&by_digest).await.unwrap_err().is_not_found());
 }
@@ -398,13 +398,13 @@ async fn wrong_digest_in_reference_is_refused() {
     let c = client();
     let src = tempfile::tempdir().unwrap();
     make_image(src.path(), "v1", &[noise(10, 7)]).await;
-    let r: Reference = format!("{}/d/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/d/app:v1", reg.host()).parse().unwrap();
     c.push_image(src.path(), &r, &ImageOptions::default())
         .await
         .unwrap();
     let m = c.get_manifest(&r).await.unwrap();
     // Pushing bytes under a digest they do not have is refused before sending.
-    let wrong = Reference::with_digest(r.repository().clone(), Digest::sha256_of(b"x"));
+    let wrong = ImageReference::with_digest(r.repository().clone(), Digest::sha256_of(b"x"));
     let e = c
         .put_manifest(&wrong, m.bytes.clone(), None)
         .await

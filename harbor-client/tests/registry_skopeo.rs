@@ -5,7 +5,7 @@
 mod common;
 
 use common::{blob_names, gzip_stored, make_image, noise, skopeo, tool};
-use harbor_client::registry::{ImageOptions, OciLayout, Reference, RegistryClient};
+use harbor_client::registry::{ImageOptions, ImageReference, OciLayout, RegistryClient};
 
 #[harbor_testkit::needs("docker-registry", "skopeo")]
 #[tokio::test]
@@ -35,7 +35,7 @@ async fn skopeo_pushes_and_we_pull_the_same_digests() {
     ]);
 
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/interop/from-skopeo:v1", reg.host())
+    let r: ImageReference = format!("{}/interop/from-skopeo:v1", reg.host())
         .parse()
         .unwrap();
     let out = tempfile::tempdir().unwrap();
@@ -77,7 +77,7 @@ async fn we_push_and_skopeo_copies_out_the_same_layout() {
     )
     .await;
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/interop/from-us:v2", reg.host())
+    let r: ImageReference = format!("{}/interop/from-us:v2", reg.host())
         .parse()
         .unwrap();
     c.push_image(src.path(), &r, &ImageOptions::default())

@@ -15,7 +15,7 @@ use common::fake::{Fake, resp};
 use common::{make_image, noise, registry};
 use futures_util::StreamExt as _;
 use harbor_client::registry::{
-    Digest, ImageOptions, MAX_LIST_BODY, Reference, RegistryClient, Repository,
+    Digest, ImageOptions, ImageReference, MAX_LIST_BODY, RegistryClient, Repository,
 };
 use harbor_client::{Error, HarborClient};
 
@@ -141,7 +141,7 @@ async fn an_image_listing_a_layer_twice_pulls() {
     )
     .await;
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/old/image:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/old/image:v1", reg.host()).parse().unwrap();
     c.push_image(src.path(), &r, &ImageOptions::default().concurrency(4))
         .await
         .unwrap();
@@ -172,7 +172,7 @@ async fn a_blob_of_the_right_size_with_wrong_bytes_is_fetched_again() {
     let src = tempfile::tempdir().unwrap();
     make_image(src.path(), "v1", std::slice::from_ref(&layer)).await;
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
     c.push_image(src.path(), &r, &ImageOptions::default())
         .await
         .unwrap();

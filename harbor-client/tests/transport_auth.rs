@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::fake::{Fake, Seen, authz, query_all, resp};
-use harbor_client::registry::{Reference, RegistryClient};
+use harbor_client::registry::{ImageReference, RegistryClient};
 use harbor_client::transport::{Credentials, Keychain, Request, Transport};
 use http::Method;
 
@@ -126,7 +126,7 @@ async fn one_token_per_scope_set_and_cached_afterwards() {
     })
     .await;
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/p/app:v1", f.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/p/app:v1", f.host()).parse().unwrap();
     for _ in 0..5 {
         c.get_manifest(&r).await.unwrap();
     }
@@ -165,7 +165,7 @@ async fn sixty_four_concurrent_pulls_fetch_one_token() {
     })
     .await;
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/p/app:v1", f.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/p/app:v1", f.host()).parse().unwrap();
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let c = c.clone();
@@ -295,7 +295,7 @@ async fn preemptive_basic_skips_the_token_dance() {
         })
         .build()
         .unwrap();
-    let r: Reference = format!("{}/p/app:v1", f.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/p/app:v1", f.host()).parse().unwrap();
     c.get_manifest(&r).await.unwrap();
     assert_eq!(tokens(&f), 0);
     assert_eq!(f.count(|_| true), 1, "one request, no challenge");
@@ -331,7 +331,7 @@ async fn refused_credentials_are_an_auth_error_not_a_loop() {
         .keychain(Keychain::new().with(&f.host(), Credentials::basic("u", "wrong")))
         .build()
         .unwrap();
-    let r: Reference = format!("{}/p/app:v1", f.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/p/app:v1", f.host()).parse().unwrap();
     let e = c.get_manifest(&r).await.unwrap_err();
     assert!(e.is_unauthorized(), "{e}");
     assert!(!e.to_string().contains("wrong"), "no secret in errors: {e}");

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use base64::Engine as _;
 use common::fake::{Fake, Seen, authz, query_all, resp};
 use common::htpasswd_registry;
-use harbor_client::registry::{Digest, ImageOptions, MediaType, Reference, RegistryClient};
+use harbor_client::registry::{Digest, ImageOptions, ImageReference, MediaType, RegistryClient};
 use harbor_client::transport::{Credentials, Keychain};
 
 const DEST_USER: (&str, &str) = ("bob", "bob-secret-pw");
@@ -95,8 +95,8 @@ struct Setup {
 impl Setup {
     /// Copies `x:v1` from the hostile registry to the destination.
     async fn copy_from(&self, hostile: &Fake) -> harbor_client::Result<Digest> {
-        let src: Reference = format!("{}/x:v1", hostile.host()).parse().unwrap();
-        let dst: Reference = format!("{}/copied/x:v1", self.dest.host()).parse().unwrap();
+        let src: ImageReference = format!("{}/x:v1", hostile.host()).parse().unwrap();
+        let dst: ImageReference = format!("{}/copied/x:v1", self.dest.host()).parse().unwrap();
         self.client
             .copy_image(&src, &dst, &ImageOptions::default())
             .await

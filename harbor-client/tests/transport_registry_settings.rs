@@ -10,7 +10,7 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::{htpasswd_registry, make_image, noise, registry, tool};
-use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+use harbor_client::registry::{ImageOptions, ImageReference, RegistryClient};
 use harbor_client::transport::{Credentials, Keychain, Mirror, Registries, RegistrySettings};
 
 #[harbor_testkit::needs("docker-registry")]
@@ -30,7 +30,7 @@ async fn a_mirror_is_tried_before_the_origin_for_pulls() {
     // v1 is on both (the mirror keeps it under proxy/), v2 on the origin only.
     let src = tempfile::tempdir().unwrap();
     let v1 = make_image(src.path(), "v1", &[noise(40_000, 61)]).await;
-    let at = |host: String, repo: &str, tag: &str| -> Reference {
+    let at = |host: String, repo: &str, tag: &str| -> ImageReference {
         format!("{host}/{repo}:{tag}").parse().unwrap()
     };
     let opts = ImageOptions::default();
@@ -98,7 +98,7 @@ async fn an_insecure_registry_falls_back_to_plain_http() {
     };
     let src = tempfile::tempdir().unwrap();
     let desc = make_image(src.path(), "v1", &[noise(20_000, 63)]).await;
-    let r: Reference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
     // HTTPS even on loopback: the registry speaks plain HTTP, so this fails...
     let https_only = RegistryClient::builder()
         .plain_http(false)
@@ -229,7 +229,7 @@ async fn ca_bundle_and_client_certificate_per_host() {
     good.ping(&reg.host()).await.unwrap();
     let src = tempfile::tempdir().unwrap();
     let desc = make_image(src.path(), "v1", &[noise(10_000, 64)]).await;
-    let r: Reference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/team/app:v1", reg.host()).parse().unwrap();
     good.push_image(src.path(), &r, &ImageOptions::default())
         .await
         .unwrap();

@@ -48,7 +48,7 @@ impl HarborWebhook {
     }
 }
 
-/// Why [`HarborWebhook`] rejected a request; answers with [`Error::status_code`].
+/// Why [`HarborWebhook`] rejected a request; answers with [`Error::status`].
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
 pub struct WebhookRejection(pub Error);
@@ -63,7 +63,7 @@ impl IntoResponse for WebhookRejection {
     fn into_response(self) -> Response {
         let status = self
             .0
-            .status_code()
+            .status()
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         (status, self.0.to_string()).into_response()
     }

@@ -78,7 +78,10 @@ impl Serialize for CloudEvent<'_> {
         if let Some(ct) = &self.datacontenttype {
             map.serialize_entry("datacontenttype", ct)?;
         }
-        map.serialize_entry("time", &crate::wire::rfc3339::format(&self.time))?;
+        map.serialize_entry(
+            "time",
+            &harbor_types::wire::time::format_rfc3339(&self.time),
+        )?;
         if let Some(data) = &self.data {
             map.serialize_entry("data", data)?;
         }

@@ -48,9 +48,7 @@ pub(crate) fn into_events(payload: Payload<'_>) -> Vec<Event<'_>> {
             event.occurred_at = p.occur_at;
             event.operator = p.operator;
             if let Some(d) = p.event_data {
-                event.data.resources = d
-                    .resources
-                    .map(|list| list.into_iter().map(from_v1_resource).collect());
+                event.data.resources = d.resources.into_iter().map(from_v1_resource).collect();
                 event.data.repository = Some(d.repository);
                 event.data.custom_attributes = d.custom_attributes;
             }
@@ -96,11 +94,11 @@ pub(crate) fn into_events(payload: Payload<'_>) -> Vec<Event<'_>> {
                     } else {
                         Some(e.image_id)
                     };
-                    event.data.resources = Some(vec![Resource {
+                    event.data.resources = vec![Resource {
                         digest,
                         tag: Some(e.tag),
                         ..Resource::default()
-                    }]);
+                    }];
                     event
                 })
                 .collect()
@@ -130,12 +128,12 @@ fn from_registry(e: distribution::Event<'_>) -> Event<'_> {
                 (None, None) => format!("{host}/{full}"),
             })
         });
-        event.data.resources = Some(vec![Resource {
+        event.data.resources = vec![Resource {
             digest: e.target.digest.clone(),
             tag: e.target.tag.clone(),
             resource_url,
             ..Resource::default()
-        }]);
+        }];
     }
     event.registry = Some(e);
     event
@@ -200,16 +198,16 @@ impl<'a> Event<'a> {
             Format::V1 => {
                 let d = &self.data;
                 let data = v1::EventData {
-                    resources: d.resources.as_ref().map(|list| {
-                        list.iter()
-                            .map(|r| v1::Resource {
-                                digest: r.digest.clone(),
-                                tag: r.tag.clone().unwrap_or_default(),
-                                resource_url: r.resource_url.clone(),
-                                scan_overview: r.scan_overview.clone(),
-                            })
-                            .collect()
-                    }),
+                    resources: d
+                        .resources
+                        .iter()
+                        .map(|r| v1::Resource {
+                            digest: r.digest.clone(),
+                            tag: r.tag.clone().unwrap_or_default(),
+                            resource_url: r.resource_url.clone(),
+                            scan_overview: r.scan_overview.clone(),
+                        })
+                        .collect(),
                     repository: d.repository.clone().unwrap_or_default(),
                     custom_attributes: d.custom_attributes.clone(),
                 };
@@ -243,7 +241,7 @@ impl<'a> Event<'a> {
             }),
             Format::V1Documented => {
                 let repo = self.data.repository.clone().unwrap_or_default();
-                let resources = self.data.resources.clone().unwrap_or_default();
+                let resources = self.data.resources.clone();
                 let one = |r: Option<Resource<'a>>| {
                     let r = r.unwrap_or_default();
                     let image_id = match r.digest {
@@ -273,7 +271,7 @@ impl<'a> Event<'a> {
                 Payload::V1Documented(v1_documented::Payload { event_type, events })
             }
             Format::Distribution => {
-                let resources = self.data.resources.clone().unwrap_or_default();
+                let resources = self.data.resources.clone();
                 let one = |r: Option<Resource<'a>>| {
                     let mut e = self.registry.clone().unwrap_or_default();
                     e.id = self.id.clone().unwrap_or_else(|| {
@@ -312,6 +310,13 @@ impl<'a> Event<'a> {
                     resources.into_iter().map(|r| one(Some(r))).collect()
                 };
                 Payload::Distribution(distribution::Envelope { events })
+            }
+            // A format added to the shared `Format` that this crate cannot write yet.
+            _ => {
+                return Err(Error::UnsupportedKind {
+                    kind: self.kind.to_string(),
+                    format,
+                });
             }
         })
     }

@@ -10,12 +10,9 @@ use subtle::ConstantTimeEq;
 
 use crate::{Error, Event, Format, Result, cloudevents, distribution, v1, v1_documented, v2};
 
-/// `Content-Type` of Harbor's Default and 1.x payloads.
-pub const CONTENT_TYPE_JSON: &str = "application/json";
-/// `Content-Type` of Harbor's CloudEvents payloads.
-pub const CONTENT_TYPE_CLOUDEVENTS: &str = "application/cloudevents+json";
-/// `Content-Type` of the registry's notification envelope.
-pub const CONTENT_TYPE_DISTRIBUTION: &str = "application/vnd.docker.distribution.events.v1+json";
+pub use harbor_types::webhook::{
+    CONTENT_TYPE_CLOUDEVENTS, CONTENT_TYPE_DISTRIBUTION, CONTENT_TYPE_JSON,
+};
 
 /// The default body limit of a [`Decoder`]: 1 MiB. Harbor payloads are a few KiB (a
 /// retention run that deleted many artifacts is the largest); the registry batches events.
@@ -511,7 +508,7 @@ mod tests {
             panic!("not v2");
         };
         assert_eq!(payload.operator, "admin");
-        assert_eq!(payload.event_data.unwrap().resources.unwrap().len(), 1);
+        assert_eq!(payload.event_data.unwrap().resources.len(), 1);
     }
 
     #[test]

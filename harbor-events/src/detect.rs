@@ -13,9 +13,11 @@ use chrono::{DateTime, Utc};
 use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::kind::is_v1_type;
-use crate::wire::{BorrowCow, RawJson, StrMap};
+use harbor_types::wire::Text;
+
+use crate::wire::{RawJson, StrMap};
 use crate::{EventKind, Format, Payload, cloudevents, distribution, v1, v1_documented, v2};
+use harbor_types::webhook::is_v1_type;
 
 pub(crate) enum Slot<'a> {
     Null,
@@ -146,17 +148,19 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
         let hint = self.hint;
         let speculate = self.speculate;
         let mut c = Collected::<'a>::default();
-        while let Some(key) = map.next_key::<BorrowCow<'a>>()? {
+        while let Some(key) = map.next_key::<Text<'a>>()? {
             match key.0.as_ref() {
                 "type" => {
-                    let text = map.next_value::<BorrowCow<'a>>()?.0;
+                    let text = map.next_value::<Text<'a>>()?.0;
                     c.type_known = known_type(&text);
                     c.type_ = Some(text);
                 }
                 "occur_at" => {
-                    c.occur_at = Some(crate::wire::unix::from_secs(map.next_value::<i64>()?)?);
+                    c.occur_at = Some(harbor_types::wire::time::from_unix_secs_de(
+                        map.next_value::<i64>()?,
+                    )?);
                 }
-                "operator" => c.operator = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "operator" => c.operator = Some(map.next_value::<Text<'a>>()?.0),
                 "event_data" => {
                     c.event_data = Some(match c.event_data_model(hint, speculate) {
                         DataModel::V1 => opt_slot(
@@ -174,16 +178,16 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                         DataModel::Raw => Slot::Raw(map.next_value::<&'a RawValue>()?.get()),
                     });
                 }
-                "specversion" => c.specversion = Some(map.next_value::<BorrowCow<'a>>()?.0),
-                "id" => c.id = Some(map.next_value::<BorrowCow<'a>>()?.0),
-                "source" => c.source = Some(map.next_value::<BorrowCow<'a>>()?.0),
-                "datacontenttype" => c.datacontenttype = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "specversion" => c.specversion = Some(map.next_value::<Text<'a>>()?.0),
+                "id" => c.id = Some(map.next_value::<Text<'a>>()?.0),
+                "source" => c.source = Some(map.next_value::<Text<'a>>()?.0),
+                "datacontenttype" => c.datacontenttype = Some(map.next_value::<Text<'a>>()?.0),
                 "time" => {
-                    c.time = Some(crate::wire::rfc3339::parse(
-                        &map.next_value::<BorrowCow<'a>>()?.0,
+                    c.time = Some(harbor_types::wire::time::parse_rfc3339_de(
+                        &map.next_value::<Text<'a>>()?,
                     )?);
                 }
-                "requestid" => c.requestid = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "requestid" => c.requestid = Some(map.next_value::<Text<'a>>()?.0),
                 "data" => {
                     c.data = Some(match c.data_model(speculate) {
                         DataModel::V2 | DataModel::V1 => opt_slot(
@@ -197,7 +201,7 @@ impl<'de: 'a, 'a> Visitor<'de> for PayloadVisitor<'a> {
                         DataModel::Raw => Slot::Raw(map.next_value::<&'a RawValue>()?.get()),
                     });
                 }
-                "event_type" => c.event_type = Some(map.next_value::<BorrowCow<'a>>()?.0),
+                "event_type" => c.event_type = Some(map.next_value::<Text<'a>>()?.0),
                 "events" => {
                     c.events = Some(if c.events_documented(hint) {
                         opt_slot(
@@ -295,16 +299,16 @@ fn v2_data<'a, E: de::Error>(
 /// 1.x data read with the 2.x model (a superset) turned back into the 1.x model.
 fn v1_from_v2(d: v2::EventData<'_>) -> v1::EventData<'_> {
     v1::EventData {
-        resources: d.resources.map(|list| {
-            list.into_iter()
-                .map(|r| v1::Resource {
-                    digest: r.digest,
-                    tag: r.tag.unwrap_or_default(),
-                    resource_url: r.resource_url,
-                    scan_overview: r.scan_overview,
-                })
-                .collect()
-        }),
+        resources: d
+            .resources
+            .into_iter()
+            .map(|r| v1::Resource {
+                digest: r.digest,
+                tag: r.tag.unwrap_or_default(),
+                resource_url: r.resource_url,
+                scan_overview: r.scan_overview,
+            })
+            .collect(),
         repository: d.repository.unwrap_or_default(),
         custom_attributes: d.custom_attributes,
     }
@@ -397,6 +401,11 @@ pub(crate) fn assemble<'a, E: de::Error>(
             };
             Ok(Payload::Distribution(distribution::Envelope { events }))
         }
+        // `Format` is shared (harbor-types) and open to new formats: one this crate does
+        // not decode yet is an error, never a guess.
+        _ => Err(E::custom(format_args!(
+            "the {format} format is not supported by this version of harbor-events"
+        ))),
     }
 }
 

@@ -9,21 +9,21 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::owned::owned_struct;
 use crate::wire::RawJson;
-use crate::{EventKind, Format};
+use crate::{Digest, EventKind, Format, ImageReference, Repository, RepositoryName, Tag};
 
-/// The envelope.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Envelope<'a> {
-    /// The events, in order.
-    pub events: Vec<Event<'a>>,
+harbor_types::wire_struct! {
+    @no_deserialize
+    /// The envelope.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Envelope<'a> {
+        /// The events, in order.
+        pub events: Vec<Event<'a>> = array("events"),
+    }
 }
-
-owned_struct!(Envelope { events });
 
 impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -36,42 +36,27 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
     }
 }
 
-/// One registry event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Event<'a> {
-    /// Unique id of the event.
-    #[serde(borrow, default)]
-    pub id: Cow<'a, str>,
-    /// When it happened.
-    #[serde(with = "crate::wire::rfc3339")]
-    pub timestamp: DateTime<Utc>,
-    /// `push`, `pull`, `mount` or `delete`.
-    #[serde(borrow)]
-    pub action: Cow<'a, str>,
-    /// What the action was on.
-    #[serde(borrow)]
-    pub target: Target<'a>,
-    /// The request that caused it.
-    #[serde(borrow, default)]
-    pub request: Request<'a>,
-    /// Who did it.
-    #[serde(borrow, default)]
-    pub actor: Actor<'a>,
-    /// The registry instance that emitted it.
-    #[serde(borrow, default)]
-    pub source: Source<'a>,
+harbor_types::wire_struct! {
+    /// One registry event.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Event<'a> {
+        /// Unique id of the event.
+        pub id: Cow<'a, str> = always("id"),
+        /// When it happened.
+        pub timestamp: DateTime<Utc> = rfc3339("timestamp", required),
+        /// `push`, `pull`, `mount` or `delete`.
+        pub action: Cow<'a, str> = always("action", required),
+        /// What the action was on.
+        pub target: Target<'a> = always("target", required),
+        /// The request that caused it.
+        pub request: Request<'a> = always("request"),
+        /// Who did it.
+        pub actor: Actor<'a> = always("actor"),
+        /// The registry instance that emitted it.
+        pub source: Source<'a> = always("source"),
+    }
 }
-
-owned_struct!(Event {
-    id,
-    timestamp,
-    action,
-    target,
-    request,
-    actor,
-    source
-});
 
 /// Manifest media types (Docker and OCI), used to tell manifest events from blob events.
 pub const MANIFEST_MEDIA_TYPES: [&str; 5] = [
@@ -112,166 +97,115 @@ impl<'a> Event<'a> {
             _ => EventKind::Unknown(self.action.clone()),
         }
     }
+
+    /// The manifest or blob the event is about, as an image reference: the registry the
+    /// client asked for (`request.host`), `target.repository`, and `target.tag` and
+    /// `target.digest` when sent.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when the event names no host,
+    /// no repository, or neither a tag nor a digest, or an invalid one.
+    pub fn image_reference(&self) -> crate::Result<ImageReference> {
+        let invalid = |reason: &'static str| {
+            harbor_types::Error::invalid(harbor_types::ValueKind::ImageReference, &self.id, reason)
+        };
+        let host = self
+            .request
+            .host
+            .as_deref()
+            .ok_or_else(|| invalid("the registry event names no request host"))?;
+        let name = self
+            .target
+            .repository
+            .as_deref()
+            .ok_or_else(|| invalid("the registry event names no repository"))?;
+        let repository = Repository::new(host, RepositoryName::new(name)?)?;
+        let tag = self.target.tag.as_deref().map(Tag::new).transpose()?;
+        let digest = self
+            .target
+            .digest
+            .as_deref()
+            .map(Digest::parse)
+            .transpose()?;
+        if tag.is_none() && digest.is_none() {
+            return Err(invalid("the registry event names neither a tag nor a digest").into());
+        }
+        Ok(ImageReference::new(repository, tag, digest))
+    }
 }
 
-/// `target` of a registry event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Target<'a> {
-    /// Media type of the manifest or blob.
-    #[serde(
-        rename = "mediaType",
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub media_type: Option<Cow<'a, str>>,
-    /// Size in bytes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub size: Option<i64>,
-    /// Digest.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub digest: Option<Cow<'a, str>>,
-    /// Same as `size` (older field).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub length: Option<i64>,
-    /// Repository name.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub repository: Option<Cow<'a, str>>,
-    /// Source repository of a mount.
-    #[serde(
-        rename = "fromRepository",
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub from_repository: Option<Cow<'a, str>>,
-    /// URL of the content.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub url: Option<Cow<'a, str>>,
-    /// Tag (manifest push/pull by tag, tag delete).
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub tag: Option<Cow<'a, str>>,
-    /// Descriptors the manifest references, verbatim.
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
-    pub references: Option<RawJson<'a>>,
+impl TryFrom<&Event<'_>> for ImageReference {
+    type Error = crate::Error;
+
+    /// See [`Event::image_reference`].
+    fn try_from(event: &Event<'_>) -> crate::Result<Self> {
+        event.image_reference()
+    }
 }
 
-owned_struct!(Target {
-    media_type,
-    size,
-    digest,
-    length,
-    repository,
-    from_repository,
-    url,
-    tag,
-    references
-});
-
-/// `request` of a registry event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Request<'a> {
-    /// Request id.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub id: Option<Cow<'a, str>>,
-    /// Client address.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub addr: Option<Cow<'a, str>>,
-    /// Host the client asked for.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub host: Option<Cow<'a, str>>,
-    /// HTTP method.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub method: Option<Cow<'a, str>>,
-    /// Client user agent.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub useragent: Option<Cow<'a, str>>,
+harbor_types::wire_struct! {
+    /// `target` of a registry event.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Target<'a> {
+        /// Media type of the manifest or blob.
+        pub media_type: Option<Cow<'a, str>> = omit_none("mediaType"),
+        /// Size in bytes.
+        pub size: Option<i64> = omit_none("size"),
+        /// Digest.
+        pub digest: Option<Cow<'a, str>> = omit_none("digest"),
+        /// Same as `size` (older field).
+        pub length: Option<i64> = omit_none("length"),
+        /// Repository name.
+        pub repository: Option<Cow<'a, str>> = omit_none("repository"),
+        /// Source repository of a mount.
+        pub from_repository: Option<Cow<'a, str>> = omit_none("fromRepository"),
+        /// URL of the content.
+        pub url: Option<Cow<'a, str>> = omit_none("url"),
+        /// Tag (manifest push/pull by tag, tag delete).
+        pub tag: Option<Cow<'a, str>> = omit_none("tag"),
+        /// Descriptors the manifest references, verbatim.
+        pub references: Option<RawJson<'a>> = omit_none("references"),
+    }
 }
 
-owned_struct!(Request {
-    id,
-    addr,
-    host,
-    method,
-    useragent
-});
-
-/// `actor` of a registry event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Actor<'a> {
-    /// User name (absent for anonymous access).
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub name: Option<Cow<'a, str>>,
+harbor_types::wire_struct! {
+    /// `request` of a registry event.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Request<'a> {
+        /// Request id.
+        pub id: Option<Cow<'a, str>> = omit_none("id"),
+        /// Client address.
+        pub addr: Option<Cow<'a, str>> = omit_none("addr"),
+        /// Host the client asked for.
+        pub host: Option<Cow<'a, str>> = omit_none("host"),
+        /// HTTP method.
+        pub method: Option<Cow<'a, str>> = omit_none("method"),
+        /// Client user agent.
+        pub useragent: Option<Cow<'a, str>> = omit_none("useragent"),
+    }
 }
 
-owned_struct!(Actor { name });
-
-/// `source` of a registry event.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Source<'a> {
-    /// Address of the registry instance.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub addr: Option<Cow<'a, str>>,
-    /// Instance id.
-    #[serde(
-        rename = "instanceID",
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub instance_id: Option<Cow<'a, str>>,
+harbor_types::wire_struct! {
+    /// `actor` of a registry event.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Actor<'a> {
+        /// User name (absent for anonymous access).
+        pub name: Option<Cow<'a, str>> = omit_none("name"),
+    }
 }
 
-owned_struct!(Source { addr, instance_id });
+harbor_types::wire_struct! {
+    /// `source` of a registry event.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct Source<'a> {
+        /// Address of the registry instance.
+        pub addr: Option<Cow<'a, str>> = omit_none("addr"),
+        /// Instance id.
+        pub instance_id: Option<Cow<'a, str>> = omit_none("instanceID"),
+    }
+}

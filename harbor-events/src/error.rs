@@ -4,7 +4,7 @@ use crate::Format;
 
 /// Everything that can go wrong in this crate.
 ///
-/// At the HTTP edge, [`Error::status_code`] gives the status to answer with. Secrets (the
+/// At the HTTP edge, [`Error::status`] gives the status to answer with. Secrets (the
 /// expected or received `Authorization` value) never appear in an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -54,22 +54,10 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
-    /// A text is not a valid digest.
-    #[error("invalid digest {value:?}: {reason}")]
-    InvalidDigest {
-        /// The text (cut to 160 characters).
-        value: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// A text is not an image resource URL.
-    #[error("invalid resource URL {value:?}: {reason}")]
-    InvalidResourceUrl {
-        /// The text (cut to 300 characters).
-        value: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
+    /// A text is not a valid digest, tag, repository name or image reference (see
+    /// [`harbor_types::Error`]; [`Error::value_kind`] says which).
+    #[error(transparent)]
+    InvalidValue(#[from] harbor_types::Error),
     /// The event kind cannot be expressed in the requested format.
     #[error(
         "a {kind} event cannot be encoded in the {format} format (that Harbor version never \
@@ -114,7 +102,15 @@ impl Error {
 
     /// Whether a digest failed validation.
     pub fn is_invalid_digest(&self) -> bool {
-        matches!(self, Error::InvalidDigest { .. })
+        self.value_kind() == Some(harbor_types::ValueKind::Digest)
+    }
+
+    /// The kind of value that failed validation (digest, tag, image reference, ...).
+    pub fn value_kind(&self) -> Option<harbor_types::ValueKind> {
+        match self {
+            Error::InvalidValue(e) => Some(e.kind()),
+            _ => None,
+        }
     }
 
     /// The JSON path of an invalid payload.
@@ -130,7 +126,7 @@ impl Error {
     ///
     /// Harbor retries on any non-2xx (10 attempts up to 2.7, 3 since 2.8): a 4xx for a body
     /// that will never decode only costs those retries.
-    pub fn status_code(&self) -> Option<http::StatusCode> {
+    pub fn status(&self) -> Option<http::StatusCode> {
         Some(match self {
             Error::Unauthorized => http::StatusCode::UNAUTHORIZED,
             Error::BodyTooLarge { .. } => http::StatusCode::PAYLOAD_TOO_LARGE,

@@ -6,12 +6,12 @@ use std::fmt;
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::report::{
-    MIME_NATIVE_REPORT_V1_1, NativeReportSummary, SbomOverview, ScanOverview, ScanSummary,
+    MIME_GENERIC_VULNERABILITY_REPORT, NativeReportSummary, SbomOverview, ScanOverview, ScanSummary,
 };
 use crate::v2::{EventData, Replication, Repository, Resource, Retention};
-use crate::values::{Reference, ResourceUrl};
 use crate::wire::StrMap;
 use crate::{EventKind, Format, distribution};
+use crate::{ImageReference, Reference};
 
 /// One event, whatever format and Harbor version it came in.
 ///
@@ -65,7 +65,7 @@ impl serde::Serialize for Event<'_> {
         map.serialize_entry("kind", self.kind.as_str())?;
         map.serialize_entry(
             "occurred_at",
-            &crate::wire::rfc3339::format(&self.occurred_at),
+            &harbor_types::wire::time::format_rfc3339(&self.occurred_at),
         )?;
         map.serialize_entry("operator", &self.operator)?;
         map.serialize_entry("format", self.format.as_str())?;
@@ -101,23 +101,26 @@ pub struct Artifact<'e> {
 }
 
 impl Artifact<'_> {
-    /// The real tag if any, else the digest (validated).
-    pub fn reference(&self) -> Option<Reference> {
-        self.tag.map(|t| Reference::Tag(t.to_owned())).or_else(|| {
-            self.digest
-                .and_then(|d| crate::Digest::parse(d).ok())
-                .map(Reference::Digest)
-        })
-    }
-
-    /// The resource URL split into registry, repository and reference.
+    /// The real tag if any, else the digest; `Ok(None)` when the event names neither.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidResourceUrl`](crate::Error::InvalidResourceUrl) for chart URLs and
-    /// malformed text; `Ok(None)` when absent.
-    pub fn resource_url(&self) -> crate::Result<Option<ResourceUrl>> {
-        self.resource_url.map(ResourceUrl::parse).transpose()
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) when the tag is not of the tag
+    /// grammar or the digest is not a digest.
+    pub fn reference(&self) -> crate::Result<Option<Reference>> {
+        crate::v2::reference_of(self.tag, self.digest)
+    }
+
+    /// The image the resource URL names (registry host, repository, tag or digest).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) for chart URLs and malformed
+    /// text; `Ok(None)` when absent.
+    pub fn resource_url(&self) -> crate::Result<Option<ImageReference>> {
+        self.resource_url
+            .map(crate::values::parse_resource_url)
+            .transpose()
     }
 }
 
@@ -147,14 +150,15 @@ impl<'a> Event<'a> {
     ) -> Self {
         let mut event = Event::new(kind);
         event.data.repository = Some(Repository::from_full_name(repository));
-        event.data.resources = Some(vec![Resource::new(
+        event.data.resources = vec![Resource::new(
             digest.to_owned(),
             tag.map(|t| Cow::Owned(t.to_owned())),
-        )]);
+        )];
         event
     }
 
-    /// A scan event with one vulnerability report (keyed by Harbor's native report type).
+    /// A scan event with one vulnerability report (keyed by the generic v1.1 report type,
+    /// as Harbor 2.2+ with Trivy sends it).
     pub fn scan_event(
         kind: EventKind<'a>,
         repository: &str,
@@ -164,8 +168,8 @@ impl<'a> Event<'a> {
     ) -> Self {
         let mut event = Event::artifact_event(kind, repository, digest, tag);
         let mut reports = StrMap::new();
-        reports.insert(MIME_NATIVE_REPORT_V1_1, report);
-        if let Some(resource) = event.data.resources.as_mut().and_then(|r| r.first_mut()) {
+        reports.insert(MIME_GENERIC_VULNERABILITY_REPORT, report);
+        if let Some(resource) = event.data.resources.first_mut() {
             resource.scan_overview = Some(ScanOverview::Reports(reports));
         }
         event
@@ -232,7 +236,7 @@ impl<'a> Event<'a> {
     /// Sets the resource URL of the first resource.
     #[must_use]
     pub fn with_resource_url(mut self, url: impl Into<Cow<'a, str>>) -> Self {
-        if let Some(resource) = self.data.resources.as_mut().and_then(|r| r.first_mut()) {
+        if let Some(resource) = self.data.resources.first_mut() {
             resource.resource_url = Some(url.into());
         }
         self
@@ -269,7 +273,7 @@ impl<'a> Event<'a> {
     /// Every artifact the event is about (chart events may list several versions).
     pub fn artifacts(&self) -> impl Iterator<Item = Artifact<'_>> {
         let repository = self.repository();
-        self.data.resources.iter().flatten().map(move |r| Artifact {
+        self.data.resources.iter().map(move |r| Artifact {
             repository,
             digest: r.digest.as_deref(),
             tag: r.real_tag(),
@@ -284,7 +288,6 @@ impl<'a> Event<'a> {
         self.data
             .resources
             .iter()
-            .flatten()
             .find_map(|r| r.scan_overview.as_ref()?.summary())
     }
 
@@ -293,7 +296,6 @@ impl<'a> Event<'a> {
         self.data
             .resources
             .iter()
-            .flatten()
             .find_map(|r| r.sbom_overview.as_deref())
     }
 
@@ -343,7 +345,7 @@ impl fmt::Display for Event<'_> {
         write!(
             f,
             "{} {}",
-            crate::wire::rfc3339::format(&self.occurred_at),
+            harbor_types::wire::time::format_rfc3339(&self.occurred_at),
             self.kind
         )?;
         if let Some(repo) = self.repository() {
@@ -355,7 +357,7 @@ impl fmt::Display for Event<'_> {
                 (None, Some(d)) => write!(f, "@{}", short(d))?,
                 (None, None) => {}
             }
-            let more = self.data.resources.as_ref().map_or(0, Vec::len);
+            let more = self.data.resources.len();
             if more > 1 {
                 write!(f, " (+{} more)", more - 1)?;
             }
@@ -400,7 +402,7 @@ impl fmt::Display for Event<'_> {
                 side(&r.dest_resource)
             )?;
         } else if let Some(r) = self.retention() {
-            let deleted = r.deleted_artifact.as_ref().map_or(0, Vec::len);
+            let deleted = r.deleted_artifact.len();
             write!(
                 f,
                 ": retention deleted {deleted}, kept {} of {} ({})",

@@ -7,7 +7,6 @@ mod detect;
 mod error;
 mod event;
 mod fast;
-mod kind;
 mod owned;
 mod values;
 mod wire;
@@ -30,7 +29,10 @@ pub use decode::{
 };
 pub use error::{Error, Result};
 pub use event::{Artifact, Event};
-pub use kind::{EventKind, Format};
+pub use harbor_types::webhook::{EventKind, Format};
+/// The shared vocabulary (defined in `harbor-types`).
+pub use harbor_types::{
+    Digest, ImageReference, Reference, Repository, RepositoryName, Severity, Tag, ValueKind,
+};
 pub use report::{ScanOverview, ScanSummary};
-pub use values::{Digest, Reference, ResourceUrl, Severity};
 pub use wire::{RawJson, StrMap};

@@ -1,29 +1,26 @@
 //! Scan results carried by scan events: `scan_overview` (1.9 Clair overview, 1.10+ map of
 //! report summaries keyed by MIME type), `sbom_overview` (2.11+) and the unified
 //! [`ScanSummary`] view.
+//!
+//! The report summaries, their counts and scanner, and the SBOM overview are the shared
+//! models of `harbor-types` (the Harbor API's `scan_overview` holds the same ones):
+//! [`NativeReportSummary`], [`VulnerabilitySummary`], [`Scanner`], [`SbomOverview`].
 
 use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::de::{IgnoredAny, MapAccess, Visitor};
+use harbor_types::wire::{IntoOwned, Reader, Text, WireMembers, WireValue};
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::owned::owned_struct;
-use crate::values::Severity;
-use crate::wire::{BorrowCow, StrMap};
+use crate::Severity;
+use crate::wire::StrMap;
 
-/// MIME type of Harbor's native vulnerability report, v1.1 (Harbor 2.2+, Trivy).
-pub const MIME_NATIVE_REPORT_V1_1: &str =
-    "application/vnd.security.vulnerability.report; version=1.1";
-/// MIME type of the scanner-adapter Harbor report, v1.0 (Harbor 1.10 to 2.1 and adapters
-/// that still produce it).
-pub const MIME_ADAPTER_REPORT_V1_0: &str =
-    "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0";
-
-/// The report types [`ScanSummary`] prefers, most preferred first; any other key comes after
-/// them, in wire order.
-pub const PREFERRED_REPORT_TYPES: [&str; 2] = [MIME_NATIVE_REPORT_V1_1, MIME_ADAPTER_REPORT_V1_0];
+pub use harbor_types::report::{
+    MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT, NativeReportSummary,
+    PREFERRED_REPORT_TYPES, SbomOverview, Scanner, VulnerabilitySummary,
+};
 
 /// A resource's `scan_overview`.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,10 +43,8 @@ impl ScanOverview<'_> {
     #[must_use]
     pub fn into_owned(self) -> ScanOverview<'static> {
         match self {
-            ScanOverview::Reports(map) => {
-                ScanOverview::Reports(crate::owned::IntoOwned::into_owned(map))
-            }
-            ScanOverview::Clair(c) => ScanOverview::Clair(Box::new(c.into_owned())),
+            ScanOverview::Reports(map) => ScanOverview::Reports(map.into_owned()),
+            ScanOverview::Clair(c) => ScanOverview::Clair(c.into_owned()),
         }
     }
 
@@ -57,10 +52,7 @@ impl ScanOverview<'_> {
     pub fn summary(&self) -> Option<ScanSummary<'_>> {
         match self {
             ScanOverview::Reports(map) => {
-                let (mime, report) = PREFERRED_REPORT_TYPES
-                    .iter()
-                    .find_map(|m| map.get(m).map(|r| (*m, r)))
-                    .or_else(|| map.iter().next())?;
+                let (mime, report) = harbor_types::report::preferred_report(map.iter())?;
                 Some(ScanSummary::from_report(mime, report))
             }
             ScanOverview::Clair(c) => Some(ScanSummary::from_clair(c)),
@@ -68,7 +60,7 @@ impl ScanOverview<'_> {
     }
 }
 
-impl crate::owned::IntoOwned for ScanOverview<'_> {
+impl IntoOwned for ScanOverview<'_> {
     type Owned = ScanOverview<'static>;
     fn into_owned(self) -> Self::Owned {
         ScanOverview::into_owned(self)
@@ -84,305 +76,134 @@ impl Serialize for ScanOverview<'_> {
     }
 }
 
-pub(crate) const CLAIR_FIELDS: [&str; 8] = [
-    "image_digest",
-    "scan_status",
-    "job_id",
-    "severity",
-    "components",
-    "details_key",
-    "creation_time",
-    "update_time",
-];
+/// Whether the first member of a `scan_overview` makes it Harbor 1.9's Clair overview.
+fn is_clair_member(key: &str) -> bool {
+    <ClairOverview<'_> as WireMembers<'_>>::MEMBERS.contains(&key)
+}
 
-impl<'de: 'a, 'a> Deserialize<'de> for ScanOverview<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+/// Both readers decide alike: a first member named like a Clair overview field makes it the
+/// 1.9 Clair overview (later members set fields, the last one wins, unknown ones are
+/// skipped); otherwise a map of report summaries (a repeated MIME type replaces).
+impl<'a> WireValue<'a> for ScanOverview<'a> {
+    fn read<R: Reader<'a>>(r: &mut R) -> Option<Self> {
+        r.open(b'{')?;
+        let mut first = true;
+        let Some(key) = r.member(&mut first)? else {
+            return Some(ScanOverview::Reports(StrMap::new()));
+        };
+        if is_clair_member(key) {
+            let mut clair = ClairOverview::default();
+            let mut next = Some(key);
+            while let Some(key) = next {
+                clair.read_member(key, r)?;
+                next = r.member(&mut first)?;
+            }
+            return Some(ScanOverview::Clair(Box::new(clair)));
+        }
+        let mut reports = StrMap::new();
+        reports.insert(key, NativeReportSummary::read(r)?);
+        while let Some(key) = r.member(&mut first)? {
+            reports.insert(key, NativeReportSummary::read(r)?);
+        }
+        Some(ScanOverview::Reports(reports))
+    }
+
+    fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+        impl<'de, 'a> Visitor<'de> for V<'a> {
             type Value = ScanOverview<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a scan overview object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let Some(first) = map.next_key::<BorrowCow<'a>>()? else {
+                let Some(first) = map.next_key::<Text<'de>>()? else {
                     return Ok(ScanOverview::Reports(StrMap::new()));
                 };
-                if CLAIR_FIELDS.contains(&first.0.as_ref()) {
+                if is_clair_member(&first) {
                     let mut clair = ClairOverview::default();
-                    clair.set(&first.0, &mut map)?;
-                    while let Some(key) = map.next_key::<BorrowCow<'a>>()? {
-                        clair.set(&key.0, &mut map)?;
+                    clair.de_member(&first, &mut map)?;
+                    while let Some(key) = map.next_key::<Text<'de>>()? {
+                        clair.de_member(&key, &mut map)?;
                     }
                     return Ok(ScanOverview::Clair(Box::new(clair)));
                 }
+                let summary = harbor_types::wire::DeValue::<NativeReportSummary<'a>>::new;
                 let mut reports = StrMap::new();
-                reports.insert(first.0, map.next_value::<NativeReportSummary<'a>>()?);
-                while let Some(key) = map.next_key::<BorrowCow<'a>>()? {
-                    reports.insert(key.0, map.next_value::<NativeReportSummary<'a>>()?);
+                reports.insert(first.into_string(), map.next_value_seed(summary())?);
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    reports.insert(key.into_string(), map.next_value_seed(summary())?);
                 }
                 Ok(ScanOverview::Reports(reports))
             }
         }
         d.deserialize_map(V(std::marker::PhantomData))
     }
-}
 
-/// One vulnerability report summary (`NativeReportSummary` in Harbor).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct NativeReportSummary<'a> {
-    /// Report UUID (several joined when summaries of an image index were merged).
-    #[serde(borrow)]
-    pub report_id: Cow<'a, str>,
-    /// `Pending`, `Running`, `Stopped`, `Error` or `Success`.
-    #[serde(borrow)]
-    pub scan_status: Cow<'a, str>,
-    /// Overall severity; `None` when Harbor sent `""` (no report: failed or stopped scan).
-    #[serde(with = "crate::values::severity_or_empty")]
-    pub severity: Option<Severity>,
-    /// Duration in seconds.
-    pub duration: i64,
-    /// Counts; `None` when Harbor sent `null` (no report).
-    #[serde(borrow)]
-    pub summary: Option<VulnerabilitySummary<'a>>,
-    /// Start of the scan.
-    #[serde(with = "crate::wire::rfc3339")]
-    pub start_time: DateTime<Utc>,
-    /// End of the scan.
-    #[serde(with = "crate::wire::rfc3339")]
-    pub end_time: DateTime<Utc>,
-    /// The scanner; absent when there is no report.
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
-    pub scanner: Option<Scanner<'a>>,
-    /// Progress 0-100 (Harbor 2.0+; absent in 1.10).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub complete_percent: Option<i64>,
-}
-
-owned_struct!(NativeReportSummary {
-    report_id,
-    scan_status,
-    severity,
-    duration,
-    summary,
-    start_time,
-    end_time,
-    scanner,
-    complete_percent
-});
-
-/// Vulnerability counts of a report.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct VulnerabilitySummary<'a> {
-    /// All vulnerabilities found.
-    pub total: u64,
-    /// Those with a fix available.
-    pub fixable: u64,
-    /// Count per severity text (only the severities found; may be empty or `null`).
-    #[serde(borrow)]
-    pub summary: Option<StrMap<'a, u64>>,
-}
-
-owned_struct!(VulnerabilitySummary {
-    total,
-    fixable,
-    summary
-});
-
-impl VulnerabilitySummary<'_> {
-    /// The count for one severity (0 when absent).
-    pub fn count(&self, severity: &Severity) -> u64 {
-        self.summary
-            .as_ref()
-            .and_then(|m| m.get(severity.as_str()))
-            .copied()
-            .unwrap_or(0)
+    fn ser<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize(s)
     }
 }
 
-/// The scanner that produced a report.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct Scanner<'a> {
-    /// e.g. `Trivy`.
-    #[serde(borrow)]
-    pub name: Cow<'a, str>,
-    /// e.g. `Aqua Security`.
-    #[serde(borrow)]
-    pub vendor: Cow<'a, str>,
-    /// e.g. `v0.37.2`.
-    #[serde(borrow)]
-    pub version: Cow<'a, str>,
-}
-
-owned_struct!(Scanner {
-    name,
-    vendor,
-    version
-});
-
-/// Harbor 1.9's Clair scan overview (`ImgScanOverview`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct ClairOverview<'a> {
-    /// Digest of the scanned image.
-    pub image_digest: Cow<'a, str>,
-    /// `finished`, `error`, or the raw job status.
-    pub scan_status: Cow<'a, str>,
-    /// Scan job id.
-    pub job_id: i64,
-    /// Integer severity, see [`Severity::from_legacy_code`].
-    pub severity: i64,
-    /// Counts per severity; removed on failure.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub components: Option<ClairComponents>,
-    /// Clair layer key.
-    pub details_key: Cow<'a, str>,
-    /// When the overview was created.
-    #[serde(with = "crate::wire::rfc3339")]
-    pub creation_time: DateTime<Utc>,
-    /// When it was updated (may be Go's zero time `0001-01-01T00:00:00Z`).
-    #[serde(with = "crate::wire::rfc3339")]
-    pub update_time: DateTime<Utc>,
-}
-
-owned_struct!(ClairOverview {
-    image_digest,
-    scan_status,
-    job_id,
-    severity,
-    components,
-    details_key,
-    creation_time,
-    update_time
-});
-
-impl<'a> ClairOverview<'a> {
-    fn set<'de: 'a, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<(), A::Error> {
-        match key {
-            "image_digest" => self.image_digest = map.next_value::<BorrowCow<'a>>()?.0,
-            "scan_status" => self.scan_status = map.next_value::<BorrowCow<'a>>()?.0,
-            "job_id" => self.job_id = map.next_value()?,
-            "severity" => self.severity = map.next_value()?,
-            "components" => self.components = map.next_value()?,
-            "details_key" => self.details_key = map.next_value::<BorrowCow<'a>>()?.0,
-            "creation_time" => {
-                self.creation_time =
-                    crate::wire::rfc3339::parse(&map.next_value::<BorrowCow<'a>>()?.0)?;
-            }
-            "update_time" => {
-                self.update_time =
-                    crate::wire::rfc3339::parse(&map.next_value::<BorrowCow<'a>>()?.0)?;
-            }
-            _ => {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(())
+impl<'de> Deserialize<'de> for ScanOverview<'_> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ScanOverview::de(d)
     }
+}
 
+harbor_types::wire_struct! {
+    /// Harbor 1.9's Clair scan overview (`ImgScanOverview`).
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct ClairOverview<'a> {
+        /// Digest of the scanned image.
+        pub image_digest: Cow<'a, str> = always("image_digest"),
+        /// `finished`, `error`, or the raw job status.
+        pub scan_status: Cow<'a, str> = always("scan_status"),
+        /// Scan job id.
+        pub job_id: i64 = always("job_id"),
+        /// Integer severity, see [`Severity::from_legacy_code`].
+        pub severity: i64 = always("severity"),
+        /// Counts per severity; removed on failure.
+        pub components: Option<ClairComponents> = omit_none("components"),
+        /// Clair layer key.
+        pub details_key: Cow<'a, str> = always("details_key"),
+        /// When the overview was created.
+        pub creation_time: DateTime<Utc> = rfc3339("creation_time"),
+        /// When it was updated (may be Go's zero time `0001-01-01T00:00:00Z`).
+        pub update_time: DateTime<Utc> = rfc3339("update_time"),
+    }
+}
+
+impl ClairOverview<'_> {
     /// The severity as the enum (`None` for 0, a failed scan).
     pub fn severity(&self) -> Option<Severity> {
         Severity::from_legacy_code(self.severity)
     }
 }
 
-/// `components` of a Clair overview.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct ClairComponents {
-    /// Number of components (packages).
-    pub total: i64,
-    /// Count per integer severity.
-    pub summary: Option<Vec<ClairSeverityCount>>,
-}
-
-impl crate::owned::IntoOwned for ClairComponents {
-    type Owned = ClairComponents;
-    fn into_owned(self) -> Self {
-        self
+harbor_types::wire_struct! {
+    /// `components` of a Clair overview.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct ClairComponents {
+        /// Number of components (packages).
+        pub total: i64 = always("total"),
+        /// Count per integer severity (empty when Harbor sent `null`).
+        pub summary: Vec<ClairSeverityCount> = always("summary"),
     }
 }
 
-/// One entry of [`ClairComponents::summary`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct ClairSeverityCount {
-    /// Integer severity, see [`Severity::from_legacy_code`].
-    pub severity: i64,
-    /// Number of components with it.
-    pub count: i64,
+harbor_types::wire_struct! {
+    /// One entry of [`ClairComponents::summary`].
+    #[derive(Clone, Debug, Default, PartialEq, Eq)]
+    #[non_exhaustive]
+    pub struct ClairSeverityCount {
+        /// Integer severity, see [`Severity::from_legacy_code`].
+        pub severity: i64 = always("severity"),
+        /// Number of components with it.
+        pub count: i64 = always("count"),
+    }
 }
-
-/// `sbom_overview` (Harbor 2.11+, SBOM scans): a flat object.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct SbomOverview<'a> {
-    /// Report id (only when the report has no content yet).
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub report_id: Option<Cow<'a, str>>,
-    /// Status, e.g. `Success`.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub scan_status: Option<Cow<'a, str>>,
-    /// Start of the generation.
-    #[serde(
-        with = "crate::wire::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub start_time: Option<DateTime<Utc>>,
-    /// End of the generation.
-    #[serde(
-        with = "crate::wire::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub end_time: Option<DateTime<Utc>>,
-    /// Duration in seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub duration: Option<i64>,
-    /// Repository holding the SBOM accessory.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sbom_repository: Option<Cow<'a, str>>,
-    /// Digest of the SBOM accessory.
-    #[serde(
-        borrow,
-        deserialize_with = "crate::wire::opt_cow",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sbom_digest: Option<Cow<'a, str>>,
-    /// The scanner.
-    #[serde(borrow, skip_serializing_if = "Option::is_none")]
-    pub scanner: Option<Scanner<'a>>,
-}
-
-owned_struct!(SbomOverview {
-    report_id,
-    scan_status,
-    start_time,
-    end_time,
-    duration,
-    sbom_repository,
-    sbom_digest,
-    scanner
-});
 
 /// A format-independent summary of one scan result (see [`crate::Event::scan_summary`]).
 #[derive(Clone, Debug, PartialEq)]
@@ -398,7 +219,8 @@ pub struct ScanSummary<'e> {
     pub total: Option<u64>,
     /// Fixable vulnerabilities, when known.
     pub fixable: Option<u64>,
-    /// Count per severity, in wire order.
+    /// Count per severity, in wire order (a negative count, which Harbor never sends, is
+    /// left out).
     pub counts: Vec<(Severity, u64)>,
     /// Scanner name, when known.
     pub scanner: Option<&'e str>,
@@ -410,15 +232,20 @@ impl<'e> ScanSummary<'e> {
             report_type: Some(mime),
             status: &r.scan_status,
             severity: r.severity.clone(),
-            total: r.summary.as_ref().map(|s| s.total),
-            fixable: r.summary.as_ref().map(|s| s.fixable),
+            total: r.summary.as_ref().and_then(|s| u64::try_from(s.total).ok()),
+            fixable: r
+                .summary
+                .as_ref()
+                .and_then(|s| u64::try_from(s.fixable).ok()),
             counts: r
                 .summary
                 .as_ref()
                 .and_then(|s| s.summary.as_ref())
                 .map(|m| {
                     m.iter()
-                        .map(|(k, v)| (Severity::from_text(k), *v))
+                        .filter_map(|(k, v)| {
+                            Some((Severity::from_text(k), u64::try_from(*v).ok()?))
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -429,19 +256,15 @@ impl<'e> ScanSummary<'e> {
     fn from_clair(c: &'e ClairOverview<'_>) -> Self {
         let counts: Vec<(Severity, u64)> = c
             .components
-            .as_ref()
-            .and_then(|comp| comp.summary.as_ref())
-            .map(|list| {
-                list.iter()
-                    .filter_map(|e| {
-                        Some((
-                            Severity::from_legacy_code(e.severity)?,
-                            u64::try_from(e.count).ok()?,
-                        ))
-                    })
-                    .collect()
+            .iter()
+            .flat_map(|comp| &comp.summary)
+            .filter_map(|e| {
+                Some((
+                    Severity::from_legacy_code(e.severity)?,
+                    u64::try_from(e.count).ok()?,
+                ))
             })
-            .unwrap_or_default();
+            .collect();
         ScanSummary {
             report_type: None,
             status: &c.scan_status,

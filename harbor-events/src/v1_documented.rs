@@ -8,22 +8,22 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::owned::owned_struct;
 use crate::{EventKind, Format};
 
-/// A payload in the documented-only 1.x shape.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Payload<'a> {
-    /// Type text in 1.x camelCase (`pushImage`).
-    pub event_type: Cow<'a, str>,
-    /// One entry per image.
-    pub events: Vec<DocumentedEvent<'a>>,
+harbor_types::wire_struct! {
+    @no_deserialize
+    /// A payload in the documented-only 1.x shape.
+    #[derive(Clone, Debug, PartialEq)]
+    #[non_exhaustive]
+    pub struct Payload<'a> {
+        /// Type text in 1.x camelCase (`pushImage`).
+        pub event_type: Cow<'a, str> = always("event_type"),
+        /// One entry per image.
+        pub events: Vec<DocumentedEvent<'a>> = array("events"),
+    }
 }
-
-owned_struct!(Payload { event_type, events });
 
 impl<'a> Payload<'a> {
     /// The event kind of `event_type`.
@@ -41,40 +41,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for Payload<'a> {
     }
 }
 
-/// One entry of `events[]` in the documented-only shape.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-#[non_exhaustive]
-pub struct DocumentedEvent<'a> {
-    /// Project name.
-    #[serde(borrow)]
-    pub project: Cow<'a, str>,
-    /// Repository name without the project.
-    #[serde(borrow)]
-    pub repo_name: Cow<'a, str>,
-    /// Tag.
-    #[serde(borrow)]
-    pub tag: Cow<'a, str>,
-    /// `project/repo_name`.
-    #[serde(borrow)]
-    pub full_name: Cow<'a, str>,
-    /// When it happened, read as Unix seconds.
-    #[serde(with = "crate::wire::unix")]
-    pub trigger_time: DateTime<Utc>,
-    /// Image id (hex digest without the algorithm in the docs example).
-    #[serde(borrow)]
-    pub image_id: Cow<'a, str>,
-    /// `Private` or `Public`.
-    #[serde(borrow)]
-    pub project_type: Cow<'a, str>,
+harbor_types::wire_struct! {
+    /// One entry of `events[]` in the documented-only shape.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    #[non_exhaustive]
+    pub struct DocumentedEvent<'a> {
+        /// Project name.
+        pub project: Cow<'a, str> = always("project"),
+        /// Repository name without the project.
+        pub repo_name: Cow<'a, str> = always("repo_name"),
+        /// Tag.
+        pub tag: Cow<'a, str> = always("tag"),
+        /// `project/repo_name`.
+        pub full_name: Cow<'a, str> = always("full_name"),
+        /// When it happened, read as Unix seconds.
+        pub trigger_time: DateTime<Utc> = unix_secs("trigger_time"),
+        /// Image id (hex digest without the algorithm in the docs example).
+        pub image_id: Cow<'a, str> = always("image_id"),
+        /// `Private` or `Public`.
+        pub project_type: Cow<'a, str> = always("project_type"),
+    }
 }
-
-owned_struct!(DocumentedEvent {
-    project,
-    repo_name,
-    tag,
-    full_name,
-    trigger_time,
-    image_id,
-    project_type
-});

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use harbor_events::report::{MIME_ADAPTER_REPORT_V1_0, MIME_NATIVE_REPORT_V1_1};
+use harbor_events::report::{MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT};
 use harbor_events::{Event, EventKind, Format, Payload, Reference, ScanOverview, Severity, decode};
 
 fn one(bytes: &[u8]) -> Event<'_> {
@@ -19,7 +19,7 @@ fn harbor_1_9_clair_overview_keeps_integer_severity_and_components() {
     let bytes = include_bytes!("fixtures/v1/scanningCompleted__1.9-clair-integer-severity.json");
     let payload = decode(bytes).unwrap();
     let Payload::V1(v1) = &payload else { panic!() };
-    let resources = v1.event_data.as_ref().unwrap().resources.as_ref().unwrap();
+    let resources = &v1.event_data.as_ref().unwrap().resources;
     let Some(ScanOverview::Clair(clair)) = &resources[0].scan_overview else {
         panic!()
     };
@@ -46,12 +46,12 @@ fn harbor_1_9_clair_overview_keeps_integer_severity_and_components() {
 }
 
 #[test]
-fn scan_summary_prefers_the_native_v1_1_report() {
+fn scan_summary_prefers_the_generic_v1_1_report() {
     let event = one(include_bytes!(
         "fixtures/v2/SCANNING_COMPLETED__2.11-two-reports-scan-type.json"
     ));
     let scan = event.scan_summary().unwrap();
-    assert_eq!(scan.report_type, Some(MIME_NATIVE_REPORT_V1_1));
+    assert_eq!(scan.report_type, Some(MIME_GENERIC_VULNERABILITY_REPORT));
     assert_eq!(scan.severity, Some(Severity::Critical));
     assert_eq!((scan.total, scan.fixable), (Some(12), Some(9)));
     assert_eq!(scan.count(&Severity::High), 4);
@@ -66,7 +66,29 @@ fn scan_summary_prefers_the_native_v1_1_report() {
     ));
     assert_eq!(
         v110.scan_summary().unwrap().report_type,
-        Some(MIME_ADAPTER_REPORT_V1_0)
+        Some(MIME_NATIVE_REPORT)
+    );
+}
+
+/// A severity Harbor (or a scanner) may add later is kept verbatim, re-encoded as sent, and
+/// ranks stricter than Critical, as Harbor's `Severity.Code()` ranks unrecognised text.
+#[test]
+fn an_unknown_severity_is_kept_and_fails_closed() {
+    let body = br#"{"type":"SCANNING_COMPLETED","occur_at":1680502375,"operator":"auto","event_data":{"resources":[{"digest":"sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4","tag":"v1","scan_overview":{"application/vnd.security.vulnerability.report; version=1.1":{"report_id":"r","scan_status":"Success","severity":"Catastrophic","duration":3,"summary":{"total":1,"fixable":0,"summary":{"Catastrophic":1}},"start_time":"2023-04-03T06:12:52Z","end_time":"2023-04-03T06:12:55Z","complete_percent":100}}}]}}"#;
+    let payload = decode(body).unwrap();
+    let event = &payload.events()[0];
+    let scan = event.scan_summary().unwrap();
+    let severity = scan.severity.clone().unwrap();
+    assert_eq!(severity, Severity::Other("Catastrophic".into()));
+    assert!(severity.is_at_least(&Severity::Critical));
+    assert!(severity > Severity::Critical);
+    assert_eq!(scan.count(&severity), 1);
+    assert!(
+        payload
+            .to_vec()
+            .unwrap()
+            .windows(14)
+            .any(|w| w == b"\"Catastrophic\"")
     );
 }
 
@@ -95,17 +117,20 @@ fn a_digest_in_tag_is_recognised_and_the_resource_url_splits() {
     ));
     let artifact = event.artifact().unwrap();
     assert_eq!(artifact.tag, None, "a digest in `tag` is not a tag");
-    let Some(Reference::Digest(d)) = artifact.reference() else {
+    let Ok(Some(Reference::Digest(d))) = artifact.reference() else {
         panic!()
     };
     assert_eq!(d.algorithm(), "sha256");
     assert!(event.data.first_resource().unwrap().tag_is_digest());
     let url = artifact.resource_url().unwrap().unwrap();
     assert_eq!(
-        (url.registry.as_str(), url.repository.as_str()),
+        (
+            url.repository().registry(),
+            url.repository().name().as_str()
+        ),
         ("harbor.example.com", "team/app/web")
     );
-    assert_eq!(url.reference.unwrap().as_digest(), Some(&d));
+    assert_eq!(url.digest(), Some(&d));
 
     // Harbor 2.0/2.1: `tag: ""` and a URL ending in ':'.
     let old = one(include_bytes!(
@@ -113,11 +138,15 @@ fn a_digest_in_tag_is_recognised_and_the_resource_url_splits() {
     ));
     let a = old.artifact().unwrap();
     assert_eq!(a.tag, None);
-    assert_eq!(a.resource_url().unwrap().unwrap().reference, None);
+    assert_eq!(a.resource_url().unwrap().unwrap().reference(), None);
 
     // Chart URLs are not image references.
     let chart = one(include_bytes!("fixtures/v2/UPLOAD_CHART__2.7.json"));
-    assert!(chart.artifact().unwrap().resource_url().is_err());
+    let err = chart.artifact().unwrap().resource_url().unwrap_err();
+    assert_eq!(
+        err.value_kind(),
+        Some(harbor_events::ValueKind::ImageReference)
+    );
     assert_eq!(chart.artifact().unwrap().tag, Some("1.0.0"));
 }
 
@@ -128,8 +157,14 @@ fn v1_quirks_resources_null_and_empty_tag() {
     ))
     .unwrap();
     let Payload::V1(p) = &pull else { panic!() };
-    assert_eq!(p.event_data.as_ref().unwrap().resources, None);
+    assert!(p.event_data.as_ref().unwrap().resources.is_empty());
     assert!(pull.events()[0].artifact().is_none());
+    // Written back as Harbor 1.x writes an empty list: `null`.
+    assert!(
+        String::from_utf8(pull.to_vec().unwrap())
+            .unwrap()
+            .contains(r#""resources":null"#)
+    );
     assert_eq!(pull.events()[0].repository(), Some("team/app/web"));
 
     let quota = one(include_bytes!(
@@ -148,10 +183,10 @@ fn replication_and_retention_parts() {
     ));
     let r = rep.replication().unwrap();
     assert_eq!((r.execution_id, r.task_id), (Some(77), Some(901)));
-    let failed = &r.failed_artifact.as_ref().unwrap()[0];
+    let failed = &r.failed_artifact[0];
     assert_eq!(
         failed.references,
-        Some(Some(vec![Cow::Borrowed("v1.0"), Cow::Borrowed("v1.1")]))
+        Some(vec![Cow::Borrowed("v1.0"), Cow::Borrowed("v1.1")])
     );
     assert_eq!(rep.repository(), None);
 
@@ -161,7 +196,7 @@ fn replication_and_retention_parts() {
     let r = ret.retention().unwrap();
     assert_eq!((r.total, r.retained), (5, 3));
     assert_eq!(ret.repository(), Some("team"));
-    let rule = &r.retention_rule.as_ref().unwrap()[0];
+    let rule = &r.retention_rule[0];
     assert_eq!(
         rule.params
             .as_ref()
@@ -180,11 +215,28 @@ fn replication_and_retention_parts() {
             .pattern,
         "app/**"
     );
-    // `references: null` is kept as null (not dropped) for the round trip.
-    assert_eq!(
-        r.deleted_artifact.as_ref().unwrap()[0].references,
-        Some(None)
-    );
+    // `references: null` reads as an empty list (present, unlike before 2.10) and is
+    // written back as `null`.
+    assert_eq!(r.deleted_artifact[0].references, Some(vec![]));
+}
+
+/// Harbor stores a retention policy created through its API with a `null` selector list and
+/// echoes it in the webhook (`map[string][]*rule.Selector` with a nil slice): the payload
+/// decodes, in both readers, and the list is empty.
+#[test]
+fn a_retention_rule_with_a_null_scope_selector_list_decodes_as_empty() {
+    let bytes = include_bytes!("fixtures/v2/TAG_RETENTION__api-policy-null-scope-selectors.json");
+    let payload = decode(bytes).unwrap();
+    let event = &payload.events()[0];
+    let retention = event.retention().unwrap();
+    let rule = &retention.retention_rule[0];
+    let scopes = rule.scope_selectors.as_ref().unwrap();
+    assert_eq!(scopes.get("repository").map(Vec::len), Some(0));
+    assert_eq!(rule.tag_selectors.len(), 1);
+    assert_eq!(retention.deleted_artifact.len(), 1);
+    // The serde path (the reference the fast reader is checked against) agrees.
+    let reference: harbor_events::v2::Payload<'_> = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(Payload::V2(reference), payload);
 }
 
 #[test]
@@ -330,7 +382,7 @@ fn data_before_type_decodes_whatever_the_type_turns_out_to_be() {
     let body = br#"{"event_data":{"resources":null,"repository":{"name":"r","namespace":"p","repo_full_name":"p/r","repo_type":"public"}},"occur_at":1,"operator":"","type":"pullImage"}"#;
     let payload = decode(body).unwrap();
     let Payload::V1(p) = &payload else { panic!() };
-    assert_eq!(p.event_data.as_ref().unwrap().resources, None);
+    assert!(p.event_data.as_ref().unwrap().resources.is_empty());
     let original: serde_json::Value = serde_json::from_slice(body).unwrap();
     assert_eq!(serde_json::to_value(&payload).unwrap(), original);
 }

@@ -25,7 +25,7 @@ fn empty_and_whitespace_bodies_are_empty_body_errors() {
     for body in [&b""[..], b"  \n\t "] {
         let err = decode(body).unwrap_err();
         assert!(err.is_empty_body(), "{err}");
-        assert_eq!(err.status_code(), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
     }
 }
 
@@ -43,7 +43,7 @@ fn bad_json_names_the_path_and_shows_an_excerpt() {
     };
     assert!(excerpt.contains("\"tag\":42"), "{excerpt}");
     assert!(message.contains("invalid type"), "{message}");
-    assert_eq!(err.status_code(), Some(StatusCode::BAD_REQUEST));
+    assert_eq!(err.status(), Some(StatusCode::BAD_REQUEST));
     assert!(std::error::Error::source(&err).is_some());
 }
 
@@ -110,7 +110,7 @@ fn body_over_the_limit_is_rejected_before_parsing() {
     let decoder = Decoder::new().max_body_bytes(100);
     let err = decoder.decode(PUSH).unwrap_err();
     assert!(err.is_body_too_large());
-    assert_eq!(err.status_code(), Some(StatusCode::PAYLOAD_TOO_LARGE));
+    assert_eq!(err.status(), Some(StatusCode::PAYLOAD_TOO_LARGE));
     let Error::BodyTooLarge { size, limit } = err else {
         panic!()
     };
@@ -144,7 +144,7 @@ fn authorization_must_match_exactly_and_is_never_printed() {
     ] {
         let err = decoder.decode_with_headers(&bad, PUSH).unwrap_err();
         assert!(err.is_unauthorized());
-        assert_eq!(err.status_code(), Some(StatusCode::UNAUTHORIZED));
+        assert_eq!(err.status(), Some(StatusCode::UNAUTHORIZED));
         assert!(!err.to_string().contains("s3cret"));
     }
     // Auth is checked before the body: a bad body with a bad header is a 401.
@@ -218,7 +218,7 @@ fn content_type_selects_or_rejects() {
             .decode_with_headers(&headers(&[(CONTENT_TYPE, ct)]), PUSH)
             .unwrap_err();
         assert!(err.is_unsupported_content_type(), "{ct}");
-        assert_eq!(err.status_code(), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        assert_eq!(err.status(), Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
     }
 }
 

@@ -62,7 +62,7 @@ fn v2_and_cloudevents_keep_everything() {
     info.name_tag = "app [1 item(s) in total]".into();
     let mut replication = Replication::default();
     replication.job_status = Some("Success".into());
-    replication.successful_artifact = Some(vec![info]);
+    replication.successful_artifact = vec![info];
     let mut retention = Retention::default();
     retention.total = 3;
     let events = [

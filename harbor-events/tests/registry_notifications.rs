@@ -96,7 +96,7 @@ async fn receive(
         Ok(payload) => payload,
         Err(e) => {
             return e
-                .status_code()
+                .status()
                 .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
@@ -224,7 +224,12 @@ async fn registry_notifications_of_a_real_push_and_pull_decode_and_round_trip() 
     let digest = harbor_events::Digest::parse(artifact.digest.unwrap()).unwrap();
     assert_eq!(digest.algorithm(), "sha256");
     let url = artifact.resource_url().unwrap().unwrap();
-    assert_eq!(url.registry, format!("127.0.0.1:{port}"));
+    assert_eq!(url.repository().registry(), format!("127.0.0.1:{port}"));
+    // The registry's own event names the same image.
+    let image = push.registry.as_ref().unwrap().image_reference().unwrap();
+    assert_eq!(image.repository(), url.repository());
+    assert_eq!(image.tag().map(|t| t.as_str()), Some("v1"));
+    assert_eq!(image.digest(), Some(&digest));
     assert!(push.id.is_some() && push.request_id.is_some());
     let target = &push.registry.as_ref().unwrap().target;
     assert_eq!(

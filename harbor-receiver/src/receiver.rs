@@ -64,7 +64,7 @@ impl Receipt {
     pub fn status(&self) -> StatusCode {
         match self {
             Receipt::Stored(_) | Receipt::Duplicate(_) | Receipt::Ping => StatusCode::OK,
-            Receipt::Rejected(error) => error.status_code().unwrap_or(StatusCode::BAD_REQUEST),
+            Receipt::Rejected(error) => error.status().unwrap_or(StatusCode::BAD_REQUEST),
             Receipt::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

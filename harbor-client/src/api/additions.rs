@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::api::client::{ApiRequest, HarborClient};
-use crate::api::names::{Reference, RepositoryName, encode_segment};
+use crate::api::names::{PathSegment, Reference, RepositoryName, encode_segment};
 
 /// One step of an image's build history (the `build_history` addition), as in the image
 /// config's `history`.

@@ -86,8 +86,9 @@ impl HarborClient {
     /// a typed method (see [`OPERATIONS`](crate::api::OPERATIONS)).
     ///
     /// `path` is relative to the API root and already percent-encoded (use
-    /// [`encode_segment`](crate::api::encode_segment), [`ProjectRef::path_segment`],
-    /// [`RepositoryName::path_segment`](crate::api::RepositoryName::path_segment)).
+    /// [`encode_segment`](crate::api::encode_segment) and
+    /// [`PathSegment::path_segment`](crate::api::PathSegment::path_segment), which encodes
+    /// repository names twice).
     ///
     /// ```no_run
     /// # async fn f(client: harbor_client::api::HarborClient) -> harbor_client::Result<()> {

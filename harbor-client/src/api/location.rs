@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::api::names::{Reference, RepositoryName};
+use crate::api::names::{Reference, RepositoryName, split_full_name};
 use crate::{Error, Result};
 
 /// An artifact's address in the API: `project/repository` plus a tag or digest.
@@ -48,7 +48,7 @@ impl ArtifactLocation {
     ///
     /// [`Error::InvalidInput`] when the name has no project part or is invalid.
     pub fn from_full_name(full_name: &str, reference: Reference) -> Result<Self> {
-        let (project, repository) = RepositoryName::split_full_name(full_name)?;
+        let (project, repository) = split_full_name(full_name)?;
         Ok(ArtifactLocation::new(project, repository, reference))
     }
 
@@ -105,17 +105,6 @@ impl fmt::Display for ArtifactLocation {
 mod events {
     use super::*;
 
-    impl TryFrom<&harbor_events::Reference> for Reference {
-        type Error = Error;
-        fn try_from(r: &harbor_events::Reference) -> Result<Self> {
-            match r {
-                harbor_events::Reference::Tag(t) => Reference::tag(t.as_str()),
-                harbor_events::Reference::Digest(d) => Reference::digest(d.as_str()),
-                other => Reference::try_from(other.to_string().as_str()),
-            }
-        }
-    }
-
     impl TryFrom<&harbor_events::Artifact<'_>> for ArtifactLocation {
         type Error = Error;
         /// The artifact an event is about: its repository (`project/repo`) and its tag,
@@ -124,14 +113,17 @@ mod events {
             let repository = a.repository.ok_or_else(|| {
                 Error::invalid("event artifact", "", "the event names no repository")
             })?;
-            let reference = a.reference().ok_or_else(|| {
-                Error::invalid(
-                    "event artifact",
-                    repository,
-                    "the event names no tag or digest",
-                )
-            })?;
-            ArtifactLocation::from_full_name(repository, Reference::try_from(&reference)?)
+            let reference = a
+                .reference()
+                .map_err(|e| Error::invalid("event artifact", repository, e.to_string()))?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "event artifact",
+                        repository,
+                        "the event names no tag or digest",
+                    )
+                })?;
+            ArtifactLocation::from_full_name(repository, reference)
         }
     }
 

@@ -40,8 +40,8 @@
 //! # Harbor quirks handled
 //!
 //! - **Repository names are URL-encoded twice** in paths (`team/app` →
-//!   `team%252Fapp`): [`RepositoryName`] does it. Harbor decodes the segment twice, and a
-//!   proxy in front may turn a single `%2F` into `/` and answer 404.
+//!   `team%252Fapp`): [`PathSegment`] does it for [`RepositoryName`]. Harbor decodes the
+//!   segment twice, and a proxy in front may turn a single `%2F` into `/` and answer 404.
 //! - **Numeric project names**: `{project_name_or_id}` takes `"123"` as an id unless
 //!   `X-Is-Resource-Name: true` is sent; [`ProjectRef::Name`] always sends it.
 //! - **Lists stop at 10 items** by default; [`Page`] keeps `X-Total-Count` and `Link`,
@@ -93,7 +93,7 @@
 //!
 //! # Features
 //!
-//! - `events`: [`ArtifactLocation`] and [`Reference`] from `harbor-events` types
+//! - `events`: [`ArtifactLocation`] from `harbor-events` types
 //!   (`TryFrom<&harbor_events::Artifact>`, `ArtifactLocation::all_from_event`): react to a
 //!   webhook through the API.
 //! - `blocking`: [`blocking::HarborClient`], the same API without `async`.
@@ -104,6 +104,7 @@ mod additions;
 pub mod blocking;
 mod client;
 pub(crate) mod closed_set;
+mod event_kind;
 mod location;
 pub mod models;
 mod names;
@@ -120,8 +121,15 @@ pub use additions::BuildHistoryEntry;
 pub use client::{
     Created, HarborClient, HarborClientBuilder, MAX_RESPONSE_BYTES, RawRequest, Response,
 };
+pub use harbor_types::Severity;
+pub use harbor_types::report::{
+    MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT,
+};
+pub use harbor_types::webhook::EventKind;
 pub use location::ArtifactLocation;
-pub use names::{ProjectRef, Reference, RepositoryName, encode_segment};
+pub use names::{
+    PathSegment, ProjectRef, Reference, RepositoryName, encode_segment, split_full_name,
+};
 pub use operations::OPERATIONS;
 pub use ops::*;
 #[cfg(fuzzing)]
@@ -130,10 +138,7 @@ pub use page::{MAX_PAGE_SIZE, Page};
 pub use query::Query;
 pub use secret::Secret;
 pub use version::{HarborVersion, VersionCheck};
-pub use vulnerability::{
-    MIME_GENERIC_V1_1, MIME_NATIVE_V1_0, ReportedVulnerability, Severity, VulnerabilityReport,
-    VulnerabilityReports,
-};
+pub use vulnerability::{ReportedVulnerability, VulnerabilityReport, VulnerabilityReports};
 
 /// One row of [`OPERATIONS`]: an operation of Harbor's spec and the method that calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,9 @@
-//! Names that encode themselves: projects by name or id, repository names, references.
+//! Names as Harbor's API paths want them: projects by name or id, and the path encoding of
+//! the shared [`RepositoryName`] and [`Reference`] (see [`PathSegment`]).
 
 use std::fmt;
-use std::str::FromStr;
+
+pub use harbor_types::{Reference, RepositoryName};
 
 use crate::{Error, Result};
 
@@ -35,7 +37,7 @@ pub fn encode_segment(s: &str) -> String {
 /// is found by name.
 ///
 /// ```
-/// use harbor_client::api::ProjectRef;
+/// use harbor_client::api::{PathSegment, ProjectRef};
 /// assert_eq!(ProjectRef::from("library"), ProjectRef::name("library"));
 /// assert_eq!(ProjectRef::from(7), ProjectRef::id(7));
 /// assert_eq!(ProjectRef::name("123").path_segment(), "123");
@@ -63,14 +65,6 @@ impl ProjectRef {
     /// Whether this addresses the project by name.
     pub fn is_name(&self) -> bool {
         matches!(self, ProjectRef::Name(_))
-    }
-
-    /// The path segment, percent-encoded once.
-    pub fn path_segment(&self) -> String {
-        match self {
-            ProjectRef::Name(n) => encode_segment(n),
-            ProjectRef::Id(id) => id.to_string(),
-        }
     }
 }
 
@@ -113,278 +107,76 @@ impl From<&ProjectRef> for ProjectRef {
     }
 }
 
-/// A repository name inside a project, such as `nginx` or `team/app` (without the
-/// project name).
+/// How a name appears as a path segment of Harbor's API: [`ProjectRef`] and [`Reference`]
+/// percent-encoded once, [`RepositoryName`] **twice**.
 ///
-/// Harbor wants this path segment URL-encoded **twice** (`a/b` → `a%2Fb` → `a%252Fb`):
-/// its router decodes path parameters once and its handlers decode the repository name
-/// once more, and a reverse proxy in front may decode a single `%2F` into a real `/`.
-/// [`RepositoryName::path_segment`] does that; double encoding is harmless for names
-/// without `/`.
-///
-/// Validated on construction against the distribution grammar: lower-case components
-/// of `[a-z0-9]` joined by `.`, `_`, `__` or dashes, separated by `/`.
+/// Harbor wants the repository segment URL-encoded twice (`a/b` → `a%2Fb` → `a%252Fb`): its
+/// router decodes path parameters once and its handlers decode the repository name once
+/// more, and a reverse proxy in front may decode a single `%2F` into a real `/`. Double
+/// encoding is harmless for names without `/`. The typed methods of
+/// [`HarborClient`](crate::api::HarborClient) do this; use it to build paths for
+/// [`HarborClient::raw`](crate::api::HarborClient::raw).
 ///
 /// ```
-/// use harbor_client::api::RepositoryName;
+/// use harbor_client::api::{PathSegment, ProjectRef, Reference, RepositoryName};
 /// let repo: RepositoryName = "team/app".parse()?;
 /// assert_eq!(repo.path_segment(), "team%252Fapp");
-/// let (project, repo) = RepositoryName::split_full_name("library/team/app")?;
-/// assert_eq!((project.as_str(), repo.as_str()), ("library", "team/app"));
-/// assert!("Team/App".parse::<RepositoryName>().is_err());
+/// assert_eq!(ProjectRef::name("my project").path_segment(), "my%20project");
+/// let digest: Reference = format!("sha256:{}", "a".repeat(64)).parse()?;
+/// assert!(digest.path_segment().starts_with("sha256:"));
 /// # Ok::<(), harbor_client::Error>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RepositoryName(String);
+pub trait PathSegment {
+    /// The path segment, percent-encoded as Harbor requires.
+    fn path_segment(&self) -> String;
+}
 
-impl RepositoryName {
-    /// Validates a repository name (without the project).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] when the name is empty, longer than 255 bytes, or not of the
-    /// distribution grammar.
-    pub fn new(name: impl Into<String>) -> Result<Self> {
-        let name = name.into();
-        validate_repository(&name)?;
-        Ok(RepositoryName(name))
-    }
-
-    /// Splits a full name `project/repo[/more]` (as found in webhook payloads and in
-    /// `Repository::name`) into the project name and the repository name.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] when there is no `/` or a part is invalid.
-    pub fn split_full_name(full: &str) -> Result<(String, RepositoryName)> {
-        let Some((project, repo)) = full.split_once('/') else {
-            return Err(Error::invalid(
-                "repository full name",
-                full,
-                "expected `project/repository`",
-            ));
-        };
-        if project.is_empty() {
-            return Err(Error::invalid(
-                "repository full name",
-                full,
-                "empty project name",
-            ));
+impl PathSegment for ProjectRef {
+    fn path_segment(&self) -> String {
+        match self {
+            ProjectRef::Name(n) => encode_segment(n),
+            ProjectRef::Id(id) => id.to_string(),
         }
-        Ok((project.to_owned(), RepositoryName::new(repo)?))
     }
+}
 
-    /// The name as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The path segment, percent-encoded twice as Harbor requires.
-    pub fn path_segment(&self) -> String {
-        let once = percent_encode(&self.0, b"");
+impl PathSegment for RepositoryName {
+    fn path_segment(&self) -> String {
+        let once = percent_encode(self.as_str(), b"");
         percent_encode(&once, b"")
     }
 }
 
-fn validate_repository(name: &str) -> Result<()> {
-    let bad = |reason: &str| Err(Error::invalid("repository name", name, reason));
-    if name.is_empty() {
-        return bad("empty");
-    }
-    if name.len() > 255 {
-        return bad("longer than 255 bytes");
-    }
-    for component in name.split('/') {
-        if component.is_empty() {
-            return bad("empty path component");
-        }
-        let b = component.as_bytes();
-        let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        if !b.first().copied().is_some_and(alnum) || !b.last().copied().is_some_and(alnum) {
-            return bad("each component must start and end with [a-z0-9]");
-        }
-        let mut i = 0;
-        while i < b.len() {
-            let c = b.get(i).copied().unwrap_or(b'a');
-            if alnum(c) {
-                i += 1;
-                continue;
-            }
-            // a separator run: ".", "_", "__" or one or more "-"
-            let start = i;
-            while i < b.len() && !b.get(i).copied().is_some_and(alnum) {
-                i += 1;
-            }
-            let sep = b.get(start..i).unwrap_or_default();
-            let ok = sep == b"." || sep == b"_" || sep == b"__" || sep.iter().all(|&c| c == b'-');
-            if !ok {
-                return bad("invalid separator; use '.', '_', '__' or '-' between [a-z0-9]");
-            }
-        }
-    }
-    Ok(())
-}
-
-impl FromStr for RepositoryName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        RepositoryName::new(s)
-    }
-}
-
-impl TryFrom<&str> for RepositoryName {
-    type Error = Error;
-    fn try_from(s: &str) -> Result<Self> {
-        RepositoryName::new(s)
-    }
-}
-
-impl fmt::Display for RepositoryName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for RepositoryName {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An artifact reference: a tag or a digest.
-///
-/// Parsed from text: a value with `:` is a digest (`algorithm:hex`), anything else a tag
-/// (`[A-Za-z0-9_][A-Za-z0-9._-]{0,127}`).
-///
-/// ```
-/// use harbor_client::api::Reference;
-/// let tag: Reference = "v1.2".parse()?;
-/// assert!(tag.is_tag());
-/// let digest: Reference = format!("sha256:{}", "a".repeat(64)).parse()?;
-/// assert!(digest.is_digest());
-/// assert!("not a tag".parse::<Reference>().is_err());
-/// # Ok::<(), harbor_client::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Reference {
-    /// A tag.
-    Tag(String),
-    /// A digest such as `sha256:…`.
-    Digest(String),
-}
-
-impl Reference {
-    /// A validated tag.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] when `tag` is not of the tag grammar.
-    pub fn tag(tag: impl Into<String>) -> Result<Self> {
-        let tag = tag.into();
-        let b = tag.as_bytes();
-        let first_ok = b
-            .first()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
-        let rest_ok = b
-            .iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'));
-        if !first_ok || !rest_ok || b.len() > 128 {
-            return Err(Error::invalid(
-                "tag",
-                &tag,
-                "expected [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
-            ));
-        }
-        Ok(Reference::Tag(tag))
-    }
-
-    /// A validated digest (`algorithm:encoded`; `sha256` and `sha512` are checked for length
-    /// and lower-case hex).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] when `digest` is not a digest.
-    pub fn digest(digest: impl Into<String>) -> Result<Self> {
-        let digest = digest.into();
-        let bad = |reason: &str| Err(Error::invalid("digest", &digest, reason));
-        let Some((alg, enc)) = digest.split_once(':') else {
-            return bad("expected algorithm:encoded");
-        };
-        let alg_ok = !alg.is_empty()
-            && alg.bytes().all(|c| {
-                c.is_ascii_lowercase()
-                    || c.is_ascii_digit()
-                    || matches!(c, b'+' | b'.' | b'_' | b'-')
-            });
-        let enc_ok = !enc.is_empty()
-            && enc
-                .bytes()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'=' | b'_' | b'-'));
-        if !alg_ok || !enc_ok {
-            return bad("invalid characters");
-        }
-        let hex_len = match alg {
-            "sha256" => Some(64),
-            "sha512" => Some(128),
-            _ => None,
-        };
-        if let Some(n) = hex_len
-            && (enc.len() != n
-                || !enc
-                    .bytes()
-                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
-        {
-            return bad("wrong length or not lower-case hex");
-        }
-        Ok(Reference::Digest(digest))
-    }
-
-    /// Whether this is a tag.
-    pub fn is_tag(&self) -> bool {
-        matches!(self, Reference::Tag(_))
-    }
-
-    /// Whether this is a digest.
-    pub fn is_digest(&self) -> bool {
-        matches!(self, Reference::Digest(_))
-    }
-
-    /// The reference as text.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Reference::Tag(s) | Reference::Digest(s) => s,
-        }
-    }
-
-    /// The path segment (percent-encoded once; `:` stays as is).
-    pub fn path_segment(&self) -> String {
+impl PathSegment for Reference {
+    /// Percent-encoded once; the `:` of a digest stays as is.
+    fn path_segment(&self) -> String {
         encode_segment(self.as_str())
     }
 }
 
-impl FromStr for Reference {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        if s.contains(':') {
-            Reference::digest(s)
-        } else {
-            Reference::tag(s)
-        }
-    }
-}
-
-impl TryFrom<&str> for Reference {
-    type Error = Error;
-    fn try_from(s: &str) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl fmt::Display for Reference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Splits a full repository name `project/repo[/more]` (as webhook payloads and
+/// `Repository::name` give it) into the project name and the repository name inside it.
+///
+/// ```
+/// use harbor_client::api::split_full_name;
+/// let (project, repo) = split_full_name("library/team/app")?;
+/// assert_eq!((project.as_str(), repo.as_str()), ("library", "team/app"));
+/// # Ok::<(), harbor_client::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] when the name is not a repository name or has no project part.
+pub fn split_full_name(full: &str) -> Result<(String, RepositoryName)> {
+    let name = RepositoryName::new(full)?;
+    let (project, repo) = name.split_first().ok_or_else(|| {
+        Error::invalid(
+            "repository full name",
+            full,
+            "expected `project/repository`",
+        )
+    })?;
+    Ok((project.to_owned(), repo))
 }
 
 #[cfg(test)]
@@ -402,28 +194,12 @@ mod tests {
     }
 
     #[test]
-    fn repository_grammar() {
-        for ok in ["a", "a-b", "a--b", "a__b", "a.b", "a_b/c.d", "0/1"] {
-            assert!(RepositoryName::new(ok).is_ok(), "{ok}");
+    fn full_names_split_into_project_and_repository() {
+        let (project, repo) = split_full_name("library/team/app").unwrap();
+        assert_eq!((project.as_str(), repo.as_str()), ("library", "team/app"));
+        for bad in ["app", "/app", "library/", "Library/app", ""] {
+            assert!(split_full_name(bad).is_err(), "{bad}");
         }
-        for bad in [
-            "", "A", "a/", "/a", "a//b", "a..b", "a___b", "-a", "a-", "a b", "a%2Fb",
-        ] {
-            assert!(RepositoryName::new(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn references() {
-        assert!(Reference::tag("latest").is_ok());
-        assert!(Reference::tag(".x").is_err());
-        assert!(Reference::tag("a".repeat(129)).is_err());
-        assert!(Reference::digest("sha256:abc").is_err());
-        assert!(Reference::digest(format!("sha256:{}", "A".repeat(64))).is_err());
-        assert!(
-            Reference::digest("multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8")
-                .is_ok()
-        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use super::manifest::{Descriptor, Manifest, MediaType, PushedManifest};
-use super::{Digest, Reference, RegistryClient, Repository, Tag};
+use super::{Digest, ImageReference, RegistryClient, Repository, Tag};
 use crate::error::{Error, Result};
 
 /// The annotation that names an artifact's file.
@@ -106,9 +106,9 @@ fn check_title(title: &str) -> Result<()> {
 ///
 /// ```no_run
 /// # async fn demo() -> harbor_client::Result<()> {
-/// use harbor_client::registry::{Artifact, ArtifactFile, Reference, RegistryClient};
+/// use harbor_client::registry::{Artifact, ArtifactFile, ImageReference, RegistryClient};
 /// let client = RegistryClient::builder().build()?;
-/// let image: Reference = "harbor.example/library/app:1.0".parse()?;
+/// let image: ImageReference = "harbor.example/library/app:1.0".parse()?;
 /// let subject = client.head_manifest(&image).await?;
 /// let sbom = Artifact::new("application/spdx+json")
 ///     .file(ArtifactFile::from_path("sbom.spdx.json", "application/spdx+json")?)
@@ -224,8 +224,8 @@ impl RegistryClient {
         let bytes = serde_json::to_vec(&manifest)
             .map_err(|e| Error::invalid("artifact", "manifest", e.to_string()))?;
         let reference = match tag {
-            Some(t) => Reference::with_tag(repo.clone(), t.clone()),
-            None => Reference::with_digest(repo.clone(), Digest::sha256_of(&bytes)),
+            Some(t) => ImageReference::with_tag(repo.clone(), t.clone()),
+            None => ImageReference::with_digest(repo.clone(), Digest::sha256_of(&bytes)),
         };
         self.put_manifest(&reference, bytes.into(), Some(MediaType::OCI_MANIFEST))
             .await
@@ -240,7 +240,7 @@ impl RegistryClient {
     /// [`Error::InvalidInput`] when the reference is an index, or a title is not a plain
     /// file name (a hostile `../x` never leaves `dir`) or appears twice; errors of
     /// [`RegistryClient::get_manifest`] and [`RegistryClient::pull_blob_to_file`].
-    pub async fn pull_artifact(&self, reference: &Reference, dir: &Path) -> Result<Vec<PathBuf>> {
+    pub async fn pull_artifact(&self, reference: &ImageReference, dir: &Path) -> Result<Vec<PathBuf>> {
         let pulled = self.get_manifest(reference).await?;
         let Manifest::Image(m) = pulled.parse()? else {
             return Err(Error::invalid(

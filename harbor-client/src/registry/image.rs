@@ -12,7 +12,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use super::layout::OciLayout;
 use super::manifest::{Descriptor, ImageIndex, Manifest, PulledManifest, referrer_entry};
 use super::upload::MountOutcome;
-use super::{Digest, Platform, Reference, RegistryClient, Repository, referrers_tag};
+use super::{Digest, Platform, ImageReference, RegistryClient, Repository, referrers_tag};
 use crate::error::{Error, Result};
 
 /// A progress callback; called from the transfer tasks, so keep it quick.
@@ -229,7 +229,7 @@ impl RegistryClient {
     /// [`RegistryClient::pull_blob_to_file`].
     pub async fn pull_image(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         dir: &Path,
         options: &ImageOptions,
     ) -> Result<Descriptor> {
@@ -270,7 +270,7 @@ impl RegistryClient {
     pub async fn push_image(
         &self,
         dir: &Path,
-        reference: &Reference,
+        reference: &ImageReference,
         options: &ImageOptions,
     ) -> Result<Digest> {
         let layout = OciLayout::open(dir).await?;
@@ -309,8 +309,8 @@ impl RegistryClient {
     /// Errors of the manifest, referrers and blob operations on either side.
     pub async fn copy_image(
         &self,
-        src: &Reference,
-        dst: &Reference,
+        src: &ImageReference,
+        dst: &ImageReference,
         options: &ImageOptions,
     ) -> Result<Digest> {
         let root = self.get_manifest(src).await?;
@@ -515,7 +515,7 @@ impl RegistryClient {
     async fn end_manifest(&self, end: End<'_>, desc: &Descriptor) -> Result<PulledManifest> {
         match end {
             End::Registry(repo) => {
-                self.get_manifest(&Reference::with_digest(repo.clone(), desc.digest.clone()))
+                self.get_manifest(&ImageReference::with_digest(repo.clone(), desc.digest.clone()))
                     .await
             }
             End::Layout(layout) => Ok(PulledManifest {
@@ -531,7 +531,7 @@ impl RegistryClient {
     async fn end_tagged(&self, end: End<'_>, tag: &str) -> Result<PulledManifest> {
         match end {
             End::Registry(repo) => {
-                self.get_manifest(&Reference::with_tag(repo.clone(), tag.parse()?))
+                self.get_manifest(&ImageReference::with_tag(repo.clone(), tag.parse()?))
                     .await
             }
             End::Layout(layout) => {
@@ -580,9 +580,9 @@ impl RegistryClient {
         match end {
             End::Registry(repo) => {
                 let r = match name {
-                    Name::Tag(t) => Reference::with_tag(repo.clone(), t.parse()?),
+                    Name::Tag(t) => ImageReference::with_tag(repo.clone(), t.parse()?),
                     Name::Digest | Name::Root => {
-                        Reference::with_digest(repo.clone(), m.digest.clone())
+                        ImageReference::with_digest(repo.clone(), m.digest.clone())
                     }
                 };
                 self.put_manifest(&r, m.bytes.clone(), Some(&m.media_type))

@@ -8,7 +8,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::listing::read_capped;
-use super::{Digest, Reference, RegistryClient};
+use super::{Digest, ImageReference, RegistryClient};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -437,8 +437,9 @@ fn header_digest(headers: &http::HeaderMap) -> Result<Option<Digest>> {
     headers
         .get("docker-content-digest")
         .and_then(|v| v.to_str().ok())
-        .map(str::parse)
+        .map(Digest::parse)
         .transpose()
+        .map_err(Into::into)
 }
 
 impl RegistryClient {
@@ -453,13 +454,13 @@ impl RegistryClient {
     ///
     /// [`Error::Api`] (404 when unknown), [`Error::DigestMismatch`] when the bytes do not match,
     /// [`Error::TooLarge`] for a manifest over 8 MiB.
-    pub async fn get_manifest(&self, reference: &Reference) -> Result<PulledManifest> {
+    pub async fn get_manifest(&self, reference: &ImageReference) -> Result<PulledManifest> {
         self.get_manifest_scoped(reference, "pull").await
     }
 
     pub(crate) async fn get_manifest_scoped(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         actions: &str,
     ) -> Result<PulledManifest> {
         if actions != "pull" {
@@ -469,7 +470,11 @@ impl RegistryClient {
             reference.repository(),
             reference.digest().is_some(),
             |repo| {
-                let r = Reference::new(repo, reference.tag().cloned(), reference.digest().cloned());
+                let r = ImageReference::new(
+                    repo,
+                    reference.tag().cloned(),
+                    reference.digest().cloned(),
+                );
                 async move { self.fetch_manifest(&r, "pull").await }
             },
         )
@@ -478,7 +483,7 @@ impl RegistryClient {
 
     pub(crate) async fn fetch_manifest(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         actions: &str,
     ) -> Result<PulledManifest> {
         let repo = reference.repository();
@@ -556,7 +561,7 @@ impl RegistryClient {
     /// # Errors
     ///
     /// [`Error::Api`] (404 when unknown), [`Error::Protocol`] when the registry sends no digest.
-    pub async fn head_manifest(&self, reference: &Reference) -> Result<Descriptor> {
+    pub async fn head_manifest(&self, reference: &ImageReference) -> Result<Descriptor> {
         let repo = reference.repository();
         let url = self.url(
             repo,
@@ -608,7 +613,7 @@ impl RegistryClient {
     /// `MANIFEST_BLOB_UNKNOWN`); errors of the referrers tag update.
     pub async fn put_manifest(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         bytes: Bytes,
         media_type: Option<&str>,
     ) -> Result<PushedManifest> {
@@ -638,7 +643,7 @@ impl RegistryClient {
     /// The PUT itself, with an optional precondition; returns the digest and `OCI-Subject`.
     pub(crate) async fn put_manifest_if(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         bytes: Bytes,
         media_type: &str,
         precondition: Precondition<'_>,
@@ -703,7 +708,7 @@ impl RegistryClient {
     ///
     /// [`Error::Api`]: 404 when unknown, 400/405 when deletion is disabled or by tag refused;
     /// errors of the referrers tag update.
-    pub async fn delete_manifest(&self, reference: &Reference) -> Result<()> {
+    pub async fn delete_manifest(&self, reference: &ImageReference) -> Result<()> {
         // A referrer leaves its subject's referrers tag index too (a registry with a
         // referrers API does that itself; then the tag index, if any, is stale anyway).
         let entry = match self.fetch_manifest(reference, "pull").await {
@@ -718,7 +723,7 @@ impl RegistryClient {
         Ok(())
     }
 
-    pub(crate) async fn delete_manifest_only(&self, reference: &Reference) -> Result<()> {
+    pub(crate) async fn delete_manifest_only(&self, reference: &ImageReference) -> Result<()> {
         let repo = reference.repository();
         let url = self.url(
             repo,

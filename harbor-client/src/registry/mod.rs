@@ -1,6 +1,6 @@
 //! The OCI distribution (registry v2) client.
 //!
-//! [`RegistryClient`] speaks to any registry named in a [`Reference`] or [`Repository`]:
+//! [`RegistryClient`] speaks to any registry named in a [`ImageReference`] or [`Repository`]:
 //!
 //! | area | methods |
 //! | --- | --- |
@@ -47,10 +47,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> harbor_client::Result<()> {
-//! use harbor_client::registry::{ImageOptions, Reference, RegistryClient};
+//! use harbor_client::registry::{ImageOptions, ImageReference, RegistryClient};
 //! let client = RegistryClient::builder().build()?;
-//! let src: Reference = "harbor.example/library/app:1.0".parse()?;
-//! let dst: Reference = "mirror.example/library/app:1.0".parse()?;
+//! let src: ImageReference = "harbor.example/library/app:1.0".parse()?;
+//! let dst: ImageReference = "mirror.example/library/app:1.0".parse()?;
 //! // Every platform, the signature tags and every referrer, recursively.
 //! client.copy_image(&src, &dst, &ImageOptions::default()).await?;
 //! // The image alone.
@@ -74,14 +74,11 @@ mod blob;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
-#[cfg(feature = "events")]
-mod events;
 mod image;
 mod layout;
 mod listing;
 mod locations;
 mod manifest;
-mod reference;
 mod referrers;
 mod upload;
 
@@ -101,8 +98,12 @@ pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
     PushedManifest,
 };
-pub use reference::{
-    DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, Reference, Repository, RepositoryName, Tag,
+// The names of the registry API, shared with the rest of the SDK (defined in `harbor-types`).
+// `Reference` (a tag or a digest) is deliberately not re-exported here: until this release
+// `registry::Reference` was the whole image reference, now `ImageReference`, and a silent
+// change of meaning under the old name would still compile.
+pub use harbor_types::{
+    DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, ImageReference, Repository, RepositoryName, Tag,
 };
 
 pub use referrers::{Referrers, referrers_tag};
@@ -117,9 +118,9 @@ use crate::transport::{Keychain, Registries, Request, Transport, TransportBuilde
 ///
 /// ```no_run
 /// # async fn demo() -> harbor_client::Result<()> {
-/// use harbor_client::registry::{Reference, RegistryClient};
+/// use harbor_client::registry::{ImageReference, RegistryClient};
 /// let client = RegistryClient::builder().build()?;
-/// let image: Reference = "harbor.example/library/nginx:1.27".parse()?;
+/// let image: ImageReference = "harbor.example/library/nginx:1.27".parse()?;
 /// let manifest = client.get_manifest(&image).await?;
 /// println!("{} {}", manifest.digest, manifest.media_type);
 /// # Ok(()) }
@@ -364,7 +365,7 @@ impl RegistryClient {
         if origin.registry.eq_ignore_ascii_case(repo.registry()) && origin.name == name {
             return Ok(repo.clone());
         }
-        Repository::new(&origin.registry, origin.name.parse()?)
+        Ok(Repository::new(&origin.registry, origin.name.parse()?)?)
     }
 
     /// The scope string for `actions` on a repository (its name where it really is).
@@ -464,12 +465,12 @@ mod tests {
     #[test]
     fn urls_use_the_right_scheme_and_hub_host() {
         let c = RegistryClient::builder().build().unwrap();
-        let r: Reference = "127.0.0.1:5000/a/b:t".parse().unwrap();
+        let r: ImageReference = "127.0.0.1:5000/a/b:t".parse().unwrap();
         assert_eq!(
             c.url(r.repository(), "tags/list").unwrap().as_str(),
             "http://127.0.0.1:5000/v2/a/b/tags/list"
         );
-        let r: Reference = "alpine".parse().unwrap();
+        let r: ImageReference = "alpine".parse().unwrap();
         assert_eq!(
             c.url(r.repository(), "manifests/latest").unwrap().as_str(),
             "https://registry-1.docker.io/v2/library/alpine/manifests/latest"

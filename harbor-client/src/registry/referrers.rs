@@ -5,7 +5,7 @@ use http::header::{ACCEPT, HeaderValue};
 
 use super::listing::{next_link, read_capped};
 use super::manifest::{Descriptor, ImageIndex, MAX_MANIFEST, MediaType, Precondition, decode};
-use super::{Digest, Reference, RegistryClient, Repository, Tag};
+use super::{Digest, ImageReference, RegistryClient, Repository, Tag};
 use crate::error::{Error, Result};
 use crate::transport::Request;
 
@@ -28,7 +28,7 @@ pub struct Referrers {
 pub fn referrers_tag(subject: &Digest) -> Result<Tag> {
     let raw = format!("{}-{}", subject.algorithm(), subject.encoded());
     let cut: String = raw.chars().take(128).collect();
-    cut.parse()
+    Ok(Tag::new(cut)?)
 }
 
 /// How often a referrers tag update is tried again after losing a race with another writer.
@@ -118,7 +118,7 @@ impl RegistryClient {
         repo: &Repository,
         subject: &Digest,
     ) -> Result<Vec<Descriptor>> {
-        let reference = Reference::with_tag(repo.clone(), referrers_tag(subject)?);
+        let reference = ImageReference::with_tag(repo.clone(), referrers_tag(subject)?);
         match self.get_manifest(&reference).await {
             Ok(m) => {
                 let index: ImageIndex = decode("referrers tag index", &m.bytes)?;
@@ -189,7 +189,7 @@ impl RegistryClient {
         subject: &Digest,
         change: impl Fn(&mut Vec<Descriptor>) -> bool,
     ) -> Result<()> {
-        let reference = Reference::with_tag(repo.clone(), referrers_tag(subject)?);
+        let reference = ImageReference::with_tag(repo.clone(), referrers_tag(subject)?);
         for attempt in 0..TAG_SCHEMA_ATTEMPTS {
             if attempt > 0 {
                 let pause = 20 * u64::from(attempt) + fastrand::u64(..50);
@@ -210,7 +210,7 @@ impl RegistryClient {
             if index.manifests.is_empty()
                 && let Some(m) = &current
             {
-                let old = Reference::with_digest(repo.clone(), m.digest.clone());
+                let old = ImageReference::with_digest(repo.clone(), m.digest.clone());
                 if self.delete_manifest_only(&old).await.is_ok() {
                     continue;
                 }

@@ -27,6 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::Result;
+use crate::blocking_runtime::BlockingRuntime;
 
 mod generated;
 
@@ -35,7 +36,7 @@ mod generated;
 #[derive(Debug, Clone)]
 pub struct HarborClient {
     inner: crate::api::HarborClient,
-    rt: Arc<runtime::BlockingRuntime>,
+    rt: Arc<BlockingRuntime>,
 }
 
 impl HarborClient {
@@ -47,7 +48,7 @@ impl HarborClient {
     pub fn new(client: crate::api::HarborClient) -> Result<Self> {
         Ok(HarborClient {
             inner: client,
-            rt: runtime::BlockingRuntime::new("harbor_client::api::HarborClient")?,
+            rt: BlockingRuntime::new("harbor_client::api::HarborClient")?,
         })
     }
 
@@ -83,82 +84,6 @@ impl HarborClient {
     /// [`Error::Config`](crate::Error::Config) when called from inside an async runtime.
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
         self.rt.block_on(future)
-    }
-}
-
-/// The runtime behind the blocking clients ([`HarborClient`] here and
-/// `registry::blocking::RegistryClient`): built once per client, shared by its clones.
-pub(crate) mod runtime {
-    use std::future::Future;
-    use std::sync::Arc;
-
-    use crate::{Error, Result};
-
-    /// A current-thread tokio runtime (IO and timers on), as `reqwest::blocking` uses, with
-    /// the guard that refuses to block inside an async runtime.
-    ///
-    /// Several threads may call [`BlockingRuntime::block_on`] at once (tokio hands the
-    /// driver from one to the next). Dropping it never blocks, so the last clone may go away
-    /// anywhere, even inside an async runtime.
-    #[derive(Debug)]
-    pub(crate) struct BlockingRuntime {
-        rt: Option<tokio::runtime::Runtime>,
-        /// The async client to use instead, named in the inside-a-runtime error.
-        async_client: &'static str,
-    }
-
-    impl BlockingRuntime {
-        /// Builds the runtime; `async_client` is the path of the async client to name when
-        /// the blocking one is used inside an async runtime.
-        pub(crate) fn new(async_client: &'static str) -> Result<Arc<Self>> {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::Config {
-                    message: "the blocking client's runtime could not be created".into(),
-                    source: Some(Box::new(e)),
-                })?;
-            Ok(Arc::new(BlockingRuntime {
-                rt: Some(rt),
-                async_client,
-            }))
-        }
-
-        /// Runs `future` to completion on this runtime.
-        ///
-        /// Fails with [`Error::Config`] instead of blocking (which would stall the caller's
-        /// executor, or make tokio panic) when the calling thread is inside any tokio
-        /// runtime, including this one (e.g. from a progress callback).
-        pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
-            if tokio::runtime::Handle::try_current().is_ok() {
-                return Err(Error::Config {
-                    message: format!(
-                        "a blocking client cannot be used inside an async runtime (it would \
-                         block the executor); use {} there, or call the blocking client from \
-                         a thread outside the runtime",
-                        self.async_client
-                    ),
-                    source: None,
-                });
-            }
-            match &self.rt {
-                Some(rt) => Ok(rt.block_on(future)),
-                None => Err(Error::Config {
-                    message: "the blocking client's runtime is shut down".into(),
-                    source: None,
-                }),
-            }
-        }
-    }
-
-    impl Drop for BlockingRuntime {
-        fn drop(&mut self) {
-            // A plain drop waits for the runtime's tasks and panics inside an async context;
-            // there is nothing left to wait for once the last client is gone.
-            if let Some(rt) = self.rt.take() {
-                rt.shutdown_background();
-            }
-        }
     }
 }
 

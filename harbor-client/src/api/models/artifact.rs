@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::api::Secret;
+use harbor_types::Severity;
 
 /// An artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -79,7 +80,7 @@ pub struct Artifact {
     pub scan_overview: Option<ScanOverview>,
     /// The overview of the generating SBOM progress
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sbom_overview: Option<SBOMOverview>,
+    pub sbom_overview: Option<SbomOverview<'static>>,
     /// The accessories of the artifact (each an [`Accessory`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accessories: Option<Vec<Accessory>>,
@@ -243,98 +244,8 @@ pub struct Label {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-/// A scanner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[non_exhaustive]
-pub struct Scanner {
-    /// Name of the scanner
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Name of the scanner provider
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<String>,
-    /// Version of the scanner adapter
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
 /// The scan overview attached in the metadata of tag
-pub type ScanOverview = BTreeMap<String, NativeReportSummary>;
-
-/// The generate SBOM overview information
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[non_exhaustive]
-pub struct SBOMOverview {
-    /// The start time of the generating sbom report task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<DateTime<Utc>>,
-    /// The end time of the generating sbom report task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_time: Option<DateTime<Utc>>,
-    /// The status of the generating SBOM task
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scan_status: Option<JobStatus>,
-    /// The digest of the generated SBOM accessory
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sbom_digest: Option<String>,
-    /// id of the native scan report
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_id: Option<String>,
-    /// Time in seconds required to create the report
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<i64>,
-    /// The scanner of the SBOM overview (a [`Scanner`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scanner: Option<Scanner>,
-}
-
-/// The summary for the native report
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[non_exhaustive]
-pub struct NativeReportSummary {
-    /// id of the native scan report
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report_id: Option<String>,
-    /// The status of the report generating process
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scan_status: Option<JobStatus>,
-    /// The overall severity
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
-    /// The seconds spent for generating the report
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<i64>,
-    /// The summary of the native report summary (a [`VulnerabilitySummary`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<VulnerabilitySummary>,
-    /// The start time of the scan process that generating report
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<DateTime<Utc>>,
-    /// The end time of the scan process that generating report
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_time: Option<DateTime<Utc>>,
-    /// The complete percent of the scanning which value is between 0 and 100
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub complete_percent: Option<i64>,
-    /// The scanner of the native report summary (a [`Scanner`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scanner: Option<Scanner>,
-}
-
-/// VulnerabilitySummary contains the total number of the foun d vulnerabilities number and numbers of each severity level.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[non_exhaustive]
-pub struct VulnerabilitySummary {
-    /// The total number of the found vulnerabilities
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
-    /// The number of the fixable vulnerabilities
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fixable: Option<i64>,
-    /// Numbers of the vulnerabilities with different severity
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<BTreeMap<String, i64>>,
-}
+pub type ScanOverview = BTreeMap<String, NativeReportSummary<'static>>;
 
 /// The accessory of the artifact
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::api::Secret;
+use harbor_types::Severity;
 
 /// Internal configurations response: a map keyed by name.
 pub type InternalConfigurationsResponse = BTreeMap<String, InternalConfigurationValue>;

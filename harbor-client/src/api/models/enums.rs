@@ -162,8 +162,9 @@ closed_set! {
 closed_set! {
     /// The type of event a webhook policy sends (Harbor 2.x names).
     ///
-    /// The same events arrive at a receiver as `harbor_events::EventKind`; this type is the
-    /// API's side of them and will convert to the shared vocabulary type.
+    /// The same events arrive at a receiver as [`harbor_types::EventKind`] (also
+    /// `harbor_events::EventKind`): `From` converts either way, a value neither knows kept as
+    /// text, so a policy and the events it sends are compared in one vocabulary.
     ///
     /// Values from goharbor/harbor: src/controller/event/topic.go (`Topic*`), src/pkg/notification/notification.go (supported set); chart events at tag v2.7.0.
     pub enum WebhookEventType {

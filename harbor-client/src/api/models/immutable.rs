@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::api::Secret;
+use harbor_types::Severity;
 
 /// An immutable rule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

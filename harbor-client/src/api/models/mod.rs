@@ -5,6 +5,11 @@
 //! Every field is optional unless Harbor requires it in requests: real Harbor omits
 //! fields the spec lists, and newer versions add fields (unknown ones are ignored).
 
+pub use harbor_types::report::NativeReportSummary;
+pub use harbor_types::report::SbomOverview;
+pub use harbor_types::report::Scanner;
+pub use harbor_types::report::VulnerabilitySummary;
+
 mod artifact;
 pub use artifact::*;
 mod audit;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::api::Secret;
+use harbor_types::Severity;
 
 /// Stats provides the overall progress of the scan all process.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -160,7 +161,7 @@ pub struct DangerousCVE {
     pub cve_id: Option<String>,
     /// the severity of the CVE
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     /// the cvss score v3
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cvss_score_v3: Option<f64>,
@@ -220,7 +221,7 @@ pub struct VulnerabilityItem {
     pub cve_id: Option<String>,
     /// the severity of the vulnerability
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub severity: Option<String>,
+    pub severity: Option<Severity>,
     /// the status of the vulnerability, example "fixed", "won't fix"
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::api::Secret;
+use harbor_types::Severity;
 
 /// A scanner registration request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,9 +125,9 @@ pub struct ScannerCapability {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[non_exhaustive]
 pub struct ScannerAdapterMetadata {
-    /// The scanner of the scanner adapter metadata (a [`Scanner`]).
+    /// The scanner of the scanner adapter metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scanner: Option<Scanner>,
+    pub scanner: Option<Scanner<'static>>,
     /// The capabilities of the scanner adapter metadata (each a [`ScannerCapability`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Vec<ScannerCapability>>,

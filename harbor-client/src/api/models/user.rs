@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 use crate::api::Secret;
+use harbor_types::Severity;
 
 /// A user group search item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

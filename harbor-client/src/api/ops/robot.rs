@@ -13,7 +13,7 @@ use http::Method;
 use crate::api::client::{ApiRequest, Created, HarborClient};
 use crate::api::location::ArtifactLocation;
 use crate::api::models::*;
-use crate::api::names::{ProjectRef, Reference, RepositoryName, encode_segment};
+use crate::api::names::{PathSegment, ProjectRef, Reference, RepositoryName, encode_segment};
 use crate::api::page::{Page, paginate};
 use crate::api::query::Query;
 use crate::api::{HarborVersion, VersionCheck};

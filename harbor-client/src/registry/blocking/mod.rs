@@ -28,10 +28,10 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 
 use super::{
-    CatalogPage, Descriptor, Digest, ImageOptions, PulledManifest, PushedManifest, Reference,
+    CatalogPage, Descriptor, Digest, ImageOptions, PulledManifest, PushedManifest, ImageReference,
     Referrers, Repository, TagPage,
 };
-use crate::api::blocking::runtime::BlockingRuntime;
+use crate::blocking_runtime::BlockingRuntime;
 use crate::error::{Error, Result};
 
 mod reader;
@@ -47,12 +47,12 @@ const READ_CHUNK: usize = 256 * 1024;
 /// connection pool and the token cache, and may be used from several threads at once.
 ///
 /// ```no_run
-/// use harbor_client::registry::{ImageOptions, Reference, RegistryClient as AsyncClient};
+/// use harbor_client::registry::{ImageOptions, ImageReference, RegistryClient as AsyncClient};
 /// use harbor_client::registry::blocking::RegistryClient;
 ///
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = RegistryClient::new(AsyncClient::builder().build()?)?;
-/// let image: Reference = "harbor.example/library/nginx:1.27".parse()?;
+/// let image: ImageReference = "harbor.example/library/nginx:1.27".parse()?;
 /// for tag in client.tags_iter(image.repository(), Some(100)) {
 ///     println!("{}", tag?);
 /// }
@@ -97,7 +97,7 @@ impl RegistryClient {
     ///
     /// ```no_run
     /// # fn f(client: harbor_client::registry::blocking::RegistryClient,
-    /// #      image: harbor_client::registry::Reference) -> harbor_client::Result<()> {
+    /// #      image: harbor_client::registry::ImageReference) -> harbor_client::Result<()> {
     /// let async_client = client.as_async();
     /// let (a, b) = client.block_on(async {
     ///     futures_util::join!(async_client.head_manifest(&image), async_client.ping("harbor.example"))
@@ -194,7 +194,7 @@ impl RegistryClient {
     /// # Errors
     ///
     /// As the async method, plus [`Error::Config`] inside an async runtime.
-    pub fn get_manifest(&self, reference: &Reference) -> Result<PulledManifest> {
+    pub fn get_manifest(&self, reference: &ImageReference) -> Result<PulledManifest> {
         self.rt.block_on(self.inner.get_manifest(reference))?
     }
 
@@ -203,7 +203,7 @@ impl RegistryClient {
     /// # Errors
     ///
     /// As the async method, plus [`Error::Config`] inside an async runtime.
-    pub fn head_manifest(&self, reference: &Reference) -> Result<Descriptor> {
+    pub fn head_manifest(&self, reference: &ImageReference) -> Result<Descriptor> {
         self.rt.block_on(self.inner.head_manifest(reference))?
     }
 
@@ -214,7 +214,7 @@ impl RegistryClient {
     /// As the async method, plus [`Error::Config`] inside an async runtime.
     pub fn put_manifest(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         bytes: Bytes,
         media_type: Option<&str>,
     ) -> Result<PushedManifest> {
@@ -227,7 +227,7 @@ impl RegistryClient {
     /// # Errors
     ///
     /// As the async method, plus [`Error::Config`] inside an async runtime.
-    pub fn delete_manifest(&self, reference: &Reference) -> Result<()> {
+    pub fn delete_manifest(&self, reference: &ImageReference) -> Result<()> {
         self.rt.block_on(self.inner.delete_manifest(reference))?
     }
 
@@ -501,7 +501,7 @@ impl RegistryClient {
     /// As the async method, plus [`Error::Config`] inside an async runtime.
     pub fn pull_image(
         &self,
-        reference: &Reference,
+        reference: &ImageReference,
         dir: &Path,
         options: &ImageOptions,
     ) -> Result<Descriptor> {
@@ -519,7 +519,7 @@ impl RegistryClient {
     pub fn push_image(
         &self,
         dir: &Path,
-        reference: &Reference,
+        reference: &ImageReference,
         options: &ImageOptions,
     ) -> Result<Digest> {
         self.rt
@@ -536,8 +536,8 @@ impl RegistryClient {
     /// As the async method, plus [`Error::Config`] inside an async runtime.
     pub fn copy_image(
         &self,
-        src: &Reference,
-        dst: &Reference,
+        src: &ImageReference,
+        dst: &ImageReference,
         options: &ImageOptions,
     ) -> Result<Digest> {
         self.rt.block_on(self.inner.copy_image(src, dst, options))?

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
-use crate::api::blocking::runtime::BlockingRuntime;
+use crate::blocking_runtime::BlockingRuntime;
 use crate::error::{Error, Result};
 use crate::registry::BlobStream;
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use url::Url;
 
-use crate::api::blocking::runtime::BlockingRuntime;
+use crate::blocking_runtime::BlockingRuntime;
 use crate::error::Result;
 use crate::registry::{Digest, Repository};
 

@@ -1,9 +1,18 @@
-//! [`EventKind`] (what happened) and [`Format`] (which wire format it came in).
+//! Webhook vocabulary: [`EventKind`] (what happened) and [`Format`] (which wire format a
+//! payload came in), with the event type names of every Harbor version written once, in one
+//! table.
 
 use std::borrow::Cow;
 use std::fmt;
 
-/// The wire formats this crate decodes and encodes.
+/// `Content-Type` of Harbor's Default and 1.x payloads.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// `Content-Type` of Harbor's CloudEvents payloads.
+pub const CONTENT_TYPE_CLOUDEVENTS: &str = "application/cloudevents+json";
+/// `Content-Type` of the registry's notification envelope.
+pub const CONTENT_TYPE_DISTRIBUTION: &str = "application/vnd.docker.distribution.events.v1+json";
+
+/// The wire formats of webhook payloads (Harbor's, and the registry's own notifications).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Format {
@@ -34,9 +43,9 @@ impl Format {
     /// The `Content-Type` a sender uses for this format.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::CloudEvents => crate::decode::CONTENT_TYPE_CLOUDEVENTS,
-            Format::Distribution => crate::decode::CONTENT_TYPE_DISTRIBUTION,
-            Format::V1 | Format::V1Documented | Format::V2 => crate::decode::CONTENT_TYPE_JSON,
+            Format::CloudEvents => CONTENT_TYPE_CLOUDEVENTS,
+            Format::Distribution => CONTENT_TYPE_DISTRIBUTION,
+            Format::V1 | Format::V1Documented | Format::V2 => CONTENT_TYPE_JSON,
         }
     }
 
@@ -219,8 +228,9 @@ impl<'a> EventKind<'a> {
         self.known_name(format)
     }
 
-    /// The type text of a known kind in `format`.
-    pub(crate) fn known_name(&self, format: Format) -> Option<&'static str> {
+    /// The type text of a known kind in `format`, as a `'static` string: `None` for
+    /// [`EventKind::Unknown`] and when `format` cannot express the kind.
+    pub fn known_name(&self, format: Format) -> Option<&'static str> {
         if format == Format::Distribution {
             return match self {
                 EventKind::PushArtifact | EventKind::BlobPush => Some("push"),
@@ -298,7 +308,7 @@ impl<'a> EventKind<'a> {
     }
 }
 
-impl crate::owned::IntoOwned for EventKind<'_> {
+impl crate::wire::IntoOwned for EventKind<'_> {
     type Owned = EventKind<'static>;
     fn into_owned(self) -> Self::Owned {
         EventKind::into_owned(self)
@@ -311,9 +321,11 @@ impl fmt::Display for EventKind<'_> {
     }
 }
 
-/// Whether `text` is one of the 1.x camelCase type strings.
-pub(crate) fn is_v1_type(text: &str) -> bool {
-    crate::v1::EVENT_TYPES.contains(&text)
+/// Whether `text` is one of the type names of Harbor 1.9 / 1.10 (`pushImage`, ...,
+/// `projectQuota`, `testEndpoint`): the test that tells a 1.x payload from a 2.x one.
+#[inline]
+pub fn is_v1_type(text: &str) -> bool {
+    NAMES.iter().any(|(_, v1, ..)| *v1 == Some(text))
 }
 
 #[cfg(test)]
@@ -339,5 +351,32 @@ mod tests {
             EventKind::Unknown("NEW_THING".into())
         );
         assert_eq!(EventKind::Unknown("X".into()).name(Format::V2), Some("X"));
+    }
+
+    #[test]
+    fn v1_types_are_the_v1_column_of_the_table() {
+        for name in [
+            "pushImage",
+            "pullImage",
+            "deleteImage",
+            "uploadChart",
+            "downloadChart",
+            "deleteChart",
+            "scanningCompleted",
+            "scanningFailed",
+            "projectQuota",
+            "testEndpoint",
+        ] {
+            assert!(is_v1_type(name), "{name}");
+        }
+        for name in [
+            "PUSH_ARTIFACT",
+            "harbor.artifact.pushed",
+            "push",
+            "",
+            "pushimage",
+        ] {
+            assert!(!is_v1_type(name), "{name}");
+        }
     }
 }
