@@ -37,6 +37,29 @@
 //! spec lists, and versions differ), unknown fields are ignored, and every struct is
 //! `#[non_exhaustive]`: build one with `Default::default()` and set fields.
 //!
+//! # Request bodies
+//!
+//! The request models people create most have constructors and consuming setters, so a
+//! body is one typed expression ([`bodies`] lists them): [`models::ProjectReq::new`],
+//! [`models::RobotCreate::project`] with [`models::RobotPermission`],
+//! [`models::WebhookPolicy::new`], [`models::ReplicationPolicy::pull`],
+//! [`models::RetentionPolicy::for_project`], [`models::ImmutableRule::new`] and the
+//! setters of [`models::ScannerRegistrationReq`].
+//!
+//! # Errors
+//!
+//! Harbor's error codes are typed ([`ErrorCode`](crate::ErrorCode): `CONFLICT`,
+//! `PRECONDITION`, `BAD_REQUEST`, `UNPROCESSABLE_ENTITY`, `FORBIDDEN`, `NOT_FOUND`,
+//! `TOO_MANY_REQUEST`, ...; others kept as text). Ask the error rather than matching:
+//! [`Error::is_conflict`](crate::Error::is_conflict) ("exists already" in a
+//! create-if-absent script), [`Error::is_not_found`](crate::Error::is_not_found),
+//! [`Error::is_forbidden`](crate::Error::is_forbidden),
+//! [`Error::is_precondition_failed`](crate::Error::is_precondition_failed) (still in use),
+//! [`Error::is_bad_request`](crate::Error::is_bad_request),
+//! [`Error::is_rate_limited`](crate::Error::is_rate_limited). A failed call names the
+//! resource it addressed ([`Error::resource`](crate::Error::resource)), and a 404 says so:
+//! `` GET …/projects/team: 404 Not Found: NOT_FOUND (…) - project `team` not found ``.
+//!
 //! # Harbor quirks handled
 //!
 //! - **Repository names are URL-encoded twice** in paths (`team/app` →
@@ -102,6 +125,7 @@ mod additions;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+pub mod bodies;
 mod client;
 pub(crate) mod closed_set;
 mod location;
@@ -111,6 +135,7 @@ mod operations;
 mod ops;
 mod page;
 mod query;
+mod resource;
 mod secret;
 pub mod v1;
 mod version;
