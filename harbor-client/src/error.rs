@@ -134,6 +134,19 @@ pub enum Error {
         message: String,
     },
 
+    /// A job (scan, replication, GC, retention run, CVE export) had not ended when the wait's
+    /// deadline passed. The job goes on in Harbor; wait longer
+    /// ([`WaitPolicy::deadline`](crate::api::WaitPolicy::deadline)) or look at it there.
+    #[error("gave up waiting for {what} after {waited:?}: its status is still {last_status}")]
+    WaitTimedOut {
+        /// The job waited for (`"replication execution 42"`).
+        what: String,
+        /// How long the wait took.
+        waited: std::time::Duration,
+        /// The last status read.
+        last_status: String,
+    },
+
     /// The operation is newer than the Harbor server, which reports its version in
     /// `GET /systeminfo`; nothing was sent. Upgrade Harbor, or use an operation the server
     /// has; if the reported version is wrong, set
@@ -289,9 +302,11 @@ impl Error {
         }
     }
 
-    /// Whether the request timed out.
+    /// Whether the request timed out, or a wait for a job passed its deadline
+    /// ([`Error::WaitTimedOut`]).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Transport { source, .. } if source.is_timeout())
+            || matches!(self, Error::WaitTimedOut { .. })
     }
 
     /// The `X-Request-Id` the server sent with an error answer.

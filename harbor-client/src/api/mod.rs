@@ -46,6 +46,17 @@
 //! [`models::RetentionPolicy::for_project`], [`models::ImmutableRule::new`] and the
 //! setters of [`models::ScannerRegistrationReq`].
 //!
+//! # Waiting for jobs
+//!
+//! [`HarborClient::scan_artifact_and_wait`], [`HarborClient::start_replication_and_wait`],
+//! [`HarborClient::run_gc_and_wait`], [`HarborClient::run_retention_and_wait`] and
+//! [`HarborClient::export_scan_data_and_wait`] start a job and poll it with backoff until
+//! its status is final, under a [`WaitPolicy`] (interval and deadline); the answer is the
+//! final typed status, a failed job included, or
+//! [`Error::WaitTimedOut`](crate::Error::WaitTimedOut) with the last status. The decisions
+//! are pure functions: [`WaitPolicy::decide`], `JobStatus::is_final`,
+//! `ReplicationStatus::is_final`.
+//!
 //! # Errors
 //!
 //! Harbor's error codes are typed ([`ErrorCode`](crate::ErrorCode): `CONFLICT`,
@@ -140,6 +151,7 @@ mod secret;
 pub mod v1;
 mod version;
 mod vulnerability;
+mod wait;
 
 pub use additions::BuildHistoryEntry;
 pub use client::{
@@ -159,6 +171,7 @@ pub use vulnerability::{
     MIME_GENERIC_V1_1, MIME_NATIVE_V1_0, ReportedVulnerability, Severity, VulnerabilityReport,
     VulnerabilityReports,
 };
+pub use wait::{ScanOutcome, WaitPolicy, WaitStep};
 
 /// One row of [`OPERATIONS`]: an operation of Harbor's spec and the method that calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
