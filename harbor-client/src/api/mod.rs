@@ -57,6 +57,13 @@
 //! are pure functions: [`WaitPolicy::decide`], `JobStatus::is_final`,
 //! `ReplicationStatus::is_final`.
 //!
+//! # Fan-out
+//!
+//! [`HarborClient::artifacts_of_project_stream`] and
+//! [`HarborClient::artifacts_of_system_stream`] stream every artifact of every repository
+//! ([`RepositoryArtifact`]), listing at most [`FanOut::concurrency`] repositories at once
+//! (memory stays bounded by that many pages), optionally with each artifact's scan overview.
+//!
 //! # Errors
 //!
 //! Harbor's error codes are typed ([`ErrorCode`](crate::ErrorCode): `CONFLICT`,
@@ -139,6 +146,7 @@ pub mod blocking;
 pub mod bodies;
 mod client;
 pub(crate) mod closed_set;
+mod fanout;
 mod location;
 pub mod models;
 mod names;
@@ -157,6 +165,7 @@ pub use additions::BuildHistoryEntry;
 pub use client::{
     Created, HarborClient, HarborClientBuilder, MAX_RESPONSE_BYTES, RawRequest, Response,
 };
+pub use fanout::{FanOut, RepositoryArtifact};
 pub use location::ArtifactLocation;
 pub use names::{ProjectRef, Reference, RepositoryName, encode_segment};
 pub use operations::OPERATIONS;
