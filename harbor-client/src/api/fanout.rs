@@ -114,7 +114,7 @@ impl HarborClient {
         fan_out: FanOut,
     ) -> BoxStream<'static, Result<RepositoryArtifact>> {
         let repositories =
-            self.list_all_repositories_of_system_stream(&ListAllRepositoriesParams::default());
+            self.list_repositories_of_system_stream(&ListAllRepositoriesParams::default());
         self.fan_out(repositories, fan_out)
     }
 
