@@ -126,6 +126,9 @@
 //! job statuses, ...) are closed sets such as [`models::WebhookEventType`]:
 //! `#[non_exhaustive]` enums whose `Other(String)` keeps a value a newer Harbor sends.
 //!
+//! Robot accounts v1 (`/projects/{p}/robots`, Harbor 2.2 to 2.12, gone from later specs)
+//! have hand-written methods: [`HarborClient::create_project_robot_v1`] and its siblings.
+//!
 //! # Harbor 1.x
 //!
 //! [`v1::HarborV1Client`] covers projects, repositories, tags, labels, scans and webhook
@@ -155,6 +158,7 @@ mod ops;
 mod page;
 mod query;
 mod resource;
+mod robot_v1;
 mod secret;
 pub mod v1;
 mod version;

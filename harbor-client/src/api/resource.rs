@@ -7,19 +7,31 @@
 
 use super::OPERATIONS;
 
+/// Paths of hand-written methods that the spec no longer lists (robot accounts v1).
+const HAND_WRITTEN: &[(&str, &str)] = &[
+    ("GET", "/projects/{project_name_or_id}/robots"),
+    ("POST", "/projects/{project_name_or_id}/robots"),
+    ("GET", "/projects/{project_name_or_id}/robots/{robot_id}"),
+    ("PUT", "/projects/{project_name_or_id}/robots/{robot_id}"),
+    ("DELETE", "/projects/{project_name_or_id}/robots/{robot_id}"),
+];
+
 /// The resource a request addressed, such as `` project `team` `` or
 /// `` artifact `team/app@sha256:…` ``; `None` when the path matches no operation or has no
 /// path parameter.
 pub(crate) fn addressed_resource(method: &str, path: &str) -> Option<String> {
     let path = path.split(['?', '#']).next().unwrap_or(path);
     let sent: Vec<&str> = segments(path).collect();
-    let op = OPERATIONS.iter().find(|op| {
-        op.method.eq_ignore_ascii_case(method) && template_matches(segments(op.path), &sent)
-    })?;
+    let template = OPERATIONS
+        .iter()
+        .map(|op| (op.method, op.path))
+        .chain(HAND_WRITTEN.iter().copied())
+        .find(|(m, path)| m.eq_ignore_ascii_case(method) && template_matches(segments(path), &sent))
+        .map(|(_, path)| path)?;
     let mut found: Vec<(String, String)> = Vec::new();
     // The literal segments since the last parameter (`replication`, `policies`).
     let mut literals: Vec<&str> = Vec::new();
-    for (template, value) in segments(op.path).zip(sent.iter().copied()) {
+    for (template, value) in segments(template).zip(sent.iter().copied()) {
         let Some(param) = template.strip_prefix('{').and_then(|t| t.strip_suffix('}')) else {
             literals.push(template);
             continue;

@@ -11,8 +11,8 @@ use super::HarborClient;
 use super::runtime::BlockingRuntime;
 use crate::Result;
 use crate::api::models::{
-    GCHistory, ReplicationExecution, RetentionExecution, ScanDataExportExecution,
-    ScanDataExportRequest,
+    GCHistory, ReplicationExecution, RetentionExecution, Robot, RobotCreateV1, RobotCreated,
+    ScanDataExportExecution, ScanDataExportRequest,
 };
 use crate::api::{
     BuildHistoryEntry, FanOut, Reference, RepositoryArtifact, RepositoryName, ScanOutcome,
@@ -232,3 +232,91 @@ impl Iterator for ArtifactIter {
 }
 
 impl std::iter::FusedIterator for ArtifactIter {}
+
+impl HarborClient {
+    /// One page of a project's v1 robot accounts: see
+    /// [`crate::api::HarborClient::list_project_robots_v1`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method, and [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn list_project_robots_v1(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+        page: i64,
+        page_size: i64,
+    ) -> Result<crate::api::Page<Robot>> {
+        self.block_on(self.inner.list_project_robots_v1(project, page, page_size))?
+    }
+
+    /// Every v1 robot account of a project: see
+    /// [`crate::api::HarborClient::list_project_robots_v1_stream`].
+    ///
+    /// # Errors
+    ///
+    /// The first page that fails.
+    pub fn list_project_robots_v1_all(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+    ) -> Result<Vec<Robot>> {
+        use futures_util::TryStreamExt as _;
+        self.block_on(
+            self.inner
+                .list_project_robots_v1_stream(project)
+                .try_collect(),
+        )?
+    }
+
+    /// Creates a v1 robot account: see [`crate::api::HarborClient::create_project_robot_v1`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method, and [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn create_project_robot_v1(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+        body: &RobotCreateV1,
+    ) -> Result<RobotCreated> {
+        self.block_on(self.inner.create_project_robot_v1(project, body))?
+    }
+
+    /// A v1 robot account: see [`crate::api::HarborClient::get_project_robot_v1`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method, and [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn get_project_robot_v1(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+        robot_id: i64,
+    ) -> Result<Robot> {
+        self.block_on(self.inner.get_project_robot_v1(project, robot_id))?
+    }
+
+    /// Updates a v1 robot account: see [`crate::api::HarborClient::update_project_robot_v1`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method, and [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn update_project_robot_v1(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+        robot_id: i64,
+        body: &Robot,
+    ) -> Result<()> {
+        self.block_on(self.inner.update_project_robot_v1(project, robot_id, body))?
+    }
+
+    /// Deletes a v1 robot account: see [`crate::api::HarborClient::delete_project_robot_v1`].
+    ///
+    /// # Errors
+    ///
+    /// As the async method, and [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn delete_project_robot_v1(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+        robot_id: i64,
+    ) -> Result<()> {
+        self.block_on(self.inner.delete_project_robot_v1(project, robot_id))?
+    }
+}
