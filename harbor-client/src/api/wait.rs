@@ -15,10 +15,7 @@ use crate::api::models::{
     RetentionExecution, ScanDataExportExecution, ScanDataExportRequest, ScanType, Schedule,
     ScheduleObj, ScheduleType, StartReplicationExecution, TriggerRetentionExecutionRequest,
 };
-use crate::api::{
-    GetArtifactParams, ListRetentionExecutionsParams, Reference, RepositoryName,
-    VulnerabilityReports,
-};
+use crate::api::{GetArtifactParams, ListRetentionExecutionsParams, Reference, RepositoryName};
 use crate::{Error, Result};
 
 /// How long and how often to poll a job: the first interval, growing by half each poll up
@@ -128,8 +125,9 @@ impl ReplicationStatus {
     }
 }
 
-/// The end of a scan: its final status, the summary Harbor keeps on the artifact, and the
-/// full report when the scan succeeded.
+/// The end of a scan: its final status and the summary Harbor keeps on the artifact
+/// (severity, counts, scanner); the full report is
+/// [`HarborClient::get_vulnerabilities`](crate::api::HarborClient::get_vulnerabilities).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ScanOutcome {
@@ -137,8 +135,6 @@ pub struct ScanOutcome {
     pub status: JobStatus,
     /// The scan overview entry of the artifact (severity, counts, scanner, times).
     pub summary: NativeReportSummary,
-    /// The vulnerability reports, read once the scan succeeded.
-    pub reports: Option<VulnerabilityReports>,
 }
 
 /// The final status of a scan overview: the status when every report has ended.
@@ -190,8 +186,9 @@ impl HarborClient {
         }
     }
 
-    /// Scans an artifact with the project's scanner and waits for the scan to end; on
-    /// success the vulnerability reports are read too.
+    /// Scans an artifact with the project's scanner and waits for the scan to end; the
+    /// answer has the summary (severity, counts), the full report is one
+    /// [`HarborClient::get_vulnerabilities`] away.
     ///
     /// A scan that ends in `Error` or `Stopped` is returned, not an error: look at
     /// [`ScanOutcome::status`].
@@ -245,19 +242,7 @@ impl HarborClient {
             .collect();
         let status = overview_status(&summaries).unwrap_or(JobStatus::Error);
         let summary = summaries.first().map(|s| (*s).clone()).unwrap_or_default();
-        let reports = if status == JobStatus::Success {
-            Some(
-                self.get_vulnerabilities(project_name, repository, reference)
-                    .await?,
-            )
-        } else {
-            None
-        };
-        Ok(ScanOutcome {
-            status,
-            summary,
-            reports,
-        })
+        Ok(ScanOutcome { status, summary })
     }
 
     /// Starts the replication policy `policy_id` and waits for the execution to end; the
