@@ -177,7 +177,10 @@ fn api_provision_project_runs_every_step_against_the_spec() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&secret_file).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let requests = prism.requests();
