@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use harbor_client::HarborClient;
 use harbor_client::api::models::{
-    NotifyType, WebhookEventType, WebhookPayloadFormat, WebhookPolicy, WebhookTargetObject,
+    WebhookEventType, WebhookPayloadFormat, WebhookPolicy, WebhookTargetObject,
 };
 use harbor_client::api::{ProjectRef, Secret};
 
@@ -136,19 +136,16 @@ async fn run(config: Config) -> harbor_client::Result<()> {
         }
     }
 
-    let mut target = WebhookTargetObject::default();
-    target.r#type = Some(NotifyType::Http);
-    target.address = Some(config.receiver.clone());
-    target.auth_header = config.auth_header.clone().map(Secret::from);
-    target.skip_cert_verify = Some(config.skip_cert_verify);
-    target.payload_format = Some(config.format.clone());
-
-    let mut policy = WebhookPolicy::default();
-    policy.name = Some(config.name.clone());
-    policy.description = Some("Created by the harbor-sdk api_configure_webhook example".into());
-    policy.targets = Some(vec![target]);
-    policy.event_types = Some(config.events.clone());
-    policy.enabled = Some(true);
+    let mut target = WebhookTargetObject::http(&config.receiver)
+        .skip_cert_verify(config.skip_cert_verify)
+        .payload_format(config.format.clone());
+    if let Some(header) = &config.auth_header {
+        target = target.auth_header(Secret::from(header.as_str()));
+    }
+    let policy = WebhookPolicy::new(&config.name)
+        .description("Created by the harbor-sdk api_configure_webhook example")
+        .target(target)
+        .events(config.events.iter().cloned());
 
     let created = client.create_webhook_policy(&project, &policy).await?;
     let id = created

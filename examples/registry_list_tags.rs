@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => return cli::usage_error(&e),
     };
-    let mut tags = std::pin::pin!(client.tags_stream(&repo, args.page_size));
+    let mut tags = std::pin::pin!(client.list_tags_stream(&repo, args.page_size));
     loop {
         match tags.try_next().await {
             Ok(Some(t)) => println!("{t}"),

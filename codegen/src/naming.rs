@@ -89,13 +89,11 @@ pub fn method_name(operation_id: &str, overrides: &crate::data::Overrides) -> St
         .unwrap_or_else(|| snake(operation_id))
 }
 
-/// The name of the blocking method that returns every page of a paged method: `list_x` →
-/// `list_all_x`, anything else → `x_all`.
+/// The name of the blocking method that returns every page of a paged method as a `Vec`:
+/// `list_x` → `list_x_all` (the crate's naming rule: no suffix one page, `_stream` every item
+/// as a stream, `_iter` as an iterator, `_all` collected).
 pub fn all_pages_name(method: &str) -> String {
-    match method.strip_prefix("list_") {
-        Some(rest) => format!("list_all_{rest}"),
-        None => format!("{method}_all"),
-    }
+    format!("{method}_all")
 }
 
 /// The name of the stream over every page of a paged method.
@@ -139,7 +137,7 @@ mod tests {
 
     #[test]
     fn paging_names_follow_one_rule() {
-        assert_eq!(all_pages_name("list_projects"), "list_all_projects");
+        assert_eq!(all_pages_name("list_projects"), "list_projects_all");
         assert_eq!(all_pages_name("search_users"), "search_users_all");
         assert_eq!(stream_name("list_projects"), "list_projects_stream");
     }

@@ -103,7 +103,7 @@ const ERRORS_DOC: &str = "    ///\n    /// # Errors\n    ///\n    /// Fails with
 const ONE_PAGE_DOC: &str =
     "    ///\n    /// Returns one page; see the `_stream` variant for all pages.\n";
 const ONE_PAGE_DOC_BLOCKING: &str =
-    "    ///\n    /// Returns one page; see the `list_all_*` variant for all pages.\n";
+    "    ///\n    /// Returns one page; see the `_all` variant for all pages.\n";
 
 /// The doc paragraph of an operation added after the baseline.
 fn since_doc(since: Version) -> String {

@@ -130,3 +130,70 @@ fn api_list_projects_reports_harbor_errors() {
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
     assert!(!text(&out.stderr).contains("panicked"));
 }
+
+#[harbor_testkit::needs("prism", spec)]
+#[test]
+fn api_provision_project_runs_every_step_against_the_spec() {
+    let Some(prism) = prism() else { return };
+    let dir = std::env::temp_dir().join(format!("provision-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("robot-secret");
+    let out = run(
+        env!("CARGO_BIN_EXE_api_provision_project"),
+        &[
+            "--api-root",
+            &prism.url,
+            "--project",
+            "team",
+            "--webhook",
+            "https://ci.example/hook",
+            "--scan",
+            "app:v1",
+            "--robot-secret-file",
+            secret_file.to_str().unwrap(),
+        ],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}\nstdout: {stdout}",
+        text(&out.stderr)
+    );
+    for step in [
+        "project:",
+        "robot:",
+        "webhook:",
+        "retention:",
+        "immutability:",
+        "scan of team/app:v1",
+    ] {
+        assert!(stdout.contains(step), "{step} in {stdout}");
+    }
+    // The secret went to a file only its owner reads (Prism's example secret is the word
+    // "string", as is the robot's name, so the output cannot be searched for it).
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(!secret.is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let requests = prism.requests();
+    for want in [
+        "POST /projects",
+        "POST /robots",
+        "POST /projects/team/webhook/policies",
+        "POST /retentions",
+        "POST /projects/team/immutabletagrules",
+        "POST /projects/team/repositories/app/artifacts/v1/scan",
+    ] {
+        assert!(requests.iter().any(|r| r == want), "{want} in {requests:?}");
+    }
+    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

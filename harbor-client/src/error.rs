@@ -134,6 +134,19 @@ pub enum Error {
         message: String,
     },
 
+    /// A job (scan, replication, GC, retention run, CVE export) had not ended when the wait's
+    /// deadline passed. The job goes on in Harbor; wait longer
+    /// ([`WaitPolicy::deadline`](crate::api::WaitPolicy::deadline)) or look at it there.
+    #[error("gave up waiting for {what} after {waited:?}: its status is still {last_status}")]
+    WaitTimedOut {
+        /// The job waited for (`"replication execution 42"`).
+        what: String,
+        /// How long the wait took.
+        waited: std::time::Duration,
+        /// The last status read.
+        last_status: String,
+    },
+
     /// The operation is newer than the Harbor server, which reports its version in
     /// `GET /systeminfo`; nothing was sent. Upgrade Harbor, or use an operation the server
     /// has; if the reported version is wrong, set
@@ -187,9 +200,96 @@ impl Error {
         }
     }
 
-    /// Whether the operation was forbidden (403, `DENIED`): the account lacks the permission.
+    /// Whether the operation was forbidden (403, `FORBIDDEN`, `DENIED`): the account lacks the
+    /// permission, or (for a pull) a project policy refused it.
     pub fn is_forbidden(&self) -> bool {
-        matches!(self, Error::Api(e) if e.status == StatusCode::FORBIDDEN)
+        self.api_is(
+            StatusCode::FORBIDDEN,
+            &[ErrorCode::Forbidden, ErrorCode::Denied],
+        )
+    }
+
+    /// Whether the resource already exists or conflicts with another (409, `CONFLICT`): in a
+    /// create-if-absent script, "it is there already".
+    ///
+    /// ```no_run
+    /// # async fn f(client: harbor_client::api::HarborClient) -> harbor_client::Result<()> {
+    /// use harbor_client::api::{CreateProjectParams, models::ProjectReq};
+    /// match client
+    ///     .create_project(&ProjectReq::new("team"), &CreateProjectParams::default())
+    ///     .await
+    /// {
+    ///     Ok(_) => println!("created"),
+    ///     Err(e) if e.is_conflict() => println!("exists already"),
+    ///     Err(e) => return Err(e),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn is_conflict(&self) -> bool {
+        self.api_is(StatusCode::CONFLICT, &[ErrorCode::Conflict])
+    }
+
+    /// Whether a precondition failed (412, `PRECONDITION`, `VIOLATE_FOREIGN_KEY_CONSTRAINT`):
+    /// typically the resource is still in use (a project with repositories, a registry a
+    /// replication policy uses).
+    pub fn is_precondition_failed(&self) -> bool {
+        self.api_is(
+            StatusCode::PRECONDITION_FAILED,
+            &[
+                ErrorCode::Precondition,
+                ErrorCode::ViolateForeignKeyConstraint,
+            ],
+        )
+    }
+
+    /// Whether the server rejected the request as invalid (400, `BAD_REQUEST`, or 422,
+    /// `UNPROCESSABLE_ENTITY`): fix the arguments; repeating it will not help.
+    pub fn is_bad_request(&self) -> bool {
+        self.api_is(StatusCode::BAD_REQUEST, &[ErrorCode::BadRequest])
+            || self.api_is(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &[ErrorCode::UnprocessableEntity],
+            )
+    }
+
+    /// Whether the server rate-limited the request (429, `TOO_MANY_REQUEST`,
+    /// `TOOMANYREQUESTS`); retry later.
+    pub fn is_rate_limited(&self) -> bool {
+        self.api_is(
+            StatusCode::TOO_MANY_REQUESTS,
+            &[ErrorCode::TooManyRequest, ErrorCode::TooManyRequests],
+        )
+    }
+
+    /// Whether the server failed (5xx, `INTERNAL_SERVER_ERROR`, `UNKNOWN`).
+    pub fn is_server_error(&self) -> bool {
+        match self {
+            Error::Api(e) => {
+                e.status.is_server_error()
+                    || e.has_code(&ErrorCode::InternalServerError)
+                    || e.has_code(&ErrorCode::Unknown)
+            }
+            _ => false,
+        }
+    }
+
+    /// The first code of the error envelope of an [`Error::Api`] error (Harbor sends one).
+    pub fn code(&self) -> Option<&ErrorCode> {
+        self.api()?.errors.first().map(|e| &e.code)
+    }
+
+    /// The API resource a failed Harbor API call addressed, named from the operation and its
+    /// path arguments (`` project `team` ``, `` artifact `team/app@sha256:…` ``); with a 404 it
+    /// is the resource that was not found (or a parent of it).
+    pub fn resource(&self) -> Option<&str> {
+        self.api()?.resource.as_deref()
+    }
+
+    fn api_is(&self, status: StatusCode, codes: &[ErrorCode]) -> bool {
+        match self {
+            Error::Api(e) => e.status == status || codes.iter().any(|c| e.has_code(c)),
+            _ => false,
+        }
     }
 
     /// Whether trying again later may succeed (408, 429, 5xx, timeouts, cut connections,
@@ -202,9 +302,11 @@ impl Error {
         }
     }
 
-    /// Whether the request timed out.
+    /// Whether the request timed out, or a wait for a job passed its deadline
+    /// ([`Error::WaitTimedOut`]).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Transport { source, .. } if source.is_timeout())
+            || matches!(self, Error::WaitTimedOut { .. })
     }
 
     /// How long the server asked to wait before trying again (`Retry-After`).
@@ -343,6 +445,9 @@ pub struct ApiError {
     pub retry_after: Option<std::time::Duration>,
     /// The request quota the server stated (`RateLimit-Limit`/`RateLimit-Remaining`).
     pub rate_limit: Option<crate::transport::RateLimit>,
+    /// For a Harbor API call, the resource it addressed, named from the operation and its
+    /// path arguments (`` project `team` ``); see [`Error::resource`].
+    pub resource: Option<String>,
 }
 
 impl ApiError {
@@ -390,6 +495,7 @@ impl ApiError {
             warnings,
             retry_after,
             rate_limit: crate::transport::RateLimit::from_headers(headers),
+            resource: None,
         }
     }
 
@@ -418,7 +524,12 @@ impl fmt::Display for ApiError {
         let hint = match self.status.as_u16() {
             401 => " - check the credentials",
             403 => " - the account lacks permission for this operation",
-            404 => " - check the repository and reference",
+            404 => match &self.resource {
+                Some(r) => return write!(f, " - {r} not found"),
+                None => " - check the repository and reference",
+            },
+            409 => " - it exists already or conflicts with another resource",
+            412 => " - a precondition failed (is it still in use?)",
             429 => " - rate limited, retry later",
             _ => "",
         };
@@ -466,97 +577,73 @@ pub struct ErrorEntry {
     pub detail: Option<serde_json::Value>,
 }
 
-/// An error code from the OCI distribution spec, distribution or Harbor.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorCode {
-    /// `BLOB_UNKNOWN`
-    BlobUnknown,
-    /// `BLOB_UPLOAD_INVALID`
-    BlobUploadInvalid,
-    /// `BLOB_UPLOAD_UNKNOWN`
-    BlobUploadUnknown,
-    /// `DIGEST_INVALID`
-    DigestInvalid,
-    /// `MANIFEST_BLOB_UNKNOWN`
-    ManifestBlobUnknown,
-    /// `MANIFEST_INVALID`
-    ManifestInvalid,
-    /// `MANIFEST_UNKNOWN`
-    ManifestUnknown,
-    /// `NAME_INVALID`
-    NameInvalid,
-    /// `NAME_UNKNOWN`
-    NameUnknown,
-    /// `SIZE_INVALID`
-    SizeInvalid,
-    /// `UNAUTHORIZED`
-    Unauthorized,
-    /// `DENIED`
-    Denied,
-    /// `UNSUPPORTED`
-    Unsupported,
-    /// `TOOMANYREQUESTS`
-    TooManyRequests,
-    /// `RANGE_INVALID` (distribution)
-    RangeInvalid,
-    /// `NOT_FOUND` (Harbor)
-    NotFound,
-    /// `FORBIDDEN` (Harbor)
-    Forbidden,
-    /// Any other code, kept as sent.
-    Other(String),
+/// Declares [`ErrorCode`] from one table (variant, wire text, doc): the enum, its wire text and
+/// its parsing follow from the same row.
+macro_rules! error_codes {
+    ($($variant:ident = $wire:literal, $doc:literal;)*) => {
+        /// An error code from the OCI distribution spec, distribution or Harbor.
+        ///
+        /// Harbor's own codes are the ones of its `src/lib/errors` package and of its API
+        /// middleware; a code no variant names is kept as [`ErrorCode::Other`]. Prefer the
+        /// predicates of [`Error`] ([`Error::is_conflict`], [`Error::is_not_found`], ...),
+        /// which also look at the status.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $(#[doc = concat!("`", $wire, "`: ", $doc)] $variant,)*
+            /// Any other code, kept as sent.
+            Other(String),
+        }
+
+        impl ErrorCode {
+            /// The code as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                    ErrorCode::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for ErrorCode {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($wire => ErrorCode::$variant,)*
+                    other => ErrorCode::Other(other.to_owned()),
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The code as it appears on the wire.
-    pub fn as_str(&self) -> &str {
-        match self {
-            ErrorCode::BlobUnknown => "BLOB_UNKNOWN",
-            ErrorCode::BlobUploadInvalid => "BLOB_UPLOAD_INVALID",
-            ErrorCode::BlobUploadUnknown => "BLOB_UPLOAD_UNKNOWN",
-            ErrorCode::DigestInvalid => "DIGEST_INVALID",
-            ErrorCode::ManifestBlobUnknown => "MANIFEST_BLOB_UNKNOWN",
-            ErrorCode::ManifestInvalid => "MANIFEST_INVALID",
-            ErrorCode::ManifestUnknown => "MANIFEST_UNKNOWN",
-            ErrorCode::NameInvalid => "NAME_INVALID",
-            ErrorCode::NameUnknown => "NAME_UNKNOWN",
-            ErrorCode::SizeInvalid => "SIZE_INVALID",
-            ErrorCode::Unauthorized => "UNAUTHORIZED",
-            ErrorCode::Denied => "DENIED",
-            ErrorCode::Unsupported => "UNSUPPORTED",
-            ErrorCode::TooManyRequests => "TOOMANYREQUESTS",
-            ErrorCode::RangeInvalid => "RANGE_INVALID",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::Forbidden => "FORBIDDEN",
-            ErrorCode::Other(s) => s,
-        }
-    }
-}
-
-impl From<&str> for ErrorCode {
-    fn from(s: &str) -> Self {
-        match s {
-            "BLOB_UNKNOWN" => ErrorCode::BlobUnknown,
-            "BLOB_UPLOAD_INVALID" => ErrorCode::BlobUploadInvalid,
-            "BLOB_UPLOAD_UNKNOWN" => ErrorCode::BlobUploadUnknown,
-            "DIGEST_INVALID" => ErrorCode::DigestInvalid,
-            "MANIFEST_BLOB_UNKNOWN" => ErrorCode::ManifestBlobUnknown,
-            "MANIFEST_INVALID" => ErrorCode::ManifestInvalid,
-            "MANIFEST_UNKNOWN" => ErrorCode::ManifestUnknown,
-            "NAME_INVALID" => ErrorCode::NameInvalid,
-            "NAME_UNKNOWN" => ErrorCode::NameUnknown,
-            "SIZE_INVALID" => ErrorCode::SizeInvalid,
-            "UNAUTHORIZED" => ErrorCode::Unauthorized,
-            "DENIED" => ErrorCode::Denied,
-            "UNSUPPORTED" => ErrorCode::Unsupported,
-            "TOOMANYREQUESTS" => ErrorCode::TooManyRequests,
-            "RANGE_INVALID" => ErrorCode::RangeInvalid,
-            "NOT_FOUND" => ErrorCode::NotFound,
-            "FORBIDDEN" => ErrorCode::Forbidden,
-            other => ErrorCode::Other(other.to_owned()),
-        }
-    }
+error_codes! {
+    BlobUnknown = "BLOB_UNKNOWN", "the blob does not exist (OCI).";
+    BlobUploadInvalid = "BLOB_UPLOAD_INVALID", "the upload is invalid (OCI).";
+    BlobUploadUnknown = "BLOB_UPLOAD_UNKNOWN", "the upload session does not exist (OCI).";
+    DigestInvalid = "DIGEST_INVALID", "the content does not match its digest (OCI, Harbor).";
+    ManifestBlobUnknown = "MANIFEST_BLOB_UNKNOWN", "a blob the manifest references is missing (OCI).";
+    ManifestInvalid = "MANIFEST_INVALID", "the manifest is invalid (OCI, Harbor).";
+    ManifestUnknown = "MANIFEST_UNKNOWN", "the manifest does not exist (OCI).";
+    NameInvalid = "NAME_INVALID", "the repository name is invalid (OCI).";
+    NameUnknown = "NAME_UNKNOWN", "the repository does not exist (OCI).";
+    SizeInvalid = "SIZE_INVALID", "the content does not match its size (OCI).";
+    Unauthorized = "UNAUTHORIZED", "authentication is required or failed (401; OCI, Harbor).";
+    Denied = "DENIED", "access was denied (OCI; Harbor's read-only, vulnerability and signature policies).";
+    Unsupported = "UNSUPPORTED", "the operation is not supported (OCI, Harbor).";
+    TooManyRequests = "TOOMANYREQUESTS", "rate limited (429, OCI).";
+    RangeInvalid = "RANGE_INVALID", "the upload range is invalid (distribution).";
+    NotFound = "NOT_FOUND", "the resource does not exist (404, Harbor).";
+    Forbidden = "FORBIDDEN", "the account lacks the permission (403, Harbor).";
+    Conflict = "CONFLICT", "the resource already exists or conflicts with another (409, Harbor).";
+    Precondition = "PRECONDITION", "a precondition failed, e.g. the resource is still in use (412, Harbor).";
+    ViolateForeignKeyConstraint = "VIOLATE_FOREIGN_KEY_CONSTRAINT", "other resources still refer to this one (412, Harbor).";
+    BadRequest = "BAD_REQUEST", "the request is invalid (400, Harbor).";
+    UnprocessableEntity = "UNPROCESSABLE_ENTITY", "the request does not match the API's schema (422, Harbor).";
+    TooManyRequest = "TOO_MANY_REQUEST", "rate limited (429, Harbor's spelling).";
+    MethodNotAllowed = "METHOD_NOT_ALLOWED", "the method is not allowed on the path (405, Harbor).";
+    InternalServerError = "INTERNAL_SERVER_ERROR", "the server failed (500, Harbor).";
+    Unknown = "UNKNOWN", "an unclassified server failure (500, Harbor's general code).";
+    ProjectPolicyViolation = "PROJECTPOLICYVIOLATION", "a project policy refused the request (Harbor).";
 }
 
 impl<'de> Deserialize<'de> for ErrorCode {

@@ -50,7 +50,7 @@ fn blocking_calls_and_pages() {
         .unwrap();
     assert_eq!((page.items.len(), page.total), (10, Some(130)));
     let all = client
-        .list_all_projects(&ListProjectsParams::default())
+        .list_projects_all(&ListProjectsParams::default())
         .unwrap();
     assert_eq!(all.len(), 130);
     assert_eq!(all[129].name.as_deref(), Some("p129"));

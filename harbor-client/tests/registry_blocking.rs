@@ -117,11 +117,11 @@ fn roundtrip(c: &RegistryClient, host: &str) {
     // Listing: a page, every page, lazily.
     let page = c.list_tags(&r, None, None).unwrap();
     assert_eq!(page.tags, ["v1", "v2"]);
-    assert_eq!(c.list_all_tags(&r, Some(1)).unwrap(), ["v1", "v2"]);
-    let lazy: Vec<String> = c.tags_iter(&r, None).map(Result::unwrap).collect();
+    assert_eq!(c.list_tags_all(&r, Some(1)).unwrap(), ["v1", "v2"]);
+    let lazy: Vec<String> = c.list_tags_iter(&r, None).map(Result::unwrap).collect();
     assert_eq!(lazy, ["v1", "v2"]);
     assert!(
-        c.list_all_catalog(host, Some(1))
+        c.list_catalog_all(host, Some(1))
             .unwrap()
             .contains(&"blocking/app".to_owned())
     );
@@ -506,7 +506,7 @@ async fn inside_an_async_runtime_every_call_is_a_config_error() {
         c.push_blob_stream(&r, std::io::empty()),
         Err(Error::Config { .. })
     ));
-    let mut tags = c.tags_iter(&r, None);
+    let mut tags = c.list_tags_iter(&r, None);
     assert!(matches!(tags.next(), Some(Err(Error::Config { .. }))));
     assert!(tags.next().is_none(), "the iterator ends after its error");
     // Dropping the last clone here must not panic either.

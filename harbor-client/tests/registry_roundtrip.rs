@@ -271,7 +271,11 @@ async fn tags_follow_link_pages_and_catalog_lists() {
     let repo = repo(&reg, "list/app");
     // distribution 2.8 ignores `n` on tags (paging came in 3.0); the stream gets them all
     // either way.
-    let mut all: Vec<String> = c.tags_stream(&repo, Some(3)).try_collect().await.unwrap();
+    let mut all: Vec<String> = c
+        .list_tags_stream(&repo, Some(3))
+        .try_collect()
+        .await
+        .unwrap();
     all.sort(); // 2.8 does not sort them either
     assert_eq!(all, want);
 
@@ -289,7 +293,7 @@ async fn tags_follow_link_pages_and_catalog_lists() {
         "a short page with more to come carries Link"
     );
     let cat: Vec<String> = c
-        .catalog_stream(&reg.host(), Some(1))
+        .list_catalog_stream(&reg.host(), Some(1))
         .try_collect()
         .await
         .unwrap();
@@ -380,7 +384,7 @@ async fn referrers_fall_back_to_the_tag_schema_on_distribution_2_8() {
         .await
         .unwrap();
     assert!(other.manifests.is_empty(), "filtered on the client");
-    let tags: Vec<String> = c.tags_stream(&repo, None).try_collect().await.unwrap();
+    let tags: Vec<String> = c.list_tags_stream(&repo, None).try_collect().await.unwrap();
     assert!(tags.contains(&referrers_tag(&subject.digest).unwrap().to_string()));
 
     // Delete by digest.

@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::api::names::ProjectRef;
 use crate::api::page::{Page, parse_next_link};
+use crate::api::resource::addressed_resource;
 use crate::api::version::{self, HarborVersion, VersionCheck};
 use crate::transport::{Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder};
 use crate::{Error, Result};
@@ -204,10 +205,11 @@ impl HarborClient {
         let resp = match self.inner.transport.execute_checked(r).await {
             Ok(resp) => resp,
             Err(mut e) => {
-                if let Error::Api(api) = &mut e
-                    && api.request_id.is_none()
-                {
-                    api.request_id = Some(request_id);
+                if let Error::Api(api) = &mut e {
+                    if api.request_id.is_none() {
+                        api.request_id = Some(request_id);
+                    }
+                    api.resource = addressed_resource(method.as_str(), &req.path);
                 }
                 return Err(e);
             }

@@ -37,6 +37,47 @@
 //! spec lists, and versions differ), unknown fields are ignored, and every struct is
 //! `#[non_exhaustive]`: build one with `Default::default()` and set fields.
 //!
+//! # Request bodies
+//!
+//! The request models people create most have constructors and consuming setters, so a
+//! body is one typed expression ([`bodies`] lists them): [`models::ProjectReq::new`],
+//! [`models::RobotCreate::project`] with [`models::RobotPermission`],
+//! [`models::WebhookPolicy::new`], [`models::ReplicationPolicy::pull`],
+//! [`models::RetentionPolicy::for_project`], [`models::ImmutableRule::new`] and the
+//! setters of [`models::ScannerRegistrationReq`].
+//!
+//! # Waiting for jobs
+//!
+//! [`HarborClient::scan_artifact_and_wait`], [`HarborClient::start_replication_and_wait`],
+//! [`HarborClient::run_gc_and_wait`], [`HarborClient::run_retention_and_wait`] and
+//! [`HarborClient::export_scan_data_and_wait`] start a job and poll it with backoff until
+//! its status is final, under a [`WaitPolicy`] (interval and deadline); the answer is the
+//! final typed status, a failed job included, or
+//! [`Error::WaitTimedOut`](crate::Error::WaitTimedOut) with the last status. The decisions
+//! are pure functions: [`WaitPolicy::decide`], `JobStatus::is_final`,
+//! `ReplicationStatus::is_final`.
+//!
+//! # Fan-out
+//!
+//! [`HarborClient::artifacts_of_project_stream`] and
+//! [`HarborClient::artifacts_of_system_stream`] stream every artifact of every repository
+//! ([`RepositoryArtifact`]), listing at most [`FanOut::concurrency`] repositories at once
+//! (memory stays bounded by that many pages), optionally with each artifact's scan overview.
+//!
+//! # Errors
+//!
+//! Harbor's error codes are typed ([`ErrorCode`](crate::ErrorCode): `CONFLICT`,
+//! `PRECONDITION`, `BAD_REQUEST`, `UNPROCESSABLE_ENTITY`, `FORBIDDEN`, `NOT_FOUND`,
+//! `TOO_MANY_REQUEST`, ...; others kept as text). Ask the error rather than matching:
+//! [`Error::is_conflict`](crate::Error::is_conflict) ("exists already" in a
+//! create-if-absent script), [`Error::is_not_found`](crate::Error::is_not_found),
+//! [`Error::is_forbidden`](crate::Error::is_forbidden),
+//! [`Error::is_precondition_failed`](crate::Error::is_precondition_failed) (still in use),
+//! [`Error::is_bad_request`](crate::Error::is_bad_request),
+//! [`Error::is_rate_limited`](crate::Error::is_rate_limited). A failed call names the
+//! resource it addressed ([`Error::resource`](crate::Error::resource)), and a 404 says so:
+//! `` GET …/projects/team: 404 Not Found: NOT_FOUND (…) - project `team` not found ``.
+//!
 //! # Harbor quirks handled
 //!
 //! - **Repository names are URL-encoded twice** in paths (`team/app` →
@@ -85,6 +126,9 @@
 //! job statuses, ...) are closed sets such as [`models::WebhookEventType`]:
 //! `#[non_exhaustive]` enums whose `Other(String)` keeps a value a newer Harbor sends.
 //!
+//! Robot accounts v1 (`/projects/{p}/robots`, Harbor 2.2 to 2.12, gone from later specs)
+//! have hand-written methods: [`HarborClient::create_project_robot_v1`] and its siblings.
+//!
 //! # Harbor 1.x
 //!
 //! [`v1::HarborV1Client`] covers projects, repositories, tags, labels, scans and webhook
@@ -102,9 +146,11 @@ mod additions;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+pub mod bodies;
 mod client;
 pub(crate) mod closed_set;
 mod event_kind;
+mod fanout;
 mod location;
 pub mod models;
 mod names;
@@ -112,10 +158,13 @@ mod operations;
 mod ops;
 mod page;
 mod query;
+mod resource;
+mod robot_v1;
 mod secret;
 pub mod v1;
 mod version;
 mod vulnerability;
+mod wait;
 
 pub use additions::BuildHistoryEntry;
 pub use client::{
@@ -126,6 +175,7 @@ pub use harbor_types::report::{
     MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT,
 };
 pub use harbor_types::webhook::EventKind;
+pub use fanout::{FanOut, RepositoryArtifact};
 pub use location::ArtifactLocation;
 pub use names::{
     PathSegment, ProjectRef, Reference, RepositoryName, encode_segment, split_full_name,
@@ -139,6 +189,7 @@ pub use query::Query;
 pub use secret::Secret;
 pub use version::{HarborVersion, VersionCheck};
 pub use vulnerability::{ReportedVulnerability, VulnerabilityReport, VulnerabilityReports};
+pub use wait::{ScanOutcome, WaitPolicy, WaitStep};
 
 /// One row of [`OPERATIONS`]: an operation of Harbor's spec and the method that calls it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,7 +40,7 @@ pub const OPERATIONS: &[TypedOperation] = &[
     op("getProjectMetadata", "GET", "/projects/{project_name_or_id}/metadatas/{meta_name}", "get_project_metadata", &["header:X-Is-Resource-Name", "path:project_name_or_id", "path:meta_name"], v(2, 2, 0)),
     op("updateProjectMetadata", "PUT", "/projects/{project_name_or_id}/metadatas/{meta_name}", "update_project_metadata", &["header:X-Is-Resource-Name", "path:project_name_or_id", "path:meta_name", "body:metadata"], v(2, 2, 0)),
     op("deleteProjectMetadata", "DELETE", "/projects/{project_name_or_id}/metadatas/{meta_name}", "delete_project_metadata", &["header:X-Is-Resource-Name", "path:project_name_or_id", "path:meta_name"], v(2, 2, 0)),
-    op("listAllRepositories", "GET", "/repositories", "list_all_repositories_of_system", &["query:q", "query:sort", "query:page", "query:page_size"], v(2, 3, 0)),
+    op("listAllRepositories", "GET", "/repositories", "list_repositories_of_system", &["query:q", "query:sort", "query:page", "query:page_size"], v(2, 3, 0)),
     op("listRepositories", "GET", "/projects/{project_name}/repositories", "list_repositories", &["path:project_name", "query:q", "query:sort", "query:page", "query:page_size"], v(2, 2, 0)),
     op("getRepository", "GET", "/projects/{project_name}/repositories/{repository_name}", "get_repository", &["path:project_name", "path:repository_name"], v(2, 2, 0)),
     op("updateRepository", "PUT", "/projects/{project_name}/repositories/{repository_name}", "update_repository", &["path:project_name", "path:repository_name", "body:repository"], v(2, 2, 0)),

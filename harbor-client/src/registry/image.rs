@@ -562,7 +562,7 @@ impl RegistryClient {
         match end {
             End::Registry(repo) => {
                 self.pull_from_mirrors(repo, false, |r| async move {
-                    match self.tags_stream(&r, None).try_collect::<Vec<_>>().await {
+                    match self.list_tags_stream(&r, None).try_collect::<Vec<_>>().await {
                         Ok(tags) => Ok(tags),
                         Err(e) if e.is_not_found() => Ok(Vec::new()),
                         Err(e) => Err(e),

@@ -201,7 +201,7 @@ impl RegistryClient {
     }
 
     /// Every tag, following `Link` pages (requested `page_size` at a time when given).
-    pub fn tags_stream(
+    pub fn list_tags_stream(
         &self,
         repo: &Repository,
         page_size: Option<u32>,
@@ -258,7 +258,7 @@ impl RegistryClient {
     }
 
     /// Every repository in the catalog, following `Link` pages.
-    pub fn catalog_stream(
+    pub fn list_catalog_stream(
         &self,
         registry: &str,
         page_size: Option<u32>,

@@ -5,7 +5,7 @@
 //! | area | methods |
 //! | --- | --- |
 //! | ping | [`ping`](RegistryClient::ping) |
-//! | listing | [`list_tags`](RegistryClient::list_tags), [`tags_stream`](RegistryClient::tags_stream), [`list_catalog`](RegistryClient::list_catalog), [`catalog_stream`](RegistryClient::catalog_stream) (follow `Link`, checking the host) |
+//! | listing | [`list_tags`](RegistryClient::list_tags), [`list_tags_stream`](RegistryClient::list_tags_stream), [`list_catalog`](RegistryClient::list_catalog), [`list_catalog_stream`](RegistryClient::list_catalog_stream) (follow `Link`, checking the host) |
 //! | manifests | [`get_manifest`](RegistryClient::get_manifest), [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest), [`delete_manifest`](RegistryClient::delete_manifest) |
 //! | blobs | [`head_blob`](RegistryClient::head_blob), [`get_blob`](RegistryClient::get_blob) (a stream verified on the fly, resumed transparently when the connection breaks), [`get_blob_range`](RegistryClient::get_blob_range), [`pull_blob_to_file`](RegistryClient::pull_blob_to_file), [`delete_blob`](RegistryClient::delete_blob) |
 //! | uploads | [`push_blob`](RegistryClient::push_blob) (monolithic), [`push_blob_file`](RegistryClient::push_blob_file) (streamed or chunked, resumed after failures), [`push_blob_stream`](RegistryClient::push_blob_stream) (unknown digest, hashed while sending), [`start_upload`](RegistryClient::start_upload) and [`UploadSession`] for manual control, [`mount_blob`](RegistryClient::mount_blob) |

@@ -122,7 +122,7 @@ pub async fn call_all(c: &HarborClient) -> Vec<(&'static str, Option<Error>)> {
     ));
     out.push((
         "listAllRepositories",
-        c.list_all_repositories_of_system(&Default::default())
+        c.list_repositories_of_system(&Default::default())
             .await
             .err(),
     ));

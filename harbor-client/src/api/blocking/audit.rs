@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint let the user see the recent operation logs of projects which the user is a member with project admin role,, or return all audit logs for system admin user, it only query the audit log in previous version.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -36,7 +36,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_audit_logs(&self, params: &ListAuditLogsParams) -> Result<Vec<AuditLog>> {
+    pub fn list_audit_logs_all(&self, params: &ListAuditLogsParams) -> Result<Vec<AuditLog>> {
         self.block_on(self.inner.list_audit_logs_stream(params).try_collect())?
     }
 
@@ -49,7 +49,7 @@ impl HarborClient {
     /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -70,7 +70,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_audit_log_exts(
+    pub fn list_audit_log_exts_all(
         &self,
         params: &ListAuditLogExtsParams,
     ) -> Result<Vec<AuditLogExt>> {
@@ -98,7 +98,7 @@ impl HarborClient {
     ///
     /// Get recent logs of the projects, it only query the previous version's audit log
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -117,7 +117,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_project_logs(
+    pub fn list_project_logs_all(
         &self,
         project_name: &str,
         params: &GetLogsParams,
@@ -136,7 +136,7 @@ impl HarborClient {
     /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -158,7 +158,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_project_audit_log_exts(
+    pub fn list_project_audit_log_exts_all(
         &self,
         project_name: &str,
         params: &GetLogExtsParams,

@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint returns the immutable tag rules of a project
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -40,7 +40,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_immutable_rules(
+    pub fn list_immutable_rules_all(
         &self,
         project: impl Into<ProjectRef>,
         params: &ListImmuRulesParams,

@@ -118,7 +118,7 @@ impl HarborClient {
     /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -136,7 +136,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_schedules(&self, params: &ListSchedulesParams) -> Result<Vec<ScheduleTask>> {
+    pub fn list_schedules_all(&self, params: &ListSchedulesParams) -> Result<Vec<ScheduleTask>> {
         self.block_on(self.inner.list_schedules_stream(params).try_collect())?
     }
 

@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint let user list labels by name, scope and project_id
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -36,7 +36,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_labels(&self, params: &ListLabelsParams) -> Result<Vec<Label>> {
+    pub fn list_labels_all(&self, params: &ListLabelsParams) -> Result<Vec<Label>> {
         self.block_on(self.inner.list_labels_stream(params).try_collect())?
     }
 

@@ -19,7 +19,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/members` (operation `listProjectMembers`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -38,7 +38,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_project_members(
+    pub fn list_project_members_all(
         &self,
         project: impl Into<ProjectRef>,
         params: &ListProjectMembersParams,

@@ -2,8 +2,9 @@
 //! `reqwest::blocking` does (feature `blocking`).
 //!
 //! Every method of [`crate::api::HarborClient`] exists here with the same name and
-//! arguments and returns the result directly; the `_stream` methods become `list_all_*`
-//! methods returning a `Vec`.
+//! arguments and returns the result directly; the `_stream` methods over pages become `_all`
+//! methods returning a `Vec`, and the fan-out streams become `_iter` iterators
+//! ([`ArtifactIter`]). A test compares the two clients' methods.
 //!
 //! ```no_run
 //! use harbor_client::api::{ListProjectsParams, blocking::HarborClient};
@@ -14,7 +15,7 @@
 //!         .credentials(harbor_client::transport::Credentials::basic("admin", "secret"))
 //!         .build()?,
 //! )?;
-//! for project in client.list_all_projects(&ListProjectsParams::default())? {
+//! for project in client.list_projects_all(&ListProjectsParams::default())? {
 //!     println!("{:?}", project.name);
 //! }
 //! # Ok(()) }
@@ -29,7 +30,10 @@ use std::sync::Arc;
 use crate::Result;
 use crate::blocking_runtime::BlockingRuntime;
 
+mod extras;
 mod generated;
+
+pub use extras::ArtifactIter;
 
 /// The blocking Harbor API client. Cheap to clone; clones share the runtime and the
 /// connection pool.

@@ -35,7 +35,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies` (operation `ListPolicies`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -54,7 +54,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_preheat_policies(
+    pub fn list_preheat_policies_all(
         &self,
         project_name: &str,
         params: &ListPoliciesParams,
@@ -148,7 +148,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions` (operation `ListExecutions`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -172,7 +172,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_preheat_executions(
+    pub fn list_preheat_executions_all(
         &self,
         project_name: &str,
         preheat_policy_name: &str,
@@ -233,7 +233,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks` (operation `ListTasks`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -259,7 +259,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_preheat_tasks(
+    pub fn list_preheat_tasks_all(
         &self,
         project_name: &str,
         preheat_policy_name: &str,

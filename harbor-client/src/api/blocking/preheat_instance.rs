@@ -45,7 +45,7 @@ impl HarborClient {
     ///
     /// `GET /p2p/preheat/instances` (operation `ListInstances`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -60,7 +60,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_preheat_instances(
+    pub fn list_preheat_instances_all(
         &self,
         params: &ListInstancesParams,
     ) -> Result<Vec<Instance>> {

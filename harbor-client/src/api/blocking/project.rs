@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint returns projects created by Harbor.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -36,7 +36,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_projects(&self, params: &ListProjectsParams) -> Result<Vec<Project>> {
+    pub fn list_projects_all(&self, params: &ListProjectsParams) -> Result<Vec<Project>> {
         self.block_on(self.inner.list_projects_stream(params).try_collect())?
     }
 
@@ -150,7 +150,7 @@ impl HarborClient {
     /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -172,7 +172,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_artifacts_of_project(
+    pub fn list_artifacts_of_project_all(
         &self,
         project: impl Into<ProjectRef>,
         params: &ListArtifactsOfProjectParams,

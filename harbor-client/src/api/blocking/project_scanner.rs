@@ -56,7 +56,7 @@ impl HarborClient {
     ///
     /// Retrieve the system configured scanner registrations as candidates of setting project level scanner.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -78,7 +78,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_scanner_candidates_of_project(
+    pub fn list_scanner_candidates_of_project_all(
         &self,
         project: impl Into<ProjectRef>,
         params: &ListScannerCandidatesOfProjectParams,

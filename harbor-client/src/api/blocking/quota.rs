@@ -19,7 +19,7 @@ impl HarborClient {
     ///
     /// `GET /quotas` (operation `listQuotas`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -34,7 +34,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_quotas(&self, params: &ListQuotasParams) -> Result<Vec<Quota>> {
+    pub fn list_quotas_all(&self, params: &ListQuotasParams) -> Result<Vec<Quota>> {
         self.block_on(self.inner.list_quotas_stream(params).try_collect())?
     }
 

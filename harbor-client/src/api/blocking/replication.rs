@@ -19,7 +19,7 @@ impl HarborClient {
     ///
     /// `GET /replication/policies` (operation `listReplicationPolicies`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -37,7 +37,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_replication_policies(
+    pub fn list_replication_policies_all(
         &self,
         params: &ListReplicationPoliciesParams,
     ) -> Result<Vec<ReplicationPolicy>> {
@@ -100,7 +100,7 @@ impl HarborClient {
     ///
     /// `GET /replication/executions` (operation `listReplicationExecutions`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -118,7 +118,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_replication_executions(
+    pub fn list_replication_executions_all(
         &self,
         params: &ListReplicationExecutionsParams,
     ) -> Result<Vec<ReplicationExecution>> {
@@ -175,7 +175,7 @@ impl HarborClient {
     ///
     /// `GET /replication/executions/{id}/tasks` (operation `listReplicationTasks`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -194,7 +194,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_replication_tasks(
+    pub fn list_replication_tasks_all(
         &self,
         id: i64,
         params: &ListReplicationTasksParams,
@@ -258,7 +258,7 @@ impl HarborClient {
     ///
     /// `GET /registries` (operation `listRegistries`).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -273,7 +273,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_registries(&self, params: &ListRegistriesParams) -> Result<Vec<Registry>> {
+    pub fn list_registries_all(&self, params: &ListRegistriesParams) -> Result<Vec<Registry>> {
         self.block_on(self.inner.list_registries_stream(params).try_collect())?
     }
 

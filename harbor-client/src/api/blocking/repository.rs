@@ -22,17 +22,17 @@ impl HarborClient {
     /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
-    pub fn list_all_repositories_of_system(
+    pub fn list_repositories_of_system(
         &self,
         params: &ListAllRepositoriesParams,
     ) -> Result<Page<Repository>> {
-        self.block_on(self.inner.list_all_repositories_of_system(params))?
+        self.block_on(self.inner.list_repositories_of_system(params))?
     }
 
     /// List all authorized repositories: every item, over all pages (100 per request).
@@ -43,13 +43,13 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_all_repositories_of_system(
+    pub fn list_repositories_of_system_all(
         &self,
         params: &ListAllRepositoriesParams,
     ) -> Result<Vec<Repository>> {
         self.block_on(
             self.inner
-                .list_all_repositories_of_system_stream(params)
+                .list_repositories_of_system_stream(params)
                 .try_collect(),
         )?
     }
@@ -60,7 +60,7 @@ impl HarborClient {
     ///
     /// List repositories of the specified project
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -79,7 +79,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_repositories(
+    pub fn list_repositories_all(
         &self,
         project_name: &str,
         params: &ListRepositoriesParams,

@@ -108,7 +108,7 @@ impl HarborClient {
     ///
     /// Get Retention executions, execution status may be delayed before job service schedule it up.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -127,7 +127,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_retention_executions(
+    pub fn list_retention_executions_all(
         &self,
         id: i64,
         params: &ListRetentionExecutionsParams,
@@ -164,7 +164,7 @@ impl HarborClient {
     ///
     /// Get Retention tasks, each repository as a task.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -184,7 +184,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_retention_tasks(
+    pub fn list_retention_tasks_all(
         &self,
         id: i64,
         eid: i64,

@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// List the robot accounts with the specified level and project.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -36,7 +36,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_robots(&self, params: &ListRobotParams) -> Result<Vec<Robot>> {
+    pub fn list_robots_all(&self, params: &ListRobotParams) -> Result<Vec<Robot>> {
         self.block_on(self.inner.list_robots_stream(params).try_collect())?
     }
 

@@ -280,7 +280,7 @@ impl HarborClient {
     /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -301,7 +301,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_vulnerabilities(
+    pub fn list_vulnerabilities_all(
         &self,
         params: &ListVulnerabilitiesParams,
     ) -> Result<Vec<VulnerabilityItem>> {

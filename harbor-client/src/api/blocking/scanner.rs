@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// Returns a list of currently configured scanner registrations.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -36,7 +36,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_scanners(
+    pub fn list_scanners_all(
         &self,
         params: &ListScannersParams,
     ) -> Result<Vec<ScannerRegistration>> {

@@ -35,7 +35,7 @@ impl HarborClient {
     ///
     /// This endpoint let user get gc execution history.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -50,7 +50,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_gc_history(&self, params: &GetGcHistoryParams) -> Result<Vec<GCHistory>> {
+    pub fn list_gc_history_all(&self, params: &GetGcHistoryParams) -> Result<Vec<GCHistory>> {
         self.block_on(self.inner.list_gc_history_stream(params).try_collect())?
     }
 
@@ -150,7 +150,7 @@ impl HarborClient {
     /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -168,7 +168,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_purge_history(
+    pub fn list_purge_history_all(
         &self,
         params: &GetPurgeHistoryParams,
     ) -> Result<Vec<ExecHistory>> {

@@ -44,7 +44,7 @@ impl HarborClient {
     ///
     /// List tags of the specific artifact
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -68,7 +68,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_tags(
+    pub fn list_tags_all(
         &self,
         project_name: &str,
         repository: &RepositoryName,

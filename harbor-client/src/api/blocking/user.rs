@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// Get all user groups information, it is open for system admin
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -36,7 +36,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_user_groups(&self, params: &ListUserGroupsParams) -> Result<Vec<UserGroup>> {
+    pub fn list_user_groups_all(&self, params: &ListUserGroupsParams) -> Result<Vec<UserGroup>> {
         self.block_on(self.inner.list_user_groups_stream(params).try_collect())?
     }
 
@@ -63,7 +63,7 @@ impl HarborClient {
     /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -141,7 +141,7 @@ impl HarborClient {
     ///
     /// List users registered in Harbor. Requires system admin privileges.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -156,7 +156,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_users(&self, params: &ListUsersParams) -> Result<Vec<UserResp>> {
+    pub fn list_users_all(&self, params: &ListUsersParams) -> Result<Vec<UserResp>> {
         self.block_on(self.inner.list_users_stream(params).try_collect())?
     }
 
@@ -194,7 +194,7 @@ impl HarborClient {
     ///
     /// This endpoint is to search the users by username.  It's open for all authenticated requests.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///

@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint returns webhook policies of a project.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -40,7 +40,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_webhook_policies(
+    pub fn list_webhook_policies_all(
         &self,
         project: impl Into<ProjectRef>,
         params: &ListWebhookPoliciesOfProjectParams,
@@ -137,7 +137,7 @@ impl HarborClient {
     /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -163,7 +163,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_webhook_executions(
+    pub fn list_webhook_executions_all(
         &self,
         project: impl Into<ProjectRef>,
         webhook_policy_id: i64,
@@ -185,7 +185,7 @@ impl HarborClient {
     /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -214,7 +214,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The first page that fails.
-    pub fn list_all_webhook_tasks(
+    pub fn list_webhook_tasks_all(
         &self,
         project: impl Into<ProjectRef>,
         webhook_policy_id: i64,
@@ -281,7 +281,7 @@ impl HarborClient {
     ///
     /// This endpoint returns webhook jobs of a project.
     ///
-    /// Returns one page; see the `list_all_*` variant for all pages.
+    /// Returns one page; see the `_all` variant for all pages.
     ///
     /// # Errors
     ///
@@ -305,7 +305,7 @@ impl HarborClient {
     /// The first page that fails.
     #[deprecated(note = "deprecated by Harbor")]
     #[allow(deprecated)]
-    pub fn list_all_webhook_jobs(
+    pub fn list_webhook_jobs_all(
         &self,
         project: impl Into<ProjectRef>,
         policy_id: i64,

@@ -33,7 +33,7 @@ impl HarborClient {
     ///
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
-    pub async fn list_all_repositories_of_system(
+    pub async fn list_repositories_of_system(
         &self,
         params: &ListAllRepositoriesParams,
     ) -> Result<Page<Repository>> {
@@ -56,7 +56,7 @@ impl HarborClient {
     /// # Errors
     ///
     /// The stream yields [`Error`] for the first page that fails, then ends.
-    pub fn list_all_repositories_of_system_stream(
+    pub fn list_repositories_of_system_stream(
         &self,
         params: &ListAllRepositoriesParams,
     ) -> BoxStream<'static, Result<Repository>> {
@@ -65,7 +65,7 @@ impl HarborClient {
         paginate(move |page, page_size| {
             let client = client.clone();
             let params = params.clone().page(page).page_size(page_size);
-            async move { client.list_all_repositories_of_system(&params).await }
+            async move { client.list_repositories_of_system(&params).await }
         })
     }
 

@@ -7,7 +7,7 @@
 //!
 //! | async | blocking |
 //! | --- | --- |
-//! | [`tags_stream`](super::RegistryClient::tags_stream), [`catalog_stream`](super::RegistryClient::catalog_stream) | [`tags_iter`](RegistryClient::tags_iter), [`catalog_iter`](RegistryClient::catalog_iter) (a [`NameIter`] fetching `Link` pages as it goes), or [`list_all_tags`](RegistryClient::list_all_tags), [`list_all_catalog`](RegistryClient::list_all_catalog) (a `Vec`) |
+//! | [`list_tags_stream`](super::RegistryClient::list_tags_stream), [`list_catalog_stream`](super::RegistryClient::list_catalog_stream) | [`list_tags_iter`](RegistryClient::list_tags_iter), [`list_catalog_iter`](RegistryClient::list_catalog_iter) (a [`NameIter`] fetching `Link` pages as it goes), or [`list_tags_all`](RegistryClient::list_tags_all), [`list_catalog_all`](RegistryClient::list_catalog_all) (a `Vec`) |
 //! | [`get_blob`](super::RegistryClient::get_blob), [`get_blob_range`](super::RegistryClient::get_blob_range) → [`BlobStream`](super::BlobStream) | [`get_blob`](RegistryClient::get_blob), [`get_blob_range`](RegistryClient::get_blob_range) → [`BlobReader`] (`std::io::Read` + `BufRead`), and [`pull_blob_to_writer`](RegistryClient::pull_blob_to_writer) into any `std::io::Write` |
 //! | [`push_blob_stream`](super::RegistryClient::push_blob_stream) from a `Stream` | [`push_blob_stream`](RegistryClient::push_blob_stream) from a `std::io::Read` |
 //! | [`start_upload`](super::RegistryClient::start_upload), [`mount_blob`](super::RegistryClient::mount_blob) → [`super::UploadSession`] | the same → a blocking [`UploadSession`] ([`MountOutcome`]) |
@@ -53,7 +53,7 @@ const READ_CHUNK: usize = 256 * 1024;
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let client = RegistryClient::new(AsyncClient::builder().build()?)?;
 /// let image: ImageReference = "harbor.example/library/nginx:1.27".parse()?;
-/// for tag in client.tags_iter(image.repository(), Some(100)) {
+/// for tag in client.list_tags_iter(image.repository(), Some(100)) {
 ///     println!("{}", tag?);
 /// }
 /// let manifest = client.get_manifest(&image)?;
@@ -138,10 +138,10 @@ impl RegistryClient {
     }
 
     /// Every tag, fetched lazily page by page (following `Link`, `page_size` at a time when
-    /// given); the twin of [`super::RegistryClient::tags_stream`].
-    pub fn tags_iter(&self, repo: &Repository, page_size: Option<u32>) -> NameIter {
+    /// given); the twin of [`super::RegistryClient::list_tags_stream`].
+    pub fn list_tags_iter(&self, repo: &Repository, page_size: Option<u32>) -> NameIter {
         NameIter::new(
-            self.inner.tags_stream(repo, page_size).boxed(),
+            self.inner.list_tags_stream(repo, page_size).boxed(),
             self.rt.clone(),
         )
     }
@@ -151,8 +151,8 @@ impl RegistryClient {
     /// # Errors
     ///
     /// The first page that fails, plus [`Error::Config`] inside an async runtime.
-    pub fn list_all_tags(&self, repo: &Repository, page_size: Option<u32>) -> Result<Vec<String>> {
-        self.tags_iter(repo, page_size).collect()
+    pub fn list_tags_all(&self, repo: &Repository, page_size: Option<u32>) -> Result<Vec<String>> {
+        self.list_tags_iter(repo, page_size).collect()
     }
 
     /// One page of the catalog; see [`super::RegistryClient::list_catalog`].
@@ -171,10 +171,10 @@ impl RegistryClient {
     }
 
     /// Every repository of the catalog, fetched lazily page by page; the twin of
-    /// [`super::RegistryClient::catalog_stream`].
-    pub fn catalog_iter(&self, registry: &str, page_size: Option<u32>) -> NameIter {
+    /// [`super::RegistryClient::list_catalog_stream`].
+    pub fn list_catalog_iter(&self, registry: &str, page_size: Option<u32>) -> NameIter {
         NameIter::new(
-            self.inner.catalog_stream(registry, page_size).boxed(),
+            self.inner.list_catalog_stream(registry, page_size).boxed(),
             self.rt.clone(),
         )
     }
@@ -184,8 +184,8 @@ impl RegistryClient {
     /// # Errors
     ///
     /// The first page that fails, plus [`Error::Config`] inside an async runtime.
-    pub fn list_all_catalog(&self, registry: &str, page_size: Option<u32>) -> Result<Vec<String>> {
-        self.catalog_iter(registry, page_size).collect()
+    pub fn list_catalog_all(&self, registry: &str, page_size: Option<u32>) -> Result<Vec<String>> {
+        self.list_catalog_iter(registry, page_size).collect()
     }
 
     /// Fetches a manifest (raw bytes, media type, verified digest); see

@@ -134,14 +134,14 @@ impl Read for BlobReader {
     }
 }
 
-/// Tag or repository names from [`RegistryClient::tags_iter`](super::RegistryClient::tags_iter) or
-/// [`RegistryClient::catalog_iter`](super::RegistryClient::catalog_iter), fetched page by page (following `Link`) as the iterator
+/// Tag or repository names from [`RegistryClient::list_tags_iter`](super::RegistryClient::list_tags_iter) or
+/// [`RegistryClient::list_catalog_iter`](super::RegistryClient::list_catalog_iter), fetched page by page (following `Link`) as the iterator
 /// advances. After an error it ends.
 ///
 /// ```no_run
 /// # fn f(client: harbor_client::registry::blocking::RegistryClient) -> harbor_client::Result<()> {
 /// let releases: Vec<String> = client
-///     .catalog_iter("harbor.example", Some(100))
+///     .list_catalog_iter("harbor.example", Some(100))
 ///     .filter(|name| name.as_ref().map_or(true, |n| n.starts_with("release/")))
 ///     .collect::<harbor_client::Result<_>>()?;
 /// # Ok(()) }
