@@ -39,6 +39,7 @@ const DEFAULT_EVENTS: &[WebhookEventType] = &[
 /// `Authorization: <auth header>`. Prints the new policy's id.
 #[derive(Debug, Parser)]
 #[command(
+    name = "api_configure_webhook",
     version,
     group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
     after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
@@ -51,10 +52,20 @@ struct Config {
     #[arg(long, value_name = "URL")]
     api_root: Option<String>,
     /// A project admin, or a robot account allowed to create webhook policies.
-    #[arg(long, env = "HARBOR_USERNAME", value_name = "USER", requires = "password")]
+    #[arg(
+        long,
+        env = "HARBOR_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
     username: Option<String>,
     /// The password or robot secret; prefer the environment variable, which no `ps` shows.
-    #[arg(long, env = "HARBOR_PASSWORD", hide_env_values = true, value_name = "PASS")]
+    #[arg(
+        long,
+        env = "HARBOR_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASS"
+    )]
     password: Option<String>,
     /// The project whose webhook this is.
     #[arg(long, value_name = "NAME")]
@@ -64,7 +75,12 @@ struct Config {
     receiver: String,
     /// The `Authorization` value Harbor sends (its only proof a delivery is Harbor's: run
     /// `events_receiver --auth-header` with the same).
-    #[arg(long, env = "HARBOR_WEBHOOK_AUTH", hide_env_values = true, value_name = "VALUE")]
+    #[arg(
+        long,
+        env = "HARBOR_WEBHOOK_AUTH",
+        hide_env_values = true,
+        value_name = "VALUE"
+    )]
     auth_header: Option<String>,
     /// The payload format: Default or CloudEvents (Harbor 2.8+).
     #[arg(long, value_name = "FORMAT", default_value_t = WebhookPayloadFormat::Default, value_parser = parse_format)]

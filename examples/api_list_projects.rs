@@ -29,6 +29,7 @@ use harbor_client::api::{ListProjectsParams, Query};
 /// prints the total Harbor reported.
 #[derive(Debug, Parser)]
 #[command(
+    name = "api_list_projects",
     version,
     group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
     after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
@@ -42,11 +43,21 @@ struct Config {
     api_root: Option<String>,
     /// A user, a robot account `robot$name`, or an OIDC user (anonymous without: public
     /// projects only).
-    #[arg(long, env = "HARBOR_USERNAME", value_name = "USER", requires = "password")]
+    #[arg(
+        long,
+        env = "HARBOR_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
     username: Option<String>,
     /// The password, robot secret or OIDC CLI secret; prefer the environment variable, which
     /// no `ps` shows.
-    #[arg(long, env = "HARBOR_PASSWORD", hide_env_values = true, value_name = "PASS")]
+    #[arg(
+        long,
+        env = "HARBOR_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASS"
+    )]
     password: Option<String>,
     /// A filter in Harbor's `q` syntax, e.g. `name=~team` (fuzzy) or `public=true`.
     #[arg(long, value_name = "Q")]

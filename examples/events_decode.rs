@@ -25,7 +25,7 @@ use http::{HeaderMap, HeaderValue, header};
 /// Detects the format (Harbor 1.x, the 1.x docs shape, Harbor 2.x, CloudEvents, registry
 /// notification). Exit status: 0 when the payload decoded, 1 when it is bad, 2 on a usage error.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "events_decode", version)]
 struct Args {
     /// Print the unified events as JSON instead of one line per event.
     #[arg(long)]

@@ -29,7 +29,12 @@ Logs: RUST_LOG=harbor_client=debug,harbor_auth=debug shows each request, challen
 fetch and retry (never a secret).")]
 pub(crate) struct RegistryArgs {
     /// User name for the command's registry (registry_copy: the destination's).
-    #[arg(long, env = "REGISTRY_USERNAME", value_name = "USER", requires = "password")]
+    #[arg(
+        long,
+        env = "REGISTRY_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
     pub(crate) username: Option<String>,
     /// Password or robot secret for --username; prefer the environment variable, which no
     /// `ps` shows.

@@ -19,7 +19,7 @@ use harbor_client::registry::{ImageOptions, Reference};
 
 /// Copy an image between repositories or registries, each side with its own credentials.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "registry_copy", version)]
 struct Args {
     /// The image to copy, `host[:port]/name:tag` or `...@sha256:...`.
     source: Reference,

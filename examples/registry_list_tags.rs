@@ -14,7 +14,7 @@ use harbor_client::registry::Repository;
 
 /// List the tags of a repository, every page.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "registry_list_tags", version)]
 struct Args {
     /// The repository, `host[:port]/name`.
     repository: Repository,

@@ -15,7 +15,7 @@ use harbor_client::registry::{ImageOptions, Platform, Reference};
 
 /// Pull an image into an OCI image layout directory, verifying every digest.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "registry_pull", version)]
 struct Args {
     /// The image, `host[:port]/name:tag` or `...@sha256:...`.
     reference: Reference,
@@ -34,7 +34,10 @@ struct Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     cli::init_logs();
-    let client = match args.registry.client(args.reference.repository().registry(), None) {
+    let client = match args
+        .registry
+        .client(args.reference.repository().registry(), None)
+    {
         Ok(c) => c,
         Err(e) => return cli::fail(&e),
     };

@@ -15,7 +15,7 @@ use harbor_client::registry::{ImageOptions, Reference};
 
 /// Push the image of an OCI image layout directory to a registry.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(name = "registry_push", version)]
 struct Args {
     /// The OCI image layout directory to read.
     dir: PathBuf,
