@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use harbor_client::registry::{ImageOptions, Platform, ProgressEvent, RegistryClient};
 use harbor_client::transport::{Credentials, Keychain};
-use indicatif::{HumanBytes, HumanDuration, MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressStyle};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -248,29 +248,28 @@ impl Transfer {
         bar.finish_with_message(message);
     }
 
-    /// Ends the bars and prints the summary line:
-    /// `pulled 3 blobs (1 already there, 0 mounted): 1.00 MiB in 2s, 512.00 KiB/s`.
+    /// Ends the bars and prints the summary line in place of the total bar:
+    /// `pulled 4 blobs, 0 already there, 0 mounted: 63.00 MiB in 6.5s, 9.63 MiB/s`.
     pub(crate) fn finish(&self) {
         let t = &self.inner;
-        if let Some(b) = &t.bars {
-            b.overall.finish();
-        }
         let elapsed = t.started.elapsed();
         let bytes = t.bytes.load(Ordering::Relaxed);
         let rate = bytes as f64 / elapsed.as_secs_f64().max(0.001);
         let line = format!(
-            "{} {} blobs ({} already there, {} mounted): {} in {:.1?} ({}), {}/s",
+            "{} {} blobs, {} already there, {} mounted: {} in {:.1?}, {}/s",
             t.verb,
             t.blobs.load(Ordering::Relaxed),
             t.skipped.load(Ordering::Relaxed),
             t.mounted.load(Ordering::Relaxed),
             HumanBytes(bytes),
             elapsed,
-            HumanDuration(elapsed),
             HumanBytes(rate as u64),
         );
         match &t.bars {
-            Some(b) => b.multi.suspend(|| eprintln!("{line}")),
+            Some(b) => {
+                b.overall.set_style(style("{msg}"));
+                b.overall.finish_with_message(line);
+            }
             None => eprintln!("{line}"),
         }
     }

@@ -146,7 +146,10 @@ fn events_receiver_rejects_a_usage_error() {
         (&["--workers", "0"][..], "--workers"),
         (&["--inbox", "postgres://db"], "postgres://db"),
         (&["--inbox", "sqlite:"], "needs a file path"),
-        (&["--role", "nobody"], "possible values: both, receiver, worker"),
+        (
+            &["--role", "nobody"],
+            "possible values: both, receiver, worker",
+        ),
         (&["--lease", "-1"], "not a positive number of seconds"),
         (&["--demo", "--role", "worker"], "--demo needs --role both"),
     ] {

@@ -96,7 +96,10 @@ fn failures_exit_non_zero_with_the_error() {
     let out = run(PUSH, &["only-one-arg"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.contains("<REFERENCE>") && err.contains("Usage:"), "{err}");
+    assert!(
+        err.contains("<REFERENCE>") && err.contains("Usage:"),
+        "{err}"
+    );
 }
 
 /// The issue that made the keychain: with one docker config holding a password for each of two
