@@ -250,7 +250,7 @@ impl Transfer {
 
     /// Ends the bars and prints the summary line in place of the total bar:
     /// `pulled 4 blobs, 0 already there, 0 mounted: 63.00 MiB in 6.5s, 9.63 MiB/s`.
-    pub(crate) fn finish(&self) {
+    fn finish(&self) {
         let t = &self.inner;
         let elapsed = t.started.elapsed();
         let bytes = t.bytes.load(Ordering::Relaxed);
@@ -274,8 +274,26 @@ impl Transfer {
         }
     }
 
+    /// Ends the transfer: on success the summary, then `digest` on stdout; else the error.
+    pub(crate) fn done(
+        &self,
+        result: harbor_client::Result<harbor_client::registry::Digest>,
+    ) -> ExitCode {
+        match result {
+            Ok(digest) => {
+                self.finish();
+                println!("{digest}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                self.abandon();
+                fail(&e)
+            }
+        }
+    }
+
     /// Removes the bars without a summary (the transfer failed).
-    pub(crate) fn abandon(&self) {
+    fn abandon(&self) {
         if let Some(b) = &self.inner.bars {
             for bar in b.map().drain().map(|(_, bar)| bar) {
                 bar.abandon();

@@ -49,15 +49,5 @@ async fn main() -> ExitCode {
     let result = client
         .copy_image(&args.source, &args.destination, &transfer.options(opts))
         .await;
-    match result {
-        Ok(d) => {
-            transfer.finish();
-            println!("{d}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            transfer.abandon();
-            cli::fail(&e)
-        }
-    }
+    transfer.done(result)
 }

@@ -49,15 +49,5 @@ async fn main() -> ExitCode {
     let result = client
         .pull_image(&args.reference, &args.dir, &transfer.options(opts))
         .await;
-    match result {
-        Ok(desc) => {
-            transfer.finish();
-            println!("{}", desc.digest);
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            transfer.abandon();
-            cli::fail(&e)
-        }
-    }
+    transfer.done(result.map(|desc| desc.digest))
 }

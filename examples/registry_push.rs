@@ -44,15 +44,5 @@ async fn main() -> ExitCode {
     let result = client
         .push_image(&args.dir, &args.reference, &transfer.options(opts))
         .await;
-    match result {
-        Ok(d) => {
-            transfer.finish();
-            println!("{d}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            transfer.abandon();
-            cli::fail(&e)
-        }
-    }
+    transfer.done(result)
 }
