@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--inbox SPEC]
-//!     [--role both|receiver|worker] [--workers N] [--lease SECONDS] [--max-attempts N]
+//!     [--role both|receiver|worker] [--concurrency N] [--lease SECONDS] [--max-attempts N]
 //!     [--json] [--demo]
 //! ```
 //!
@@ -25,7 +25,7 @@
 //!   yet printed is lost when the process exits**).
 //! - `--role`: `both` (default), `receiver` (HTTP only, no worker) or `worker` (no HTTP: works
 //!   off a shared inbox, e.g. NATS).
-//! - `--workers`: deliveries handled at once (default 4). `--lease`: seconds a delivery stays
+//! - `--concurrency` (alias `--workers`): deliveries handled at once (default 4). `--lease`: seconds a delivery stays
 //!   with a worker that stopped answering before another takes it (default 30).
 //!   `--max-attempts`: attempts before a delivery is dead-lettered (default 5).
 //! - `--json`: one line of JSON per event: `{"delivery_key", "attempt", "event"}`.
@@ -94,9 +94,9 @@ struct Args {
     /// What this process does.
     #[arg(long, value_enum, default_value_t = Role::Both)]
     role: Role,
-    /// Deliveries handled at once.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = positive)]
-    workers: usize,
+    /// Deliveries handled at once (the worker's concurrency).
+    #[arg(long, visible_alias = "workers", value_name = "N", default_value_t = 4, value_parser = positive)]
+    concurrency: usize,
     /// Seconds a delivery stays with a worker that stopped answering before another takes it
     /// [default: 30].
     #[arg(long, value_name = "SECONDS", value_parser = parse_lease, allow_negative_numbers = true)]
@@ -146,7 +146,7 @@ fn parse_args() -> Config {
         auth_header,
         inbox: args.inbox,
         role: args.role,
-        workers: args.workers,
+        workers: args.concurrency,
         lease: args.lease.unwrap_or(harbor_receiver::DEFAULT_LEASE),
         max_attempts: args.max_attempts,
         json: args.json,

@@ -143,7 +143,8 @@ fn events_receiver_demo_decodes_every_format_and_refuses_bad_deliveries() {
 #[test]
 fn events_receiver_rejects_a_usage_error() {
     for (args, named) in [
-        (&["--workers", "0"][..], "--workers"),
+        (&["--concurrency", "0"][..], "'0' for '--concurrency <N>'"),
+        (&["--workers", "0"], "not a positive number"),
         (&["--inbox", "postgres://db"], "postgres://db"),
         (&["--inbox", "sqlite:"], "needs a file path"),
         (

@@ -28,7 +28,7 @@ const EXAMPLES: &[(&str, &str, &[&str])] = &[
             "HARBOR_WEBHOOK_AUTH",
             "--inbox",
             "--role",
-            "--workers",
+            "--concurrency",
             "--json",
             "--demo",
         ],
