@@ -3,7 +3,7 @@
 //! ```text
 //! api_configure_webhook (--harbor URL | --api-root URL) --project NAME --receiver URL
 //!     [--auth-header VALUE] [--format Default|CloudEvents] [--events A,B,...] [--name NAME]
-//!     [--skip-cert-verify]
+//!     [--skip-cert-verify] [--username USER]
 //! ```
 //!
 //! Creates a webhook policy in the project that sends the chosen events to `--receiver`
@@ -13,19 +13,18 @@
 //! gatekeeper and a deploy pipeline need: `PUSH_ARTIFACT`, `SCANNING_COMPLETED`,
 //! `SCANNING_FAILED`, `DELETE_ARTIFACT`.
 //!
-//! The auth header may come from the env `HARBOR_WEBHOOK_AUTH` instead; credentials from
-//! `HARBOR_USERNAME`/`HARBOR_PASSWORD` (a project admin, or a robot allowed to create
-//! webhook policies). Prints the new policy's id.
+//! The auth header may come from the env `HARBOR_WEBHOOK_AUTH` instead (better: no `ps` shows
+//! it); credentials from `--username` (or `HARBOR_USERNAME`) and `HARBOR_PASSWORD` (a project
+//! admin, or a robot allowed to create webhook policies). Prints the new policy's id.
 
 use std::process::ExitCode;
 
+use clap::{ArgGroup, Parser};
 use harbor_client::HarborClient;
 use harbor_client::api::models::{
     WebhookEventType, WebhookPayloadFormat, WebhookPolicy, WebhookTargetObject,
 };
 use harbor_client::api::{ProjectRef, Secret};
-
-const USAGE: &str = "usage: api_configure_webhook (--harbor URL | --api-root URL) --project NAME --receiver URL [--auth-header VALUE] [--format Default|CloudEvents] [--events A,B,...] [--name NAME] [--skip-cert-verify]";
 
 const DEFAULT_EVENTS: &[WebhookEventType] = &[
     WebhookEventType::PushArtifact,
@@ -34,97 +33,130 @@ const DEFAULT_EVENTS: &[WebhookEventType] = &[
     WebhookEventType::DeleteArtifact,
 ];
 
+/// Point a project's webhook at an `events_receiver`.
+///
+/// Creates a webhook policy in the project that sends the chosen events to --receiver with
+/// `Authorization: <auth header>`. Prints the new policy's id.
+#[derive(Debug, Parser)]
+#[command(
+    name = "api_configure_webhook",
+    version,
+    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
+    after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
+)]
 struct Config {
-    url: String,
-    exact_root: bool,
+    /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
+    #[arg(long, value_name = "URL")]
+    harbor: Option<String>,
+    /// The API root taken as is (e.g. a mock serving the spec without its base path).
+    #[arg(long, value_name = "URL")]
+    api_root: Option<String>,
+    /// A project admin, or a robot account allowed to create webhook policies.
+    #[arg(
+        long,
+        env = "HARBOR_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
+    username: Option<String>,
+    /// The password or robot secret; prefer the environment variable, which no `ps` shows.
+    #[arg(
+        long,
+        env = "HARBOR_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASS"
+    )]
+    password: Option<String>,
+    /// The project whose webhook this is.
+    #[arg(long, value_name = "NAME")]
     project: String,
+    /// The receiver's URL (http or https).
+    #[arg(long, value_name = "URL", value_parser = parse_receiver)]
     receiver: String,
+    /// The `Authorization` value Harbor sends (its only proof a delivery is Harbor's: run
+    /// `events_receiver --auth-header` with the same).
+    #[arg(
+        long,
+        env = "HARBOR_WEBHOOK_AUTH",
+        hide_env_values = true,
+        value_name = "VALUE"
+    )]
     auth_header: Option<String>,
+    /// The payload format: Default or CloudEvents (Harbor 2.8+).
+    #[arg(long, value_name = "FORMAT", default_value_t = WebhookPayloadFormat::Default, value_parser = parse_format)]
     format: WebhookPayloadFormat,
+    /// The event types, comma-separated.
+    #[arg(
+        long,
+        value_name = "A,B,...",
+        value_delimiter = ',',
+        default_values_t = DEFAULT_EVENTS.to_vec(),
+        value_parser = parse_event
+    )]
     events: Vec<WebhookEventType>,
+    /// The policy's name.
+    #[arg(long, default_value = "harbor-sdk-events-receiver")]
     name: String,
+    /// Let Harbor skip verifying the receiver's certificate.
+    #[arg(long)]
     skip_cert_verify: bool,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut url = None;
-    let mut exact_root = false;
-    let mut project = None;
-    let mut receiver = None;
-    let mut auth_header = std::env::var("HARBOR_WEBHOOK_AUTH").ok();
-    let mut format = WebhookPayloadFormat::Default;
-    let mut events: Vec<WebhookEventType> = DEFAULT_EVENTS.to_vec();
-    let mut name = "harbor-sdk-events-receiver".to_owned();
-    let mut skip_cert_verify = false;
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--harbor" => url = Some(value("--harbor")?),
-            "--api-root" => {
-                url = Some(value("--api-root")?);
-                exact_root = true;
-            }
-            "--project" => project = Some(value("--project")?),
-            "--receiver" => receiver = Some(value("--receiver")?),
-            "--auth-header" => auth_header = Some(value("--auth-header")?),
-            "--format" => {
-                format = match value("--format")?.to_ascii_lowercase().as_str() {
-                    "default" => WebhookPayloadFormat::Default,
-                    "cloudevents" => WebhookPayloadFormat::CloudEvents,
-                    other => return Err(format!("--format {other:?}: use Default or CloudEvents")),
-                }
-            }
-            "--events" => {
-                events = value("--events")?
-                    .split(',')
-                    .map(|e| e.trim().to_ascii_uppercase())
-                    .filter(|e| !e.is_empty())
-                    .map(WebhookEventType::from)
-                    .collect();
-                if events.is_empty() {
-                    return Err("--events needs at least one event type".into());
-                }
-            }
-            "--name" => name = value("--name")?,
-            "--skip-cert-verify" => skip_cert_verify = true,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
+fn parse_receiver(text: &str) -> Result<String, String> {
+    if text.starts_with("http://") || text.starts_with("https://") {
+        Ok(text.to_owned())
+    } else {
+        Err("must be an http(s) URL".to_owned())
     }
-    let receiver = receiver.ok_or("--receiver is required")?;
-    if !(receiver.starts_with("http://") || receiver.starts_with("https://")) {
-        return Err(format!("--receiver {receiver:?} must be an http(s) URL"));
-    }
-    Ok(Some(Config {
-        url: url.ok_or("--harbor or --api-root is required")?,
-        exact_root,
-        project: project.ok_or("--project is required")?,
-        receiver,
-        auth_header,
-        format,
-        events,
-        name,
-        skip_cert_verify,
-    }))
 }
 
-fn client(url: &str, exact_root: bool) -> harbor_client::Result<HarborClient> {
-    let mut builder = if exact_root {
-        HarborClient::builder_with_api_root(url)
-    } else {
-        HarborClient::builder(url)
+fn parse_format(text: &str) -> Result<WebhookPayloadFormat, String> {
+    match text.to_ascii_lowercase().as_str() {
+        "default" => Ok(WebhookPayloadFormat::Default),
+        "cloudevents" => Ok(WebhookPayloadFormat::CloudEvents),
+        _ => Err("use Default or CloudEvents".to_owned()),
+    }
+}
+
+fn parse_event(text: &str) -> Result<WebhookEventType, String> {
+    match text.trim() {
+        "" => Err("an empty event type".to_owned()),
+        e => Ok(WebhookEventType::from(e.to_ascii_uppercase())),
+    }
+}
+
+fn client(config: &Config) -> harbor_client::Result<HarborClient> {
+    let mut builder = match (&config.harbor, &config.api_root) {
+        (_, Some(root)) => HarborClient::builder_with_api_root(root),
+        (Some(url), None) => HarborClient::builder(url),
+        // clap requires one of the two.
+        (None, None) => HarborClient::builder(""),
     };
-    if let (Ok(user), Ok(password)) = (
-        std::env::var("HARBOR_USERNAME"),
-        std::env::var("HARBOR_PASSWORD"),
-    ) {
-        builder = builder.credentials(harbor_client::transport::Credentials::basic(user, password));
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        builder = builder.credentials(harbor_client::transport::Credentials::basic(
+            user.clone(),
+            password.clone(),
+        ));
     }
     builder.build()
 }
 
+/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr, each request's span
+/// printed when it closes.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 async fn run(config: Config) -> harbor_client::Result<()> {
-    let client = client(&config.url, config.exact_root)?;
+    let client = client(&config)?;
     let project = ProjectRef::name(&config.project);
 
     // Warn about event types this Harbor does not know (older versions lack some).
@@ -173,17 +205,8 @@ async fn run(config: Config) -> harbor_client::Result<()> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("api_configure_webhook: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let config = Config::parse();
+    init_logs();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -22,7 +22,7 @@ use harbor_client::api::models::{
     ImmutableRule, ProjectReq, RetentionPolicy, RetentionRule, RobotCreate, RobotPermission,
     WebhookEventType, WebhookPolicy, WebhookTargetObject,
 };
-use harbor_client::api::{CreateProjectParams, Created, Reference, RepositoryName, WaitPolicy};
+use harbor_client::api::{CreateProjectParams, Created, ImageReference, RepositoryName, WaitPolicy};
 
 const USAGE: &str = "usage: api_provision_project (--harbor URL | --api-root URL) --project NAME [--quota-gib N] [--webhook URL] [--keep-latest N] [--scan REPO:TAG] [--robot-secret-file PATH]";
 
@@ -33,7 +33,7 @@ struct Config {
     quota_gib: i64,
     webhook: Option<String>,
     keep_latest: Option<i64>,
-    scan: Option<(RepositoryName, Reference)>,
+    scan: Option<(RepositoryName, ImageReference)>,
     robot_secret_file: Option<std::path::PathBuf>,
 }
 
@@ -68,7 +68,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, 
                 let v = value("--scan")?;
                 let (repo, tag) = v.rsplit_once(':').ok_or("--scan needs REPO:TAG")?;
                 let repo: RepositoryName = repo.parse().map_err(|e| format!("--scan: {e}"))?;
-                let tag = Reference::tag(tag).map_err(|e| format!("--scan: {e}"))?;
+                let tag = ImageReference::tag(tag).map_err(|e| format!("--scan: {e}"))?;
                 scan = Some((repo, tag));
             }
             "--robot-secret-file" => secret_file = Some(value("--robot-secret-file")?.into()),

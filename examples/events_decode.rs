@@ -16,40 +16,41 @@
 use std::io::Read as _;
 use std::process::ExitCode;
 
+use clap::Parser;
 use harbor_events::Decoder;
 use http::{HeaderMap, HeaderValue, header};
 
-const USAGE: &str = "usage: events_decode [--json] [--content-type CT] [FILE]";
-
+/// Decode one Harbor webhook payload and say what it means.
+///
+/// Detects the format (Harbor 1.x, the 1.x docs shape, Harbor 2.x, CloudEvents, registry
+/// notification). Exit status: 0 when the payload decoded, 1 when it is bad, 2 on a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "events_decode", version)]
 struct Args {
+    /// Print the unified events as JSON instead of one line per event.
+    #[arg(long)]
     json: bool,
-    content_type: Option<String>,
+    /// The request's `Content-Type` as Harbor sent it (tells CloudEvents apart).
+    #[arg(long, value_name = "CT", value_parser = parse_content_type)]
+    content_type: Option<HeaderValue>,
+    /// The payload file; standard input when absent or `-`.
     file: Option<String>,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
-    let mut parsed = Args {
-        json: false,
-        content_type: None,
-        file: None,
-    };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--json" => parsed.json = true,
-            "--content-type" => {
-                let value = args.next().ok_or("--content-type needs a value")?;
-                parsed.content_type = Some(value);
-            }
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            file => {
-                if parsed.file.replace(file.to_owned()).is_some() {
-                    return Err("more than one FILE given".to_owned());
-                }
-            }
-        }
-    }
-    Ok(Some(parsed))
+fn parse_content_type(text: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(text).map_err(|_| "not a valid header value".to_owned())
+}
+
+/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn read_input(file: Option<&str>) -> std::io::Result<Vec<u8>> {
@@ -64,17 +65,8 @@ fn read_input(file: Option<&str>) -> std::io::Result<Vec<u8>> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("events_decode: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
+    init_logs();
     let body = match read_input(args.file.as_deref()) {
         Ok(body) => body,
         Err(err) => {
@@ -83,16 +75,8 @@ fn main() -> ExitCode {
         }
     };
     let mut headers = HeaderMap::new();
-    if let Some(content_type) = &args.content_type {
-        match HeaderValue::from_str(content_type) {
-            Ok(value) => {
-                headers.insert(header::CONTENT_TYPE, value);
-            }
-            Err(_) => {
-                eprintln!("events_decode: --content-type is not a valid header value\n{USAGE}");
-                return ExitCode::from(2);
-            }
-        }
+    if let Some(content_type) = args.content_type {
+        headers.insert(header::CONTENT_TYPE, content_type);
     }
     // A file on disk may be larger than a webhook body would be; allow up to 64 MiB here.
     let decoder = Decoder::new().max_body_bytes(64 << 20);

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--inbox SPEC]
-//!     [--role both|receiver|worker] [--workers N] [--lease SECONDS] [--max-attempts N]
+//!     [--role both|receiver|worker] [--concurrency N] [--lease SECONDS] [--max-attempts N]
 //!     [--json] [--demo]
 //! ```
 //!
@@ -25,7 +25,7 @@
 //!   yet printed is lost when the process exits**).
 //! - `--role`: `both` (default), `receiver` (HTTP only, no worker) or `worker` (no HTTP: works
 //!   off a shared inbox, e.g. NATS).
-//! - `--workers`: deliveries handled at once (default 4). `--lease`: seconds a delivery stays
+//! - `--concurrency` (alias `--workers`): deliveries handled at once (default 4). `--lease`: seconds a delivery stays
 //!   with a worker that stopped answering before another takes it (default 30).
 //!   `--max-attempts`: attempts before a delivery is dead-lettered (default 5).
 //! - `--json`: one line of JSON per event: `{"delivery_key", "attempt", "event"}`.
@@ -42,6 +42,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{CommandFactory as _, Parser};
 use harbor_events::Decoder;
 use harbor_receiver::{
     Delivery, HandlerError, Inbox, InboxOptions, InboxSpec, Receiver, RetryPolicy, Worker,
@@ -49,14 +51,66 @@ use harbor_receiver::{
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-const USAGE: &str = "usage: events_receiver [--addr HOST:PORT] [--auth-header VALUE] [--inbox sqlite:PATH|nats://HOST:PORT|memory] [--role both|receiver|worker] [--workers N] [--lease SECONDS] [--max-attempts N] [--json] [--demo]";
 const BODY_LIMIT: usize = 1 << 20;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The part this process plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Role {
+    /// HTTP endpoint and workers.
     Both,
+    /// HTTP only, no worker.
     Receiver,
+    /// No HTTP: works off a shared inbox (e.g. NATS).
     Worker,
+}
+
+/// A webhook endpoint for Harbor that never loses an event.
+///
+/// Checks and decodes each delivery, stores it in a durable inbox, and only then answers 200
+/// (503 when it cannot be stored, so Harbor delivers it again); workers print the events.
+#[derive(Debug, Parser)]
+#[command(
+    name = "events_receiver",
+    version,
+    after_help = "Logs: RUST_LOG=harbor_receiver=debug shows the inbox and the workers."
+)]
+struct Args {
+    /// Where to listen [default: 127.0.0.1:8080; with --demo a free loopback port].
+    #[arg(long, value_name = "HOST:PORT")]
+    addr: Option<SocketAddr>,
+    /// The exact `Authorization` value to require (the webhook policy's auth header).
+    #[arg(
+        long,
+        env = "HARBOR_WEBHOOK_AUTH",
+        hide_env_values = true,
+        value_name = "VALUE"
+    )]
+    auth_header: Option<String>,
+    /// The inbox: sqlite:PATH (survives crashes), nats://HOST:PORT (JetStream, shared by
+    /// several machines) or memory (lost on exit) [default: sqlite:events_receiver.db; with
+    /// --demo a temporary file].
+    #[arg(long, value_name = "SPEC", value_parser = parse_inbox)]
+    inbox: Option<InboxSpec>,
+    /// What this process does.
+    #[arg(long, value_enum, default_value_t = Role::Both)]
+    role: Role,
+    /// Deliveries handled at once (the worker's concurrency).
+    #[arg(long, visible_alias = "workers", value_name = "N", default_value_t = 4, value_parser = positive)]
+    concurrency: usize,
+    /// Seconds a delivery stays with a worker that stopped answering before another takes it
+    /// [default: 30].
+    #[arg(long, value_name = "SECONDS", value_parser = parse_lease, allow_negative_numbers = true)]
+    lease: Option<Duration>,
+    /// Attempts before a delivery is dead-lettered.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    max_attempts: u32,
+    /// One line of JSON per event: {"delivery_key", "attempt", "event"}.
+    #[arg(long)]
+    json: bool,
+    /// Post one payload of every format Harbor has sent (and one retry) to this very endpoint,
+    /// show that bad deliveries are refused, and exit.
+    #[arg(long)]
+    demo: bool,
 }
 
 #[derive(Debug)]
@@ -72,84 +126,64 @@ struct Config {
     demo: bool,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut config = Config {
-        addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
-        auth_header: std::env::var("HARBOR_WEBHOOK_AUTH").ok(),
-        inbox: None,
-        role: Role::Both,
-        workers: 4,
-        lease: harbor_receiver::DEFAULT_LEASE,
-        max_attempts: 5,
-        json: false,
-        demo: false,
-    };
-    let mut addr_given = false;
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--addr" => {
-                let text = value("--addr")?;
-                config.addr = text
-                    .parse()
-                    .map_err(|_| format!("--addr {text:?} is not HOST:PORT"))?;
-                addr_given = true;
-            }
-            "--auth-header" => config.auth_header = Some(value("--auth-header")?),
-            "--inbox" => {
-                let text = value("--inbox")?;
-                config.inbox = Some(text.parse().map_err(|e| format!("--inbox: {e}"))?);
-            }
-            "--role" => {
-                config.role = match value("--role")?.as_str() {
-                    "both" => Role::Both,
-                    "receiver" => Role::Receiver,
-                    "worker" => Role::Worker,
-                    other => return Err(format!("--role {other:?}: use both, receiver or worker")),
-                }
-            }
-            "--workers" => config.workers = positive("--workers", &value("--workers")?)?,
-            "--max-attempts" => {
-                let text = value("--max-attempts")?;
-                config.max_attempts = u32::try_from(positive("--max-attempts", &text)?)
-                    .map_err(|_| format!("--max-attempts {text:?} is too large"))?;
-            }
-            "--lease" => {
-                let text = value("--lease")?;
-                config.lease = text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|s| s.is_finite() && *s > 0.0)
-                    .map(Duration::from_secs_f64)
-                    .ok_or(format!(
-                        "--lease {text:?} is not a positive number of seconds"
-                    ))?;
-            }
-            "--json" => config.json = true,
-            "--demo" => config.demo = true,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
+/// The command line, with `--demo`'s defaults.
+fn parse_args() -> Config {
+    let args = Args::parse();
+    if args.demo && args.role != Role::Both {
+        Args::command()
+            .error(ErrorKind::ArgumentConflict, "--demo needs --role both")
+            .exit();
     }
-    if config.demo {
-        if !addr_given {
-            config.addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        }
-        if config.role != Role::Both {
-            return Err("--demo needs --role both".to_owned());
-        }
-        config
-            .auth_header
-            .get_or_insert_with(|| "Bearer demo-secret".to_owned());
+    let default_addr = if args.demo { 0 } else { 8080 };
+    let mut auth_header = args.auth_header;
+    if args.demo {
+        auth_header.get_or_insert_with(|| "Bearer demo-secret".to_owned());
     }
-    Ok(Some(config))
+    Config {
+        addr: args
+            .addr
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], default_addr))),
+        auth_header,
+        inbox: args.inbox,
+        role: args.role,
+        workers: args.concurrency,
+        lease: args.lease.unwrap_or(harbor_receiver::DEFAULT_LEASE),
+        max_attempts: args.max_attempts,
+        json: args.json,
+        demo: args.demo,
+    }
 }
 
-fn positive(name: &str, text: &str) -> Result<usize, String> {
+fn parse_inbox(text: &str) -> Result<InboxSpec, String> {
+    text.parse()
+        .map_err(|e: harbor_receiver::Error| e.to_string())
+}
+
+fn positive(text: &str) -> Result<usize, String> {
     text.parse()
         .ok()
         .filter(|n| *n > 0)
-        .ok_or(format!("{name} {text:?} is not a positive number"))
+        .ok_or("not a positive number".to_owned())
+}
+
+fn parse_lease(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or("not a positive number of seconds".to_owned())
+}
+
+/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Completes on Ctrl-C or `SIGTERM` (what `docker stop` and Kubernetes send).
@@ -198,17 +232,8 @@ fn print_events(json: bool, handled: Option<mpsc::Sender<usize>>) -> impl harbor
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(config)) => config,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("events_receiver: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let config = parse_args();
+    init_logs();
     // The demo's inbox lives in a temporary directory, removed on exit.
     let demo_dir = match config.demo.then(tempfile::tempdir).transpose() {
         Ok(dir) => dir,

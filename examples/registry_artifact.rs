@@ -15,7 +15,7 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harbor_client::registry::{Artifact, ArtifactFile, Reference, TITLE};
+use harbor_client::registry::{Artifact, ArtifactFile, ImageReference, TITLE};
 
 const USAGE: &str = "usage: registry_artifact IMAGE FILE ARTIFACT_TYPE [options]\n  IMAGE          the image to attach to (host[:port]/name:tag or @digest)\n  FILE           the file to attach (named by its file name)\n  ARTIFACT_TYPE  e.g. application/spdx+json, application/vnd.cyclonedx+json";
 
@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => return cli::usage_error(&e),
     };
-    let image: Reference = match args.positional[0].parse() {
+    let image: ImageReference = match args.positional[0].parse() {
         Ok(r) => r,
         Err(e) => return cli::fail(&e),
     };
@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
             // The referrers list carries manifest annotations only: read each manifest for
             // its files' titles.
             let m = client
-                .get_manifest(&Reference::with_digest(
+                .get_manifest(&ImageReference::with_digest(
                     image.repository().clone(),
                     r.digest.clone(),
                 ))

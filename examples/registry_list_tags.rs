@@ -1,33 +1,39 @@
 //! Lists the tags of a repository, following `Link` pages: the token-then-tags flow every
 //! Harbor user scripts with curl.
 //!
-//! `registry_list_tags harbor.example/library/nginx [--username U --password P] [--page-size N]`
+//! `registry_list_tags harbor.example/library/nginx [--username U] [--page-size N]`
 
 #[path = "registry_cli.rs"]
 mod cli;
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use futures_util::TryStreamExt as _;
 use harbor_client::registry::Repository;
 
-const USAGE: &str = "usage: registry_list_tags REPOSITORY [options]   (REPOSITORY = host[:port]/name)\n  --page-size N         tags per request (default: the registry's)";
+/// List the tags of a repository, every page.
+#[derive(Debug, Parser)]
+#[command(name = "registry_list_tags", version)]
+struct Args {
+    /// The repository, `host[:port]/name`.
+    repository: Repository,
+    /// Tags per request (default: the registry's).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    page_size: Option<u32>,
+    #[command(flatten)]
+    registry: cli::RegistryArgs,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match cli::parse(USAGE, 1) {
-        Ok(a) => a,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let repo: Repository = match args.positional[0].parse() {
-        Ok(r) => r,
+    let args = Args::parse();
+    cli::init_logs();
+    let client = match args.registry.client(args.repository.registry(), None) {
+        Ok(c) => c,
         Err(e) => return cli::fail(&e),
     };
-    let client = match args.client(repo.registry()) {
-        Ok(c) => c,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let mut tags = std::pin::pin!(client.list_tags_stream(&repo, args.page_size));
+    let mut tags = std::pin::pin!(client.list_tags_stream(&args.repository, args.page_size));
     loop {
         match tags.try_next().await {
             Ok(Some(t)) => println!("{t}"),

@@ -1,5 +1,6 @@
 //! Pulls an image into an OCI image layout directory: index → platform manifest → config →
-//! layers, streamed to disk and verified. Prints the manifest digest.
+//! layers, streamed to disk and verified. Prints the manifest digest; on a terminal, one bar per
+//! layer under a total bar (else one summary line on stderr).
 //!
 //! `registry_pull 127.0.0.1:5000/team/app:v1 ./app-layout [--platform linux/arm64]`
 
@@ -9,33 +10,44 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harbor_client::registry::ImageReference;
+use clap::Parser;
+use harbor_client::registry::{ImageOptions, Platform, ImageReference};
 
-const USAGE: &str = "usage: registry_pull REFERENCE DIR [options]\n  --platform OS/ARCH    the platform to take from an index (default: this machine's)";
+/// Pull an image into an OCI image layout directory, verifying every digest.
+#[derive(Debug, Parser)]
+#[command(name = "registry_pull", version)]
+struct Args {
+    /// The image, `host[:port]/name:tag` or `...@sha256:...`.
+    reference: ImageReference,
+    /// The OCI image layout directory to write (created when missing).
+    dir: PathBuf,
+    /// The platform to take from an index: OS/ARCH[/VARIANT] (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH", value_parser = cli::parse_platform)]
+    platform: Option<Platform>,
+    #[command(flatten)]
+    transfer: cli::TransferArgs,
+    #[command(flatten)]
+    registry: cli::RegistryArgs,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match cli::parse(USAGE, 2) {
-        Ok(a) => a,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let reference: ImageReference = match args.positional[0].parse() {
-        Ok(r) => r,
+    let args = Args::parse();
+    cli::init_logs();
+    let client = match args
+        .registry
+        .client(args.reference.repository().registry(), None)
+    {
+        Ok(c) => c,
         Err(e) => return cli::fail(&e),
     };
-    let dir = PathBuf::from(&args.positional[1]);
-    let client = match args.client(reference.repository().registry()) {
-        Ok(c) => c,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let (opts, progress) = args.image_options();
-    let result = client.pull_image(&reference, &dir, &opts).await;
-    drop(progress);
-    match result {
-        Ok(desc) => {
-            println!("{}", desc.digest);
-            ExitCode::SUCCESS
-        }
-        Err(e) => cli::fail(&e),
+    let mut opts = ImageOptions::default().concurrency(args.transfer.concurrency.into());
+    if let Some(p) = args.platform {
+        opts = opts.platform(p);
     }
+    let transfer = cli::Transfer::new("pulled");
+    let result = client
+        .pull_image(&args.reference, &args.dir, &transfer.options(opts))
+        .await;
+    transfer.done(result.map(|desc| desc.digest))
 }

@@ -1,5 +1,6 @@
 //! Pushes the image of an OCI image layout directory (the one named by the reference's tag in
-//! `index.json`, or its only one). Prints the manifest digest.
+//! `index.json`, or its only one). Prints the manifest digest; on a terminal, one bar per blob
+//! under a total bar (else one summary line on stderr).
 //!
 //! `registry_push ./app-layout 127.0.0.1:5000/team/app:v1`
 
@@ -9,33 +10,39 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use harbor_client::registry::ImageReference;
+use clap::Parser;
+use harbor_client::registry::{ImageOptions, ImageReference};
 
-const USAGE: &str = "usage: registry_push DIR REFERENCE [options]";
+/// Push the image of an OCI image layout directory to a registry.
+#[derive(Debug, Parser)]
+#[command(name = "registry_push", version)]
+struct Args {
+    /// The OCI image layout directory to read.
+    dir: PathBuf,
+    /// Where to push, `host[:port]/name:tag`.
+    reference: ImageReference,
+    /// Upload each blob in chunks of this many bytes (default: one streamed request).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    chunk_size: Option<u64>,
+    #[command(flatten)]
+    transfer: cli::TransferArgs,
+    #[command(flatten)]
+    registry: cli::RegistryArgs,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match cli::parse(USAGE, 2) {
-        Ok(a) => a,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let dir = PathBuf::from(&args.positional[0]);
-    let reference: ImageReference = match args.positional[1].parse() {
-        Ok(r) => r,
+    let args = Args::parse();
+    cli::init_logs();
+    let registry = args.reference.repository().registry();
+    let client = match args.registry.client(registry, args.chunk_size) {
+        Ok(c) => c,
         Err(e) => return cli::fail(&e),
     };
-    let client = match args.client(reference.repository().registry()) {
-        Ok(c) => c,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let (opts, progress) = args.image_options();
-    let result = client.push_image(&dir, &reference, &opts).await;
-    drop(progress);
-    match result {
-        Ok(d) => {
-            println!("{d}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => cli::fail(&e),
-    }
+    let opts = ImageOptions::default().concurrency(args.transfer.concurrency.into());
+    let transfer = cli::Transfer::new("pushed");
+    let result = client
+        .push_image(&args.dir, &args.reference, &transfer.options(opts))
+        .await;
+    transfer.done(result)
 }

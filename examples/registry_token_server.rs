@@ -60,6 +60,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::Request;
 use axum::response::{IntoResponse, Response};
+use clap::Parser;
 use harbor_auth::server::{
     Authorizer, Htpasswd, KeyIdFormat, KeyKind, SigningKey, TokenEndpoint, TokenIssuer,
 };
@@ -68,84 +69,96 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-const USAGE: &str = "usage: registry_token_server --htpasswd FILE --acl FILE [--state-dir DIR] [--addr HOST:PORT] \
-[--realm URL] [--service NAME] [--issuer NAME] [--kid libtrust|thumbprint] [--x5c] [--ec] \
-[--refresh-tokens SECONDS] [--demo]";
+/// How the key id (`kid`) of each token is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Kid {
+    /// distribution 2.x.
+    Libtrust,
+    /// distribution 3.x.
+    Thumbprint,
+}
 
-#[derive(Debug)]
+/// A token service that a `docker-registry` (distribution) trusts.
+///
+/// Users from an htpasswd file, rights from a small ACL file (`USER REPOSITORY-PATTERN
+/// ACTIONS` per line; `+` any signed-in user, `*` anyone, `$user` the user's name). On start it
+/// prints the `auth:` section for the registry's config.yml, then `listening on http://ADDR`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "registry_token_server",
+    version,
+    after_help = "Logs: RUST_LOG=harbor_auth=debug shows each token issued and each refusal \
+                  (never a password or a token)."
+)]
 struct Config {
+    /// Users, as `htpasswd -B` writes them (bcrypt only).
+    #[arg(long, value_name = "FILE", required_unless_present = "demo")]
     htpasswd: Option<PathBuf>,
+    /// Who may do what, one rule per line: USER REPOSITORY-PATTERN ACTIONS.
+    #[arg(long, value_name = "FILE", required_unless_present = "demo")]
     acl: Option<PathBuf>,
+    /// Holds key.pem (the signing key) and cert.pem (the registry's rootcertbundle); created on
+    /// first start.
+    #[arg(long, value_name = "DIR", default_value = "token-server-state")]
     state_dir: PathBuf,
+    /// Where to listen (--demo: a free loopback port).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5001")]
     addr: SocketAddr,
+    /// The token URL clients are sent to [default: http://ADDR/token; put TLS in front for
+    /// anything but loopback].
+    #[arg(long, value_name = "URL")]
     realm: Option<String>,
+    /// The service name the registry expects.
+    #[arg(long, value_name = "NAME", default_value = "registry")]
     service: String,
+    /// The tokens' issuer, as the registry's config names it.
+    #[arg(long, value_name = "NAME", default_value = "registry-token-issuer")]
     issuer: String,
-    kid: KeyIdFormat,
+    /// The key id format: libtrust for distribution 2.x, thumbprint for 3.x.
+    #[arg(long, value_enum, default_value_t = Kid::Libtrust)]
+    kid: Kid,
+    /// Add the certificate to every token (both registry versions accept it).
+    #[arg(long)]
     x5c: bool,
+    /// A P-256 key instead of RSA 2048 (when the state dir is created).
+    #[arg(long)]
     ec: bool,
+    /// Also hand out refresh tokens that live this many seconds (at least 60).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_refresh)]
     refresh_tokens: Option<std::time::Duration>,
+    /// Temporary state, user demo/demo-password, a demo ACL: ask this very server for a token,
+    /// print its claims, and exit.
+    #[arg(long)]
     demo: bool,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut c = Config {
-        htpasswd: None,
-        acl: None,
-        state_dir: PathBuf::from("token-server-state"),
-        addr: SocketAddr::from(([127, 0, 0, 1], 5001)),
-        realm: None,
-        service: "registry".to_owned(),
-        issuer: "registry-token-issuer".to_owned(),
-        kid: KeyIdFormat::Libtrust,
-        x5c: false,
-        ec: false,
-        refresh_tokens: None,
-        demo: false,
-    };
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--htpasswd" => c.htpasswd = Some(value("--htpasswd")?.into()),
-            "--acl" => c.acl = Some(value("--acl")?.into()),
-            "--state-dir" => c.state_dir = value("--state-dir")?.into(),
-            "--addr" => {
-                let text = value("--addr")?;
-                c.addr = text
-                    .parse()
-                    .map_err(|_| format!("--addr {text:?} is not HOST:PORT"))?;
-            }
-            "--realm" => c.realm = Some(value("--realm")?),
-            "--service" => c.service = value("--service")?,
-            "--issuer" => c.issuer = value("--issuer")?,
-            "--kid" => {
-                c.kid = match value("--kid")?.as_str() {
-                    "libtrust" => KeyIdFormat::Libtrust,
-                    "thumbprint" => KeyIdFormat::Thumbprint,
-                    other => return Err(format!("--kid {other:?}: use libtrust or thumbprint")),
-                }
-            }
-            "--x5c" => c.x5c = true,
-            "--ec" => c.ec = true,
-            "--refresh-tokens" => {
-                let text = value("--refresh-tokens")?;
-                let secs: u64 = text.parse().ok().filter(|s| *s >= 60).ok_or(format!(
-                    "--refresh-tokens {text:?}: a number of seconds, at least 60"
-                ))?;
-                c.refresh_tokens = Some(std::time::Duration::from_secs(secs));
-            }
-            "--demo" => c.demo = true,
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    if !c.demo && (c.htpasswd.is_none() || c.acl.is_none()) {
-        return Err("--htpasswd and --acl are required (or try --demo)".to_owned());
-    }
+fn parse_refresh(text: &str) -> Result<std::time::Duration, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|s| *s >= 60)
+        .map(std::time::Duration::from_secs)
+        .ok_or("a number of seconds, at least 60".to_owned())
+}
+
+/// The command line (`args` starts with the program's name).
+fn parse_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Config, clap::Error> {
+    let mut c = Config::try_parse_from(args)?;
     if c.demo {
         c.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     }
-    Ok(Some(c))
+    Ok(c)
+}
+
+/// Installs the log subscriber: `RUST_LOG` (default `info`: refused passwords are shown).
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::INFO.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Who a rule is for.
@@ -426,7 +439,10 @@ async fn run(config: Config) -> Result<(), String> {
         (users, Acl::parse(&acl_text)?)
     };
 
-    let mut builder = TokenIssuer::builder(key, &config.issuer).key_id(config.kid);
+    let mut builder = TokenIssuer::builder(key, &config.issuer).key_id(match config.kid {
+        Kid::Libtrust => KeyIdFormat::Libtrust,
+        Kid::Thumbprint => KeyIdFormat::Thumbprint,
+    });
     if config.x5c {
         let der =
             harbor_auth::server::certificates_from_pem(&cert_pem).map_err(|e| e.to_string())?;
@@ -548,17 +564,8 @@ async fn demo(realm: &str, service: &str) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("registry_token_server: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let config = parse_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    init_logs();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -649,13 +656,13 @@ mod tests {
     #[test]
     fn refresh_tokens_flag() {
         let parse = |extra: &[&str]| {
-            let args = ["--demo"].iter().chain(extra).map(|s| (*s).to_owned());
-            parse_args(args).map(|c| c.and_then(|c| c.refresh_tokens))
+            let args = ["registry_token_server", "--demo"].iter().chain(extra);
+            parse_args(args.map(std::ffi::OsString::from)).map(|c| c.refresh_tokens)
         };
-        assert_eq!(parse(&[]), Ok(None));
+        assert_eq!(parse(&[]).ok(), Some(None));
         assert_eq!(
-            parse(&["--refresh-tokens", "86400"]),
-            Ok(Some(std::time::Duration::from_secs(86400)))
+            parse(&["--refresh-tokens", "86400"]).ok(),
+            Some(Some(std::time::Duration::from_secs(86400)))
         );
         assert!(parse(&["--refresh-tokens", "59"]).is_err());
         assert!(parse(&["--refresh-tokens", "a day"]).is_err());

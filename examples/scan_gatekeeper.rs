@@ -41,6 +41,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use clap::error::ErrorKind;
+use clap::{ArgGroup, CommandFactory as _, Parser};
 use harbor_client::HarborClient;
 use harbor_client::api::models::{Label, ProjectMetadata, ProjectReq};
 use harbor_client::api::{ArtifactLocation, GetArtifactParams, ProjectRef, Severity};
@@ -49,7 +51,6 @@ use harbor_receiver::{Delivery, HandlerError, InboxOptions, InboxSpec, Receiver,
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-const USAGE: &str = "usage: scan_gatekeeper (--harbor URL | --api-root URL) [--addr HOST:PORT] [--auth-header VALUE] [--inbox sqlite:PATH|nats://HOST:PORT|memory] [--severity LEVEL] [--action label|delete-tag|prevent] [--label-id N] [--json] [--max-events N]";
 const BODY_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,115 +60,157 @@ enum Action {
     Prevent,
 }
 
-struct Config {
-    url: String,
-    exact_root: bool,
+/// What to do with an artifact at or above the severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ActionName {
+    /// Add the label --label-id to the artifact.
+    Label,
+    /// Delete the tag the event names (digest-only events are left alone).
+    DeleteTag,
+    /// Set the project's `prevent_vul=true` with that severity.
+    Prevent,
+}
+
+/// React to finished scans: above a severity, label the artifact, delete its tag, or turn on
+/// the project's "prevent vulnerable images".
+///
+/// Point a webhook policy for SCANNING_COMPLETED at this endpoint (see api_configure_webhook).
+/// Every delivery is stored in a durable inbox before it is answered 200; one line per
+/// decision goes to stdout (`act ...`, `pass ...`, `error ...`), after `listening on http://ADDR`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "scan_gatekeeper",
+    version,
+    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
+    after_help = "Logs: RUST_LOG=harbor_client=debug,harbor_receiver=debug shows each request, \
+                  retry and delivery (never a secret)."
+)]
+struct Args {
+    /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
+    #[arg(long, value_name = "URL")]
+    harbor: Option<String>,
+    /// The API root taken as is (e.g. a mock serving the spec without its base path).
+    #[arg(long, value_name = "URL")]
+    api_root: Option<String>,
+    /// A user or robot account allowed to read artifacts and to act.
+    #[arg(
+        long,
+        env = "HARBOR_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
+    username: Option<String>,
+    /// The password or robot secret; prefer the environment variable, which no `ps` shows.
+    #[arg(
+        long,
+        env = "HARBOR_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASS"
+    )]
+    password: Option<String>,
+    /// Where to listen.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8081")]
     addr: SocketAddr,
+    /// The exact `Authorization` value to require (the webhook policy's auth header).
+    #[arg(
+        long,
+        env = "HARBOR_WEBHOOK_AUTH",
+        hide_env_values = true,
+        value_name = "VALUE"
+    )]
     auth_header: Option<String>,
+    /// The inbox: sqlite:PATH, nats://HOST:PORT (shared by several gatekeepers) or memory
+    /// (what is accepted and not yet handled is lost on exit).
+    #[arg(long, value_name = "SPEC", default_value = "sqlite:scan_gatekeeper.db", value_parser = parse_inbox)]
     inbox: InboxSpec,
+    /// The lowest severity acted on: none, unknown, negligible, low, medium, high, critical.
+    #[arg(long, value_name = "LEVEL", default_value = "critical", value_parser = parse_severity)]
     severity: Severity,
-    action: Action,
+    /// What to do.
+    #[arg(long, value_enum, default_value_t = ActionName::Label)]
+    action: ActionName,
+    /// The label --action label adds (its id in Harbor).
+    #[arg(long, value_name = "N")]
+    label_id: Option<i64>,
+    /// One JSON object per decision: {"delivery_key", "attempt", "outcome", "artifact", "message"}.
+    #[arg(long)]
     json: bool,
+    /// Exit after N scan events (for tests).
+    #[arg(long, value_name = "N")]
     max_events: Option<usize>,
+}
+
+struct Config {
+    args: Args,
+    action: Action,
+}
+
+impl std::ops::Deref for Config {
+    type Target = Args;
+
+    fn deref(&self) -> &Args {
+        &self.args
+    }
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
     let level = Severity::from_text(s);
     if level.is_other() {
-        return Err(format!(
-            "--severity {s:?}: use none, unknown, negligible, low, medium, high or critical"
-        ));
+        return Err("use none, unknown, negligible, low, medium, high or critical".to_owned());
     }
     Ok(level)
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let mut url = None;
-    let mut exact_root = false;
-    let mut addr = SocketAddr::from(([127, 0, 0, 1], 8081));
-    let mut auth_header = std::env::var("HARBOR_WEBHOOK_AUTH").ok();
-    let mut severity = Severity::Critical;
-    let mut action = "label".to_owned();
-    let mut label_id = None;
-    let mut max_events = None;
-    let mut inbox = InboxSpec::Sqlite("scan_gatekeeper.db".into());
-    let mut json = false;
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--harbor" => url = Some(value("--harbor")?),
-            "--api-root" => {
-                url = Some(value("--api-root")?);
-                exact_root = true;
-            }
-            "--addr" => {
-                let text = value("--addr")?;
-                addr = text
-                    .parse()
-                    .map_err(|_| format!("--addr {text:?} is not HOST:PORT"))?;
-            }
-            "--auth-header" => auth_header = Some(value("--auth-header")?),
-            "--inbox" => {
-                let text = value("--inbox")?;
-                inbox = text.parse().map_err(|e| format!("--inbox: {e}"))?;
-            }
-            "--json" => json = true,
-            "--severity" => severity = parse_severity(&value("--severity")?)?,
-            "--action" => action = value("--action")?,
-            "--label-id" => {
-                let text = value("--label-id")?;
-                label_id = Some(
-                    text.parse::<i64>()
-                        .map_err(|_| format!("--label-id {text:?} is not a number"))?,
-                );
-            }
-            "--max-events" => {
-                let text = value("--max-events")?;
-                max_events = Some(
-                    text.parse::<usize>()
-                        .map_err(|_| format!("--max-events {text:?} is not a number"))?,
-                );
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    let action = match action.as_str() {
-        "label" => Action::Label(label_id.ok_or("--action label needs --label-id")?),
-        "delete-tag" => Action::DeleteTag,
-        "prevent" => Action::Prevent,
-        other => {
-            return Err(format!(
-                "--action {other:?}: use label, delete-tag or prevent"
-            ));
-        }
-    };
-    Ok(Some(Config {
-        url: url.ok_or("--harbor or --api-root is required")?,
-        exact_root,
-        addr,
-        auth_header,
-        inbox,
-        severity,
-        action,
-        json,
-        max_events,
-    }))
+fn parse_inbox(text: &str) -> Result<InboxSpec, String> {
+    text.parse()
+        .map_err(|e: harbor_receiver::Error| e.to_string())
 }
 
-fn client(url: &str, exact_root: bool) -> harbor_client::Result<HarborClient> {
-    let mut builder = if exact_root {
-        HarborClient::builder_with_api_root(url)
-    } else {
-        HarborClient::builder(url)
+/// The command line; `--action label` needs `--label-id`.
+fn parse_args() -> Config {
+    let args = Args::parse();
+    let action = match (args.action, args.label_id) {
+        (ActionName::Label, Some(id)) => Action::Label(id),
+        (ActionName::Label, None) => Args::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "--action label needs --label-id",
+            )
+            .exit(),
+        (ActionName::DeleteTag, _) => Action::DeleteTag,
+        (ActionName::Prevent, _) => Action::Prevent,
     };
-    if let (Ok(user), Ok(password)) = (
-        std::env::var("HARBOR_USERNAME"),
-        std::env::var("HARBOR_PASSWORD"),
-    ) {
-        builder = builder.credentials(harbor_client::transport::Credentials::basic(user, password));
+    Config { args, action }
+}
+
+fn client(config: &Args) -> harbor_client::Result<HarborClient> {
+    let mut builder = match (&config.harbor, &config.api_root) {
+        (_, Some(root)) => HarborClient::builder_with_api_root(root),
+        (Some(url), None) => HarborClient::builder(url),
+        // clap requires one of the two.
+        (None, None) => HarborClient::builder(""),
+    };
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        builder = builder.credentials(harbor_client::transport::Credentials::basic(
+            user.clone(),
+            password.clone(),
+        ));
     }
     builder.build()
+}
+
+/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr, each request's span
+/// printed when it closes.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// One decision about one artifact: what is printed.
@@ -332,18 +375,9 @@ async fn handle(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("scan_gatekeeper: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let client = match client(&config.url, config.exact_root) {
+    let config = parse_args();
+    init_logs();
+    let client = match client(&config) {
         Ok(c) => c,
         Err(err) => {
             eprintln!("scan_gatekeeper: {err}");

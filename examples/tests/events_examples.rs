@@ -89,9 +89,14 @@ fn events_decode_exits_1_with_the_error_on_a_bad_payload() {
 fn events_decode_exits_2_on_a_usage_error() {
     let out = decode(&["--no-such-flag"], b"");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("usage"));
+    assert!(text(&out.stderr).contains("'--no-such-flag'"));
+    assert!(text(&out.stderr).contains("Usage: events_decode"));
     let out = decode(&["--content-type"], b"");
     assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--content-type <CT>"));
+    let out = decode(&["--content-type", "a\nb"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a valid header value"));
 }
 
 #[test]
@@ -137,16 +142,22 @@ fn events_receiver_demo_decodes_every_format_and_refuses_bad_deliveries() {
 
 #[test]
 fn events_receiver_rejects_a_usage_error() {
-    for args in [
-        &["--workers", "0"][..],
-        &["--inbox", "postgres://db"],
-        &["--inbox", "sqlite:"],
-        &["--role", "nobody"],
-        &["--lease", "-1"],
+    for (args, named) in [
+        (&["--concurrency", "0"][..], "'0' for '--concurrency <N>'"),
+        (&["--workers", "0"], "not a positive number"),
+        (&["--inbox", "postgres://db"], "postgres://db"),
+        (&["--inbox", "sqlite:"], "needs a file path"),
+        (
+            &["--role", "nobody"],
+            "possible values: both, receiver, worker",
+        ),
+        (&["--lease", "-1"], "not a positive number of seconds"),
+        (&["--demo", "--role", "worker"], "--demo needs --role both"),
     ] {
         let out = run(env!("CARGO_BIN_EXE_events_receiver"), args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(text(&out.stderr).contains("usage"), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(named), "{args:?}: {err}");
     }
 }
 

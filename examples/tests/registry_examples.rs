@@ -129,10 +129,14 @@ async fn registry_artifact_attaches_an_sbom_and_lists_it() {
 
 #[test]
 fn failures_exit_non_zero_with_the_error() {
+    // A bad reference is a usage error: exit 2, the value and the argument named.
     let out = run(PULL, &["NOT A REFERENCE", "/tmp/unused"]);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(err.starts_with("error: invalid"), "{err}");
+    assert!(
+        err.starts_with("error: invalid value 'NOT A REFERENCE' for '<REFERENCE>'"),
+        "{err}"
+    );
 
     let port = registry_support::free_port();
     let dir = tempfile::tempdir().unwrap();
@@ -148,7 +152,11 @@ fn failures_exit_non_zero_with_the_error() {
 
     let out = run(PUSH, &["only-one-arg"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        err.contains("<REFERENCE>") && err.contains("Usage:"),
+        "{err}"
+    );
 }
 
 /// The issue that made the keychain: with one docker config holding a password for each of two

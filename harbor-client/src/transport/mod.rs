@@ -644,6 +644,11 @@ impl Transport {
             // A 401 from a redirect target is not the registry's: never answered.
             if status == StatusCode::UNAUTHORIZED && !req.anonymous && sent.from_origin {
                 let found = challenges(resp.headers());
+                // A challenge names the realm, service and scope: nothing secret.
+                tracing::debug!(
+                    challenges = ?found.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "the registry asked for authentication"
+                );
                 inner.auth.remember_challenge(&req.url, &found);
                 let decision = decide(&Refusal {
                     url: &req.url,
