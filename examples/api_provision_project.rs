@@ -17,89 +17,101 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::{ArgGroup, Parser};
 use harbor_client::HarborClient;
 use harbor_client::api::models::{
     ImmutableRule, ProjectReq, RetentionPolicy, RetentionRule, RobotCreate, RobotPermission,
     WebhookEventType, WebhookPolicy, WebhookTargetObject,
 };
-use harbor_client::api::{CreateProjectParams, Created, ImageReference, RepositoryName, WaitPolicy};
+use harbor_client::api::{CreateProjectParams, Created, Reference, RepositoryName, WaitPolicy};
 
-const USAGE: &str = "usage: api_provision_project (--harbor URL | --api-root URL) --project NAME [--quota-gib N] [--webhook URL] [--keep-latest N] [--scan REPO:TAG] [--robot-secret-file PATH]";
-
+/// Provision a Harbor project end to end: quota, a CI robot, a webhook, retention,
+/// immutability, and a scan it waits for. Safe to run again.
+#[derive(Debug, Parser)]
+#[command(
+    name = "api_provision_project",
+    version,
+    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
+    after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
+)]
 struct Config {
-    url: String,
-    exact_root: bool,
+    /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
+    #[arg(long, value_name = "URL")]
+    harbor: Option<String>,
+    /// The API root taken as is (e.g. a mock serving the spec without its base path).
+    #[arg(long, value_name = "URL")]
+    api_root: Option<String>,
+    /// A system admin (creating projects and robots).
+    #[arg(
+        long,
+        env = "HARBOR_USERNAME",
+        value_name = "USER",
+        requires = "password"
+    )]
+    username: Option<String>,
+    /// The password; prefer the environment variable, which no `ps` shows.
+    #[arg(
+        long,
+        env = "HARBOR_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASS"
+    )]
+    password: Option<String>,
+    /// The project to create (or keep).
+    #[arg(long, value_name = "NAME")]
     project: String,
+    /// The project's storage quota in GiB.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     quota_gib: i64,
+    /// A webhook receiver URL for push and scan events.
+    #[arg(long, value_name = "URL")]
     webhook: Option<String>,
+    /// Also keep the latest N pushed artifacts of every repository.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..))]
     keep_latest: Option<i64>,
-    scan: Option<(RepositoryName, ImageReference)>,
+    /// Scan this artifact and wait for the result, `REPO:TAG`.
+    #[arg(long, value_name = "REPO:TAG", value_parser = parse_scan)]
+    scan: Option<(RepositoryName, Reference)>,
+    /// Where to write the robot's secret (mode 0600); it is never printed.
+    #[arg(long, value_name = "PATH")]
     robot_secret_file: Option<std::path::PathBuf>,
 }
 
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Config>, String> {
-    let (mut url, mut exact_root, mut project) = (None, false, None);
-    let (mut quota_gib, mut webhook, mut keep_latest, mut scan, mut secret_file) =
-        (10, None, None, None, None);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "--harbor" => url = Some(value("--harbor")?),
-            "--api-root" => {
-                url = Some(value("--api-root")?);
-                exact_root = true;
-            }
-            "--project" => project = Some(value("--project")?),
-            "--quota-gib" => {
-                quota_gib = value("--quota-gib")?
-                    .parse()
-                    .map_err(|_| "--quota-gib needs a number")?;
-            }
-            "--webhook" => webhook = Some(value("--webhook")?),
-            "--keep-latest" => {
-                keep_latest = Some(
-                    value("--keep-latest")?
-                        .parse()
-                        .map_err(|_| "--keep-latest needs a number")?,
-                );
-            }
-            "--scan" => {
-                let v = value("--scan")?;
-                let (repo, tag) = v.rsplit_once(':').ok_or("--scan needs REPO:TAG")?;
-                let repo: RepositoryName = repo.parse().map_err(|e| format!("--scan: {e}"))?;
-                let tag = ImageReference::tag(tag).map_err(|e| format!("--scan: {e}"))?;
-                scan = Some((repo, tag));
-            }
-            "--robot-secret-file" => secret_file = Some(value("--robot-secret-file")?.into()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(Some(Config {
-        url: url.ok_or("--harbor or --api-root is required")?,
-        exact_root,
-        project: project.ok_or("--project is required")?,
-        quota_gib,
-        webhook,
-        keep_latest,
-        scan,
-        robot_secret_file: secret_file,
-    }))
+fn parse_scan(text: &str) -> Result<(RepositoryName, Reference), String> {
+    let (repo, tag) = text.rsplit_once(':').ok_or("expected REPO:TAG")?;
+    let repo: RepositoryName = repo.parse().map_err(|e| format!("{e}"))?;
+    let tag = Reference::tag(tag).map_err(|e| format!("{e}"))?;
+    Ok((repo, tag))
 }
 
-fn client(url: &str, exact_root: bool) -> harbor_client::Result<HarborClient> {
-    let mut builder = if exact_root {
-        HarborClient::builder_with_api_root(url)
-    } else {
-        HarborClient::builder(url)
+fn client(config: &Config) -> harbor_client::Result<HarborClient> {
+    let mut builder = match (&config.harbor, &config.api_root) {
+        (_, Some(root)) => HarborClient::builder_with_api_root(root),
+        (Some(url), None) => HarborClient::builder(url),
+        // clap requires one of the two.
+        (None, None) => HarborClient::builder(""),
     };
-    if let (Ok(user), Ok(password)) = (
-        std::env::var("HARBOR_USERNAME"),
-        std::env::var("HARBOR_PASSWORD"),
-    ) {
-        builder = builder.credentials(harbor_client::transport::Credentials::basic(user, password));
+    if let (Some(user), Some(password)) = (&config.username, &config.password) {
+        builder = builder.credentials(harbor_client::transport::Credentials::basic(
+            user.clone(),
+            password.clone(),
+        ));
     }
     builder.build()
+}
+
+/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr, each request's span
+/// printed when it closes.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// "created" or "exists already": a conflict is not a failure when provisioning again.
@@ -119,7 +131,7 @@ fn created_or_kept(
 }
 
 async fn run(config: Config) -> harbor_client::Result<()> {
-    let client = client(&config.url, config.exact_root)?;
+    let client = client(&config)?;
     let name = config.project.as_str();
 
     // 1. The project: a quota, and every push scanned.
@@ -192,7 +204,11 @@ async fn run(config: Config) -> harbor_client::Result<()> {
         println!(
             "scan of {name}/{repo}:{tag}: {} (severity {})",
             outcome.status,
-            outcome.summary.severity.as_deref().unwrap_or("unknown")
+            outcome
+                .summary
+                .severity
+                .as_ref()
+                .map_or("unknown", |s| s.as_str())
         );
     }
     Ok(())
@@ -217,17 +233,8 @@ fn write_secret(path: &std::path::Path, secret: &str) -> harbor_client::Result<(
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("api_provision_project: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let config = Config::parse();
+    init_logs();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

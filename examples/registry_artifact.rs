@@ -15,25 +15,36 @@ mod cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Parser;
 use harbor_client::registry::{Artifact, ArtifactFile, ImageReference, TITLE};
 
-const USAGE: &str = "usage: registry_artifact IMAGE FILE ARTIFACT_TYPE [options]\n  IMAGE          the image to attach to (host[:port]/name:tag or @digest)\n  FILE           the file to attach (named by its file name)\n  ARTIFACT_TYPE  e.g. application/spdx+json, application/vnd.cyclonedx+json";
+/// Attach a file to an image as an OCI artifact, then list the image's referrers of its type.
+#[derive(Debug, Parser)]
+#[command(name = "registry_artifact", version)]
+struct Args {
+    /// The image to attach to, `host[:port]/name:tag` or `...@sha256:...`.
+    image: ImageReference,
+    /// The file to attach (titled with its file name).
+    file: PathBuf,
+    /// The artifact type, e.g. `application/spdx+json` or `application/vnd.cyclonedx+json`.
+    artifact_type: String,
+    #[command(flatten)]
+    registry: cli::RegistryArgs,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match cli::parse(USAGE, 3) {
-        Ok(a) => a,
-        Err(e) => return cli::usage_error(&e),
-    };
-    let image: ImageReference = match args.positional[0].parse() {
-        Ok(r) => r,
-        Err(e) => return cli::fail(&e),
-    };
-    let file = PathBuf::from(&args.positional[1]);
-    let artifact_type = args.positional[2].clone();
-    let client = match args.client(image.repository().registry()) {
+    let args = Args::parse();
+    cli::init_logs();
+    let Args {
+        image,
+        file,
+        artifact_type,
+        registry,
+    } = args;
+    let client = match registry.client(image.repository().registry(), None) {
         Ok(c) => c,
-        Err(e) => return cli::usage_error(&e),
+        Err(e) => return cli::fail(&e),
     };
     let run = async {
         let subject = client.head_manifest(&image).await?;

@@ -212,7 +212,7 @@ impl Transfer {
                     bar.set_style(style(
                         "{prefix:>12} [{bar:30.green/white}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec:>12} eta {eta}",
                     ));
-                    bar.set_prefix(short(&digest.to_string()));
+                    bar.set_prefix(short(digest.as_ref()));
                     b.map().insert(digest.to_string(), bar);
                 }
             }
@@ -225,17 +225,17 @@ impl Transfer {
                     }
                 }
             }
-            ProgressEvent::BlobDone { digest } => self.line(&digest.to_string(), "done"),
+            ProgressEvent::BlobDone { digest } => self.line(digest.as_ref(), "done"),
             ProgressEvent::BlobSkipped { digest } => {
                 t.skipped.fetch_add(1, Ordering::Relaxed);
-                self.line(&digest.to_string(), "already exists");
+                self.line(digest.as_ref(), "already exists");
             }
             ProgressEvent::BlobMounted { digest } => {
                 t.mounted.fetch_add(1, Ordering::Relaxed);
-                self.line(&digest.to_string(), "mounted");
+                self.line(digest.as_ref(), "mounted");
             }
             ProgressEvent::ManifestDone { digest } => {
-                self.line(&digest.to_string(), "manifest done");
+                self.line(digest.as_ref(), "manifest done");
             }
             _ => {}
         }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use harbor_client::registry::{ImageOptions, Platform, ImageReference};
+use harbor_client::registry::{ImageOptions, ImageReference, Platform};
 
 /// Pull an image into an OCI image layout directory, verifying every digest.
 #[derive(Debug, Parser)]

@@ -124,6 +124,30 @@ const EXAMPLES: &[(&str, &str, &[&str])] = &[
             "--username",
         ],
     ),
+    (
+        env!("CARGO_BIN_EXE_registry_artifact"),
+        "registry_artifact",
+        &[
+            "<IMAGE>",
+            "<FILE>",
+            "<ARTIFACT_TYPE>",
+            "--username",
+            "--plain-http",
+        ],
+    ),
+    (
+        env!("CARGO_BIN_EXE_api_provision_project"),
+        "api_provision_project",
+        &[
+            "--harbor",
+            "--api-root",
+            "--project",
+            "--webhook",
+            "--scan",
+            "--robot-secret-file",
+            "HARBOR_PASSWORD",
+        ],
+    ),
 ];
 
 /// Runs an example with no credentials from the host (no docker or podman files, no password

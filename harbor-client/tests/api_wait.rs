@@ -240,7 +240,10 @@ async fn a_scan_waits_for_the_overview_to_end() {
         .await
         .unwrap();
     assert_eq!(outcome.status, JobStatus::Success);
-    assert_eq!(outcome.summary.severity.as_deref(), Some("High"));
+    assert_eq!(
+        outcome.summary.severity,
+        Some(harbor_client::api::Severity::High)
+    );
     let seen = server.seen();
     assert_eq!(seen[0].method, "POST");
     assert!(

@@ -9,8 +9,8 @@ mod common;
 use common::fake::{Fake, resp};
 use common::{make_image, noise};
 use harbor_client::registry::{
-    Artifact, ArtifactFile, Descriptor, Digest, ImageOptions, MediaType, Reference, RegistryClient,
-    Repository, TITLE,
+    Artifact, ArtifactFile, Descriptor, Digest, ImageOptions, ImageReference, MediaType,
+    RegistryClient, Repository, TITLE,
 };
 
 #[harbor_testkit::needs("docker-registry")]
@@ -23,7 +23,7 @@ async fn artifacts_attach_list_by_type_and_pull_back_by_title() {
     let repo = Repository::new(&reg.host(), "team/app".parse().unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     make_image(dir.path(), "v1", &[noise(500, 1)]).await;
-    let image = Reference::with_tag(repo.clone(), "v1".parse().unwrap());
+    let image = ImageReference::with_tag(repo.clone(), "v1".parse().unwrap());
     c.push_image(dir.path(), &image, &ImageOptions::default())
         .await
         .unwrap();
@@ -66,7 +66,10 @@ async fn artifacts_attach_list_by_type_and_pull_back_by_title() {
 
     // The artifact with no file has the empty descriptor as its only layer (OCI 1.1).
     let m = c
-        .get_manifest(&Reference::with_digest(repo.clone(), vex.digest.clone()))
+        .get_manifest(&ImageReference::with_digest(
+            repo.clone(),
+            vex.digest.clone(),
+        ))
         .await
         .unwrap();
     let harbor_client::registry::Manifest::Image(m) = m.parse().unwrap() else {
@@ -81,7 +84,7 @@ async fn artifacts_attach_list_by_type_and_pull_back_by_title() {
     let out = tempfile::tempdir().unwrap();
     let files = c
         .pull_artifact(
-            &Reference::with_digest(repo.clone(), pushed.digest.clone()),
+            &ImageReference::with_digest(repo.clone(), pushed.digest.clone()),
             out.path(),
         )
         .await
@@ -144,7 +147,7 @@ async fn a_hostile_title_never_leaves_the_directory() {
     })
     .await;
     let c = RegistryClient::builder().build().unwrap();
-    let r: Reference = format!("{}/evil/app:v1", fake.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/evil/app:v1", fake.host()).parse().unwrap();
     let root = tempfile::tempdir().unwrap();
     let target = root.path().join("out");
     let e = c.pull_artifact(&r, &target).await.unwrap_err();

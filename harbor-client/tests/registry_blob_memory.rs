@@ -11,11 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use common::{gzip_stored, make_image, noise, tool};
 use harbor_client::registry::{
-    Digest, ImageOptions, ProgressEvent, Reference, RegistryClient, Repository,
+    Digest, ImageOptions, ImageReference, ProgressEvent, RegistryClient, Repository,
 };
 
 /// Copies and returns (uploaded, mounted) digests.
-async fn copy(c: &RegistryClient, src: &Reference, dst: &Reference) -> (Vec<Digest>, Vec<Digest>) {
+async fn copy(
+    c: &RegistryClient,
+    src: &ImageReference,
+    dst: &ImageReference,
+) -> (Vec<Digest>, Vec<Digest>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let e2 = events.clone();
     let opts = ImageOptions::default().progress(Arc::new(move |e| e2.lock().unwrap().push(e)));
@@ -61,7 +65,7 @@ async fn repeat_copies_mount_from_where_the_blobs_are() {
         .blob_cache_dir(cache.path())
         .build()
         .unwrap();
-    let src = Reference::with_tag(
+    let src = ImageReference::with_tag(
         Repository::new(&a.host(), "src/app".parse().unwrap()).unwrap(),
         "v1".parse().unwrap(),
     );
@@ -69,7 +73,7 @@ async fn repeat_copies_mount_from_where_the_blobs_are() {
         .await
         .unwrap();
     let dst = |name: &str| {
-        Reference::with_tag(
+        ImageReference::with_tag(
             Repository::new(&b.host(), name.parse().unwrap()).unwrap(),
             "v1".parse().unwrap(),
         )

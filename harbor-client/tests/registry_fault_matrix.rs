@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::{auth, noise};
 use harbor_client::registry::{
-    Digest, ImageOptions, OciLayout, Reference, RegistryClient, Repository,
+    Digest, ImageOptions, ImageReference, OciLayout, RegistryClient, Repository,
 };
 use harbor_client::transport::RetryPolicy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -355,7 +355,7 @@ fn assert_clean_layout(dir: &Path) {
 
 /// The image the registry holds under `reference` is `want`, blob for blob (pulled directly,
 /// verified, into a fresh layout).
-async fn assert_registry_holds(reference: &Reference, want: &Digest) {
+async fn assert_registry_holds(reference: &ImageReference, want: &Digest) {
     let direct = plain_client();
     let dir = tempfile::tempdir().unwrap();
     let got = direct
@@ -366,7 +366,7 @@ async fn assert_registry_holds(reference: &Reference, want: &Digest) {
     assert_clean_layout(dir.path());
 }
 
-fn via(proxy: &PhaseProxy, path: &str) -> Reference {
+fn via(proxy: &PhaseProxy, path: &str) -> ImageReference {
     format!("{}/{path}", proxy.host()).parse().unwrap()
 }
 
@@ -400,7 +400,7 @@ async fn push_cut(phase: Phase, client: RegistryClient, name: &str) -> harbor_cl
     assert_clean_layout(src.path());
     if let Ok(d) = &result {
         assert_eq!(d, &want);
-        let direct: Reference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
+        let direct: ImageReference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
         assert_registry_holds(&direct, &want).await;
     }
     result.map(drop)
@@ -527,7 +527,7 @@ async fn pull_cut(phase: Phase, client: RegistryClient, name: &str) -> harbor_cl
     let src = tempfile::tempdir().unwrap();
     let want = image(src.path(), 21).await;
     let direct = plain_client();
-    let at: Reference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
+    let at: ImageReference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
     direct
         .push_image(src.path(), &at, &ImageOptions::default())
         .await
@@ -650,7 +650,7 @@ async fn push_across_a_restart(client: RegistryClient, name: &str) {
     let pushed = bounded(push).await.unwrap().unwrap();
     assert_eq!(pushed, want);
     assert_eq!(proxy.fired(), 1);
-    let direct: Reference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
+    let direct: ImageReference = format!("{}/{name}:v1", reg.host()).parse().unwrap();
     assert_registry_holds(&direct, &want).await;
 }
 
@@ -752,7 +752,7 @@ impl Drop for SmallDisk {
 
 /// Pulls `reference` into `dest` (on a full disk): the pull must fail with an I/O error and
 /// leave no partial file, no corrupt blob and no image recorded.
-async fn pull_onto_a_full_disk(reference: &Reference, dest: &Path) {
+async fn pull_onto_a_full_disk(reference: &ImageReference, dest: &Path) {
     let c = plain_client();
     let e = bounded(c.pull_image(reference, dest, &one_at_a_time()))
         .await
@@ -774,7 +774,7 @@ async fn a_pull_onto_a_full_disk_is_an_io_error_and_leaves_no_partial_file() {
     let src = tempfile::tempdir().unwrap();
     image(src.path(), 51).await;
     let direct = plain_client();
-    let at: Reference = format!("{}/m/disk:v1", reg.host()).parse().unwrap();
+    let at: ImageReference = format!("{}/m/disk:v1", reg.host()).parse().unwrap();
     direct
         .push_image(src.path(), &at, &ImageOptions::default())
         .await
@@ -897,7 +897,7 @@ fn impatient(resumes: u32) -> RegistryClient {
 #[tokio::test]
 async fn a_registry_trickling_headers_times_out_within_the_read_timeout() {
     let (addr, _) = slow_loris(Trickle::Headers).await;
-    let r: Reference = format!("{addr}/m/slow:v1").parse().unwrap();
+    let r: ImageReference = format!("{addr}/m/slow:v1").parse().unwrap();
     let started = Instant::now();
     let e = bounded(impatient(0).get_manifest(&r)).await.unwrap_err();
     let took = started.elapsed();
@@ -908,7 +908,7 @@ async fn a_registry_trickling_headers_times_out_within_the_read_timeout() {
 #[tokio::test]
 async fn a_registry_trickling_a_manifest_times_out_at_the_low_speed_limit() {
     let (addr, _) = slow_loris(Trickle::Body).await;
-    let r: Reference = format!("{addr}/m/slow:v1").parse().unwrap();
+    let r: ImageReference = format!("{addr}/m/slow:v1").parse().unwrap();
     let started = Instant::now();
     let e = bounded(impatient(0).get_manifest(&r)).await.unwrap_err();
     let took = started.elapsed();

@@ -7,7 +7,7 @@ mod common;
 
 use common::{blob_names, make_index, skopeo, tool};
 use harbor_client::registry::{
-    ImageOptions, Manifest, OciLayout, Platform, Reference, RegistryClient, Repository,
+    ImageOptions, ImageReference, Manifest, OciLayout, Platform, RegistryClient, Repository,
 };
 
 #[harbor_testkit::needs("docker-registry", "skopeo")]
@@ -23,7 +23,7 @@ async fn whole_index_or_chosen_platforms_move_and_skopeo_agrees() {
     let src_dir = tempfile::tempdir().unwrap();
     let index = make_index(src_dir.path(), "v1").await;
     let repo = Repository::new(&reg.host(), "multi/app".parse().unwrap()).unwrap();
-    let image = Reference::with_tag(repo.clone(), "v1".parse().unwrap());
+    let image = ImageReference::with_tag(repo.clone(), "v1".parse().unwrap());
     let pushed = c
         .push_image(src_dir.path(), &image, &ImageOptions::default())
         .await
@@ -81,7 +81,7 @@ async fn whole_index_or_chosen_platforms_move_and_skopeo_agrees() {
     );
 
     // A chosen set: an index of those, rewritten when some are left out; skopeo copies it.
-    let dst = Reference::with_tag(
+    let dst = ImageReference::with_tag(
         Repository::new(&reg.host(), "multi/arm-only".parse().unwrap()).unwrap(),
         "v1".parse().unwrap(),
     );
@@ -112,7 +112,7 @@ async fn whole_index_or_chosen_platforms_move_and_skopeo_agrees() {
     let both = c
         .copy_image(
             &image,
-            &Reference::with_tag(dst.repository().clone(), "both".parse().unwrap()),
+            &ImageReference::with_tag(dst.repository().clone(), "both".parse().unwrap()),
             &ImageOptions::default().platforms([
                 Platform::new("linux", "amd64"),
                 Platform::new("linux", "arm64"),

@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use common::fake::{Fake, resp};
 use harbor_client::registry::{
-    Descriptor, Digest, ImageIndex, MediaType, Reference, RegistryClient, Repository, referrers_tag,
+    Descriptor, Digest, ImageIndex, ImageReference, MediaType, RegistryClient, Repository,
+    referrers_tag,
 };
 
 fn referrer(n: u8, artifact_type: &str) -> Descriptor {
@@ -89,7 +90,7 @@ async fn referrers_api_pages_are_followed_and_oci_subject_is_reported() {
     assert_eq!(sboms.manifests, vec![referrer(2, "application/spdx+json")]);
 
     let bytes = artifact_manifest(&subject);
-    let r = Reference::with_digest(repo.clone(), Digest::sha256_of(&bytes));
+    let r = ImageReference::with_digest(repo.clone(), Digest::sha256_of(&bytes));
     let pushed = c.put_manifest(&r, bytes.into(), None).await.unwrap();
     assert_eq!(pushed.oci_subject, Some(subject.clone()));
     assert_eq!(pushed.referrers_tag_updated, None);
@@ -166,7 +167,7 @@ async fn referrers_tag_update_loses_a_race_and_tries_again_with_if_match() {
     let repo = Repository::new(&fake.host(), "app".parse().unwrap()).unwrap();
     let bytes = artifact_manifest(&subject);
     let mine = Digest::sha256_of(&bytes);
-    let r = Reference::with_digest(repo.clone(), mine.clone());
+    let r = ImageReference::with_digest(repo.clone(), mine.clone());
     let pushed = c.put_manifest(&r, bytes.into(), None).await.unwrap();
     assert_eq!(pushed.referrers_tag_updated, Some(subject.clone()));
 

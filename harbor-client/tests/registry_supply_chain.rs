@@ -9,8 +9,8 @@ mod common;
 use bytes::Bytes;
 use common::{make_index, skopeo, tool};
 use harbor_client::registry::{
-    Descriptor, Digest, ImageOptions, MediaType, OciLayout, Reference, RegistryClient, Repository,
-    referrers_tag,
+    Descriptor, Digest, ImageOptions, ImageReference, MediaType, OciLayout, RegistryClient,
+    Repository, referrers_tag,
 };
 
 const SPDX: &str = "application/spdx+json";
@@ -48,8 +48,8 @@ async fn put_artifact(
     let bytes = serde_json::to_vec(&m).unwrap();
     let d = Digest::sha256_of(&bytes);
     let r = match tag {
-        Some(t) => Reference::with_tag(repo.clone(), t.parse().unwrap()),
-        None => Reference::with_digest(repo.clone(), d.clone()),
+        Some(t) => ImageReference::with_tag(repo.clone(), t.parse().unwrap()),
+        None => ImageReference::with_digest(repo.clone(), d.clone()),
     };
     let pushed = c
         .put_manifest(&r, bytes.clone().into(), Some(MediaType::OCI_MANIFEST))
@@ -80,7 +80,7 @@ struct Signed {
 async fn publish(c: &RegistryClient, repo: &Repository) -> Signed {
     let dir = tempfile::tempdir().unwrap();
     let index = make_index(dir.path(), "v1").await;
-    let r = Reference::with_tag(repo.clone(), "v1".parse().unwrap());
+    let r = ImageReference::with_tag(repo.clone(), "v1".parse().unwrap());
     c.push_image(dir.path(), &r, &ImageOptions::default())
         .await
         .unwrap();
@@ -129,7 +129,10 @@ async fn publish(c: &RegistryClient, repo: &Repository) -> Signed {
 /// Asserts that `repo` holds the whole signed image.
 async fn assert_complete(c: &RegistryClient, repo: &Repository, s: &Signed) {
     let top = c
-        .get_manifest(&Reference::with_tag(repo.clone(), "v1".parse().unwrap()))
+        .get_manifest(&ImageReference::with_tag(
+            repo.clone(),
+            "v1".parse().unwrap(),
+        ))
         .await
         .unwrap();
     assert_eq!(top.digest, s.index.digest, "the index arrives as it was");
@@ -138,13 +141,19 @@ async fn assert_complete(c: &RegistryClient, repo: &Repository, s: &Signed) {
     };
     assert_eq!(index.manifests.len(), 2);
     for child in &index.manifests {
-        c.get_manifest(&Reference::with_digest(repo.clone(), child.digest.clone()))
-            .await
-            .unwrap();
+        c.get_manifest(&ImageReference::with_digest(
+            repo.clone(),
+            child.digest.clone(),
+        ))
+        .await
+        .unwrap();
     }
     let sig_tag = format!("{}.sig", referrers_tag(&s.index.digest).unwrap());
     let sig = c
-        .get_manifest(&Reference::with_tag(repo.clone(), sig_tag.parse().unwrap()))
+        .get_manifest(&ImageReference::with_tag(
+            repo.clone(),
+            sig_tag.parse().unwrap(),
+        ))
         .await
         .unwrap();
     assert_eq!(sig.digest, s.sig.digest, "the cosign signature tag arrives");
@@ -193,9 +202,9 @@ async fn copy_between_registries_keeps_signatures_sboms_and_platforms() {
     let s = publish(&c, &src_repo).await;
     assert_complete(&c, &src_repo, &s).await;
 
-    let src = Reference::with_tag(src_repo.clone(), "v1".parse().unwrap());
+    let src = ImageReference::with_tag(src_repo.clone(), "v1".parse().unwrap());
     let dst_repo = Repository::new(&b.host(), "mirror/app".parse().unwrap()).unwrap();
-    let dst = Reference::with_tag(dst_repo.clone(), "v1".parse().unwrap());
+    let dst = ImageReference::with_tag(dst_repo.clone(), "v1".parse().unwrap());
     let got = c
         .copy_image(&src, &dst, &ImageOptions::default())
         .await
@@ -239,7 +248,7 @@ async fn copy_between_registries_keeps_signatures_sboms_and_platforms() {
 
     // Opting out copies the image alone.
     let bare_repo = Repository::new(&b.host(), "bare/app".parse().unwrap()).unwrap();
-    let bare = Reference::with_tag(bare_repo.clone(), "v1".parse().unwrap());
+    let bare = ImageReference::with_tag(bare_repo.clone(), "v1".parse().unwrap());
     c.copy_image(
         &src,
         &bare,
@@ -259,7 +268,7 @@ async fn copy_between_registries_keeps_signatures_sboms_and_platforms() {
 
     // Deleting a referrer takes it out of its subject's referrers tag index; the last one
     // takes the index away.
-    c.delete_manifest(&Reference::with_digest(
+    c.delete_manifest(&ImageReference::with_digest(
         dst_repo.clone(),
         s.sbom_sig.digest.clone(),
     ))
@@ -273,7 +282,7 @@ async fn copy_between_registries_keeps_signatures_sboms_and_platforms() {
             .is_empty()
     );
     let sbom_index_tag =
-        Reference::with_tag(dst_repo.clone(), referrers_tag(&s.sbom.digest).unwrap());
+        ImageReference::with_tag(dst_repo.clone(), referrers_tag(&s.sbom.digest).unwrap());
     assert!(
         c.get_manifest(&sbom_index_tag)
             .await
@@ -303,7 +312,7 @@ async fn pull_into_a_layout_and_push_back_keep_what_is_attached() {
     let c = RegistryClient::builder().build().unwrap();
     let src_repo = Repository::new(&a.host(), "team/app".parse().unwrap()).unwrap();
     let s = publish(&c, &src_repo).await;
-    let src = Reference::with_tag(src_repo.clone(), "v1".parse().unwrap());
+    let src = ImageReference::with_tag(src_repo.clone(), "v1".parse().unwrap());
 
     let dir = tempfile::tempdir().unwrap();
     let pulled = c
@@ -336,7 +345,7 @@ async fn pull_into_a_layout_and_push_back_keep_what_is_attached() {
     ]);
 
     let back_repo = Repository::new(&a.host(), "back/app".parse().unwrap()).unwrap();
-    let back = Reference::with_tag(back_repo.clone(), "v1".parse().unwrap());
+    let back = ImageReference::with_tag(back_repo.clone(), "v1".parse().unwrap());
     let d = c
         .push_image(dir.path(), &back, &ImageOptions::default())
         .await

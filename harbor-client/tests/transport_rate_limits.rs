@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::fake::{Fake, resp};
 use harbor_client::registry::{
-    Descriptor, Digest, ImageOptions, MediaType, Reference, RegistryClient,
+    Descriptor, Digest, ImageOptions, ImageReference, MediaType, RegistryClient,
 };
 use harbor_client::transport::RetryPolicy;
 
@@ -34,7 +34,7 @@ async fn a_429_without_retry_after_backs_off_for_seconds_and_reports_the_quota()
         .configure_transport(|t| t.retry_policy(RetryPolicy::default().with_max_retries(1)))
         .build()
         .unwrap();
-    let r: Reference = format!("{}/library/alpine:3", fake.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/library/alpine:3", fake.host()).parse().unwrap();
     let started = Instant::now();
     let e = c.get_manifest(&r).await.unwrap_err();
     let waited = started.elapsed();
@@ -77,11 +77,11 @@ async fn retry_after_is_on_the_error_and_quotas_of_successes_are_kept() {
         .configure_transport(|t| t.retry_policy(RetryPolicy::none()))
         .build()
         .unwrap();
-    let ok: Reference = format!("{}/library/alpine:3", fake.host()).parse().unwrap();
+    let ok: ImageReference = format!("{}/library/alpine:3", fake.host()).parse().unwrap();
     c.get_manifest(&ok).await.unwrap();
     let q = c.rate_limit(&fake.host()).unwrap();
     assert_eq!((q.limit, q.remaining), (100, 76));
-    let limited: Reference = format!("{}/limited/x:1", fake.host()).parse().unwrap();
+    let limited: ImageReference = format!("{}/limited/x:1", fake.host()).parse().unwrap();
     let e = c.get_manifest(&limited).await.unwrap_err();
     assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
     assert!(c.rate_limit("other.example").is_none());
@@ -127,7 +127,7 @@ async fn slow_image(n: u8) -> (Fake, Arc<AtomicUsize>) {
 }
 
 async fn two_pulls_at_once(c: &RegistryClient, host: &str) {
-    let r: Reference = format!("{host}/app/x:1").parse().unwrap();
+    let r: ImageReference = format!("{host}/app/x:1").parse().unwrap();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let opts = ImageOptions::default()
         .concurrency(4)

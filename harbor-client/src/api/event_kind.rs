@@ -44,6 +44,10 @@ impl From<WebhookEventType> for EventKind<'static> {
 }
 
 impl PartialEq<EventKind<'_>> for WebhookEventType {
+    #[allow(
+        clippy::cmp_owned,
+        reason = "the conversion allocates only for an unknown kind, whose text is compared"
+    )]
     fn eq(&self, kind: &EventKind<'_>) -> bool {
         *self == WebhookEventType::from(kind)
     }

@@ -132,7 +132,7 @@ impl HarborClient {
             .map(
                 move |repo| -> BoxStream<'static, Result<RepositoryArtifact>> {
                     let split = repo.and_then(|r| {
-                        RepositoryName::split_full_name(r.name.as_deref().unwrap_or_default())
+                        crate::api::split_full_name(r.name.as_deref().unwrap_or_default())
                     });
                     match split {
                         Err(e) => stream::once(async move { Err(e) }).boxed(),

@@ -170,12 +170,12 @@ pub use additions::BuildHistoryEntry;
 pub use client::{
     Created, HarborClient, HarborClientBuilder, MAX_RESPONSE_BYTES, RawRequest, Response,
 };
+pub use fanout::{FanOut, RepositoryArtifact};
 pub use harbor_types::Severity;
 pub use harbor_types::report::{
     MIME_GENERIC_VULNERABILITY_REPORT, MIME_NATIVE_REPORT, MIME_SBOM_REPORT,
 };
 pub use harbor_types::webhook::EventKind;
-pub use fanout::{FanOut, RepositoryArtifact};
 pub use location::ArtifactLocation;
 pub use names::{
     PathSegment, ProjectRef, Reference, RepositoryName, encode_segment, split_full_name,

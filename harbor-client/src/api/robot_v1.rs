@@ -3,6 +3,7 @@
 //! answers 404). New code should use the v2 robots (`/robots`,
 //! [`HarborClient::create_robot`]).
 
+use crate::api::PathSegment as _;
 use http::Method;
 
 use crate::Result;

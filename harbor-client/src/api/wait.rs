@@ -134,22 +134,22 @@ pub struct ScanOutcome {
     /// The final status (`Success`, `Error` or `Stopped`).
     pub status: JobStatus,
     /// The scan overview entry of the artifact (severity, counts, scanner, times).
-    pub summary: NativeReportSummary,
+    pub summary: NativeReportSummary<'static>,
 }
 
 /// The final status of a scan overview: the status when every report has ended.
-fn overview_status(summaries: &[&NativeReportSummary]) -> Option<JobStatus> {
-    let statuses: Vec<&JobStatus> = summaries
+fn overview_status(summaries: &[&NativeReportSummary<'_>]) -> Option<JobStatus> {
+    let statuses: Vec<JobStatus> = summaries
         .iter()
-        .map(|s| s.scan_status.as_ref())
-        .collect::<Option<_>>()?;
+        .map(|s| JobStatus::from(s.scan_status.as_ref()))
+        .collect();
     if statuses.is_empty() || !statuses.iter().all(|s| s.is_final()) {
         return None;
     }
     // The worst outcome wins: an error, then a stop, then success.
     [JobStatus::Error, JobStatus::Stopped, JobStatus::Success]
         .into_iter()
-        .find(|w| statuses.contains(&w))
+        .find(|w| statuses.contains(w))
 }
 
 impl HarborClient {
@@ -224,18 +224,19 @@ impl HarborClient {
                 format!("the scan of {project_name}/{repository}@{reference}"),
                 || self.get_artifact(project_name, repository, reference, &params),
                 |a| {
-                    let summaries: Vec<&NativeReportSummary> =
+                    let summaries: Vec<&NativeReportSummary<'_>> =
                         a.scan_overview.iter().flat_map(|o| o.values()).collect();
                     let status = overview_status(&summaries);
                     let text = summaries
                         .first()
-                        .and_then(|s| s.scan_status.as_ref())
-                        .map_or_else(|| "not scanned yet".to_owned(), |s| s.to_string());
+                        .map(|s| s.scan_status.as_ref())
+                        .filter(|s| !s.is_empty())
+                        .map_or_else(|| "not scanned yet".to_owned(), str::to_owned);
                     (status.is_some(), text)
                 },
             )
             .await?;
-        let summaries: Vec<&NativeReportSummary> = artifact
+        let summaries: Vec<&NativeReportSummary<'_>> = artifact
             .scan_overview
             .iter()
             .flat_map(|o| o.values())
@@ -472,9 +473,10 @@ mod tests {
 
     #[test]
     fn a_scan_ends_when_every_report_has_ended_and_the_worst_wins() {
-        let s = |status: &str| NativeReportSummary {
-            scan_status: Some(JobStatus::from(status)),
-            ..NativeReportSummary::default()
+        let s = |status: &'static str| {
+            let mut summary = NativeReportSummary::default();
+            summary.scan_status = status.into();
+            summary
         };
         let (ok, err, run) = (s("Success"), s("Error"), s("Running"));
         assert_eq!(overview_status(&[&ok]), Some(JobStatus::Success));

@@ -240,7 +240,11 @@ impl RegistryClient {
     /// [`Error::InvalidInput`] when the reference is an index, or a title is not a plain
     /// file name (a hostile `../x` never leaves `dir`) or appears twice; errors of
     /// [`RegistryClient::get_manifest`] and [`RegistryClient::pull_blob_to_file`].
-    pub async fn pull_artifact(&self, reference: &ImageReference, dir: &Path) -> Result<Vec<PathBuf>> {
+    pub async fn pull_artifact(
+        &self,
+        reference: &ImageReference,
+        dir: &Path,
+    ) -> Result<Vec<PathBuf>> {
         let pulled = self.get_manifest(reference).await?;
         let Manifest::Image(m) = pulled.parse()? else {
             return Err(Error::invalid(

@@ -12,7 +12,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _, stream};
 use super::layout::OciLayout;
 use super::manifest::{Descriptor, ImageIndex, Manifest, PulledManifest, referrer_entry};
 use super::upload::MountOutcome;
-use super::{Digest, Platform, ImageReference, RegistryClient, Repository, referrers_tag};
+use super::{Digest, ImageReference, Platform, RegistryClient, Repository, referrers_tag};
 use crate::error::{Error, Result};
 
 /// A progress callback; called from the transfer tasks, so keep it quick.
@@ -515,8 +515,11 @@ impl RegistryClient {
     async fn end_manifest(&self, end: End<'_>, desc: &Descriptor) -> Result<PulledManifest> {
         match end {
             End::Registry(repo) => {
-                self.get_manifest(&ImageReference::with_digest(repo.clone(), desc.digest.clone()))
-                    .await
+                self.get_manifest(&ImageReference::with_digest(
+                    repo.clone(),
+                    desc.digest.clone(),
+                ))
+                .await
             }
             End::Layout(layout) => Ok(PulledManifest {
                 bytes: layout.read_blob(&desc.digest).await?,
@@ -562,7 +565,11 @@ impl RegistryClient {
         match end {
             End::Registry(repo) => {
                 self.pull_from_mirrors(repo, false, |r| async move {
-                    match self.list_tags_stream(&r, None).try_collect::<Vec<_>>().await {
+                    match self
+                        .list_tags_stream(&r, None)
+                        .try_collect::<Vec<_>>()
+                        .await
+                    {
                         Ok(tags) => Ok(tags),
                         Err(e) if e.is_not_found() => Ok(Vec::new()),
                         Err(e) => Err(e),

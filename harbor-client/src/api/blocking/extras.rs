@@ -8,7 +8,6 @@ use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 
 use super::HarborClient;
-use super::runtime::BlockingRuntime;
 use crate::Result;
 use crate::api::models::{
     GCHistory, ReplicationExecution, RetentionExecution, Robot, RobotCreateV1, RobotCreated,
@@ -18,6 +17,7 @@ use crate::api::{
     BuildHistoryEntry, FanOut, Reference, RepositoryArtifact, RepositoryName, ScanOutcome,
     VulnerabilityReports, WaitPolicy,
 };
+use crate::blocking_runtime::BlockingRuntime;
 
 impl HarborClient {
     /// The vulnerability reports of an artifact: see

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use futures_util::StreamExt as _;
 
 use super::{
-    CatalogPage, Descriptor, Digest, ImageOptions, PulledManifest, PushedManifest, ImageReference,
+    CatalogPage, Descriptor, Digest, ImageOptions, ImageReference, PulledManifest, PushedManifest,
     Referrers, Repository, TagPage,
 };
 use crate::blocking_runtime::BlockingRuntime;
