@@ -151,7 +151,13 @@ impl TransportBuilder {
     }
 
     /// Sets the idle timeout: the longest wait for the next bytes of an answer (default 300 s).
-    /// A long transfer that keeps moving is never cut; there is no total timeout.
+    /// A download that keeps moving is never cut; there is no total timeout.
+    ///
+    /// Known limit: while a request body is being sent, nothing is read, so one upload request
+    /// (a streamed `PATCH`) that takes longer than this to send is cut as a timeout even if its
+    /// bytes keep moving. Raise it for slow links, or upload in chunks
+    /// ([`RegistryClientBuilder::chunk_size`](crate::registry::RegistryClientBuilder::chunk_size)),
+    /// each of which is its own request.
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.read_timeout = d;
         self
