@@ -7,10 +7,24 @@
 //! `#[non_exhaustive]` enum with one variant per known value and `Other(String)`, which keeps
 //! any other value as sent and writes it back unchanged. Equality, ordering and hashing go by
 //! the wire text, so `Other("sbom")` equals `Sbom`.
+//!
+//! ```
+//! use harbor_client::api::models::ScanKind;
+//!
+//! let kind: ScanKind = "sbom".parse().unwrap_or(ScanKind::Vulnerability);
+//! assert_eq!(kind, ScanKind::Sbom);
+//! assert_eq!(ScanKind::from(String::from("sbom")), ScanKind::Sbom);
+//! // A value a newer Harbor sends is kept, and written back as it came.
+//! let newer = ScanKind::from("license");
+//! assert!(!newer.is_known());
+//! assert_eq!(newer.as_str(), "license");
+//! assert_eq!(serde_json::to_string(&newer).unwrap_or_default(), r#""license""#);
+//! ```
 
-/// Declares a closed set of wire strings:
+/// Declares a closed set of wire strings (crate-private, so its syntax is shown as text; the
+/// module docs show a generated set in use):
 ///
-/// ```ignore
+/// ```text
 /// closed_set! {
 ///     /// What a scan produces.
 ///     pub enum ScanKind {
