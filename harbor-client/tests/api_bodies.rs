@@ -5,8 +5,6 @@
 
 mod api_support;
 
-use std::sync::OnceLock;
-
 use harbor_client::api::models::{
     ImmutableRule, PermissionAction, PermissionResource, ProjectReq, ReplicationFilter,
     ReplicationPolicy, ReplicationTrigger, RetentionPolicy, RetentionRule, RobotCreate,
@@ -16,7 +14,7 @@ use harbor_client::api::models::{
 use harbor_client::api::{CreateProjectParams, HarborClient};
 use serde_json::{Value, json};
 
-use api_support::{Prism, require_tool};
+use api_support::Prism;
 
 fn to_json<T: serde::Serialize>(body: &T) -> Value {
     serde_json::to_value(body).unwrap()
@@ -220,20 +218,11 @@ fn a_scanner_registration_carries_its_auth_scheme_and_secret() {
 }
 
 fn prism() -> Option<&'static Prism> {
-    static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
-    PRISM
-        .get_or_init(|| require_tool("prism").map(|p| Prism::start(&p, None)))
-        .as_ref()
+    api_support::shared_prism()
 }
 
 fn client(prism: &Prism) -> HarborClient {
-    HarborClient::builder_with_api_root(&prism.url)
-        .credentials(harbor_client::transport::Credentials::basic(
-            "admin",
-            "Harbor12345",
-        ))
-        .build()
-        .unwrap()
+    api_support::admin_client(prism)
 }
 
 #[harbor_testkit::needs("prism", spec)]

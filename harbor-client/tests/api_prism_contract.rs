@@ -9,28 +9,16 @@
 
 mod api_support;
 
-use std::sync::OnceLock;
-
 use harbor_client::api::{HarborClient, OPERATIONS};
 
-use api_support::{Prism, require_tool};
+use api_support::Prism;
 
-/// One Prism per test binary (it takes a few seconds to start).
 fn prism() -> Option<&'static Prism> {
-    static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
-    PRISM
-        .get_or_init(|| require_tool("prism").map(|p| Prism::start(&p, None)))
-        .as_ref()
+    api_support::shared_prism()
 }
 
 fn client(prism: &Prism) -> HarborClient {
-    HarborClient::builder_with_api_root(&prism.url)
-        .credentials(harbor_client::transport::Credentials::basic(
-            "admin",
-            "Harbor12345",
-        ))
-        .build()
-        .expect("client")
+    api_support::admin_client(prism)
 }
 
 /// Operations whose response Prism cannot produce (its own serialiser limits); the

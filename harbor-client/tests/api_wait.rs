@@ -6,7 +6,6 @@
 
 mod api_support;
 
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,8 +14,8 @@ use harbor_client::Error;
 use harbor_client::api::models::{JobStatus, ReplicationStatus, ScanDataExportRequest};
 use harbor_client::api::{HarborClient, Reference, RepositoryName, WaitPolicy};
 
+use api_support::Prism;
 use api_support::recorder::{Recorder, Seen, json};
-use api_support::{Prism, require_tool};
 
 fn fast() -> WaitPolicy {
     WaitPolicy::default()
@@ -260,10 +259,7 @@ async fn a_scan_waits_for_the_overview_to_end() {
 }
 
 fn prism() -> Option<&'static Prism> {
-    static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
-    PRISM
-        .get_or_init(|| require_tool("prism").map(|p| Prism::start(&p, None)))
-        .as_ref()
+    api_support::shared_prism()
 }
 
 /// Every request the waits send passes Prism's validation and every answer decodes; Prism

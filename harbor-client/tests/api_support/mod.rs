@@ -7,6 +7,7 @@ pub mod calls;
 pub mod recorder;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 pub use harbor_testkit::{Prism, require_prism, require_spec, spec_path};
 
@@ -17,4 +18,23 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
         return require_prism();
     }
     harbor_testkit::tool(name)
+}
+
+/// One Prism per test binary (it takes a few seconds to start); `None` when it is absent.
+pub fn shared_prism() -> Option<&'static Prism> {
+    static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
+    PRISM
+        .get_or_init(|| require_tool("prism").map(|p| Prism::start(&p, None)))
+        .as_ref()
+}
+
+/// A client of `prism` as Harbor's default admin.
+pub fn admin_client(prism: &Prism) -> harbor_client::HarborClient {
+    harbor_client::HarborClient::builder_with_api_root(&prism.url)
+        .credentials(harbor_client::transport::Credentials::basic(
+            "admin",
+            "Harbor12345",
+        ))
+        .build()
+        .expect("a client of Prism")
 }
