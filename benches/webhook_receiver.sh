@@ -22,6 +22,12 @@ set -euo pipefail
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
+# The worker's concurrency (its lanes; the handler does nothing, as the Go peer's consumer
+# goroutine). Each keeps up with the load: with the memory inbox a take costs no I/O and a few
+# lanes drain it (more only add wake-ups); with SQLite a lane gets at most one delivery per
+# commit of the log, so it needs dozens. The report says how many each acknowledged.
+MEMORY_WORKERS="${MEMORY_WORKERS:-4}"
+SQLITE_WORKERS="${SQLITE_WORKERS:-64}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$ROOT/target/bench-receiver}"
 WORK="$(mktemp -d)"
@@ -111,14 +117,14 @@ for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS ==" >&2
   start go "$GO_BIN" -addr 127.0.0.1:0 -auth "$AUTH"
   measure go; stop
-  start memory "$RUST_BIN" --inbox memory --auth-header "$AUTH"
-  measure memory; stop
+  start memory "$RUST_BIN" --inbox memory --workers "$MEMORY_WORKERS" --auth-header "$AUTH"
+  measure memory; stop; grep '^worker:' "$WORK/memory.err" >&2 || true
   rm -f "$BENCH_DIR"/inbox.db*
-  start sqlite "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --auth-header "$AUTH"
-  measure sqlite; stop; grep '^sqlite:' "$WORK/sqlite.err" >&2 || true
+  start sqlite "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --workers "$SQLITE_WORKERS" --auth-header "$AUTH"
+  measure sqlite; stop; grep -E '^(sqlite|worker):' "$WORK/sqlite.err" >&2 || true
   rm -f "$BENCH_DIR"/inbox.db*
-  start sqlite-4 "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --files 4 --auth-header "$AUTH"
-  measure sqlite-4; stop; grep '^sqlite:' "$WORK/sqlite-4.err" >&2 || true
+  start sqlite-4 "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --files 4 --workers "$SQLITE_WORKERS" --auth-header "$AUTH"
+  measure sqlite-4; stop; grep -E '^(sqlite|worker):' "$WORK/sqlite-4.err" >&2 || true
 done
 rm -f "$BENCH_DIR"/inbox.db*
 

@@ -86,6 +86,89 @@ async fn a_reopened_inbox_keeps_pending_deliveries_and_finished_keys() {
 }
 
 #[tokio::test]
+async fn two_inboxes_on_one_file_see_each_others_keys() {
+    // As two processes sharing a file: each has its own connection and its own keys in memory.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let first = SqliteInbox::open(&path).unwrap();
+    let second = SqliteInbox::open(&path).unwrap();
+    for n in 0..10 {
+        assert_eq!(first.append(delivery(n)).await.unwrap(), Appended::New);
+    }
+    for n in 0..10 {
+        assert_eq!(
+            second.append(delivery(n)).await.unwrap(),
+            Appended::Duplicate,
+            "delivery {n} was appended by the other inbox"
+        );
+    }
+    assert_eq!(second.append(delivery(10)).await.unwrap(), Appended::New);
+    assert_eq!(
+        first.append(delivery(10)).await.unwrap(),
+        Appended::Duplicate
+    );
+    let mut taken = 0;
+    while let Some(leased) = second.take(Duration::ZERO).await.unwrap() {
+        second.ack(&leased).await.unwrap();
+        taken += 1;
+    }
+    assert_eq!(taken, 11, "each delivery stored once");
+}
+
+#[tokio::test]
+async fn a_file_of_the_first_schema_is_migrated_with_its_deliveries_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let pending = delivery(1);
+    {
+        // Schema 1, as the first release of this crate wrote it: a unique index on `key`.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, \
+             format TEXT NOT NULL, body BLOB, received_at INTEGER NOT NULL, \
+             state INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, \
+             lease INTEGER, last_error TEXT, finished_at INTEGER); \
+             CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL); \
+             INSERT INTO meta VALUES ('files', 1); PRAGMA user_version = 1;",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO deliveries (seq, key, format, body, received_at, state, attempts, \
+             visible_at) VALUES (7, ?1, ?2, ?3, 0, 0, 0, 0)",
+            rusqlite::params![
+                pending.key().as_str(),
+                pending.format().as_str(),
+                pending.body().as_ref()
+            ],
+        )
+        .unwrap();
+    }
+    let inbox = SqliteInbox::open(&path).unwrap();
+    assert_eq!(
+        inbox.append(delivery(1)).await.unwrap(),
+        Appended::Duplicate
+    );
+    assert_eq!(inbox.append(delivery(2)).await.unwrap(), Appended::New);
+    let leased = inbox.take(Duration::ZERO).await.unwrap().unwrap();
+    assert_eq!(leased.delivery().key(), pending.key());
+    assert_eq!(leased.delivery().body(), pending.body());
+    inbox.close().await.unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    let unique: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_index_list('deliveries') WHERE \"unique\" = 1",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(unique, 0, "the unique index on key is gone");
+}
+
+#[tokio::test]
 async fn an_inbox_over_several_files_keeps_its_file_count_and_its_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");

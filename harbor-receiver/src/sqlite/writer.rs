@@ -3,6 +3,7 @@
 //! the commits durable, one `fdatasync` for all the commits written while the previous one
 //! ran (group commit).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
+use super::keys::Keys;
 use super::sync::{Background, Deferred};
 use crate::delivery::format_from_str;
 use crate::{
@@ -23,7 +25,13 @@ use crate::{
 #[derive(Debug)]
 pub(super) enum Op {
     Append(Delivery),
-    Take,
+    /// Leases the next ready delivery. With `park`, a taker that finds none waits in the
+    /// writer (unless one becomes ready soon) and gets the next delivery appended, leased as
+    /// it is inserted: no second write to lease it. The caller gives up by dropping the
+    /// answer's receiver.
+    Take {
+        park: bool,
+    },
     Ack(LeaseRef),
     Fail(LeaseRef, Disposition, String),
     Extend(LeaseRef),
@@ -66,6 +74,9 @@ pub(super) enum Reply {
     Closed,
 }
 
+/// Where an answer goes.
+type ReplyTo = oneshot::Sender<Result<Reply>>;
+
 pub(super) struct Request {
     pub(super) op: Op,
     pub(super) reply: oneshot::Sender<Result<Reply>>,
@@ -73,6 +84,10 @@ pub(super) struct Request {
 
 /// The longest a batch is held back to wait for a running sync.
 const GATHER_FOR: Duration = Duration::from_millis(20);
+
+/// A parked taker is answered at once when a delivery becomes ready within this many ms
+/// (the taker then sleeps until it is).
+const PARK_UNLESS_READY_WITHIN: i64 = 400;
 
 /// How often, at most, finished keys older than the window are deleted (more often for a
 /// window under two minutes).
@@ -82,6 +97,10 @@ pub(super) struct Writer {
     conn: Connection,
     shared: Arc<Shared>,
     max_batch: usize,
+    /// The deduplication keys of the file.
+    keys: Keys,
+    /// Takers waiting for the next append (see [`Op::Take`]).
+    parked: VecDeque<ReplyTo>,
     /// The syncers (which answer appends once their commit is on disk) and the checkpointer.
     background: Option<Background>,
     /// The answer to `Close`, sent once everything is stopped.
@@ -100,12 +119,15 @@ impl Writer {
         conn: Connection,
         shared: Arc<Shared>,
         max_batch: usize,
+        keys: Keys,
         background: Background,
     ) -> Writer {
         Writer {
             conn,
             shared,
             max_batch,
+            keys,
+            parked: VecDeque::new(),
             background: Some(background),
             closing: None,
             last_purge: 0,
@@ -132,6 +154,9 @@ impl Writer {
             }
         }
         rx.close();
+        for taker in self.parked.drain(..) {
+            let _ = taker.send(Err(Error::Closed));
+        }
         // Whatever is still queued is refused (its senders see `Closed`).
         while let Ok(request) = rx.try_recv() {
             let _ = request.reply.send(Err(Error::Closed));
@@ -197,8 +222,6 @@ impl Writer {
                         Ok(Reply::Appended(appended)) => {
                             if *appended == Appended::New {
                                 shared.stats.appended.fetch_add(1, Ordering::Relaxed);
-                                // One new delivery wakes one taker (or leaves a permit).
-                                shared.ready.notify_one();
                             }
                             deferred.push(Deferred { reply, result });
                             continue;
@@ -246,7 +269,10 @@ impl Writer {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let releases = std::mem::take(&mut self.releases);
+        let keys = &mut self.keys;
+        let parked = &mut self.parked;
         let applied: rusqlite::Result<()> = (|| {
+            keys.begin(&tx)?;
             for lease in &releases {
                 tx.prepare_cached(
                     "UPDATE deliveries SET visible_at = ?1, lease = NULL, attempts = attempts - 1 \
@@ -256,8 +282,17 @@ impl Writer {
             }
             let mut requests = std::mem::take(batch).into_iter();
             while let Some(request) = requests.next() {
-                match apply(&tx, &self.shared, now, request.op) {
-                    Ok(result) => replies.push((request.reply, result)),
+                let mut state = State {
+                    tx: &tx,
+                    keys,
+                    parked,
+                    replies,
+                    shared: &self.shared,
+                    now,
+                };
+                match state.apply(request.op) {
+                    Ok(Step::Reply(result)) => replies.push((request.reply, result)),
+                    Ok(Step::Park) => parked.push_back(request.reply),
                     Err(error) => {
                         // Every request of the batch, this one and those after it, gets the
                         // batch's error.
@@ -269,9 +304,10 @@ impl Writer {
             }
             let every = (self.shared.window / 2).clamp(Duration::from_millis(10), PURGE_EVERY);
             if now - self.last_purge >= every.as_millis() as i64 {
-                let window = self.shared.window.as_millis() as i64;
+                let cutoff = now.saturating_sub(self.shared.window.as_millis() as i64);
                 tx.prepare_cached("DELETE FROM deliveries WHERE state = 1 AND received_at < ?1")?
-                    .execute(params![now.saturating_sub(window)])?;
+                    .execute(params![cutoff])?;
+                keys.purge(&tx, cutoff)?;
                 self.last_purge = now;
             }
             Ok(())
@@ -279,7 +315,9 @@ impl Writer {
         match applied.and_then(|()| tx.commit()) {
             Ok(()) => Ok(()),
             Err(error) => {
-                // The releases are tried again with the next batch.
+                // Nothing of the batch is stored: its keys are new again, and the releases
+                // are tried again with the next batch.
+                self.keys.rollback();
                 self.releases = releases;
                 Err(error)
             }
@@ -287,36 +325,80 @@ impl Writer {
     }
 }
 
-/// Applies one operation inside the batch's transaction. An `Err` aborts the whole batch; a
-/// logical failure (a lost lease) is an `Ok(Err(..))` for this request alone.
-fn apply(
-    tx: &rusqlite::Transaction<'_>,
-    shared: &Shared,
+/// What a batch's operations work on.
+struct State<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    keys: &'a mut Keys,
+    parked: &'a mut VecDeque<ReplyTo>,
+    /// Answers sent after the commit (an append's hand-over to a parked taker goes here).
+    replies: &'a mut Vec<(ReplyTo, Result<Reply>)>,
+    shared: &'a Shared,
     now: i64,
-    op: Op,
-) -> rusqlite::Result<Result<Reply>> {
-    let lease_ms = shared.lease.as_millis() as i64;
-    Ok(match op {
+}
+
+/// What becomes of one request.
+enum Step {
+    Reply(Result<Reply>),
+    /// A take that waits for the next append.
+    Park,
+}
+
+impl State<'_> {
+    /// Applies one operation inside the batch's transaction. An `Err` aborts the whole batch;
+    /// a logical failure (a lost lease) is an `Ok(Step::Reply(Err(..)))` for this request alone.
+    fn apply(&mut self, op: Op) -> rusqlite::Result<Step> {
+        let (tx, shared, now) = (self.tx, self.shared, self.now);
+        let lease_ms = shared.lease.as_millis() as i64;
+        Ok(Step::Reply(match op {
         Op::Append(delivery) => {
-            let changed = tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (key, format, body, received_at, state, attempts, \
-                     visible_at) VALUES (?1, ?2, ?3, ?4, 0, 0, ?5) ON CONFLICT (key) DO NOTHING",
-                )?
-                .execute(params![
-                    delivery.key().as_str(),
-                    delivery.format().as_str(),
-                    delivery.body().as_ref(),
-                    delivery.received_at().timestamp_millis(),
-                    now,
-                ])?;
-            Ok(Reply::Appended(if changed == 1 {
-                Appended::New
-            } else {
-                Appended::Duplicate
-            }))
+            let received_at = delivery.received_at().timestamp_millis();
+            if !self.keys.insert(delivery.key().as_str(), received_at) {
+                return Ok(Step::Reply(Ok(Reply::Appended(Appended::Duplicate))));
+            }
+            // A parked taker gets it leased as it is inserted (one write instead of two).
+            while self.parked.front().is_some_and(oneshot::Sender::is_closed) {
+                self.parked.pop_front();
+            }
+            let taker = self.parked.pop_front();
+            let lease = taker.as_ref().map(|_| LeaseRef {
+                file: shared.file,
+                seq: 0,
+                nonce: fastrand::i64(1..),
+            });
+            tx.prepare_cached(
+                "INSERT INTO deliveries (key, format, body, received_at, state, attempts, \
+                 visible_at, lease) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                delivery.key().as_str(),
+                delivery.format().as_str(),
+                delivery.body().as_ref(),
+                received_at,
+                i64::from(lease.is_some()),
+                if lease.is_some() { now + lease_ms } else { now },
+                lease.map(|lease| lease.nonce),
+            ])?;
+            let seq = tx.last_insert_rowid();
+            self.keys.stored(seq);
+            match (taker, lease) {
+                (Some(taker), Some(lease)) => {
+                    let leased = Delivery::restore(
+                        delivery.key().clone(),
+                        delivery.format(),
+                        delivery.body().clone(),
+                        delivery.received_at(),
+                        1,
+                    );
+                    let token = LeaseRef { seq, ..lease }.token();
+                    self.replies
+                        .push((taker, Ok(Reply::Taken(Ok(Leased::new(leased, token))))));
+                }
+                // One new delivery wakes one taker (or leaves a permit).
+                _ => shared.ready.notify_one(),
+            }
+            Ok(Reply::Appended(Appended::New))
         }
-        Op::Take => {
+        Op::Take { park } => {
             let nonce = fastrand::i64(1..);
             let row = tx
                 .prepare_cached(
@@ -350,6 +432,11 @@ fn apply(
                     let next: Option<i64> = tx
                         .prepare_cached("SELECT MIN(visible_at) FROM deliveries WHERE state = 0")?
                         .query_row([], |row| row.get(0))?;
+                    // Parked unless a delivery becomes ready before the taker looks again
+                    // anyway (a retry after a short delay).
+                    if park && next.is_none_or(|at| at - now >= PARK_UNLESS_READY_WITHIN) {
+                        return Ok(Step::Park);
+                    }
                     Ok(Reply::Taken(Err(next)))
                 }
             }
@@ -415,13 +502,14 @@ fn apply(
                         reason.unwrap_or_default(),
                         from_ms(dead_at.unwrap_or(received_at)),
                     )),
-                    Err(error) => return Ok(Err(error)),
+                    Err(error) => return Ok(Step::Reply(Err(error))),
                 }
             }
             Ok(Reply::Dead(dead))
         }
         Op::Close => Ok(Reply::Closed),
-    })
+        }))
+    }
 }
 
 /// A stored row back into a [`Delivery`].

@@ -1,0 +1,191 @@
+//! The deduplication keys of one inbox file, kept in memory by its writer.
+//!
+//! The keys are hashes or UUIDs, in no order: a unique index on them made every append write
+//! a random page of the index, so a batch of 30 appends wrote some 30 index pages (120 KiB)
+//! to the log for 12 KiB of deliveries, and every sync had to carry them. The table has no
+//! index on the key; the writer looks keys up here instead (a 128-bit fingerprint and the
+//! time the delivery arrived, 40-odd bytes a key).
+//!
+//! Other connections may append to the same file (another process): every write transaction
+//! first asks SQLite whether another connection committed since (`PRAGMA data_version`), and
+//! reads the rows appended since the last one it knows (`seq` only grows: the table is
+//! `AUTOINCREMENT`). The transaction holds the write lock from its start, so nothing can be
+//! appended between that read and the lookups.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+use sha2::{Digest as _, Sha256};
+
+/// The keys of one file.
+#[derive(Debug, Default)]
+pub(super) struct Keys {
+    /// Fingerprint of each key → when its delivery arrived (unix ms).
+    seen: HashMap<u128, i64>,
+    /// The highest `seq` read or written.
+    max_seq: i64,
+    /// `PRAGMA data_version` when the rows were last read.
+    data_version: i64,
+    /// Fingerprints added by the open transaction (taken back if it fails).
+    added: Vec<u128>,
+    /// `max_seq` when the open transaction began.
+    max_seq_before: i64,
+}
+
+/// A key's fingerprint: the first 128 bits of its SHA-256 (a false duplicate would lose a
+/// delivery, so not a 64-bit hash, which birthday collisions reach at a few billion keys).
+fn fingerprint(key: &str) -> u128 {
+    let digest = Sha256::digest(key.as_bytes());
+    let mut first = [0_u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
+impl Keys {
+    /// Reads every key of the file.
+    pub(super) fn load(conn: &Connection) -> rusqlite::Result<Keys> {
+        let mut keys = Keys {
+            data_version: data_version(conn)?,
+            ..Keys::default()
+        };
+        keys.read_since(conn, 0)?;
+        Ok(keys)
+    }
+
+    /// At the start of a write transaction: reads the keys other connections appended since
+    /// the last transaction.
+    pub(super) fn begin(&mut self, tx: &Connection) -> rusqlite::Result<()> {
+        self.added.clear();
+        self.max_seq_before = self.max_seq;
+        let version = data_version(tx)?;
+        if version != self.data_version {
+            self.read_since(tx, self.max_seq)?;
+            self.data_version = version;
+        }
+        Ok(())
+    }
+
+    fn read_since(&mut self, conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+        let mut statement =
+            conn.prepare_cached("SELECT seq, key, received_at FROM deliveries WHERE seq > ?1")?;
+        let mut rows = statement.query(params![seq])?;
+        while let Some(row) = rows.next()? {
+            let (seq, key, at): (i64, String, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            self.seen.insert(fingerprint(&key), at);
+            self.max_seq = self.max_seq.max(seq);
+        }
+        Ok(())
+    }
+
+    /// Records `key` unless it is known: `true` when it was new (then call
+    /// [`Keys::stored`] with the row's `seq`).
+    pub(super) fn insert(&mut self, key: &str, received_at: i64) -> bool {
+        let print = fingerprint(key);
+        if self.seen.contains_key(&print) {
+            return false;
+        }
+        self.seen.insert(print, received_at);
+        self.added.push(print);
+        true
+    }
+
+    /// The row of the key just inserted was written with this `seq`.
+    pub(super) fn stored(&mut self, seq: i64) {
+        self.max_seq = self.max_seq.max(seq);
+    }
+
+    /// The transaction failed: forgets what it added.
+    pub(super) fn rollback(&mut self) {
+        for print in self.added.drain(..) {
+            self.seen.remove(&print);
+        }
+        self.max_seq = self.max_seq_before;
+    }
+
+    /// Inside the write transaction that deleted the finished deliveries that arrived before
+    /// `cutoff`: forgets every key older than that except those of rows still kept (pending
+    /// deliveries and dead letters keep their key for as long as they exist).
+    pub(super) fn purge(&mut self, tx: &Connection, cutoff: i64) -> rusqlite::Result<()> {
+        self.seen.retain(|_, at| *at >= cutoff);
+        // Each half reads one partial index (`state = 0`, `state = 2`).
+        let mut statement = tx.prepare_cached(
+            "SELECT key, received_at FROM deliveries WHERE state = 0 AND received_at < ?1 \
+             UNION ALL \
+             SELECT key, received_at FROM deliveries WHERE state = 2 AND received_at < ?1",
+        )?;
+        let mut rows = statement.query(params![cutoff])?;
+        while let Some(row) = rows.next()? {
+            let (key, at): (String, i64) = (row.get(0)?, row.get(1)?);
+            self.seen.insert(fingerprint(&key), at);
+        }
+        Ok(())
+    }
+
+    /// How many keys are known.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+/// Changes whenever another connection commits to the database.
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("PRAGMA data_version")?
+        .query_row([], |row| row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, \
+             received_at INTEGER NOT NULL, state INTEGER NOT NULL)",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_key_is_new_once_and_a_failed_transaction_forgets_it() {
+        let conn = table();
+        let mut keys = Keys::load(&conn).unwrap();
+        keys.begin(&conn).unwrap();
+        assert!(keys.insert("sha256:aa", 1));
+        assert!(
+            !keys.insert("sha256:aa", 2),
+            "the same key twice in one batch"
+        );
+        keys.rollback();
+        keys.begin(&conn).unwrap();
+        assert!(
+            keys.insert("sha256:aa", 3),
+            "nothing of a failed batch is stored"
+        );
+    }
+
+    #[test]
+    fn the_purge_keeps_keys_of_rows_still_pending_or_dead() {
+        let conn = table();
+        conn.execute_batch(
+            "INSERT INTO deliveries (key, received_at, state) VALUES \
+             ('pending', 1, 0), ('finished', 1, 1), ('dead', 1, 2), ('recent', 100, 1)",
+        )
+        .unwrap();
+        let mut keys = Keys::load(&conn).unwrap();
+        assert_eq!(keys.len(), 4);
+        conn.execute(
+            "DELETE FROM deliveries WHERE state = 1 AND received_at < 50",
+            [],
+        )
+        .unwrap();
+        keys.purge(&conn, 50).unwrap();
+        assert_eq!(keys.len(), 3);
+        for kept in ["pending", "dead", "recent"] {
+            assert!(!keys.insert(kept, 200), "{kept} must still be a duplicate");
+        }
+        assert!(keys.insert("finished", 200), "a purged key is new again");
+    }
+}
