@@ -78,10 +78,7 @@ impl Serialize for CloudEvent<'_> {
         if let Some(ct) = &self.datacontenttype {
             map.serialize_entry("datacontenttype", ct)?;
         }
-        map.serialize_entry(
-            "time",
-            &harbor_types::wire::time::format_rfc3339(&self.time),
-        )?;
+        map.serialize_entry("time", &Rfc3339(&self.time))?;
         if let Some(data) = &self.data {
             map.serialize_entry("data", data)?;
         }
@@ -104,5 +101,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for CloudEvent<'a> {
             crate::Payload::CloudEvent(p) => Ok(p),
             _ => Err(serde::de::Error::custom("not a CloudEvent")),
         })
+    }
+}
+
+/// A time written as RFC 3339 (an error for a year RFC 3339 cannot write).
+struct Rfc3339<'a>(&'a chrono::DateTime<chrono::Utc>);
+
+impl serde::Serialize for Rfc3339<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        harbor_types::wire::time::serialize_rfc3339(self.0, s)
     }
 }

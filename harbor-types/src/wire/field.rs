@@ -25,7 +25,7 @@ use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, Visitor};
 use serde::ser::Serializer;
 
 use super::time::{
-    format_rfc3339, from_unix_secs, from_unix_secs_de, parse_rfc3339, parse_rfc3339_de,
+    from_unix_secs, from_unix_secs_de, parse_rfc3339, parse_rfc3339_de, serialize_rfc3339,
 };
 use super::{Reader, Text, WireValue};
 use crate::Severity;
@@ -304,7 +304,7 @@ impl Field<DateTime<Utc>> for rfc3339 {
         parse_rfc3339_de(&Text::deserialize(d)?)
     }
     fn ser<S: Serializer>(v: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_rfc3339(v))
+        serialize_rfc3339(v, s)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `execution_timestamp`) and RFC 3339 as Go's `time.Time` writes it (scan times, the
 //! registry's `timestamp`, CloudEvents `time`), both as `DateTime<Utc>`.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::de;
 
 /// Unix seconds as a time; `None` when out of chrono's range.
@@ -35,6 +35,24 @@ pub fn format_rfc3339(t: &DateTime<Utc>) -> String {
     }
     out.push('Z');
     out
+}
+
+/// Serializes a time as RFC 3339 ([`format_rfc3339`]) for a wire format. RFC 3339 writes
+/// four-digit years only: a time outside the years 0000 to 9999 (a Unix time in
+/// milliseconds read as seconds lands in the year 52142) is an error, not a string that no
+/// reader, this crate's included, would take back.
+///
+/// # Errors
+///
+/// The serializer's error, for a year outside 0000 to 9999.
+pub fn serialize_rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    if !(0..=9999).contains(&t.year()) {
+        return Err(serde::ser::Error::custom(format_args!(
+            "the time {} is outside the years 0000 to 9999 that RFC 3339 can write",
+            format_rfc3339(t)
+        )));
+    }
+    s.serialize_str(&format_rfc3339(t))
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, the form Harbor and the registry write, without
@@ -97,6 +115,18 @@ pub fn parse_rfc3339_de<E: de::Error>(text: &str) -> Result<DateTime<Utc>, E> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_year_rfc3339_cannot_write_is_a_serialize_error() {
+        let far = from_unix_secs(1_583_283_222_332).unwrap(); // milliseconds read as seconds
+        let err = serialize_rfc3339(&far, serde_json::value::Serializer).unwrap_err();
+        assert!(err.to_string().contains("+52142"), "{err}");
+        let t = parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(
+            serialize_rfc3339(&t, serde_json::value::Serializer).unwrap(),
+            "9999-12-31T23:59:59Z"
+        );
+    }
 
     #[test]
     fn rfc3339_is_written_as_go_writes_it() {
