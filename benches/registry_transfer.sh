@@ -5,11 +5,15 @@
 #   bash benches/registry_transfer.sh            # 1 GiB single layer + 16 layers of 64 MiB
 #   SIZE_MIB=256 bash benches/registry_transfer.sh   # smaller, for a quick look
 #   MODE=copy bash benches/registry_transfer.sh      # only the registry-to-registry copies
+#   MODE=index bash benches/registry_transfer.sh     # only the two-platform index pull
 #
 # The copy part: `registry_copy` against `skopeo copy docker:// docker://` from one local
 # registry to another (fresh per tool) for the 16-layer image, then the repeat copy into
 # another repository of that destination, which both tools should turn into mounts from the
 # blob locations they remember (ours in $XDG_CACHE_HOME/harbor-sdk, here a fresh directory).
+# The index part: a two-platform index (linux/amd64 and linux/arm64, each half the size in
+# half the layers) pulled whole into an OCI layout: `registry_pull --all-platforms` against
+# `skopeo copy --all docker:// oci:`.
 #
 # The floor is plain curl moving the same single blob (POST + streamed PATCH + PUT; one GET).
 # Images use gzip layers (stored deflate blocks, so skopeo does not recompress them).
@@ -72,6 +76,49 @@ man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.ma
 md, ms = put(man)
 json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
     "digest": "sha256:" + md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]},
+    open(os.path.join(root, "index.json"), "w"))
+open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+}
+
+# make_index_layout DIR TOTAL_MIB NLAYERS: an OCI layout whose tag v1 is an index of two
+# platforms, each with NLAYERS/2 gzip layers of random data (TOTAL_MIB in all).
+make_index_layout() {
+  python3 - "$1" "$2" "$3" <<'PY'
+import hashlib, json, os, sys, zlib
+root, total_mib, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+blobs = os.path.join(root, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
+def put(data):
+    d = hashlib.sha256(data).hexdigest()
+    open(os.path.join(blobs, d), "wb").write(data); return d, len(data)
+per = total_mib * 1024 * 1024 // n
+manifests = []
+for os_, arch in (("linux", "amd64"), ("linux", "arm64")):
+    layers = []
+    for i in range(n // 2):
+        comp = zlib.compressobj(0, zlib.DEFLATED, 31)
+        tmp = os.path.join(root, "layer.tmp"); h = hashlib.sha256(); size = 0
+        with open(tmp, "wb") as f, open("/dev/urandom", "rb") as rnd:
+            left = per
+            while left:
+                chunk = rnd.read(min(left, 8 << 20)); left -= len(chunk)
+                out = comp.compress(chunk); h.update(out); f.write(out); size += len(out)
+            out = comp.flush(); h.update(out); f.write(out); size += len(out)
+        d = h.hexdigest(); os.rename(tmp, os.path.join(blobs, d))
+        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + d, "size": size})
+    cfg = json.dumps({"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    cd, cs = put(cfg)
+    man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": cs},
+        "layers": layers}).encode()
+    md, ms = put(man)
+    manifests.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md,
+        "size": ms, "platform": {"os": os_, "architecture": arch}})
+idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+    "manifests": manifests}).encode()
+xd, xs = put(idx)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
+    "digest": "sha256:" + xd, "size": xs, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]},
     open(os.path.join(root, "index.json"), "w"))
 open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 PY
@@ -184,12 +231,39 @@ run_copy() {
   stop_registry
 }
 
-if [ "$MODE" != copy ]; then
+# run_index NAME MIB N: a two-platform index pulled whole into a layout.
+run_index() {
+  local name="$1" mib="$2" n="$3" layout="$WORK/$1"
+  echo "== $name: two platforms, $n layer(s), $mib MiB total ==" >&2
+  make_index_layout "$layout" "$mib" "$n"
+  start_registry
+  skopeo --insecure-policy copy -q --all --dest-tls-verify=false "oci:$layout:v1" "docker://127.0.0.1:$PORT/bench/multi:v1"
+  rm -rf "$layout" "$WORK/pull-ours" "$WORK/pull-skopeo"
+  measure "$name index pull ours" "$BIN/registry_pull" --all-platforms "127.0.0.1:$PORT/bench/multi:v1" "$WORK/pull-ours"
+  measure "$name index pull skopeo" skopeo --insecure-policy copy -q --all --src-tls-verify=false \
+    "docker://127.0.0.1:$PORT/bench/multi:v1" "oci:$WORK/pull-skopeo:v1"
+  # Both layouts hold the same index and the same blobs.
+  python3 - "$WORK/pull-ours" "$WORK/pull-skopeo" <<'PY'
+import os, sys
+a, b = (sorted(os.listdir(os.path.join(d, "blobs", "sha256"))) for d in sys.argv[1:])
+if a != b:
+    sys.exit(f"the layouts differ: {len(a)} blobs against {len(b)}")
+PY
+  rm -rf "$WORK/pull-ours" "$WORK/pull-skopeo"
+  stop_registry
+}
+
+if [ "$MODE" = all ]; then
   run_image "single-${SIZE_MIB}MiB" "$SIZE_MIB" 1
   run_image "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
   run_image "single-$((SIZE_MIB / 4))MiB" "$((SIZE_MIB / 4))" 1
 fi
-run_copy "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
+if [ "$MODE" = all ] || [ "$MODE" = copy ]; then
+  run_copy "${LAYERS}-layers" "$SIZE_MIB" "$LAYERS"
+fi
+if [ "$MODE" = all ] || [ "$MODE" = index ]; then
+  run_index "two-platform" "$((SIZE_MIB / 2))" "$LAYERS"
+fi
 
 echo
 echo "ratios (ours / skopeo; target wall <= 0.6, RSS <= 1.0; repeat copy wall <= 2.0):"

@@ -2,7 +2,7 @@
 //! layers, streamed to disk and verified. Prints the manifest digest; on a terminal, one bar per
 //! layer under a total bar (else one summary line on stderr).
 //!
-//! `registry_pull 127.0.0.1:5000/team/app:v1 ./app-layout [--platform linux/arm64]`
+//! `registry_pull 127.0.0.1:5000/team/app:v1 ./app-layout [--platform linux/arm64 | --all-platforms]`
 
 #[path = "registry_cli.rs"]
 mod cli;
@@ -24,6 +24,9 @@ struct Args {
     /// The platform to take from an index: OS/ARCH[/VARIANT] (default: this machine's).
     #[arg(long, value_name = "OS/ARCH", value_parser = cli::parse_platform)]
     platform: Option<Platform>,
+    /// Every platform of an index: the layout keeps the whole index.
+    #[arg(long, conflicts_with = "platform")]
+    all_platforms: bool,
     #[command(flatten)]
     transfer: cli::TransferArgs,
     #[command(flatten)]
@@ -44,6 +47,8 @@ async fn main() -> ExitCode {
     let mut opts = ImageOptions::default().concurrency(args.transfer.concurrency.into());
     if let Some(p) = args.platform {
         opts = opts.platform(p);
+    } else if args.all_platforms {
+        opts = opts.all_platforms();
     }
     let transfer = cli::Transfer::new("pulled");
     let result = client

@@ -31,7 +31,10 @@ fn an_event_in_the_year_52142_does_not_encode_to_a_time_no_reader_takes() {
             match event.encode(target) {
                 Ok(bytes) => {
                     let back = Decoder::new().only_format(target).decode(&bytes);
-                    assert!(back.is_ok(), "{target:?} wrote what it cannot read: {back:?}");
+                    assert!(
+                        back.is_ok(),
+                        "{target:?} wrote what it cannot read: {back:?}"
+                    );
                     encoded += 1;
                 }
                 Err(Error::Encode(e)) => {
