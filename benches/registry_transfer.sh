@@ -46,80 +46,48 @@ echo "building the examples (release)..." >&2
 (cd "$ROOT" && cargo build --release -q -p harbor-examples --bin registry_push --bin registry_pull --bin registry_copy)
 BIN="$ROOT/target/release"
 
-# make_layout DIR TOTAL_MIB NLAYERS: an OCI layout, tag v1, NLAYERS gzip layers of random data.
+# make_layout DIR TOTAL_MIB NLAYERS [PLATFORMS]: an OCI layout, tag v1, NLAYERS gzip layers of
+# random data (TOTAL_MIB in all); with PLATFORMS 2, v1 is an index of linux/amd64 and
+# linux/arm64, each with half the layers.
 make_layout() {
-  python3 - "$1" "$2" "$3" <<'PY'
+  python3 - "$1" "$2" "$3" "${4:-1}" <<'PY'
 import hashlib, json, os, sys, zlib
-root, total_mib, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+root, total_mib, n, platforms = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 blobs = os.path.join(root, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
 def put(data):
     d = hashlib.sha256(data).hexdigest()
     open(os.path.join(blobs, d), "wb").write(data); return d, len(data)
-layers = []
-per = total_mib * 1024 * 1024 // n
-for i in range(n):
+def layer(size_bytes):
     tmp = os.path.join(root, "layer.tmp"); h = hashlib.sha256(); size = 0
     comp = zlib.compressobj(0, zlib.DEFLATED, 31)  # gzip container, stored blocks
     with open(tmp, "wb") as f, open("/dev/urandom", "rb") as rnd:
-        left = per
+        left = size_bytes
         while left:
             chunk = rnd.read(min(left, 8 << 20)); left -= len(chunk)
             out = comp.compress(chunk); h.update(out); f.write(out); size += len(out)
         out = comp.flush(); h.update(out); f.write(out); size += len(out)
     d = h.hexdigest(); os.rename(tmp, os.path.join(blobs, d))
-    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + d, "size": size})
-cfg = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
-cd, cs = put(cfg)
-man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": cs},
-    "layers": layers}).encode()
-md, ms = put(man)
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-    "digest": "sha256:" + md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]},
-    open(os.path.join(root, "index.json"), "w"))
-open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
-PY
-}
-
-# make_index_layout DIR TOTAL_MIB NLAYERS: an OCI layout whose tag v1 is an index of two
-# platforms, each with NLAYERS/2 gzip layers of random data (TOTAL_MIB in all).
-make_index_layout() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import hashlib, json, os, sys, zlib
-root, total_mib, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-blobs = os.path.join(root, "blobs", "sha256"); os.makedirs(blobs, exist_ok=True)
-def put(data):
-    d = hashlib.sha256(data).hexdigest()
-    open(os.path.join(blobs, d), "wb").write(data); return d, len(data)
-per = total_mib * 1024 * 1024 // n
-manifests = []
-for os_, arch in (("linux", "amd64"), ("linux", "arm64")):
-    layers = []
-    for i in range(n // 2):
-        comp = zlib.compressobj(0, zlib.DEFLATED, 31)
-        tmp = os.path.join(root, "layer.tmp"); h = hashlib.sha256(); size = 0
-        with open(tmp, "wb") as f, open("/dev/urandom", "rb") as rnd:
-            left = per
-            while left:
-                chunk = rnd.read(min(left, 8 << 20)); left -= len(chunk)
-                out = comp.compress(chunk); h.update(out); f.write(out); size += len(out)
-            out = comp.flush(); h.update(out); f.write(out); size += len(out)
-        d = h.hexdigest(); os.rename(tmp, os.path.join(blobs, d))
-        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + d, "size": size})
+    return {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": "sha256:" + d, "size": size}
+def manifest(os_, arch, count):
+    layers = [layer(total_mib * 1024 * 1024 // n) for _ in range(count)]
     cfg = json.dumps({"architecture": arch, "os": os_, "rootfs": {"type": "layers", "diff_ids": []}}).encode()
     cd, cs = put(cfg)
     man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": "sha256:" + cd, "size": cs},
         "layers": layers}).encode()
     md, ms = put(man)
-    manifests.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md,
-        "size": ms, "platform": {"os": os_, "architecture": arch}})
-idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-    "manifests": manifests}).encode()
-xd, xs = put(idx)
-json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json",
-    "digest": "sha256:" + xd, "size": xs, "annotations": {"org.opencontainers.image.ref.name": "v1"}}]},
-    open(os.path.join(root, "index.json"), "w"))
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:" + md, "size": ms,
+        "platform": {"os": os_, "architecture": arch}}
+if platforms == 1:
+    top = manifest("linux", "amd64", n)
+    del top["platform"]
+else:
+    entries = [manifest("linux", arch, n // 2) for arch in ("amd64", "arm64")]
+    xd, xs = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries}).encode())
+    top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": "sha256:" + xd, "size": xs}
+top["annotations"] = {"org.opencontainers.image.ref.name": "v1"}
+json.dump({"schemaVersion": 2, "manifests": [top]}, open(os.path.join(root, "index.json"), "w"))
 open(os.path.join(root, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 PY
 }
@@ -235,7 +203,7 @@ run_copy() {
 run_index() {
   local name="$1" mib="$2" n="$3" layout="$WORK/$1"
   echo "== $name: two platforms, $n layer(s), $mib MiB total ==" >&2
-  make_index_layout "$layout" "$mib" "$n"
+  make_layout "$layout" "$mib" "$n" 2
   start_registry
   skopeo --insecure-policy copy -q --all --dest-tls-verify=false "oci:$layout:v1" "docker://127.0.0.1:$PORT/bench/multi:v1"
   rm -rf "$layout" "$WORK/pull-ours" "$WORK/pull-skopeo"

@@ -7,11 +7,7 @@
 use harbor_auth::server::Htpasswd;
 
 fn reproducer(target: &str, name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/fuzz-regressions/{target}/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    harbor_testkit::fuzz_reproducer(env!("CARGO_MANIFEST_DIR"), target, name)
 }
 
 /// `auth_htpasswd` found that a line with bcrypt cost 24 made `Htpasswd::parse` hash its

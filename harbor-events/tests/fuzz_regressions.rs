@@ -6,11 +6,7 @@
 use harbor_events::{Decoder, Error, Format};
 
 fn reproducer(target: &str, name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/fuzz-regressions/{target}/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    harbor_testkit::fuzz_reproducer(env!("CARGO_MANIFEST_DIR"), target, name)
 }
 
 /// `events_format` (the 2026-12-01 campaign, after 1.57 M runs) found a documented-1.x body

@@ -144,6 +144,18 @@ pub fn free_port_on(ip: std::net::Ipv4Addr) -> u16 {
         .port()
 }
 
+/// The bytes of a fuzz reproducer kept beside a parser: the crate's
+/// `tests/fixtures/fuzz-regressions/TARGET/NAME` (`crate_dir` is the crate's
+/// `env!("CARGO_MANIFEST_DIR")`), which `fuzz/run.sh` also replays as part of TARGET's corpus.
+///
+/// # Panics
+///
+/// When the file cannot be read (a test helper).
+pub fn fuzz_reproducer(crate_dir: &str, target: &str, name: &str) -> Vec<u8> {
+    let path = format!("{crate_dir}/tests/fixtures/fuzz-regressions/{target}/{name}");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 /// `len` deterministic pseudo-random bytes (xorshift seeded by `seed`): data that does not
 /// compress and is the same on every run.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
