@@ -118,6 +118,31 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
         inbox.take(LEASE * 2).await.unwrap().is_none(),
         "an acknowledged delivery came back"
     );
+
+    // A taker that gave up takes nothing with it; one still waiting gets the next append.
+    assert!(
+        inbox
+            .take(Duration::from_millis(30))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let waiting = {
+        let inbox = inbox.clone();
+        tokio::spawn(async move { inbox.take(Duration::from_secs(3)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let d = delivery(4);
+    assert_eq!(inbox.append(d.clone()).await.unwrap(), Appended::New);
+    let handed = waiting
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("the waiting taker gets the delivery appended");
+    assert_eq!(handed.delivery().key(), d.key());
+    assert_eq!(handed.delivery().body(), d.body());
+    assert_eq!(handed.delivery().attempt(), 1);
+    inbox.ack(&handed).await.unwrap();
     inbox.close().await.unwrap();
 }
 
