@@ -71,15 +71,19 @@
 
 mod artifact;
 mod blob;
+mod blob_transfer;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+mod foreign;
 mod image;
 mod layout;
 mod listing;
 mod locations;
 mod manifest;
 mod referrers;
+mod resumable;
+mod schema1;
 mod upload;
 
 use std::sync::Arc;
@@ -98,6 +102,7 @@ pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
     PushedManifest,
 };
+pub use schema1::{FsLayer, Schema1History, Schema1Manifest, Schema1Signature};
 // The names of the registry API, shared with the rest of the SDK (defined in `harbor-types`).
 // `Reference` (a tag or a digest) is deliberately not re-exported here: until this release
 // `registry::Reference` was the whole image reference, now `ImageReference`, and a silent
