@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod fake;
+pub mod phase;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
