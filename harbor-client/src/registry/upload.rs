@@ -280,7 +280,9 @@ impl RegistryClient {
     /// Without a chunk size (see [`RegistryClientBuilder::chunk_size`](super::RegistryClientBuilder::chunk_size))
     /// the file goes in one streamed `PATCH`; with one, in `PATCH` chunks of that size (at least
     /// `OCI-Chunk-Min-Length`). After a failed request the registry is asked where the upload
-    /// stands and the transfer goes on from there, up to the client's resume attempts.
+    /// stands and the transfer goes on from there, up to the client's resume attempts; when
+    /// the registry dropped the session (distribution does after a broken request), the file
+    /// is sent again from its start with a new one.
     ///
     /// # Errors
     ///
