@@ -8,7 +8,7 @@ use super::image::{End, ImageOptions, ProgressEvent};
 use super::layout::OciLayout;
 use super::manifest::Descriptor;
 use super::resumable::{OnBytes, Reopen, Source, Upload};
-use super::upload::MountOutcome;
+use super::upload::{MountOutcome, UploadSession};
 use super::{Digest, RegistryClient, Repository};
 use crate::error::{Error, Result};
 
@@ -100,34 +100,13 @@ impl RegistryClient {
         d: Descriptor,
         options: &ImageOptions,
     ) -> Result<()> {
-        if self
-            .blob_exists_scoped(repo, &d.digest, "pull,push")
-            .await?
-        {
-            self.remember(repo, &d.digest);
-            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
+        let Needed::Upload(session) = self.needed(repo, &d, None, options).await? else {
             return Ok(());
-        }
-        let session = match self.mount_known(repo, &d.digest, None).await? {
-            Some(MountOutcome::Mounted) => {
-                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
-                return Ok(());
-            }
-            Some(MountOutcome::Upload(s)) => Some(s),
-            None => None,
         };
-        options.emit(ProgressEvent::BlobStarted {
-            digest: d.digest.clone(),
-            size: d.size,
-        });
         let cb = bytes_events(options, &d.digest);
         let path = layout.blob_path(&d.digest);
         if d.is_foreign() && !d.urls.is_empty() && !layout.has_blob(&d.digest, d.size).await? {
-            if let Some(s) = session
-                && let Err(e) = s.cancel().await
-            {
-                tracing::debug!(error = %e, "could not cancel the upload a refused mount opened");
-            }
+            discard(session).await;
             self.upload_foreign(repo, &d, cb).await?;
         } else {
             let open: Reopen<'_> =
@@ -160,34 +139,14 @@ impl RegistryClient {
         d: Descriptor,
         options: &ImageOptions,
     ) -> Result<()> {
-        if self.blob_exists_scoped(dst, &d.digest, "pull,push").await? {
-            self.remember(dst, &d.digest);
-            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-            return Ok(());
-        }
         let from_urls = d.is_foreign() && !d.urls.is_empty();
-        let session = match self
-            .mount_known(dst, &d.digest, Some(src).filter(|_| !from_urls))
-            .await?
-        {
-            Some(MountOutcome::Mounted) => {
-                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
-                return Ok(());
-            }
-            Some(MountOutcome::Upload(s)) => Some(s),
-            None => None,
+        let mount_from = Some(src).filter(|_| !from_urls);
+        let Needed::Upload(session) = self.needed(dst, &d, mount_from, options).await? else {
+            return Ok(());
         };
-        options.emit(ProgressEvent::BlobStarted {
-            digest: d.digest.clone(),
-            size: d.size,
-        });
         let cb = bytes_events(options, &d.digest);
         if from_urls {
-            if let Some(s) = session
-                && let Err(e) = s.cancel().await
-            {
-                tracing::debug!(error = %e, "could not cancel the upload a refused mount opened");
-            }
+            discard(session).await;
             self.upload_foreign(dst, &d, cb).await?;
         } else {
             self.remember(src, &d.digest);
@@ -217,6 +176,37 @@ impl RegistryClient {
         self.remember(dst, &d.digest);
         options.emit(ProgressEvent::BlobDone { digest: d.digest });
         Ok(())
+    }
+
+    /// Whether `dst` needs the blob uploaded: not when it holds it or a mount (from
+    /// `mount_from` or a repository remembered) brings it, else with the upload session a
+    /// refused mount opened, if any. Emits the blob's progress event.
+    async fn needed(
+        &self,
+        dst: &Repository,
+        d: &Descriptor,
+        mount_from: Option<&Repository>,
+        options: &ImageOptions,
+    ) -> Result<Needed> {
+        let digest = d.digest.clone();
+        if self.blob_exists_scoped(dst, &digest, "pull,push").await? {
+            self.remember(dst, &digest);
+            options.emit(ProgressEvent::BlobSkipped { digest });
+            return Ok(Needed::No);
+        }
+        let session = match self.mount_known(dst, &digest, mount_from).await? {
+            Some(MountOutcome::Mounted) => {
+                options.emit(ProgressEvent::BlobMounted { digest });
+                return Ok(Needed::No);
+            }
+            Some(MountOutcome::Upload(s)) => Some(s),
+            None => None,
+        };
+        options.emit(ProgressEvent::BlobStarted {
+            digest,
+            size: d.size,
+        });
+        Ok(Needed::Upload(session))
     }
 
     /// Uploads a foreign layer downloaded from the first of its URLs that serves it.
@@ -300,6 +290,23 @@ impl RegistryClient {
             }
         }
         Ok(None)
+    }
+}
+
+/// What a destination needs of a blob.
+enum Needed {
+    /// Nothing: it holds the blob (now).
+    No,
+    /// An upload, through this session if a refused mount opened one.
+    Upload(Option<UploadSession>),
+}
+
+/// Cancels the upload session a refused mount opened, when the blob goes another way.
+async fn discard(session: Option<UploadSession>) {
+    if let Some(s) = session
+        && let Err(e) = s.cancel().await
+    {
+        tracing::debug!(error = %e, "could not cancel the upload a refused mount opened");
     }
 }
 

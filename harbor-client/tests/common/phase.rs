@@ -311,3 +311,37 @@ async fn downstream(mut r: OwnedReadHalf, mut w: OwnedWriteHalf, conn: Arc<Conn>
         conn.down_total.fetch_add(n as u64, Ordering::SeqCst);
     }
 }
+
+/// A registry with token auth whose tokens it accepts for about 2 s while the token answer
+/// says they live for a minute (the issuer's clock runs 60 s + lifetime - 2 s behind; the
+/// registry allows 60 s of leeway), reached through a proxy passing 1 MB/s upstream: a 3 MB
+/// upload outlives its token. With its token service.
+pub async fn short_token_registry() -> (
+    harbor_testkit::Registry,
+    super::auth::TokenService,
+    PhaseProxy,
+) {
+    let lifetime = Duration::from_secs(60);
+    let clock = Arc::new(super::auth::BehindClock(
+        Duration::from_secs(60) + lifetime - Duration::from_secs(2),
+    ));
+    let (reg, svc) = super::auth::start(Some(clock), lifetime)
+        .await
+        .expect("checked by `needs`");
+    let proxy = PhaseProxy::start_with(reg.addr, None, None, Some(1_000_000)).await;
+    (reg, svc, proxy)
+}
+
+/// The upload that started at `started` outlived its token, and a new one was issued.
+pub fn assert_renewed(svc: &super::auth::TokenService, started: std::time::Instant) {
+    assert!(
+        started.elapsed() > Duration::from_millis(2500),
+        "the upload outlived its token: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        svc.count() >= 2,
+        "the token was renewed: {} requests",
+        svc.count()
+    );
+}
