@@ -134,6 +134,49 @@ pub enum Error {
         message: String,
     },
 
+    /// A Docker schema 1 manifest was to be pushed or copied into a registry; nothing was
+    /// sent. Registries refuse schema 1 (deprecated since 2015; distribution 2.8 answers a
+    /// bare error). Convert the image to schema 2 first, e.g.
+    /// `skopeo copy --format v2s2 docker://SOURCE docker://DESTINATION`, then copy that.
+    #[error(
+        "{reference}: a Docker schema 1 manifest cannot be pushed; convert the image to schema 2 first (`skopeo copy --format v2s2 docker://SOURCE docker://DESTINATION`)"
+    )]
+    Schema1NotPushable {
+        /// Where it was to go.
+        reference: String,
+    },
+
+    /// A foreign (non-distributable) layer could not be fetched from any of its `urls`; see
+    /// [`ImageOptions::fetch_foreign_layers`](crate::registry::ImageOptions::fetch_foreign_layers).
+    /// The layer's publisher serves it; check that the URLs are reachable from here, or leave
+    /// foreign layers out (the default).
+    #[error("foreign layer {digest}: none of its {} URL(s) served it{}", urls.len(), last.as_ref().map_or_else(String::new, |e| format!(" (last: {e})")))]
+    ForeignLayerUnavailable {
+        /// The layer.
+        digest: String,
+        /// The URLs tried, in order, without query and user info.
+        urls: Vec<String>,
+        /// Why the last URL failed (none when the layer has no usable URL).
+        #[source]
+        last: Option<Box<Error>>,
+    },
+
+    /// A streamed upload lost its session after the registry had acknowledged `acknowledged`
+    /// bytes that the client no longer holds (a one-shot stream keeps only the chunk in
+    /// flight). distribution drops an upload session after a broken request; the stream
+    /// cannot be rewound, so the upload cannot go on. Upload again from the start, from a
+    /// source that can be read again (a file: [`push_blob_file`](crate::registry::RegistryClient::push_blob_file)).
+    #[error(
+        "the registry dropped the upload session after acknowledging {acknowledged} bytes of a stream that cannot be read again; upload again from the start"
+    )]
+    UploadSessionLost {
+        /// The bytes the registry had acknowledged before it dropped the session.
+        acknowledged: u64,
+        /// The registry's answer to the status request.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A job (scan, replication, GC, retention run, CVE export) had not ended when the wait's
     /// deadline passed. The job goes on in Harbor; wait longer
     /// ([`WaitPolicy::deadline`](crate::api::WaitPolicy::deadline)) or look at it there.

@@ -53,7 +53,8 @@ impl Stream for BlobStream {
 struct State {
     client: RegistryClient,
     url: Url,
-    scope: String,
+    /// The token scope; `None` for a foreign URL, which gets no credentials at all.
+    scope: Option<String>,
     body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
     offset: u64,
     size: Option<u64>,
@@ -131,12 +132,27 @@ impl RegistryClient {
     }
 
     async fn get_blob_from(&self, repo: &Repository, digest: &Digest) -> Result<BlobStream> {
-        let hasher = digest.hasher()?;
         let url = self.url(repo, &format!("blobs/{digest}"))?;
-        let sc = self.scope(repo, "pull");
-        let resp = self
-            .send(Request::new(Method::GET, url.clone()).scope(&sc))
-            .await?;
+        self.verified_stream(url, Some(self.scope(repo, "pull")), digest)
+            .await
+    }
+
+    /// Downloads a foreign layer from one of its URLs, verified and resumable as
+    /// [`RegistryClient::get_blob`], without any credentials (the host is not a registry this
+    /// client authenticates to).
+    pub(crate) async fn get_foreign_blob(&self, url: &Url, digest: &Digest) -> Result<BlobStream> {
+        self.verified_stream(url.clone(), None, digest).await
+    }
+
+    /// A verified, resumable download of `url`.
+    async fn verified_stream(
+        &self,
+        url: Url,
+        sc: Option<String>,
+        digest: &Digest,
+    ) -> Result<BlobStream> {
+        let hasher = digest.hasher()?;
+        let resp = self.send(blob_get(url.clone(), sc.as_deref())).await?;
         let size = content_length(resp.headers());
         let state = State {
             client: self.clone(),
@@ -230,35 +246,8 @@ impl RegistryClient {
         path: &Path,
         on_bytes: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<u64> {
-        let partial = super::layout::temp_beside(path, "partial");
-        let result = async {
-            let mut stream = self.get_blob(repo, digest).await?;
-            let mut length = LengthCheck::start(digest, expected_size, stream.size())?;
-            let file = tokio::fs::File::create(&partial)
-                .await
-                .map_err(|e| Error::io(&partial, e))?;
-            let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                length.add(chunk.len())?;
-                w.write_all(&chunk)
-                    .await
-                    .map_err(|e| Error::io(&partial, e))?;
-                on_bytes(chunk.len() as u64);
-            }
-            let n = length.finish()?;
-            w.flush().await.map_err(|e| Error::io(&partial, e))?;
-            drop(w);
-            tokio::fs::rename(&partial, path)
-                .await
-                .map_err(|e| Error::io(path, e))?;
-            Ok(n)
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&partial).await;
-        }
-        result
+        let stream = self.get_blob(repo, digest).await?;
+        stream_to_file(stream, digest, expected_size, path, on_bytes).await
     }
 
     /// Deletes a blob.
@@ -274,6 +263,45 @@ impl RegistryClient {
     }
 }
 
+/// Writes a verified blob stream into `path` through a temporary file of its own, renamed
+/// only once the length and digest match (removed on any error).
+pub(crate) async fn stream_to_file(
+    mut stream: BlobStream,
+    digest: &Digest,
+    expected_size: Option<u64>,
+    path: &Path,
+    on_bytes: &(dyn Fn(u64) + Send + Sync),
+) -> Result<u64> {
+    let partial = super::layout::temp_beside(path, "partial");
+    let result = async {
+        let mut length = LengthCheck::start(digest, expected_size, stream.size())?;
+        let file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|e| Error::io(&partial, e))?;
+        let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            length.add(chunk.len())?;
+            w.write_all(&chunk)
+                .await
+                .map_err(|e| Error::io(&partial, e))?;
+            on_bytes(chunk.len() as u64);
+        }
+        let n = length.finish()?;
+        w.flush().await.map_err(|e| Error::io(&partial, e))?;
+        drop(w);
+        tokio::fs::rename(&partial, path)
+            .await
+            .map_err(|e| Error::io(path, e))?;
+        Ok(n)
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&partial).await;
+    }
+    result
+}
+
 /// Yields the next verified chunk, resuming after a broken connection.
 async fn next_chunk(mut st: State) -> Option<(Result<Bytes>, State)> {
     if st.done {
@@ -285,7 +313,7 @@ async fn next_chunk(mut st: State) -> Option<(Result<Bytes>, State)> {
             match resume(
                 st.client.clone(),
                 st.url.clone(),
-                st.scope.clone(),
+                st.scope.as_deref(),
                 st.offset,
             )
             .await
@@ -354,20 +382,27 @@ async fn next_chunk(mut st: State) -> Option<(Result<Bytes>, State)> {
     }
 }
 
+/// A `GET` of a blob: with the token scope `scope`, or without any credentials when `None`.
+fn blob_get(url: Url, scope: Option<&str>) -> Request {
+    let req = Request::new(Method::GET, url);
+    match scope {
+        Some(sc) => req.scope(sc),
+        None => req.anonymous(),
+    }
+}
+
 async fn resume(
     client: RegistryClient,
     url: Url,
-    scope: String,
+    scope: Option<&str>,
     offset: u64,
 ) -> Result<BoxStream<'static, reqwest::Result<Bytes>>> {
     let range = format!("bytes={offset}-");
-    let req = Request::new(Method::GET, url)
-        .header(
-            RANGE,
-            HeaderValue::from_str(&range)
-                .map_err(|_| Error::invalid("range", &range, "not a header value"))?,
-        )
-        .scope(&scope);
+    let req = blob_get(url, scope).header(
+        RANGE,
+        HeaderValue::from_str(&range)
+            .map_err(|_| Error::invalid("range", &range, "not a header value"))?,
+    );
     let resp = client.send(req).await?;
     let status = resp.status();
     if status == StatusCode::OK && offset == 0 {

@@ -7,11 +7,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{StreamExt as _, TryStreamExt as _, stream};
+use futures_util::TryStreamExt as _;
 
 use super::layout::OciLayout;
-use super::manifest::{Descriptor, ImageIndex, Manifest, PulledManifest, referrer_entry};
-use super::upload::MountOutcome;
+use super::manifest::{
+    Descriptor, ImageIndex, Manifest, MediaType, PulledManifest, referrer_entry,
+};
+use super::schema1::not_pushable;
 use super::{Digest, ImageReference, Platform, RegistryClient, Repository, referrers_tag};
 use crate::error::{Error, Result};
 
@@ -56,6 +58,12 @@ pub enum ProgressEvent {
         /// The manifest.
         digest: Digest,
     },
+    /// A foreign (non-distributable) layer was left out: not fetched, not uploaded (see
+    /// [`ImageOptions::fetch_foreign_layers`]).
+    ForeignLayerSkipped {
+        /// The layer.
+        digest: Digest,
+    },
 }
 
 /// The suffixes of the tags cosign attaches to an image (`sha256-<hex>.sig` ...).
@@ -84,11 +92,12 @@ enum Platforms {
 #[derive(Clone)]
 #[must_use]
 pub struct ImageOptions {
-    concurrency: usize,
+    pub(super) concurrency: usize,
     platforms: Platforms,
     referrers: bool,
     cosign_tags: bool,
-    progress: Option<Progress>,
+    pub(super) fetch_foreign: bool,
+    pub(super) progress: Option<Progress>,
 }
 
 impl std::fmt::Debug for ImageOptions {
@@ -98,6 +107,7 @@ impl std::fmt::Debug for ImageOptions {
             .field("platforms", &self.platforms)
             .field("referrers", &self.referrers)
             .field("cosign_tags", &self.cosign_tags)
+            .field("fetch_foreign", &self.fetch_foreign)
             .field("progress", &self.progress.is_some())
             .finish()
     }
@@ -110,6 +120,7 @@ impl Default for ImageOptions {
             platforms: Platforms::Default,
             referrers: true,
             cosign_tags: true,
+            fetch_foreign: false,
             progress: None,
         }
     }
@@ -160,13 +171,33 @@ impl ImageOptions {
         self
     }
 
+    /// Whether foreign (non-distributable) layers are fetched: layers of a non-distributable
+    /// media type (Docker's `…rootfs.foreign.diff.tar.gzip`, OCI's
+    /// `…layer.nondistributable.v1.tar*`) or with download `urls` (see
+    /// [`Descriptor::is_foreign`]).
+    ///
+    /// Default `false`: they are left out, as registries expect. A pull does not download
+    /// them (the layout lacks their blobs, as the OCI image layout allows), a copy or push
+    /// keeps their descriptors in the manifest and uploads nothing
+    /// ([`ProgressEvent::ForeignLayerSkipped`]).
+    ///
+    /// `true`: each is downloaded from the first of its `urls` that serves it (`http` and
+    /// `https` only, without any credentials of the registries, its size and digest
+    /// verified) and then moved as any other blob (written to the layout, uploaded to the
+    /// destination); [`Error::ForeignLayerUnavailable`] when none does. A foreign layer
+    /// without `urls` is taken from the source itself.
+    pub fn fetch_foreign_layers(mut self, yes: bool) -> Self {
+        self.fetch_foreign = yes;
+        self
+    }
+
     /// A progress callback.
     pub fn progress(mut self, p: Progress) -> Self {
         self.progress = Some(p);
         self
     }
 
-    fn emit(&self, e: ProgressEvent) {
+    pub(super) fn emit(&self, e: ProgressEvent) {
         if let Some(p) = &self.progress {
             p(e);
         }
@@ -174,7 +205,8 @@ impl ImageOptions {
 }
 
 /// The blobs of an image manifest, each once: old Docker images list their empty layer
-/// several times, and two transfers of one blob would race for its file.
+/// several times, and two transfers of one blob would race for its file. Schema 1 layers come
+/// base first, with size 0 (schema 1 does not say).
 fn blobs_of(m: &Manifest) -> Vec<Descriptor> {
     match m {
         Manifest::Image(i) => {
@@ -185,13 +217,14 @@ fn blobs_of(m: &Manifest) -> Vec<Descriptor> {
                 .cloned()
                 .collect()
         }
-        Manifest::Index(_) => Vec::new(),
+        Manifest::Schema1(s) => s.layers(),
+        _ => Vec::new(),
     }
 }
 
 /// One side of a transfer: a repository of a registry or an OCI layout.
 #[derive(Debug, Clone, Copy)]
-enum End<'a> {
+pub(super) enum End<'a> {
     Registry(&'a Repository),
     Layout(&'a OciLayout),
 }
@@ -219,6 +252,12 @@ impl RegistryClient {
     /// What is attached to the image comes along (see [`ImageOptions::referrers`] and
     /// [`ImageOptions::cosign_tags`]): referrers are kept in the layout under the referrers
     /// tag schema (see [`OciLayout::referrers`]), cosign tags under their names.
+    ///
+    /// A Docker schema 1 manifest is pulled too (see [`Schema1Manifest`](super::Schema1Manifest)):
+    /// its layers are fetched base first, each blob once, and the layout keeps its signed
+    /// payload as an unsigned schema 1 manifest (same digest: a layout is content-addressed,
+    /// and that digest covers the payload without the signatures). Foreign layers are left
+    /// out unless [`ImageOptions::fetch_foreign_layers`].
     ///
     /// Returns the image's descriptor.
     ///
@@ -265,6 +304,7 @@ impl RegistryClient {
     ///
     /// # Errors
     ///
+    /// [`Error::Schema1NotPushable`] for a Docker schema 1 image (before anything is sent);
     /// [`Error::InvalidInput`] for a directory that is not a layout or names no such image;
     /// errors of the uploads and of [`RegistryClient::put_manifest`].
     pub async fn push_image(
@@ -304,9 +344,22 @@ impl RegistryClient {
     /// which is the source's (the bytes are copied as they are) unless a platform choice
     /// rewrote the index.
     ///
+    /// A blob streamed across survives a cut connection or an expired token on the
+    /// destination: the source is read again where the destination's upload stands, or from
+    /// its start with a new upload session when the destination dropped the session (see
+    /// [`RegistryClientBuilder::chunk_size`](super::RegistryClientBuilder::chunk_size) for
+    /// chunks).
+    ///
+    /// A Docker schema 1 image is refused with [`Error::Schema1NotPushable`] before anything
+    /// moves: registries no longer take schema 1, and converting it (a new config built from
+    /// `v1Compatibility`, new digests, signatures lost) is a decision for the user
+    /// (`skopeo copy --format v2s2`), not a side effect of a copy. Foreign layers keep their
+    /// descriptors and are not uploaded unless [`ImageOptions::fetch_foreign_layers`].
+    ///
     /// # Errors
     ///
-    /// Errors of the manifest, referrers and blob operations on either side.
+    /// [`Error::Schema1NotPushable`] for a schema 1 image; errors of the manifest, referrers
+    /// and blob operations on either side.
     pub async fn copy_image(
         &self,
         src: &ImageReference,
@@ -346,6 +399,16 @@ impl RegistryClient {
         what: &str,
     ) -> Result<PulledManifest> {
         let root = self.choose_platforms(src, root, platforms, what).await?;
+        if let End::Registry(r) = dst
+            && MediaType::is_schema1(&root.media_type)
+        {
+            return Err(not_pushable(&r.to_string()));
+        }
+        // A layout keeps a signed schema 1 manifest as its payload (see `content_addressed`).
+        let root = match dst {
+            End::Layout(_) => root.content_addressed()?,
+            End::Registry(_) => root,
+        };
         let mut moved = Vec::new();
         self.transfer_tree(src, dst, &root, options, &mut moved, 0)
             .await?;
@@ -431,6 +494,19 @@ impl RegistryClient {
         depth: usize,
     ) -> Result<()> {
         match m.parse()? {
+            Manifest::Schema1(_) if matches!(dst, End::Registry(_)) => {
+                Err(not_pushable(m.digest.as_str()))
+            }
+            Manifest::Schema1(s) => {
+                let mut blobs = blobs_of(&Manifest::Schema1(s));
+                if let End::Registry(repo) = src {
+                    // Schema 1 does not say layer sizes; the registry does.
+                    for b in &mut blobs {
+                        b.size = self.head_blob(repo, &b.digest).await?;
+                    }
+                }
+                self.move_blobs(src, dst, blobs, options).await
+            }
             Manifest::Image(image) => {
                 self.move_blobs(src, dst, blobs_of(&Manifest::Image(image)), options)
                     .await
@@ -596,6 +672,7 @@ impl RegistryClient {
                     .await?;
             }
             End::Layout(layout) => {
+                let m = &m.content_addressed()?;
                 layout.write_blob(&m.digest, &m.bytes).await?;
                 match name {
                     Name::Tag(t) => layout.add_manifest(m.descriptor(), Some(t)).await?,
@@ -608,238 +685,5 @@ impl RegistryClient {
             }
         }
         Ok(())
-    }
-
-    /// Moves blobs from one side to the other, `concurrency` at a time.
-    async fn move_blobs(
-        &self,
-        src: End<'_>,
-        dst: End<'_>,
-        blobs: Vec<Descriptor>,
-        options: &ImageOptions,
-    ) -> Result<()> {
-        stream::iter(blobs.into_iter().map(Ok))
-            .try_for_each_concurrent(options.concurrency, |d| async move {
-                let hosts: Vec<&str> = [src, dst]
-                    .iter()
-                    .filter_map(|e| match e {
-                        End::Registry(r) => Some(r.registry()),
-                        End::Layout(_) => None,
-                    })
-                    .collect();
-                let _slots = self.transfer_slots(&hosts).await;
-                match (src, dst) {
-                    (End::Registry(s), End::Registry(t)) => self.copy_blob(s, t, d, options).await,
-                    (End::Registry(s), End::Layout(l)) => self.pull_blob(s, l, d, options).await,
-                    (End::Layout(l), End::Registry(t)) => {
-                        self.push_blob_from(l, t, d, options).await
-                    }
-                    (End::Layout(_), End::Layout(_)) => Err(Error::invalid(
-                        "transfer",
-                        "layout to layout",
-                        "copy the directory instead",
-                    )),
-                }
-            })
-            .await
-    }
-
-    /// One blob from a registry into a layout.
-    async fn pull_blob(
-        &self,
-        repo: &Repository,
-        layout: &OciLayout,
-        d: Descriptor,
-        options: &ImageOptions,
-    ) -> Result<()> {
-        self.remember(repo, &d.digest);
-        if layout.has_blob(&d.digest, d.size).await? {
-            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-            return Ok(());
-        }
-        options.emit(ProgressEvent::BlobStarted {
-            digest: d.digest.clone(),
-            size: d.size,
-        });
-        let digest = d.digest.clone();
-        let cb = |n: u64| {
-            options.emit(ProgressEvent::BlobBytes {
-                digest: digest.clone(),
-                bytes: n,
-            });
-        };
-        self.pull_blob_to_file_with(
-            repo,
-            &d.digest,
-            Some(d.size),
-            &layout.blob_path(&d.digest),
-            &cb,
-        )
-        .await?;
-        options.emit(ProgressEvent::BlobDone { digest: d.digest });
-        Ok(())
-    }
-
-    /// One blob from a layout to a registry.
-    async fn push_blob_from(
-        &self,
-        layout: &OciLayout,
-        repo: &Repository,
-        d: Descriptor,
-        options: &ImageOptions,
-    ) -> Result<()> {
-        if self
-            .blob_exists_scoped(repo, &d.digest, "pull,push")
-            .await?
-        {
-            self.remember(repo, &d.digest);
-            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-            return Ok(());
-        }
-        match self.mount_known(repo, &d.digest, None).await? {
-            Some(MountOutcome::Mounted) => {
-                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
-                return Ok(());
-            }
-            // The file upload resumes by itself, so it opens its own session.
-            Some(MountOutcome::Upload(s)) => {
-                if let Err(e) = s.cancel().await {
-                    tracing::debug!(error = %e, "could not cancel the upload a refused mount opened");
-                }
-            }
-            None => {}
-        }
-        options.emit(ProgressEvent::BlobStarted {
-            digest: d.digest.clone(),
-            size: d.size,
-        });
-        let digest = d.digest.clone();
-        let cb = |n: u64| {
-            options.emit(ProgressEvent::BlobBytes {
-                digest: digest.clone(),
-                bytes: n,
-            });
-        };
-        self.push_blob_file_with(repo, &layout.blob_path(&d.digest), &d.digest, &cb)
-            .await?;
-        self.remember(repo, &d.digest);
-        options.emit(ProgressEvent::BlobDone { digest: d.digest });
-        Ok(())
-    }
-
-    /// One blob from a registry to a registry: skipped when there, mounted on the same
-    /// registry, else streamed through without touching the disk.
-    async fn copy_blob(
-        &self,
-        src: &Repository,
-        dst: &Repository,
-        d: Descriptor,
-        options: &ImageOptions,
-    ) -> Result<()> {
-        self.remember(src, &d.digest);
-        if self.blob_exists_scoped(dst, &d.digest, "pull,push").await? {
-            self.remember(dst, &d.digest);
-            options.emit(ProgressEvent::BlobSkipped { digest: d.digest });
-            return Ok(());
-        }
-        let session = match self.mount_known(dst, &d.digest, Some(src)).await? {
-            Some(MountOutcome::Mounted) => {
-                options.emit(ProgressEvent::BlobMounted { digest: d.digest });
-                return Ok(());
-            }
-            Some(MountOutcome::Upload(s)) => Some(s),
-            None => None,
-        };
-        options.emit(ProgressEvent::BlobStarted {
-            digest: d.digest.clone(),
-            size: d.size,
-        });
-        let source = self.get_blob(src, &d.digest).await?;
-        let digest = d.digest.clone();
-        let progress = options.progress.clone();
-        let counted = source.inspect_ok(move |chunk: &Bytes| {
-            if let Some(p) = &progress {
-                p(ProgressEvent::BlobBytes {
-                    digest: digest.clone(),
-                    bytes: chunk.len() as u64,
-                });
-            }
-        });
-        let size = Some(d.size);
-        match session {
-            Some(s) => {
-                let dg = d.digest.clone();
-                s.upload_stream(counted.boxed(), size, move || Ok((dg, d.size)))
-                    .await?;
-            }
-            None => {
-                self.push_blob_stream_known(dst, counted.boxed(), &d.digest, size)
-                    .await?;
-            }
-        }
-        self.remember(dst, &d.digest);
-        options.emit(ProgressEvent::BlobDone { digest: d.digest });
-        Ok(())
-    }
-
-    /// Remembers that `repo` holds a blob.
-    fn remember(&self, repo: &Repository, digest: &Digest) {
-        self.inner
-            .locations
-            .record(repo.registry(), digest, repo.name().as_str());
-    }
-
-    /// Tries to mount a blob into `dst` from a repository of its registry known to hold it:
-    /// `src` first when it is on the same registry, then the remembered ones (at most three
-    /// tries). `None` when there was nothing to try or every try failed; an upload session
-    /// when the registry refused the mount and opened an upload instead (the caller uploads
-    /// through it). A refused source is forgotten.
-    async fn mount_known(
-        &self,
-        dst: &Repository,
-        digest: &Digest,
-        src: Option<&Repository>,
-    ) -> Result<Option<MountOutcome>> {
-        let mut candidates: Vec<String> = src
-            .filter(|s| s.registry() == dst.registry())
-            .map(|s| s.name().as_str().to_owned())
-            .into_iter()
-            .collect();
-        for c in self
-            .inner
-            .locations
-            .candidates(dst.registry(), digest, dst.name().as_str())
-        {
-            if !candidates.contains(&c) {
-                candidates.push(c);
-            }
-        }
-        for name in candidates.into_iter().take(3) {
-            let Ok(from) = name
-                .parse()
-                .and_then(|n| Repository::new(dst.registry(), n))
-            else {
-                continue;
-            };
-            match self.mount_blob(dst, digest, &from).await {
-                Ok(MountOutcome::Mounted) => {
-                    self.remember(dst, digest);
-                    return Ok(Some(MountOutcome::Mounted));
-                }
-                Ok(upload) => {
-                    self.inner
-                        .locations
-                        .forget(dst.registry(), digest, from.name().as_str());
-                    return Ok(Some(upload));
-                }
-                Err(e) => {
-                    tracing::debug!(from = %from, error = %e, "mount failed; trying the next");
-                    self.inner
-                        .locations
-                        .forget(dst.registry(), digest, from.name().as_str());
-                }
-            }
-        }
-        Ok(None)
     }
 }

@@ -1,4 +1,5 @@
-//! Manifests: OCI image manifest and index, Docker schema 2 manifest and manifest list.
+//! Manifests: OCI image manifest and index, Docker schema 2 manifest and manifest list, Docker
+//! schema 1 (read only, see [`Schema1Manifest`]).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,7 @@ use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use serde::{Deserialize, Serialize};
 
 use super::listing::read_capped;
+use super::schema1::{Schema1Manifest, digested_bytes, is_schema1, not_pushable};
 use super::{Digest, ImageReference, RegistryClient};
 use crate::error::{Error, Result};
 use crate::transport::Request;
@@ -40,18 +42,50 @@ impl MediaType {
     pub const DOCKER_CONFIG: &'static str = "application/vnd.docker.container.image.v1+json";
     /// Docker gzip layer.
     pub const DOCKER_LAYER_GZIP: &'static str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    /// Docker foreign (non-distributable) gzip layer: fetched from its `urls`, not the registry.
+    pub const DOCKER_FOREIGN_LAYER_GZIP: &'static str =
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+    /// OCI non-distributable layer (deprecated by OCI 1.1; `+gzip` and `+zstd` variants too).
+    pub const OCI_LAYER_NONDISTRIBUTABLE_TAR: &'static str =
+        "application/vnd.oci.image.layer.nondistributable.v1.tar";
+    /// OCI non-distributable gzip layer.
+    pub const OCI_LAYER_NONDISTRIBUTABLE_GZIP: &'static str =
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+    /// Docker schema 1 manifest, unsigned (read only: never pushed).
+    pub const DOCKER_SCHEMA1: &'static str = "application/vnd.docker.distribution.manifest.v1+json";
+    /// Docker schema 1 manifest, signed (libtrust "pretty JWS"; read only: never pushed).
+    pub const DOCKER_SCHEMA1_SIGNED: &'static str =
+        "application/vnd.docker.distribution.manifest.v1+prettyjws";
+    /// The media type of a schema 1 layer (the manifest names none; this is distribution's).
+    pub const DOCKER_SCHEMA1_LAYER: &'static str =
+        "application/vnd.docker.container.image.rootfs.diff+x-gtar";
 
-    /// Every manifest type this client accepts, in preference order (sent as `Accept`).
-    pub const MANIFEST_TYPES: [&'static str; 4] = [
+    /// Every manifest type this client accepts, in preference order (sent as `Accept`):
+    /// schema 1 last, so that a registry that can serve anything newer does.
+    pub const MANIFEST_TYPES: [&'static str; 6] = [
         Self::OCI_INDEX,
         Self::OCI_MANIFEST,
         Self::DOCKER_MANIFEST_LIST,
         Self::DOCKER_MANIFEST,
+        Self::DOCKER_SCHEMA1_SIGNED,
+        Self::DOCKER_SCHEMA1,
     ];
 
     /// Whether the type is an index or a manifest list.
     pub fn is_index(media_type: &str) -> bool {
         media_type == Self::OCI_INDEX || media_type == Self::DOCKER_MANIFEST_LIST
+    }
+
+    /// Whether the type is Docker schema 1, signed or not.
+    pub fn is_schema1(media_type: &str) -> bool {
+        is_schema1(media_type)
+    }
+
+    /// Whether a layer of this type is non-distributable ("foreign"): Docker's foreign layer
+    /// or OCI's `nondistributable` layers (any compression).
+    pub fn is_nondistributable(media_type: &str) -> bool {
+        media_type == Self::DOCKER_FOREIGN_LAYER_GZIP
+            || media_type.starts_with(Self::OCI_LAYER_NONDISTRIBUTABLE_TAR)
     }
 }
 
@@ -92,6 +126,14 @@ impl Descriptor {
             platform: None,
             artifact_type: None,
         }
+    }
+
+    /// Whether the blob is a foreign layer: a non-distributable media type
+    /// ([`MediaType::is_nondistributable`]) or download `urls`. Registries do not hold such
+    /// blobs; image transfers skip them unless
+    /// [`ImageOptions::fetch_foreign_layers`](super::ImageOptions::fetch_foreign_layers).
+    pub fn is_foreign(&self) -> bool {
+        MediaType::is_nondistributable(&self.media_type) || !self.urls.is_empty()
     }
 }
 
@@ -279,12 +321,14 @@ pub enum Manifest {
     Image(ImageManifest),
     /// An index or manifest list.
     Index(ImageIndex),
+    /// A Docker schema 1 manifest (read only: pulled, never pushed).
+    Schema1(Schema1Manifest),
 }
 
 impl Manifest {
     /// Parses manifest bytes. The kind comes from the `mediaType` field, else from the
-    /// `Content-Type` the registry sent, else from the shape (`manifests` means an index);
-    /// unknown fields are ignored.
+    /// `Content-Type` the registry sent, else from the shape (`schemaVersion: 1` means Docker
+    /// schema 1, `manifests` an index); unknown fields are ignored.
     ///
     /// # Errors
     ///
@@ -297,12 +341,17 @@ impl Manifest {
             media_type: Option<String>,
             #[serde(default)]
             manifests: Option<serde::de::IgnoredAny>,
+            #[serde(default)]
+            schema_version: Option<u32>,
         }
         let probe: Probe = decode("manifest", bytes)?;
         let ty = probe
             .media_type
             .or_else(|| content_type.map(str::to_owned))
             .unwrap_or_default();
+        if is_schema1(&ty) || probe.schema_version == Some(1) {
+            return Ok(Manifest::Schema1(Schema1Manifest::from_slice(bytes)?));
+        }
         let index = if MediaType::is_index(&ty) {
             true
         } else if ty == MediaType::OCI_MANIFEST || ty == MediaType::DOCKER_MANIFEST {
@@ -318,11 +367,13 @@ impl Manifest {
     }
 
     /// The media type to send as `Content-Type` when pushing: the `mediaType` field, else the
-    /// OCI type for the kind.
+    /// OCI type for the kind (for schema 1, the signed or unsigned schema 1 type).
     pub fn media_type(&self) -> &str {
         match self {
             Manifest::Image(m) => m.media_type.as_deref().unwrap_or(MediaType::OCI_MANIFEST),
             Manifest::Index(m) => m.media_type.as_deref().unwrap_or(MediaType::OCI_INDEX),
+            Manifest::Schema1(m) if m.signatures.is_empty() => MediaType::DOCKER_SCHEMA1,
+            Manifest::Schema1(_) => MediaType::DOCKER_SCHEMA1_SIGNED,
         }
     }
 }
@@ -339,11 +390,14 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct PulledManifest {
-    /// The bytes as served (the digest covers exactly these).
+    /// The bytes as served (the digest covers exactly these, except for a signed Docker
+    /// schema 1 manifest: see [`PulledManifest::digest`]).
     pub bytes: Bytes,
     /// The media type (`Content-Type`, else the `mediaType` field).
     pub media_type: String,
-    /// The digest of the bytes.
+    /// The digest of the bytes; for a signed Docker schema 1 manifest, of its signed payload
+    /// (the bytes without the `signatures`, see [`Schema1Manifest::signed_payload`]), as
+    /// registries compute it.
     pub digest: Digest,
     /// The registry's `ETag` for this manifest, when it sent one: give it back as `If-Match`
     /// to replace the manifest only if nobody else has meanwhile.
@@ -403,6 +457,27 @@ impl PulledManifest {
         Manifest::from_slice(&self.bytes, Some(&self.media_type))
     }
 
+    /// The manifest as a content-addressed store keeps it: the bytes themselves, except for a
+    /// signed Docker schema 1 manifest, which becomes its signed payload (the unsigned form,
+    /// with the same digest), because the bytes of a content-addressed blob must hash to its
+    /// name. Used for the manifests an OCI layout receives.
+    ///
+    /// # Errors
+    ///
+    /// As [`Schema1Manifest::signed_payload`].
+    pub fn content_addressed(&self) -> Result<PulledManifest> {
+        if self.media_type != MediaType::DOCKER_SCHEMA1_SIGNED {
+            return Ok(self.clone());
+        }
+        let payload = Schema1Manifest::signed_payload(&self.bytes)?.into_owned();
+        Ok(PulledManifest {
+            bytes: Bytes::from(payload),
+            media_type: MediaType::DOCKER_SCHEMA1.to_owned(),
+            digest: self.digest.clone(),
+            etag: None,
+        })
+    }
+
     /// A descriptor for this manifest.
     pub fn descriptor(&self) -> Descriptor {
         Descriptor::new(
@@ -429,7 +504,7 @@ pub(crate) const MAX_MANIFEST: usize = 8 * 1024 * 1024;
 
 fn accept_header() -> HeaderValue {
     HeaderValue::from_static(
-        "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.v1+prettyjws, application/vnd.docker.distribution.manifest.v1+json",
     )
 }
 
@@ -510,12 +585,18 @@ impl RegistryClient {
                 Err(e) => return Err(e),
             }
         };
+        let ct = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_owned())
+            .filter(|s| !s.is_empty() && s != "application/json" && s != "text/plain");
         let wanted = reference.digest().cloned();
         let hasher_for = wanted
             .as_ref()
             .map_or_else(|| Ok(super::Hasher::sha256()), Digest::hasher)?;
         let mut h = hasher_for;
-        h.update(&body);
+        // A signed schema 1 manifest's digest covers its payload without the signatures.
+        h.update(&digested_bytes(&body, ct.as_deref())?);
         let actual = h.finish();
         if let Some(want) = &wanted
             && want != &actual
@@ -534,11 +615,6 @@ impl RegistryClient {
                 actual: actual.to_string(),
             });
         }
-        let ct = headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|s| s.split(';').next().unwrap_or(s).trim().to_owned())
-            .filter(|s| !s.is_empty() && s != "application/json" && s != "text/plain");
         let media_type = match ct {
             Some(ct) => ct,
             None => Manifest::from_slice(&body, None)?.media_type().to_owned(),
@@ -607,6 +683,7 @@ impl RegistryClient {
     ///
     /// # Errors
     ///
+    /// [`Error::Schema1NotPushable`] for a Docker schema 1 manifest (nothing is sent);
     /// [`Error::InvalidInput`] when pushing by a digest the bytes do not match, or the reference
     /// has neither tag nor digest; [`Error::Decode`] when the bytes are not a manifest and no
     /// media type was given; [`Error::Api`] when the registry refuses (e.g.
@@ -621,6 +698,13 @@ impl RegistryClient {
             Some(m) => m.to_owned(),
             None => Manifest::from_slice(&bytes, None)?.media_type().to_owned(),
         };
+        // Refused before anything is sent: distribution 2.8 answers a bare 500 (or 400 when
+        // it was told to take schema 1), other registries refuse it too.
+        if is_schema1(&media_type)
+            || matches!(Manifest::from_slice(&bytes, None), Ok(Manifest::Schema1(_)))
+        {
+            return Err(not_pushable(&reference.to_string()));
+        }
         let entry = referrer_entry(&bytes, &media_type);
         let (digest, oci_subject) = self
             .put_manifest_if(reference, bytes, &media_type, Precondition::None)

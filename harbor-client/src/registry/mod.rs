@@ -6,9 +6,9 @@
 //! | --- | --- |
 //! | ping | [`ping`](RegistryClient::ping) |
 //! | listing | [`list_tags`](RegistryClient::list_tags), [`list_tags_stream`](RegistryClient::list_tags_stream), [`list_catalog`](RegistryClient::list_catalog), [`list_catalog_stream`](RegistryClient::list_catalog_stream) (follow `Link`, checking the host) |
-//! | manifests | [`get_manifest`](RegistryClient::get_manifest), [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest), [`delete_manifest`](RegistryClient::delete_manifest) |
+//! | manifests | [`get_manifest`](RegistryClient::get_manifest), [`head_manifest`](RegistryClient::head_manifest), [`put_manifest`](RegistryClient::put_manifest), [`delete_manifest`](RegistryClient::delete_manifest); [`Manifest`] (OCI, Docker schema 2, Docker schema 1 read only: [`Schema1Manifest`]) |
 //! | blobs | [`head_blob`](RegistryClient::head_blob), [`get_blob`](RegistryClient::get_blob) (a stream verified on the fly, resumed transparently when the connection breaks), [`get_blob_range`](RegistryClient::get_blob_range), [`pull_blob_to_file`](RegistryClient::pull_blob_to_file), [`delete_blob`](RegistryClient::delete_blob) |
-//! | uploads | [`push_blob`](RegistryClient::push_blob) (monolithic), [`push_blob_file`](RegistryClient::push_blob_file) (streamed or chunked, resumed after failures), [`push_blob_stream`](RegistryClient::push_blob_stream) (unknown digest, hashed while sending), [`start_upload`](RegistryClient::start_upload) and [`UploadSession`] for manual control, [`mount_blob`](RegistryClient::mount_blob) |
+//! | uploads | [`push_blob`](RegistryClient::push_blob) (monolithic), [`push_blob_file`](RegistryClient::push_blob_file) (streamed or chunked, resumed after failures), [`push_blob_stream`](RegistryClient::push_blob_stream) (unknown digest, hashed while sending, in chunks kept until acknowledged, resumed), [`start_upload`](RegistryClient::start_upload) and [`UploadSession`] for manual control, [`mount_blob`](RegistryClient::mount_blob) |
 //! | referrers | [`referrers`](RegistryClient::referrers) (API with `Link` paging, else the tag schema), [`add_referrer_to_tag_schema`](RegistryClient::add_referrer_to_tag_schema), [`remove_referrer_from_tag_schema`](RegistryClient::remove_referrer_from_tag_schema) |
 //! | artifacts | [`push_artifact`](RegistryClient::push_artifact) ([`Artifact`], [`ArtifactFile`]), [`pull_artifact`](RegistryClient::pull_artifact) |
 //! | images | [`pull_image`](RegistryClient::pull_image) into an OCI image layout, [`push_image`](RegistryClient::push_image) from one, [`copy_image`](RegistryClient::copy_image) between repositories or registries |
@@ -38,6 +38,18 @@
 //!   runs with [`RegistryClientBuilder::blob_cache_dir`]) and mounts from any of them on the
 //!   destination registry instead of uploading; a refused mount becomes an upload.
 //!
+//! - **Legacy and foreign content**: Docker schema 1 manifests ([`Schema1Manifest`], signed
+//!   or not; signatures kept, not verified) are read and pulled (layers base first, each blob
+//!   once; the digest over the signed payload, as the registry's), never pushed or copied
+//!   ([`Error::Schema1NotPushable`]). Foreign layers
+//!   ([`Descriptor::is_foreign`]) are left out unless
+//!   [`ImageOptions::fetch_foreign_layers`], which fetches them from their URLs without
+//!   credentials.
+//! - **Long transfers**: uploads go in chunks kept until acknowledged (or, from a source read
+//!   again, one streamed request) and resume from the `Range` the registry reports after a cut
+//!   or an expired token; a copy reads its source again when the destination dropped the
+//!   session, a one-shot stream that cannot fails with
+//!   [`Error::UploadSessionLost`].
 //! - **Rate limits**: an error carries the server's `Retry-After` and `RateLimit-*` quota
 //!   ([`Error::retry_after`](crate::Error::retry_after),
 //!   [`Error::rate_limit`](crate::Error::rate_limit)), [`RegistryClient::rate_limit`] gives the
@@ -71,15 +83,19 @@
 
 mod artifact;
 mod blob;
+mod blob_transfer;
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
 pub mod blocking;
+mod foreign;
 mod image;
 mod layout;
 mod listing;
 mod locations;
 mod manifest;
 mod referrers;
+mod resumable;
+mod schema1;
 mod upload;
 
 use std::sync::Arc;
@@ -98,6 +114,7 @@ pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
     PushedManifest,
 };
+pub use schema1::{FsLayer, Schema1History, Schema1Manifest, Schema1Signature};
 // The names of the registry API, shared with the rest of the SDK (defined in `harbor-types`).
 // `Reference` (a tag or a digest) is deliberately not re-exported here: until this release
 // `registry::Reference` was the whole image reference, now `ImageReference`, and a silent
@@ -206,8 +223,12 @@ impl RegistryClientBuilder {
         self
     }
 
-    /// Uploads files in chunks of this many bytes (raised to the registry's
-    /// `OCI-Chunk-Min-Length`). Default: one streamed request per blob, resumed after a failure.
+    /// Uploads in chunks of this many bytes (raised to the registry's `OCI-Chunk-Min-Length`):
+    /// files, streams ([`RegistryClient::push_blob_stream`]) and blobs copied between
+    /// registries. Each chunk is kept in memory until the registry acknowledges it, and a
+    /// failed one is sent again from the offset the registry reports. Default: a file or a
+    /// copied blob goes in one streamed request, resumed after a failure by reading its source
+    /// again where the registry stands; a one-shot stream in chunks of 8 MiB.
     pub fn chunk_size(mut self, bytes: u64) -> Self {
         self.chunk_size = Some(bytes.max(1));
         self

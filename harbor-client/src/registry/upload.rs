@@ -3,16 +3,17 @@
 
 use std::io::SeekFrom;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{Stream, TryStreamExt as _};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+use tokio::io::AsyncSeekExt as _;
 use url::Url;
 
-use super::{Digest, Hasher, RegistryClient, Repository};
+use super::resumable::{ByteStream, OnBytes, Reopen, Source, Upload};
+use super::{Digest, RegistryClient, Repository};
 use crate::error::{Error, Result};
 use crate::transport::{Body, Request, error_from_response};
 
@@ -130,7 +131,7 @@ impl UploadSession {
     }
 
     /// Sends `len` bytes from a stream at the current offset (`PATCH`, no `Content-Range`).
-    async fn patch_stream(&mut self, body: Body, len: Option<u64>) -> Result<()> {
+    pub(super) async fn patch_stream(&mut self, body: Body, len: Option<u64>) -> Result<()> {
         let mut req = Request::new(Method::PATCH, self.location.clone())
             .header(CONTENT_TYPE, OCTET)
             .body(body)
@@ -279,7 +280,9 @@ impl RegistryClient {
     /// Without a chunk size (see [`RegistryClientBuilder::chunk_size`](super::RegistryClientBuilder::chunk_size))
     /// the file goes in one streamed `PATCH`; with one, in `PATCH` chunks of that size (at least
     /// `OCI-Chunk-Min-Length`). After a failed request the registry is asked where the upload
-    /// stands and the transfer goes on from there, up to the client's resume attempts.
+    /// stands and the transfer goes on from there, up to the client's resume attempts; when
+    /// the registry dropped the session (distribution does after a broken request), the file
+    /// is sent again from its start with a new one.
     ///
     /// # Errors
     ///
@@ -291,7 +294,8 @@ impl RegistryClient {
         path: &Path,
         digest: &Digest,
     ) -> Result<()> {
-        self.push_blob_file_with(repo, path, digest, &|_| {}).await
+        self.push_blob_file_with(repo, path, digest, Arc::new(|_| {}))
+            .await
     }
 
     pub(crate) async fn push_blob_file_with(
@@ -299,136 +303,59 @@ impl RegistryClient {
         repo: &Repository,
         path: &Path,
         digest: &Digest,
-        on_bytes: &(dyn Fn(u64) + Send + Sync),
+        on_bytes: OnBytes,
     ) -> Result<()> {
         let size = tokio::fs::metadata(path)
             .await
             .map_err(|e| Error::io(path, e))?
             .len();
-        let mut session = self.start_upload(repo).await?;
-        let mut failures = 0;
-        let mut progress = Progressed::default();
-        while session.offset < size {
-            let before = session.offset;
-            let result = match self.inner.chunk_size {
-                Some(chunk) => {
-                    let chunk = chunk.max(session.min_chunk.unwrap_or(0));
-                    let len = chunk.min(size - before);
-                    let data = read_range(path, before, len).await?;
-                    session.patch_chunk(data).await
-                }
-                None => {
-                    let mut file = tokio::fs::File::open(path)
-                        .await
-                        .map_err(|e| Error::io(path, e))?;
-                    file.seek(SeekFrom::Start(before))
-                        .await
-                        .map_err(|e| Error::io(path, e))?;
-                    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-                    session
-                        .patch_stream(Body::wrap_stream(stream), Some(size - before))
-                        .await
-                }
-            };
-            match result {
-                Ok(()) => {
-                    progress.report(session.offset, on_bytes);
-                    if session.offset <= before {
-                        return Err(Error::protocol(
-                            "the registry did not advance the upload offset",
-                        ));
-                    }
-                }
-                Err(e) if matches!(e, Error::Io { .. }) => return Err(e),
-                Err(e) => {
-                    failures += 1;
-                    if failures > self.inner.resume_attempts {
-                        return Err(e);
-                    }
-                    tracing::debug!(offset = before, error = %e, "upload request failed; resuming");
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(failures)))
-                        .await;
-                    match session.refresh().await {
-                        Ok(now) => progress.report(now, on_bytes),
-                        Err(e) if session_gone(&e) => {
-                            // distribution 2.8 (and Harbor, which runs it) cancels a session
-                            // whose stored size no longer matches its state after a broken
-                            // request: start again with a new session.
-                            tracing::debug!("upload session lost; restarting the upload");
-                            session = self.start_upload(repo).await?;
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-        }
-        session.finish(digest, None).await
+        let open: Reopen<'_> = Box::new(move |at| Box::pin(open_file_at(path.to_owned(), at)));
+        self.upload_resumable(
+            Source::Reopen(open),
+            Upload {
+                repo,
+                session: None,
+                digest: Some(digest.clone()),
+                size: Some(size),
+                on_bytes,
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// Uploads a blob of unknown digest from a stream, hashing (sha256) while sending. Returns
-    /// the digest and size. The stream is sent once; a failure is not resumed.
+    /// the digest and size.
+    ///
+    /// The stream is read once and sent in `PATCH` chunks of the client's
+    /// [`chunk_size`](super::RegistryClientBuilder::chunk_size) (8 MiB when it sets none; at
+    /// least `OCI-Chunk-Min-Length`), each kept in memory until the registry acknowledges it,
+    /// so memory stays bounded by one chunk. After a cut connection or an expired token the
+    /// registry is asked where the upload stands and the unacknowledged part of the chunk is
+    /// sent again, up to the client's resume attempts. A registry that drops the session after
+    /// a broken request (distribution 2.8 does) is given a new one when nothing before the
+    /// chunk in flight was acknowledged; otherwise the bytes it had are gone with the stream
+    /// and the upload fails with [`Error::UploadSessionLost`].
     ///
     /// # Errors
     ///
-    /// Errors of the stream itself, [`Error::Api`], [`Error::Transport`].
+    /// Errors of the stream itself, [`Error::UploadSessionLost`] as above, [`Error::Api`],
+    /// [`Error::Transport`] once resuming is exhausted.
     pub async fn push_blob_stream<S>(&self, repo: &Repository, stream: S) -> Result<(Digest, u64)>
     where
         S: Stream<Item = Result<Bytes>> + Send + 'static,
     {
-        let state = Arc::new(Mutex::new((Some(Hasher::sha256()), 0u64)));
-        let st = state.clone();
-        let hashed = stream.inspect_ok(move |chunk| {
-            if let Ok(mut g) = st.lock() {
-                if let Some(h) = g.0.as_mut() {
-                    h.update(chunk);
-                }
-                g.1 += chunk.len() as u64;
-            }
-        });
-        let (digest, size) = self
-            .push_stream_inner(repo, hashed, None, || {
-                let mut g = state
-                    .lock()
-                    .map_err(|_| Error::protocol("hash state poisoned"))?;
-                let h =
-                    g.0.take()
-                        .ok_or_else(|| Error::protocol("hash state used twice"))?;
-                Ok((h.finish(), g.1))
-            })
-            .await?;
-        Ok((digest, size))
-    }
-
-    /// Uploads a stream whose digest is known (e.g. a verified download from elsewhere).
-    pub(crate) async fn push_blob_stream_known<S>(
-        &self,
-        repo: &Repository,
-        stream: S,
-        digest: &Digest,
-        size: Option<u64>,
-    ) -> Result<()>
-    where
-        S: Stream<Item = Result<Bytes>> + Send + 'static,
-    {
-        let d = digest.clone();
-        self.push_stream_inner(repo, stream, size, move || Ok((d, size.unwrap_or(0))))
-            .await?;
-        Ok(())
-    }
-
-    async fn push_stream_inner<S, F>(
-        &self,
-        repo: &Repository,
-        stream: S,
-        len: Option<u64>,
-        result: F,
-    ) -> Result<(Digest, u64)>
-    where
-        S: Stream<Item = Result<Bytes>> + Send + 'static,
-        F: FnOnce() -> Result<(Digest, u64)>,
-    {
-        let session = self.start_upload(repo).await?;
-        session.upload_stream(stream, len, result).await
+        self.upload_resumable(
+            Source::Once(stream.boxed()),
+            Upload {
+                repo,
+                session: None,
+                digest: None,
+                size: None,
+                on_bytes: Arc::new(|_| {}),
+            },
+        )
+        .await
     }
 
     /// Mounts a blob from another repository of the same registry (`POST ?mount=&from=`),
@@ -472,71 +399,26 @@ impl RegistryClient {
 }
 
 impl UploadSession {
-    /// Sends a whole stream through this session, then completes it with the digest `result`
-    /// gives once the stream is sent.
-    pub(crate) async fn upload_stream<S, F>(
-        mut self,
-        stream: S,
-        len: Option<u64>,
-        result: F,
-    ) -> Result<(Digest, u64)>
-    where
-        S: Stream<Item = Result<Bytes>> + Send + 'static,
-        F: FnOnce() -> Result<(Digest, u64)>,
-    {
-        self.patch_stream(Body::wrap_stream(stream), len).await?;
-        let (digest, size) = result()?;
-        self.finish(&digest, None).await?;
-        Ok((digest, size))
-    }
-
     /// The repository the upload goes to.
     pub fn repository(&self) -> &Repository {
         &self.repo
     }
 }
 
-/// Whether an error says the upload session no longer exists.
-fn session_gone(e: &Error) -> bool {
-    e.api().is_some_and(|a| {
-        a.status == StatusCode::NOT_FOUND
-            || a.has_code(&crate::ErrorCode::BlobUploadInvalid)
-            || a.has_code(&crate::ErrorCode::BlobUploadUnknown)
-    })
-}
-
-async fn read_range(path: &Path, start: u64, len: u64) -> Result<Bytes> {
-    let mut f = tokio::fs::File::open(path)
+/// A file's bytes from `at` on, as a stream.
+pub(super) async fn open_file_at(path: std::path::PathBuf, at: u64) -> Result<ByteStream> {
+    let mut file = tokio::fs::File::open(&path)
         .await
-        .map_err(|e| Error::io(path, e))?;
-    f.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(&path, e))?;
+    file.seek(SeekFrom::Start(at))
         .await
-        .map_err(|e| Error::io(path, e))?;
-    let cap = usize::try_from(len)
-        .map_err(|_| Error::invalid("chunk size", &len.to_string(), "too large"))?;
-    let mut buf = vec![0u8; cap];
-    f.read_exact(&mut buf)
-        .await
-        .map_err(|e| Error::io(path, e))?;
-    Ok(Bytes::from(buf))
-}
-
-/// The bytes of one upload reported to a progress callback so far. A restarted upload
-/// (distribution drops a session after a broken request) sends bytes again from 0; only the
-/// offsets beyond the furthest one reported count, so the reports add up to the blob's size.
-#[derive(Debug, Default)]
-struct Progressed {
-    furthest: u64,
-}
-
-impl Progressed {
-    /// Reports the bytes between the furthest offset reported and `offset`, if any.
-    fn report(&mut self, offset: u64, on_bytes: &(dyn Fn(u64) + Send + Sync)) {
-        if offset > self.furthest {
-            on_bytes(offset - self.furthest);
-            self.furthest = offset;
-        }
-    }
+        .map_err(|e| Error::io(&path, e))?;
+    let p = path.clone();
+    Ok(
+        tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)
+            .map_err(move |e| Error::io(&p, e))
+            .boxed(),
+    )
 }
 
 #[cfg(test)]
@@ -587,23 +469,5 @@ mod tests {
             l.as_str(),
             "http://127.0.0.1:5000/v2/a/blobs/uploads/u1?_state=xyz"
         );
-    }
-
-    #[test]
-    fn progress_adds_up_to_the_size_across_a_resume_and_a_restart() {
-        use std::sync::Mutex;
-        let seen = Mutex::new(Vec::new());
-        let on_bytes = |n: u64| seen.lock().unwrap().push(n);
-        let mut p = Progressed::default();
-        p.report(1000, &on_bytes); // first chunk
-        p.report(1500, &on_bytes); // a failed chunk kept half: resumed at 1500
-        p.report(0, &on_bytes); // the session was lost: a new one starts at 0
-        p.report(1000, &on_bytes); // bytes sent again: already reported
-        p.report(2000, &on_bytes);
-        p.report(2000, &on_bytes); // no progress, nothing reported
-        p.report(4321, &on_bytes);
-        let seen = seen.into_inner().unwrap();
-        assert_eq!(seen, [1000, 500, 500, 2321]);
-        assert_eq!(seen.iter().sum::<u64>(), 4321);
     }
 }

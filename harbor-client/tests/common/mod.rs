@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod fake;
+pub mod phase;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -292,6 +293,11 @@ pub async fn collect(mut s: harbor_client::registry::BlobStream) -> harbor_clien
 /// Runs `skopeo --insecure-policy ARGS` and asserts it succeeded (the caller has checked that
 /// skopeo is on PATH).
 pub fn skopeo(args: &[&str]) {
+    skopeo_out(args);
+}
+
+/// As [`skopeo`], returning what it printed.
+pub fn skopeo_out(args: &[&str]) -> Vec<u8> {
     let bin = tool("skopeo").expect("checked by the caller");
     let out = std::process::Command::new(bin)
         .arg("--insecure-policy")
@@ -303,6 +309,7 @@ pub fn skopeo(args: &[&str]) {
         "skopeo {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
 }
 
 /// The blob file names of an OCI layout (`blobs/sha256`), without partial downloads.
