@@ -15,7 +15,8 @@
 # half the layers) pulled whole into an OCI layout: `registry_pull --all-platforms` against
 # `skopeo copy --all docker:// oci:`.
 #
-# The floor is plain curl moving the same single blob (POST + streamed PATCH + PUT; one GET).
+# The floor is plain curl moving the same single blob (POST + streamed PATCH + PUT; one GET),
+# and for the copy, curl streaming every blob of the image from one registry to the other.
 # Images use gzip layers (stored deflate blocks, so skopeo does not recompress them).
 # Every push goes to a fresh, empty registry (so neither tool can skip or mount blobs); both
 # pulls read the same repository. Wall time and peak RSS come from `/usr/bin/time -v`.
@@ -129,6 +130,18 @@ stop_registry() {
   if [ -n "$REG_PID" ]; then kill "$REG_PID" 2>/dev/null || true; wait "$REG_PID" 2>/dev/null || true; REG_PID=""; fi
 }
 
+# floor_blob DIGEST: curl moves one blob from $FLOOR_SRC's bench/img to $FLOOR_DST's floor/img.
+floor_blob() {
+  local loc loc2 sep
+  loc=$(curl -sf -X POST -D - -o /dev/null "$FLOOR_DST/v2/floor/img/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+  loc2=$(curl -sf "$FLOOR_SRC/v2/bench/img/blobs/$1" |
+    curl -sf -X PATCH -H "Content-Type: application/octet-stream" -T - -D - -o /dev/null "$loc" |
+    tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+  case "$loc2" in *\?*) sep="&" ;; *) sep="?" ;; esac
+  curl -sf -X PUT -o /dev/null "${loc2}${sep}digest=$1"
+}
+export -f floor_blob
+
 # measure LABEL CMD...: prints "LABEL wall_s rss_mib"
 measure() {
   local label="$1"; shift
@@ -185,11 +198,19 @@ run_copy() {
   start_registry
   skopeo --insecure-policy copy -q --dest-tls-verify=false "oci:$layout:v1" "docker://127.0.0.1:$PORT/bench/img:v1"
   rm -rf "$layout"
-  local src="127.0.0.1:$PORT/bench/img:v1"
+  local src="127.0.0.1:$PORT/bench/img:v1" src_host="127.0.0.1:$PORT"
   start_destination
   export XDG_CACHE_HOME="$WORK/cache-ours"
   measure "$name copy ours" "$BIN/registry_copy" "$src" "127.0.0.1:$DST_PORT/first/img:v1"
   measure "$name repeat copy ours" "$BIN/registry_copy" "$src" "127.0.0.1:$DST_PORT/second/img:v1"
+  # The floor: curl streaming each blob from source to destination (a GET piped into one
+  # PATCH, then the PUT), four at a time, no manifest work and no verification.
+  start_destination
+  export FLOOR_SRC="http://$src_host" FLOOR_DST="http://127.0.0.1:$DST_PORT"
+  measure "$name copy floor (curl)" bash -c '
+    curl -sf -H "Accept: application/vnd.oci.image.manifest.v1+json" "$FLOOR_SRC/v2/bench/img/manifests/v1" |
+      python3 -c "import json, sys; m = json.load(sys.stdin); print(*[m[\"config\"][\"digest\"]] + [l[\"digest\"] for l in m[\"layers\"]], sep=\"\n\")" |
+      xargs -P 4 -n 1 bash -c "floor_blob \"\$1\"" _'
   start_destination
   measure "$name copy skopeo" skopeo --insecure-policy copy -q --src-tls-verify=false --dest-tls-verify=false \
     "docker://$src" "docker://127.0.0.1:$DST_PORT/first/img:v1"
