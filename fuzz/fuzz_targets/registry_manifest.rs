@@ -8,14 +8,15 @@
 use harbor_client::registry::{Manifest, MediaType};
 use libfuzzer_sys::fuzz_target;
 
-const CONTENT_TYPES: [Option<&str>; 8] = [
+const CONTENT_TYPES: [Option<&str>; 9] = [
     None,
     Some(MediaType::OCI_MANIFEST),
     Some(MediaType::OCI_INDEX),
     Some(MediaType::DOCKER_MANIFEST),
     Some(MediaType::DOCKER_MANIFEST_LIST),
     Some("application/vnd.oci.artifact.manifest.v1+json"),
-    Some("application/vnd.docker.distribution.manifest.v1+prettyjws"),
+    Some(MediaType::DOCKER_SCHEMA1),
+    Some(MediaType::DOCKER_SCHEMA1_SIGNED),
     Some("text/plain"),
 ];
 
