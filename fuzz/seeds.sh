@@ -22,8 +22,17 @@ format_byte() {
 for t in events_decode events_fast_path events_format; do
   rm -rf "seeds/$t"; mkdir -p "seeds/$t"
 done
+# One folder per format (beside them, fuzz-regressions/ holds reproducers, replayed by
+# fuzz/run.sh from where they are). A new folder must be added here, with its format byte.
+formats="v1 docs-only v2 cloudevents distribution"
 for dir in "$fixtures"/*/; do
-  folder=$(basename "$dir")
+  case " $formats fuzz-regressions " in
+    *" $(basename "$dir") "*) ;;
+    *) echo "fuzz/seeds.sh: which format is $dir? add it to seeds.sh" >&2; exit 1 ;;
+  esac
+done
+for folder in $formats; do
+  dir="$fixtures/$folder/"
   for f in "$dir"*.json; do
     name="$folder-$(basename "$f" .json)"
     # events_decode: the body as Harbor sends it (the format is detected).
