@@ -23,10 +23,11 @@ ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
 # The worker's concurrency (its lanes; the handler does nothing, as the Go peer's consumer
-# goroutine). Each keeps up with the load: with the memory inbox a take costs no I/O and a few
-# lanes drain it (more only add wake-ups); with SQLite a lane gets at most one delivery per
-# commit of the log, so it needs dozens. The report says how many each acknowledged.
-MEMORY_WORKERS="${MEMORY_WORKERS:-4}"
+# goroutine). Each keeps up with the load: with the memory inbox a take costs no I/O and one
+# lane drains it, as the Go peer's one goroutine drains its channel (more only add wake-ups);
+# with SQLite a lane gets at most one delivery per commit of the log, so it needs dozens. The
+# report says how many each acknowledged.
+MEMORY_WORKERS="${MEMORY_WORKERS:-1}"
 SQLITE_WORKERS="${SQLITE_WORKERS:-64}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$ROOT/target/bench-receiver}"
