@@ -90,26 +90,29 @@ stop() {
 : >"$WORK/results"
 # The server's CPU time so far, in clock ticks (user + system).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+# The bytes the server has written through write(2) and friends so far (its log, its
+# checkpoints and its HTTP answers).
+written() { awk '/^wchar/ {print $2}' "/proc/$SERVER_PID/io"; }
 
 # measure NAME: warm up, then one measured wrk run; appends
 # "NAME rps p99_ms non2xx cpu_us_per_request".
 measure() {
-  local name="$1" before after
+  local name="$1" before after wrote
   wrk -t2 -c"$CONNECTIONS" -d2s -s "$WORK/post.lua" "$URL/webhook" >/dev/null
-  before="$(cpu_ticks)"
+  before="$(cpu_ticks)"; wrote="$(written)"
   wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/post.lua" "$URL/webhook" >"$WORK/wrk.out"
-  after="$(cpu_ticks)"
-  python3 - "$name" "$WORK/wrk.out" "$((after - before))" "$(getconf CLK_TCK)" "$DURATION" >>"$WORK/results" <<'PY'
+  after="$(cpu_ticks)"; wrote="$(( $(written) - wrote ))"
+  python3 - "$name" "$WORK/wrk.out" "$((after - before))" "$(getconf CLK_TCK)" "$DURATION" "$wrote" >>"$WORK/results" <<'PY'
 import re, sys
 name, text = sys.argv[1], open(sys.argv[2]).read()
-ticks, hz, duration = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+ticks, hz, duration, wrote = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 value, unit = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M).groups()
 p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
 errors = re.search(r"Socket errors:.*", text)
 cpu_us = ticks / hz / (rps * duration) * 1e6
-print(name, rps, p99, int(bad.group(1)) if bad else 0, cpu_us, "errors" if errors else "")
+print(name, rps, p99, int(bad.group(1)) if bad else 0, cpu_us, wrote / (rps * duration), "errors" if errors else "")
 PY
   tail -1 "$WORK/results" >&2
 }
@@ -154,16 +157,17 @@ for line in open(sys.argv[1]):
     if parts[0] == "fsync":
         fsync = (float(parts[1]), float(parts[2]))
         continue
-    runs.setdefault(parts[0], []).append((float(parts[1]), float(parts[2]), int(parts[3]), float(parts[4]), len(parts) > 5))
+    runs.setdefault(parts[0], []).append((float(parts[1]), float(parts[2]), int(parts[3]), float(parts[4]), float(parts[5]), len(parts) > 6))
 print(f"wrk, {sys.argv[2]} connections, distinct 2.x payloads; median of {len(runs['go'])} round(s)")
-print(f"{'target':<9} {'req/s':>8} {'p99 ms':>8} {'vs Go':>7} {'CPU us/req':>11}  non-2xx")
+print(f"{'target':<9} {'req/s':>8} {'p99 ms':>8} {'vs Go':>7} {'CPU us/req':>11} {'B written/req':>14}  non-2xx")
 go = statistics.median(r[0] for r in runs["go"])
 for name in ("go", "memory", "sqlite", "sqlite-4"):
     rps = statistics.median(r[0] for r in runs[name])
     p99 = statistics.median(r[1] for r in runs[name])
     cpu = statistics.median(r[3] for r in runs[name])
+    wrote = statistics.median(r[4] for r in runs[name])
     bad = sum(r[2] for r in runs[name])
-    print(f"{name:<9} {rps:>8.0f} {p99:>8.2f} {rps / go:>6.2f}x {cpu:>11.1f}  {bad}{' (socket errors)' if any(r[4] for r in runs[name]) else ''}")
+    print(f"{name:<9} {rps:>8.0f} {p99:>8.2f} {rps / go:>6.2f}x {cpu:>11.1f} {wrote:>14.0f}  {bad}{' (socket errors)' if any(r[5] for r in runs[name]) else ''}")
 print(f"fsync of 4 KiB on {sys.argv[3]}: median {fsync[0]:.2f} ms, p99 {fsync[1]:.2f} ms")
 print(f"{os.cpu_count()} CPUs; load average at the end: {os.getloadavg()[0]:.1f} (wrk runs on the same CPUs)")
 print("targets: memory >= 1.5x Go; sqlite >= 1.0x Go with p99 <= 10 ms")

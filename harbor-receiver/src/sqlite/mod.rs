@@ -559,8 +559,9 @@ impl Inbox for SqliteInbox {
                 if let [file] = files.as_slice() {
                     // One file: wait in its writer for the next append (leased as it is
                     // stored), looking again at least every `POLL` for deliveries that become
-                    // ready otherwise (a lease run out, another process's append); at the
-                    // deadline (at once for a zero wait), one last look without waiting.
+                    // ready otherwise (a lease run out, another process's append); once the
+                    // deadline has passed (at once for a zero wait), one last look without
+                    // waiting.
                     let now = Instant::now();
                     let until = deadline.min(now + POLL);
                     let answer = if now < deadline {
@@ -573,14 +574,7 @@ impl Inbox for SqliteInbox {
                         Some(Reply::Taken(Ok(leased))) => return Ok(Some(leased)),
                         Some(Reply::Taken(Err(at))) => next = at,
                         Some(other) => return Err(unexpected(&other)),
-                        None if until < deadline => continue,
-                        None => {
-                            return match file.call(Op::Take { park: false }, "take").await? {
-                                Reply::Taken(Ok(leased)) => Ok(Some(leased)),
-                                Reply::Taken(Err(_)) => Ok(None),
-                                other => Err(unexpected(&other)),
-                            };
-                        }
+                        None => continue,
                     }
                 } else {
                     // Every file in turn, starting where the last take did not.

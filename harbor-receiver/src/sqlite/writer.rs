@@ -359,12 +359,11 @@ impl State<'_> {
             while self.parked.front().is_some_and(oneshot::Sender::is_closed) {
                 self.parked.pop_front();
             }
-            let taker = self.parked.pop_front();
-            let lease = taker.as_ref().map(|_| LeaseRef {
-                file: shared.file,
-                seq: 0,
-                nonce: fastrand::i64(1..),
-            });
+            let handover = self
+                .parked
+                .pop_front()
+                .map(|taker| (taker, fastrand::i64(1..)));
+            let leased = handover.is_some();
             tx.prepare_cached(
                 "INSERT INTO deliveries (key, format, body, received_at, state, attempts, \
                  visible_at, lease) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
@@ -374,27 +373,26 @@ impl State<'_> {
                 delivery.format().as_str(),
                 delivery.body().as_ref(),
                 received_at,
-                i64::from(lease.is_some()),
-                if lease.is_some() { now + lease_ms } else { now },
-                lease.map(|lease| lease.nonce),
+                i64::from(leased),
+                if leased { now + lease_ms } else { now },
+                handover.as_ref().map(|(_, nonce)| *nonce),
             ])?;
             let seq = tx.last_insert_rowid();
             self.keys.stored(seq);
-            match (taker, lease) {
-                (Some(taker), Some(lease)) => {
-                    let leased = Delivery::restore(
-                        delivery.key().clone(),
-                        delivery.format(),
-                        delivery.body().clone(),
-                        delivery.received_at(),
-                        1,
-                    );
-                    let token = LeaseRef { seq, ..lease }.token();
-                    self.replies
-                        .push((taker, Ok(Reply::Taken(Ok(Leased::new(leased, token))))));
-                }
+            if let Some((taker, nonce)) = handover {
+                let lease = LeaseRef {
+                    file: shared.file,
+                    seq,
+                    nonce,
+                };
+                let delivery = delivery.with_attempt(1);
+                self.replies.push((
+                    taker,
+                    Ok(Reply::Taken(Ok(Leased::new(delivery, lease.token())))),
+                ));
+            } else {
                 // One new delivery wakes one taker (or leaves a permit).
-                _ => shared.ready.notify_one(),
+                shared.ready.notify_one();
             }
             Ok(Reply::Appended(Appended::New))
         }
