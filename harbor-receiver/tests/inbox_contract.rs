@@ -134,11 +134,18 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
     tokio::time::sleep(Duration::from_millis(100)).await;
     let d = delivery(4);
     assert_eq!(inbox.append(d.clone()).await.unwrap(), Appended::New);
+    let appended = Instant::now();
     let handed = waiting
         .await
         .unwrap()
         .unwrap()
         .expect("the waiting taker gets the delivery appended");
+    // Handed over, not found by a taker looking again (the SQLite inbox looks every 500 ms).
+    assert!(
+        appended.elapsed() < Duration::from_millis(450),
+        "the waiting taker got the delivery {:?} after its append",
+        appended.elapsed()
+    );
     assert_eq!(handed.delivery().key(), d.key());
     assert_eq!(handed.delivery().body(), d.body());
     assert_eq!(handed.delivery().attempt(), 1);
