@@ -22,13 +22,10 @@ set -euo pipefail
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-10}"
 CONNECTIONS="${CONNECTIONS:-64}"
-# The worker's concurrency (its lanes; the handler does nothing, as the Go peer's consumer
-# goroutine). Each keeps up with the load: with the memory inbox a take costs no I/O and one
-# lane drains it, as the Go peer's one goroutine drains its channel (more only add wake-ups);
-# with SQLite a lane gets at most one delivery per commit of the log, so it needs dozens. The
-# report says how many each acknowledged.
-MEMORY_WORKERS="${MEMORY_WORKERS:-1}"
-SQLITE_WORKERS="${SQLITE_WORKERS:-64}"
+# The worker's concurrency (the handler does nothing, as the Go peer's consumer goroutine):
+# room for this many deliveries at once, taken from the inbox in one request and
+# acknowledged in one. The report says how many the worker acknowledged: it keeps up.
+WORKERS="${WORKERS:-64}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BENCH_DIR="${BENCH_DIR:-$ROOT/target/bench-receiver}"
 WORK="$(mktemp -d)"
@@ -121,13 +118,13 @@ for round in $(seq "$ROUNDS"); do
   echo "== round $round of $ROUNDS ==" >&2
   start go "$GO_BIN" -addr 127.0.0.1:0 -auth "$AUTH"
   measure go; stop
-  start memory "$RUST_BIN" --inbox memory --workers "$MEMORY_WORKERS" --auth-header "$AUTH"
+  start memory "$RUST_BIN" --inbox memory --workers "$WORKERS" --auth-header "$AUTH"
   measure memory; stop; grep '^worker:' "$WORK/memory.err" >&2 || true
   rm -f "$BENCH_DIR"/inbox.db*
-  start sqlite "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --workers "$SQLITE_WORKERS" --auth-header "$AUTH"
+  start sqlite "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --workers "$WORKERS" --auth-header "$AUTH"
   measure sqlite; stop; grep -E '^(sqlite|worker):' "$WORK/sqlite.err" >&2 || true
   rm -f "$BENCH_DIR"/inbox.db*
-  start sqlite-4 "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --files 4 --workers "$SQLITE_WORKERS" --auth-header "$AUTH"
+  start sqlite-4 "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --files 4 --workers "$WORKERS" --auth-header "$AUTH"
   measure sqlite-4; stop; grep -E '^(sqlite|worker):' "$WORK/sqlite-4.err" >&2 || true
 done
 rm -f "$BENCH_DIR"/inbox.db*
@@ -159,15 +156,16 @@ for line in open(sys.argv[1]):
         continue
     runs.setdefault(parts[0], []).append((float(parts[1]), float(parts[2]), int(parts[3]), float(parts[4]), float(parts[5]), len(parts) > 6))
 print(f"wrk, {sys.argv[2]} connections, distinct 2.x payloads; median of {len(runs['go'])} round(s)")
+print("(vs Go: the median of each round's ratio to the Go peer measured in the same round)")
 print(f"{'target':<9} {'req/s':>8} {'p99 ms':>8} {'vs Go':>7} {'CPU us/req':>11} {'B written/req':>14}  non-2xx")
-go = statistics.median(r[0] for r in runs["go"])
 for name in ("go", "memory", "sqlite", "sqlite-4"):
     rps = statistics.median(r[0] for r in runs[name])
+    ratio = statistics.median(r[0] / g[0] for r, g in zip(runs[name], runs["go"]))
     p99 = statistics.median(r[1] for r in runs[name])
     cpu = statistics.median(r[3] for r in runs[name])
     wrote = statistics.median(r[4] for r in runs[name])
     bad = sum(r[2] for r in runs[name])
-    print(f"{name:<9} {rps:>8.0f} {p99:>8.2f} {rps / go:>6.2f}x {cpu:>11.1f} {wrote:>14.0f}  {bad}{' (socket errors)' if any(r[5] for r in runs[name]) else ''}")
+    print(f"{name:<9} {rps:>8.0f} {p99:>8.2f} {ratio:>6.2f}x {cpu:>11.1f} {wrote:>14.0f}  {bad}{' (socket errors)' if any(r[5] for r in runs[name]) else ''}")
 print(f"fsync of 4 KiB on {sys.argv[3]}: median {fsync[0]:.2f} ms, p99 {fsync[1]:.2f} ms")
 print(f"{os.cpu_count()} CPUs; load average at the end: {os.getloadavg()[0]:.1f} (wrk runs on the same CPUs)")
 print("targets: memory >= 1.5x Go; sqlite >= 1.0x Go with p99 <= 10 ms")

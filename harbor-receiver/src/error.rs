@@ -55,15 +55,18 @@ pub enum Error {
         /// The configured capacity.
         capacity: usize,
     },
-    /// The lease was lost before the acknowledgement or failure arrived: it expired (the
+    /// A lease was lost before the acknowledgement or failure arrived: it expired (the
     /// handler ran longer than the lease) and the delivery may have gone to another worker.
+    /// An acknowledgement of several deliveries names those whose lease was lost; the others
+    /// are acknowledged.
     #[error(
-        "the lease on delivery {key} is no longer held (it expired after {lease:?}): the \
-         delivery will be handled again; extend the lease or make the handler faster"
+        "the lease on {} is no longer held (it expired after {lease:?}): the delivery will \
+         be handled again; extend the lease or make the handler faster",
+        name_keys(keys)
     )]
     LeaseLost {
-        /// The delivery key.
-        key: String,
+        /// The keys of the deliveries whose lease was lost (at least one).
+        keys: Vec<String>,
         /// The inbox's lease duration.
         lease: Duration,
     },
@@ -149,5 +152,48 @@ impl Error {
     }
 }
 
+/// "delivery K", or "deliveries K1, K2, K3 and N more" (at most three keys in a message).
+fn name_keys(keys: &[String]) -> String {
+    match keys {
+        [key] => format!("delivery {key}"),
+        _ => {
+            let shown = keys.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+            match keys.len().saturating_sub(3) {
+                0 => format!("deliveries {shown}"),
+                more => format!("deliveries {shown} and {more} more"),
+            }
+        }
+    }
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_lease_names_its_deliveries_and_at_most_three() {
+        let lost = |n: usize| Error::LeaseLost {
+            keys: (1..=n).map(|k| format!("k{k}")).collect(),
+            lease: Duration::from_secs(30),
+        };
+        assert!(
+            lost(1)
+                .to_string()
+                .starts_with("the lease on delivery k1 is no longer held")
+        );
+        assert!(
+            lost(2)
+                .to_string()
+                .starts_with("the lease on deliveries k1, k2 is")
+        );
+        let many = lost(5).to_string();
+        assert!(
+            many.starts_with("the lease on deliveries k1, k2, k3 and 2 more is"),
+            "{many}"
+        );
+        assert!(lost(5).is_lease_lost());
+    }
+}

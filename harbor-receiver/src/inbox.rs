@@ -22,8 +22,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///   not durable at all). Any doubt is an error, and the receiver answers `503`.
 /// - A key appended within the deduplication window is [`Appended::Duplicate`] and stored
 ///   once, whatever state the first delivery is in.
-/// - [`take`](Inbox::take) leases a ready delivery to one caller for [`lease`](Inbox::lease);
-///   when the lease runs out without an [`ack`](Inbox::ack) or [`fail`](Inbox::fail), the
+/// - [`take`](Inbox::take) leases each ready delivery it returns to one caller for
+///   [`lease`](Inbox::lease); when the lease runs out without an [`ack`](Inbox::ack) or [`fail`](Inbox::fail), the
 ///   delivery is ready again (at-least-once: a worker that crashed is replaced).
 /// - [`ack`](Inbox::ack), [`fail`](Inbox::fail) and [`extend`](Inbox::extend) need the lease
 ///   to be still held, else [`Error::LeaseLost`](crate::Error::LeaseLost).
@@ -36,22 +36,39 @@ pub trait Inbox: Send + Sync + fmt::Debug {
     /// when it could not be stored durably (answer `503`), [`Error::Closed`](crate::Error::Closed).
     fn append(&self, delivery: Delivery) -> BoxFuture<'_, Result<Appended>>;
 
-    /// Waits up to `wait` for a ready delivery and leases it to the caller; `None` when none
-    /// became ready in time.
+    /// Waits up to `wait` until a delivery is ready, then leases up to `max` ready
+    /// deliveries to the caller (at least one; a `max` of 0 counts as 1), oldest first; empty
+    /// when none became ready in time. Taking many at once costs one request to the backend
+    /// (one SQLite transaction, one JetStream pull) instead of one each.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use harbor_receiver::{Inbox, MemoryInbox};
+    ///
+    /// # async fn run(inbox: MemoryInbox) -> harbor_receiver::Result<()> {
+    /// let leased = inbox.take(16, Duration::from_secs(1)).await?;
+    /// for one in &leased {
+    ///     println!("{}", one.delivery().key());
+    /// }
+    /// inbox.ack(&leased).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
     /// A backend error, [`Error::Closed`](crate::Error::Closed).
-    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>>;
+    fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>>;
 
-    /// Marks a leased delivery done: it is never handed out again, and its key is kept for
-    /// the deduplication window.
+    /// Marks leased deliveries done, all in one request to the backend: none is handed out
+    /// again, and their keys are kept for the deduplication window. `inbox.ack(&[leased])`
+    /// acknowledges one.
     ///
     /// # Errors
     ///
-    /// [`Error::LeaseLost`](crate::Error::LeaseLost), or a backend error (the delivery will
-    /// be handled again when the lease runs out).
-    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>>;
+    /// [`Error::LeaseLost`](crate::Error::LeaseLost) naming the deliveries whose lease was no
+    /// longer held (the others are acknowledged), or a backend error (the deliveries will be
+    /// handled again when their leases run out).
+    fn ack<'a>(&'a self, leased: &'a [Leased]) -> BoxFuture<'a, Result<()>>;
 
     /// Records a failed attempt: the delivery is ready again after a delay, or moved to the
     /// dead letters. `reason` is kept with it.
@@ -97,10 +114,10 @@ impl<T: Inbox + ?Sized> Inbox for Arc<T> {
     fn append(&self, delivery: Delivery) -> BoxFuture<'_, Result<Appended>> {
         (**self).append(delivery)
     }
-    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>> {
-        (**self).take(wait)
+    fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
+        (**self).take(max, wait)
     }
-    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
+    fn ack<'a>(&'a self, leased: &'a [Leased]) -> BoxFuture<'a, Result<()>> {
         (**self).ack(leased)
     }
     fn fail<'a>(

@@ -35,8 +35,9 @@ pub const DEFAULT_MEMORY_CAPACITY: usize = 100_000;
 /// let delivery = Delivery::new(DeliveryKey::for_body(&body), harbor_events::Format::V2, body);
 /// assert_eq!(inbox.append(delivery.clone()).await?, Appended::New);
 /// assert_eq!(inbox.append(delivery).await?, Appended::Duplicate);
-/// let leased = inbox.take(std::time::Duration::ZERO).await?.expect("one is ready");
-/// assert_eq!(leased.delivery().attempt(), 1);
+/// let leased = inbox.take(10, std::time::Duration::ZERO).await?;
+/// assert_eq!(leased.len(), 1);
+/// assert_eq!(leased[0].delivery().attempt(), 1);
 /// inbox.ack(&leased).await?;
 /// # Ok::<(), harbor_receiver::Error>(())
 /// # }).unwrap();
@@ -155,12 +156,14 @@ impl MemoryInbox {
     }
 
     /// Leases the first ready delivery, or says when the next one becomes ready.
-    fn try_take(&self) -> Result<std::result::Result<Leased, Option<Instant>>> {
+    /// Leases up to `max` ready deliveries, or says when the next one becomes ready.
+    fn try_take(&self, max: usize) -> Result<std::result::Result<Vec<Leased>, Option<Instant>>> {
         let now = Instant::now();
         let mut state = self.lock();
         if state.closed {
             return Err(Error::Closed);
         }
+        let mut taken = Vec::new();
         while let Some(Reverse((at, seq))) = state.schedule.peek().copied() {
             let current = state.pending.get(&seq).map(|e| e.visible_at);
             if current != Some(at) {
@@ -168,7 +171,10 @@ impl MemoryInbox {
                 continue;
             }
             if at > now {
-                return Ok(Err(Some(at)));
+                if taken.is_empty() {
+                    return Ok(Err(Some(at)));
+                }
+                break;
             }
             state.schedule.pop();
             let lease_until = now + self.shared.lease;
@@ -181,22 +187,27 @@ impl MemoryInbox {
             entry.visible_at = lease_until;
             entry.lease = nonce;
             let delivery = entry.delivery.clone().with_attempt(entry.attempts);
-            return Ok(Ok(Leased::new(
+            taken.push(Leased::new(
                 delivery,
                 LeaseToken::new(format!("{seq}:{nonce}")),
-            )));
+            ));
+            if taken.len() >= max {
+                break;
+            }
         }
-        Ok(Err(None))
+        if taken.is_empty() {
+            return Ok(Err(None));
+        }
+        Ok(Ok(taken))
     }
 
-    /// Runs `change` on the entry `leased` holds a lease on.
     fn with_lease<T>(
         &self,
         leased: &Leased,
         change: impl FnOnce(&mut State, u64) -> T,
     ) -> Result<T> {
         let lost = || Error::LeaseLost {
-            key: leased.delivery().key().to_string(),
+            keys: vec![leased.delivery().key().to_string()],
             lease: self.shared.lease,
         };
         let (seq, nonce) = parse_token(leased.token()).ok_or_else(lost)?;
@@ -242,19 +253,19 @@ impl Inbox for MemoryInbox {
         Box::pin(std::future::ready(result))
     }
 
-    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>> {
+    fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
         Box::pin(async move {
             let deadline = Instant::now() + wait;
             loop {
                 let notified = self.shared.ready.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
-                let next = match self.try_take()? {
-                    Ok(leased) => return Ok(Some(leased)),
+                let next = match self.try_take(max.max(1))? {
+                    Ok(leased) => return Ok(leased),
                     Err(next) => next,
                 };
                 if Instant::now() >= deadline {
-                    return Ok(None);
+                    return Ok(Vec::new());
                 }
                 let until = next.map_or(deadline, |at| at.min(deadline));
                 tokio::select! {
@@ -265,12 +276,35 @@ impl Inbox for MemoryInbox {
         })
     }
 
-    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
-        let result = self.with_lease(leased, |state, seq| {
-            if let Some(entry) = state.pending.remove(&seq) {
-                state.keys.insert(entry.delivery.key().clone(), false);
+    fn ack<'a>(&'a self, leased: &'a [Leased]) -> BoxFuture<'a, Result<()>> {
+        let result = (|| {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(Error::Closed);
             }
-        });
+            let mut lost = Vec::new();
+            for one in leased {
+                // A new lease changes the nonce: a matching nonce means nobody else holds
+                // it, even when the lease ran out a moment ago.
+                let held = parse_token(one.token()).filter(|(seq, nonce)| {
+                    state.pending.get(seq).is_some_and(|e| e.lease == *nonce)
+                });
+                match held.and_then(|(seq, _)| state.pending.remove(&seq)) {
+                    Some(entry) => {
+                        state.keys.insert(entry.delivery.key().clone(), false);
+                    }
+                    None => lost.push(one.delivery().key().to_string()),
+                }
+            }
+            if lost.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::LeaseLost {
+                    keys: lost,
+                    lease: self.shared.lease,
+                })
+            }
+        })();
         Box::pin(std::future::ready(result))
     }
 

@@ -232,6 +232,23 @@ impl NatsInboxBuilder {
     }
 }
 
+/// A pulled message as a leased delivery: its reply subject is the lease.
+fn lease(message: &jetstream::Message) -> Result<Leased> {
+    let attempt = message
+        .info()
+        .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
+        .map_err(|e| Error::Corrupt {
+            message: format!("a JetStream message without delivery info: {e}"),
+        })?;
+    let Some(reply) = message.reply.clone() else {
+        return Err(Error::Corrupt {
+            message: "a JetStream message without a reply subject".into(),
+        });
+    };
+    let delivery = restore(message.headers.as_ref(), message.payload.clone(), attempt)?;
+    Ok(Leased::new(delivery, LeaseToken::new(reply.as_str())))
+}
+
 /// The headers that carry a delivery's metadata beside its body.
 fn delivery_headers(delivery: &Delivery) -> HeaderMap {
     let mut headers = HeaderMap::new();
@@ -309,45 +326,88 @@ impl Inbox for NatsInbox {
         })
     }
 
-    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>> {
+    fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
         Box::pin(async move {
-            let mut batch = self
+            let max = max.max(1);
+            fn failed(error: impl Into<crate::BoxError>) -> Error {
+                Error::not_durable(BACKEND, "take", error)
+            }
+            // What is ready now, without waiting; if nothing, wait for one, then take what
+            // else came meanwhile (a pull for `max` would wait for all `max` or the expiry).
+            let mut messages = Vec::new();
+            let mut ready = self
                 .consumer
-                .batch()
-                .max_messages(1)
-                .expires(wait.max(Duration::from_millis(100)))
+                .fetch()
+                .max_messages(max)
                 .messages()
                 .await
-                .map_err(|e| Error::not_durable(BACKEND, "take", e))?;
-            let Some(message) = batch.next().await else {
-                return Ok(None);
-            };
-            let message = message.map_err(|e| Error::not_durable(BACKEND, "take", e))?;
-            let attempt = message
-                .info()
-                .map(|info| u32::try_from(info.delivered).unwrap_or(u32::MAX))
-                .map_err(|e| Error::Corrupt {
-                    message: format!("a JetStream message without delivery info: {e}"),
-                })?;
-            let Some(reply) = message.reply.clone() else {
-                return Err(Error::Corrupt {
-                    message: "a JetStream message without a reply subject".into(),
-                });
-            };
-            let delivery = restore(message.headers.as_ref(), message.payload.clone(), attempt);
-            match delivery {
-                Ok(delivery) => Ok(Some(Leased::new(delivery, LeaseToken::new(reply.as_str())))),
-                Err(error) => {
-                    // Not ours: never hand it out again.
-                    let _ = message.ack_with(jetstream::AckKind::Term).await;
-                    Err(error)
+                .map_err(failed)?;
+            while let Some(message) = ready.next().await {
+                messages.push(message.map_err(failed)?);
+            }
+            if messages.is_empty() {
+                let mut first = self
+                    .consumer
+                    .batch()
+                    .max_messages(1)
+                    .expires(wait.max(Duration::from_millis(100)))
+                    .messages()
+                    .await
+                    .map_err(failed)?;
+                if let Some(message) = first.next().await {
+                    messages.push(message.map_err(failed)?);
                 }
+                if messages.is_empty() {
+                    return Ok(Vec::new());
+                }
+                if max > 1 {
+                    let mut more = self
+                        .consumer
+                        .fetch()
+                        .max_messages(max - 1)
+                        .messages()
+                        .await
+                        .map_err(failed)?;
+                    while let Some(message) = more.next().await {
+                        messages.push(message.map_err(failed)?);
+                    }
+                }
+            }
+            let mut leased = Vec::with_capacity(messages.len());
+            let mut corrupt = None;
+            for message in messages {
+                match lease(&message) {
+                    Ok(one) => leased.push(one),
+                    Err(error) => {
+                        // Not ours: never hand it out again.
+                        let _ = message.ack_with(jetstream::AckKind::Term).await;
+                        corrupt.get_or_insert(error);
+                    }
+                }
+            }
+            match corrupt {
+                Some(error) if leased.is_empty() => Err(error),
+                Some(error) => {
+                    tracing::warn!(%error, "terminated a JetStream message this crate did not write");
+                    Ok(leased)
+                }
+                None => Ok(leased),
             }
         })
     }
 
-    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.ack_kind(leased, jetstream::AckKind::Ack, "ack"))
+    fn ack<'a>(&'a self, leased: &'a [Leased]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let acks = leased
+                .iter()
+                .map(|one| self.ack_kind(one, jetstream::AckKind::Ack, "ack"));
+            // Every acknowledgement is sent; the first failure is reported.
+            futures_util::future::join_all(acks)
+                .await
+                .into_iter()
+                .collect::<Result<Vec<()>>>()
+                .map(|_| ())
+        })
     }
 
     fn fail<'a>(

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
-use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::inbox::BoxFuture;
@@ -168,11 +167,12 @@ impl Worker {
         }
     }
 
-    /// How many deliveries are handled at once (default 1; 0 counts as 1). Each of these
-    /// lanes takes one delivery at a time, and acknowledges it while it takes the next; with
-    /// the SQLite inbox a lane gets at most one delivery per commit
-    /// of the log (about a thousand commits a second on a local SSD), so a fast handler
-    /// under heavy load wants dozens.
+    /// How many deliveries are handled at once (default 1; 0 counts as 1). The worker takes
+    /// as many as there is room for in one request to the inbox, runs each handler in its
+    /// own task, and acknowledges the finished ones together, so a busy inbox costs one take
+    /// and one acknowledgement per batch, not per delivery. With the SQLite inbox a take
+    /// waiting for work gets the deliveries of the next commit, so a fast handler under
+    /// heavy load wants room for dozens.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
@@ -191,26 +191,69 @@ impl Worker {
         handler: H,
         shutdown: impl Future<Output = ()> + Send,
     ) -> WorkerReport {
-        let (stop, stopped) = watch::channel(false);
+        let lane = Arc::new(Lane {
+            inbox: self.inbox.clone(),
+            policy: self.policy,
+            counters: Counters::default(),
+        });
         let handler = Arc::new(handler);
-        let counters = Arc::new(Counters::default());
-        let mut lanes = JoinSet::new();
-        for _ in 0..self.concurrency {
-            let lane = Lane {
-                inbox: self.inbox.clone(),
-                policy: self.policy,
-                poll: self.poll,
-                counters: counters.clone(),
-            };
-            lanes.spawn(lane.run(handler.clone(), stopped.clone()));
-        }
-        shutdown.await;
-        let _ = stop.send(true);
-        while let Some(joined) = lanes.join_next().await {
-            if let Err(error) = joined {
-                tracing::error!(%error, "a worker lane stopped abnormally");
+        let shutdown = shutdown.fuse();
+        tokio::pin!(shutdown);
+        let mut stopping = false;
+        // Handlers running, each answering the delivery to acknowledge (`None` when it was
+        // failed or dead-lettered instead).
+        let mut handling: JoinSet<Option<Leased>> = JoinSet::new();
+        // One take and one acknowledgement at a time, each running beside everything else;
+        // handlers that finish while an acknowledgement runs wait for the next one.
+        let mut taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>> = None;
+        let mut acking: Option<BoxFuture<'static, ()>> = None;
+        let mut to_ack: Vec<Leased> = Vec::new();
+        let mut paused: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        loop {
+            if acking.is_none() && !to_ack.is_empty() {
+                acking = Some(lane.clone().acknowledge(std::mem::take(&mut to_ack)));
+            }
+            let room = self.concurrency.saturating_sub(handling.len());
+            if taking.is_none() && !stopping && paused.is_none() && room > 0 {
+                // Not cancelled by the stop: a take cut short could leave deliveries leased
+                // to nobody until their leases run out. It returns within `poll`.
+                let (inbox, poll) = (self.inbox.clone(), self.poll);
+                taking = Some(Box::pin(async move { inbox.take(room, poll).await }));
+            }
+            if stopping {
+                paused = None;
+                if taking.is_none() && handling.is_empty() && acking.is_none() {
+                    break;
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown, if !stopping => stopping = true,
+                taken = running(&mut taking) => {
+                    taking = None;
+                    match taken {
+                        Ok(leased) => {
+                            for one in leased {
+                                handling.spawn(lane.clone().process(handler.clone(), one));
+                            }
+                        }
+                        Err(crate::Error::Closed) => stopping = true,
+                        Err(error) => {
+                            lane.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(%error, "taking deliveries from the inbox");
+                            paused = Some(Box::pin(tokio::time::sleep(ERROR_PAUSE)));
+                        }
+                    }
+                }
+                () = running(&mut paused) => paused = None,
+                () = running(&mut acking) => acking = None,
+                Some(joined) = handling.join_next(), if !handling.is_empty() => match joined {
+                    Ok(Some(leased)) => to_ack.push(leased),
+                    Ok(None) => {}
+                    Err(error) => tracing::error!(%error, "a worker task stopped abnormally"),
+                },
             }
         }
+        let counters = &lane.counters;
         WorkerReport {
             acknowledged: counters.acknowledged.load(Ordering::Relaxed),
             retried: counters.retried.load(Ordering::Relaxed),
@@ -220,72 +263,58 @@ impl Worker {
     }
 }
 
-/// One of the `concurrency` loops of a worker.
+/// Awaits the future in `slot`; never ready when the slot is empty.
+async fn running<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+    match slot {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the worker's tasks share.
 struct Lane {
     inbox: Arc<dyn Inbox>,
     policy: RetryPolicy,
-    poll: Duration,
-    counters: Arc<Counters>,
+    counters: Counters,
 }
 
 impl Lane {
-    async fn run<H: Handler>(self, handler: Arc<H>, mut stopped: watch::Receiver<bool>) {
-        // The acknowledgement of the last delivery runs beside the next take: neither waits
-        // for the other's commit.
-        let mut acking: Option<BoxFuture<'static, ()>> = None;
-        loop {
-            if *stopped.borrow() {
-                if let Some(ack) = acking.take() {
-                    ack.await;
+    /// Acknowledges handled deliveries in one request.
+    fn acknowledge(self: Arc<Self>, leased: Vec<Leased>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let counters = &self.counters;
+            let count = leased.len() as u64;
+            match self.inbox.ack(&leased).await {
+                Ok(()) => {
+                    counters.acknowledged.fetch_add(count, Ordering::Relaxed);
                 }
-                return;
-            }
-            // Not cancelled by the stop: a take cut short could leave a delivery leased to
-            // nobody until its lease runs out. It returns within `poll`.
-            let taken = match acking.take() {
-                Some(ack) => tokio::join!(ack, self.inbox.take(self.poll)).1,
-                None => self.inbox.take(self.poll).await,
-            };
-            match taken {
-                Ok(Some(leased)) => acking = self.process(handler.as_ref(), leased).await,
-                Ok(None) => {}
-                Err(crate::Error::Closed) => return,
-                Err(error) => {
-                    self.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, "taking a delivery from the inbox");
-                    tokio::select! {
-                        () = tokio::time::sleep(ERROR_PAUSE) => {}
-                        _ = stopped.changed() => return,
+                Err(crate::Error::LeaseLost { keys, .. }) => {
+                    let lost = keys.len() as u64;
+                    counters
+                        .acknowledged
+                        .fetch_add(count.saturating_sub(lost), Ordering::Relaxed);
+                    counters.inbox_errors.fetch_add(lost, Ordering::Relaxed);
+                    for key in keys {
+                        tracing::warn!(%key, "acknowledging a handled delivery whose lease ran \
+                            out (it will be handled again)");
                     }
                 }
-            }
-        }
-    }
-
-    /// Acknowledges a handled delivery.
-    fn acknowledge(&self, leased: Leased) -> BoxFuture<'static, ()> {
-        let (inbox, counters) = (self.inbox.clone(), self.counters.clone());
-        Box::pin(async move {
-            match inbox.ack(&leased).await {
-                Ok(()) => {
-                    counters.acknowledged.fetch_add(1, Ordering::Relaxed);
-                }
                 Err(error) => {
-                    counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, key = %leased.delivery().key(),
-                        "acknowledging a handled delivery (it will be handled again)");
+                    counters.inbox_errors.fetch_add(count, Ordering::Relaxed);
+                    tracing::warn!(%error, deliveries = count,
+                        "acknowledging handled deliveries (they will be handled again)");
                 }
             }
         })
     }
 
     /// Runs the handler on one delivery (extending the lease meanwhile), then fails it, or
-    /// returns its acknowledgement to run.
+    /// returns it to acknowledge.
     async fn process<H: Handler>(
-        &self,
-        handler: &H,
+        self: Arc<Self>,
+        handler: Arc<H>,
         leased: Leased,
-    ) -> Option<BoxFuture<'static, ()>> {
+    ) -> Option<Leased> {
         let attempt = leased.delivery().attempt();
         if attempt > self.policy.max_attempts() {
             // Earlier attempts never reported back: the process handling it stopped.
@@ -325,7 +354,7 @@ impl Lane {
             }
         };
         match outcome {
-            Ok(Ok(())) => return Some(self.acknowledge(leased)),
+            Ok(Ok(())) => return Some(leased),
             Ok(Err(error)) => {
                 let disposition = if error.is_permanent() {
                     Disposition::DeadLetter

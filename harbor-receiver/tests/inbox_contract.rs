@@ -15,10 +15,10 @@ const LEASE: Duration = Duration::from_millis(600);
 const WINDOW: Duration = Duration::from_secs(3600);
 
 async fn take(inbox: &dyn Inbox, within: Duration) -> Leased {
-    inbox
-        .take(within)
-        .await
-        .unwrap()
+    let mut taken = inbox.take(1, within).await.unwrap();
+    assert!(taken.len() <= 1, "took {} for a max of 1", taken.len());
+    taken
+        .pop()
         .unwrap_or_else(|| panic!("nothing ready within {within:?}"))
 }
 
@@ -42,14 +42,14 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
     assert_eq!(second.delivery().key(), b.key());
     assert!(
         inbox
-            .take(Duration::from_millis(50))
+            .take(1, Duration::from_millis(50))
             .await
             .unwrap()
-            .is_none()
+            .is_empty()
     );
 
     // Acknowledged: never handed out again, and its key is still a duplicate.
-    inbox.ack(&first).await.unwrap();
+    inbox.ack(std::slice::from_ref(&first)).await.unwrap();
     assert_eq!(inbox.append(a.clone()).await.unwrap(), Appended::Duplicate);
     assert_eq!(first.delivery().payload().unwrap().events().len(), 1);
 
@@ -59,7 +59,7 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
     assert_eq!(again.delivery().key(), b.key());
     assert_eq!(again.delivery().attempt(), 2);
     if lease_lost_detected {
-        let late = inbox.ack(&second).await.unwrap_err();
+        let late = inbox.ack(&[second]).await.unwrap_err();
         assert!(late.is_lease_lost(), "{late}");
     }
 
@@ -75,10 +75,10 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
         .unwrap();
     assert!(
         inbox
-            .take(Duration::from_millis(150))
+            .take(1, Duration::from_millis(150))
             .await
             .unwrap()
-            .is_none()
+            .is_empty()
     );
     let third = take(&*inbox, Duration::from_secs(3)).await;
     assert!(retry_at.elapsed() >= Duration::from_millis(390));
@@ -107,29 +107,29 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
     }
     assert!(
         inbox
-            .take(Duration::from_millis(100))
+            .take(1, Duration::from_millis(100))
             .await
             .unwrap()
-            .is_none(),
+            .is_empty(),
         "an extended lease was handed out again"
     );
-    inbox.ack(&long).await.unwrap();
+    inbox.ack(&[long]).await.unwrap();
     assert!(
-        inbox.take(LEASE * 2).await.unwrap().is_none(),
+        inbox.take(1, LEASE * 2).await.unwrap().is_empty(),
         "an acknowledged delivery came back"
     );
 
     // A taker that gave up takes nothing with it; one still waiting gets the next append.
     assert!(
         inbox
-            .take(Duration::from_millis(30))
+            .take(1, Duration::from_millis(30))
             .await
             .unwrap()
-            .is_none()
+            .is_empty()
     );
     let waiting = {
         let inbox = inbox.clone();
-        tokio::spawn(async move { inbox.take(Duration::from_secs(3)).await })
+        tokio::spawn(async move { inbox.take(4, Duration::from_secs(3)).await })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     let d = delivery(4);
@@ -139,6 +139,7 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
         .await
         .unwrap()
         .unwrap()
+        .pop()
         .expect("the waiting taker gets the delivery appended");
     // Handed over, not found by a taker looking again (the SQLite inbox looks every 500 ms).
     assert!(
@@ -149,7 +150,61 @@ async fn contract(inbox: Arc<dyn Inbox>, lease_lost_detected: bool, fifo: bool) 
     assert_eq!(handed.delivery().key(), d.key());
     assert_eq!(handed.delivery().body(), d.body());
     assert_eq!(handed.delivery().attempt(), 1);
-    inbox.ack(&handed).await.unwrap();
+    inbox.ack(&[handed]).await.unwrap();
+
+    // Many at once: up to `max`, oldest first, each under its own lease; one
+    // acknowledgement for all of them, which names only the leases that were lost.
+    let many: Vec<_> = (20..25).map(delivery).collect();
+    for d in &many {
+        assert_eq!(inbox.append(d.clone()).await.unwrap(), Appended::New);
+    }
+    let mut batch = inbox.take(3, Duration::from_secs(2)).await.unwrap();
+    // A several-file inbox may find fewer in one sweep; never more than asked for.
+    assert!((1..=3).contains(&batch.len()), "{batch:?}");
+    while batch.len() < many.len() {
+        let more = inbox.take(10, Duration::from_secs(2)).await.unwrap();
+        assert!(!more.is_empty(), "the rest of the batch is not ready");
+        batch.extend(more);
+    }
+    let mut keys: Vec<_> = batch.iter().map(|l| l.delivery().key().clone()).collect();
+    if !fifo {
+        keys.sort_by_key(|k| many.iter().position(|d| d.key() == k));
+    }
+    let expected: Vec<_> = many.iter().map(|d| d.key().clone()).collect();
+    assert_eq!(keys, expected);
+    assert!(batch.iter().all(|l| l.delivery().attempt() == 1));
+    assert!(
+        inbox
+            .take(10, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    if lease_lost_detected {
+        // The last one's lease runs out and goes to another taker: acknowledging the batch
+        // acknowledges the others and names that one.
+        let last = batch.len() - 1;
+        tokio::time::sleep(LEASE / 2).await;
+        for one in &batch[..last] {
+            inbox.extend(one).await.unwrap();
+        }
+        let retaken = take(&*inbox, LEASE * 4).await;
+        assert_eq!(retaken.delivery().key(), batch[last].delivery().key());
+        let error = inbox.ack(&batch).await.unwrap_err();
+        match &error {
+            harbor_receiver::Error::LeaseLost { keys, .. } => {
+                assert_eq!(keys, &[batch[last].delivery().key().to_string()], "{error}");
+            }
+            other => panic!("expected LeaseLost, got {other}"),
+        }
+        inbox.ack(&[retaken]).await.unwrap();
+    } else {
+        inbox.ack(&batch).await.unwrap();
+    }
+    assert!(
+        inbox.take(10, LEASE * 2).await.unwrap().is_empty(),
+        "an acknowledged delivery of the batch came back"
+    );
     inbox.close().await.unwrap();
 }
 
@@ -214,7 +269,7 @@ async fn keys_are_forgotten_after_the_window_but_never_while_pending() {
         let (done, pending) = (delivery(10), delivery(11));
         inbox.append(done.clone()).await.unwrap();
         let leased = take(&*inbox, Duration::from_secs(1)).await;
-        inbox.ack(&leased).await.unwrap();
+        inbox.ack(&[leased]).await.unwrap();
         inbox.append(pending.clone()).await.unwrap();
         tokio::time::sleep(window * 2).await;
         // Housekeeping runs with writes: give it one.

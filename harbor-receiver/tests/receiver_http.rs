@@ -163,8 +163,8 @@ async fn shutdown_finishes_the_requests_in_flight() {
     // Every 200 is stored (a request that came after the stop may have been refused).
     let inbox: Arc<dyn Inbox> = Arc::new(inbox);
     let mut stored = 0;
-    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
-        inbox.ack(&leased).await.unwrap();
+    while let Some(leased) = inbox.take(1, Duration::ZERO).await.unwrap().pop() {
+        inbox.ack(&[leased]).await.unwrap();
         stored += 1;
     }
     assert!(stored >= ok, "{ok} answered 200 but {stored} stored");

@@ -63,8 +63,8 @@ async fn a_reopened_inbox_keeps_pending_deliveries_and_finished_keys() {
         let inbox = SqliteInbox::open(&path).unwrap();
         inbox.append(delivery(1)).await.unwrap();
         inbox.append(delivery(2)).await.unwrap();
-        let first = inbox.take(Duration::ZERO).await.unwrap().unwrap();
-        inbox.ack(&first).await.unwrap();
+        let first = inbox.take(1, Duration::ZERO).await.unwrap().pop().unwrap();
+        inbox.ack(&[first]).await.unwrap();
         inbox.close().await.unwrap();
         assert!(
             inbox
@@ -80,9 +80,9 @@ async fn a_reopened_inbox_keeps_pending_deliveries_and_finished_keys() {
         inbox.append(delivery(1)).await.unwrap(),
         Appended::Duplicate
     );
-    let second = inbox.take(Duration::ZERO).await.unwrap().unwrap();
+    let second = inbox.take(1, Duration::ZERO).await.unwrap().pop().unwrap();
     assert_eq!(second.delivery().key(), delivery(2).key());
-    assert!(inbox.take(Duration::ZERO).await.unwrap().is_none());
+    assert!(inbox.take(1, Duration::ZERO).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -108,8 +108,8 @@ async fn two_inboxes_on_one_file_see_each_others_keys() {
         Appended::Duplicate
     );
     let mut taken = 0;
-    while let Some(leased) = second.take(Duration::ZERO).await.unwrap() {
-        second.ack(&leased).await.unwrap();
+    while let Some(leased) = second.take(1, Duration::ZERO).await.unwrap().pop() {
+        second.ack(&[leased]).await.unwrap();
         taken += 1;
     }
     assert_eq!(taken, 11, "each delivery stored once");
@@ -149,7 +149,7 @@ async fn a_file_of_the_first_schema_is_migrated_with_its_deliveries_and_keys() {
         Appended::Duplicate
     );
     assert_eq!(inbox.append(delivery(2)).await.unwrap(), Appended::New);
-    let leased = inbox.take(Duration::ZERO).await.unwrap().unwrap();
+    let leased = inbox.take(1, Duration::ZERO).await.unwrap().pop().unwrap();
     assert_eq!(leased.delivery().key(), pending.key());
     assert_eq!(leased.delivery().body(), pending.body());
     inbox.close().await.unwrap();
@@ -193,7 +193,7 @@ async fn an_inbox_over_several_files_keeps_its_file_count_and_its_deliveries() {
         );
     }
     let mut taken = std::collections::HashSet::new();
-    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
+    while let Some(leased) = inbox.take(1, Duration::ZERO).await.unwrap().pop() {
         taken.insert(leased.delivery().key().clone());
     }
     assert_eq!(taken.len(), 30);
@@ -232,9 +232,9 @@ async fn a_full_disk_answers_503_and_stores_nothing() {
     // Every 2xx is there, the refused delivery is not.
     let inbox: Arc<dyn Inbox> = Arc::new(SqliteInbox::open(&path).unwrap());
     let mut found = Vec::new();
-    while let Some(leased) = inbox.take(Duration::ZERO).await.unwrap() {
+    while let Some(leased) = inbox.take(1, Duration::ZERO).await.unwrap().pop() {
         found.push(leased.delivery().key().clone());
-        inbox.ack(&leased).await.unwrap();
+        inbox.ack(&[leased]).await.unwrap();
     }
     assert_eq!(found, stored);
     // Without the limit the refused delivery goes in: Harbor's retry succeeds.
@@ -287,4 +287,65 @@ async fn a_locked_database_answers_503_until_the_lock_is_released() {
         .query_row("SELECT COUNT(*) FROM deliveries", [], |row| row.get(0))
         .unwrap();
     assert_eq!(count, 2, "exactly the two 200s are stored");
+}
+
+#[tokio::test]
+async fn appends_leased_for_a_take_that_never_came_are_given_back_at_close() {
+    // A take that waits asks the writer to lease the next appends for the next take; when
+    // none comes before the inbox closes, they are ready at once after a restart, not when
+    // their lease (30 s here) runs out.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let inbox = SqliteInbox::open(&path).unwrap();
+    assert!(
+        inbox
+            .take(4, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for n in 0..2 {
+        inbox.append(delivery(n)).await.unwrap();
+    }
+    inbox.close().await.unwrap();
+    let inbox = SqliteInbox::open(&path).unwrap();
+    let taken = inbox.take(4, Duration::ZERO).await.unwrap();
+    let keys: Vec<_> = taken.iter().map(|l| l.delivery().key().clone()).collect();
+    assert_eq!(keys, [delivery(0).key().clone(), delivery(1).key().clone()]);
+    assert!(
+        taken.iter().all(|l| l.delivery().attempt() == 1),
+        "{taken:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_append_leased_for_a_take_long_ago_is_given_back_and_taken_at_once() {
+    // Leased for the next take more than half a lease ago: given back and taken anew with
+    // the whole lease ahead, instead of waiting for its first lease to run out.
+    let lease = Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    let inbox = SqliteInbox::builder(dir.path().join("inbox.db"))
+        .lease(lease)
+        .open()
+        .unwrap();
+    assert!(
+        inbox
+            .take(4, Duration::from_millis(50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    inbox.append(delivery(7)).await.unwrap();
+    tokio::time::sleep(lease / 2 + Duration::from_millis(100)).await;
+    let asked = Instant::now();
+    let taken = inbox.take(4, Duration::from_secs(3)).await.unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_millis(500),
+        "taken after {:?}: the lease ran out instead of being given back",
+        asked.elapsed()
+    );
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].delivery().key(), delivery(7).key());
+    assert_eq!(taken[0].delivery().attempt(), 1);
+    inbox.ack(&taken).await.unwrap();
 }

@@ -181,8 +181,62 @@ async fn shutdown_lets_the_handlers_in_flight_finish_and_acknowledges_them() {
         assert_eq!(finished.lock().unwrap().len(), 3, "{inbox:?}");
         assert_eq!(report.acknowledged, 3, "{inbox:?} {report:?}");
         assert!(
-            inbox.take(LEASE + LEASE / 2).await.unwrap().is_none(),
+            inbox.take(1, LEASE + LEASE / 2).await.unwrap().is_empty(),
             "{inbox:?}: a drained delivery came back"
+        );
+        inbox.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_runs_at_most_its_concurrency_and_acknowledges_every_delivery() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    for (inbox, _guard) in backends().await {
+        for n in 0..40 {
+            inbox.append(delivery(200 + n)).await.unwrap();
+        }
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let handled = Arc::new(AtomicUsize::new(0));
+        let (now, peak, count) = (running.clone(), most.clone(), handled.clone());
+        let handler = move |_: Delivery| {
+            let (now, peak, count) = (now.clone(), peak.clone(), count.clone());
+            async move {
+                let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(at_once, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                count.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let watched = handled.clone();
+        let watcher = tokio::spawn(async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while watched.load(Ordering::SeqCst) < 40 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let _ = stop.send(());
+        });
+        let report = Worker::new(inbox.clone())
+            .concurrency(8)
+            .run(handler, async {
+                let _ = stopped.await;
+            })
+            .await;
+        watcher.await.unwrap();
+        let peak = most.load(Ordering::SeqCst);
+        assert!(
+            (2..=8).contains(&peak),
+            "{inbox:?}: {peak} handlers ran at once"
+        );
+        assert_eq!(handled.load(Ordering::SeqCst), 40, "{inbox:?}");
+        assert_eq!(report.acknowledged, 40, "{inbox:?} {report:?}");
+        assert_eq!(report.inbox_errors, 0, "{inbox:?} {report:?}");
+        assert!(
+            inbox.take(40, LEASE + LEASE / 2).await.unwrap().is_empty(),
+            "{inbox:?}: an acknowledged delivery came back"
         );
         inbox.close().await.unwrap();
     }

@@ -4,9 +4,10 @@ mod keys;
 mod sync;
 mod writer;
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _};
@@ -84,11 +85,17 @@ const POLL: Duration = Duration::from_millis(500);
 ///   and a time, 40-odd bytes a key: some 35 MB for a day at ten deliveries a second)
 ///   instead of a unique index on disk, whose random pages made every append write several
 ///   pages of log.
-/// - **Takers wait in the writer** (one file): a [`take`](Inbox::take) that finds nothing
-///   ready is handed the next delivery appended, leased in the same insert, as soon as it is
-///   committed (before the append's sync; the `2xx` still waits for it). A taker gets at
-///   most one delivery per commit, so under heavy load give a [`Worker`](crate::Worker) with
-///   a fast handler more [`concurrency`](crate::Worker::concurrency) (the benchmark uses 64).
+/// - **Appends are leased as they are inserted** when a take wants them (one file): a
+///   [`take`](Inbox::take) that finds nothing ready waits in the writer and is handed the
+///   next appends (up to its `max`), as soon as they are committed (before the append's
+///   sync; the `2xx` still waits for it). Appends that come while no take waits are leased
+///   for the next take, as many as the last take that waited asked for, and kept in memory
+///   until it comes: under load no row is written a second time to lease it. Those not taken
+///   within half a lease are given back (ready at once), and so are those left when the
+///   inbox closes; a process that stops taking without closing leaves them leased until
+///   their lease runs out. Give a [`Worker`](crate::Worker) with a fast handler room for a
+///   whole commit's worth ([`concurrency`](crate::Worker::concurrency); the benchmark uses
+///   64).
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -135,6 +142,19 @@ struct Shared {
     /// A sync of the log failed: nothing written since is known durable.
     failed: AtomicBool,
     stats: Counters,
+    /// Deliveries leased as they were appended, for the next take (one-file inbox).
+    handed: Mutex<Handed>,
+}
+
+/// Deliveries the writer leased as it appended them, waiting for the next take: a take that
+/// waits leaves word that it (or the next one) wants up to `wanted` more, so that under load
+/// the appends between two takes cost no second write to lease them. Those older than half
+/// a lease are given back instead of handed out.
+#[derive(Debug, Default)]
+struct Handed {
+    ready: VecDeque<(Leased, std::time::Instant)>,
+    /// How many more appends the writer may lease for the next take.
+    wanted: usize,
 }
 
 #[derive(Debug, Default)]
@@ -298,6 +318,7 @@ impl SqliteInboxBuilder {
             closed: AtomicBool::new(false),
             failed: AtomicBool::new(false),
             stats: Counters::default(),
+            handed: Mutex::new(Handed::default()),
         });
         let background = Background::start(&path, self.busy_timeout, &shared)
             .map_err(|e| open_error(format!("cannot start the syncing threads: {e}"), Some(e)))?;
@@ -373,6 +394,8 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 /// WAL, the sync policy, the busy timeout and the size limit.
 fn setup(conn: &Connection, settings: &SqliteInboxBuilder) -> rusqlite::Result<()> {
     conn.busy_timeout(settings.busy_timeout)?;
+    // Room for every statement the writer runs, so that none is compiled twice.
+    conn.set_prepared_statement_cache_capacity(32);
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "wal", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(rusqlite::Error::InvalidParameterName(format!(
@@ -383,6 +406,12 @@ fn setup(conn: &Connection, settings: &SqliteInboxBuilder) -> rusqlite::Result<(
     // promises durability (see `sync`). Checkpoints run on the checkpointer's connection.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // One plan per statement whatever its bound values: else a statement that may use a
+    // partial index is compiled again each time its parameters change (every take).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     // After a checkpoint the log is cut back to this size instead of growing for ever.
     conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     if let Some(bytes) = settings.max_size {
@@ -467,7 +496,7 @@ impl SqliteInbox {
         operation: &'static str,
     ) -> Result<()> {
         let lost = || Error::LeaseLost {
-            key: leased.delivery().key().to_string(),
+            keys: vec![leased.delivery().key().to_string()],
             lease: self.inner.lease,
         };
         let lease = LeaseRef::parse(leased.token()).ok_or_else(lost)?;
@@ -480,6 +509,42 @@ impl SqliteInbox {
 }
 
 impl File {
+    /// Up to `max` of the deliveries leased for takes; with `wanting`, asks the writer to
+    /// lease up to `max` of the next appends for the next take. Those leased more than half
+    /// a lease ago are given back (made ready at once).
+    fn handed(&self, max: usize, wanting: bool) -> Vec<Leased> {
+        let mut taken = Vec::new();
+        let mut stale = Vec::new();
+        {
+            let Ok(mut handed) = self.shared.handed.lock() else {
+                return taken;
+            };
+            let fresh_after = std::time::Instant::now().checked_sub(self.shared.lease / 2);
+            while taken.len() < max {
+                let Some((leased, at)) = handed.ready.pop_front() else {
+                    break;
+                };
+                if fresh_after.is_some_and(|fresh| at < fresh) {
+                    stale.extend(LeaseRef::parse(leased.token()));
+                } else {
+                    taken.push(leased);
+                }
+            }
+            if wanting {
+                handed.wanted = max.saturating_sub(handed.ready.len());
+            }
+        }
+        if !stale.is_empty() {
+            // Nobody waits for the answer: the writer writes it with its next batch.
+            let request = Request {
+                op: Op::Release(stale),
+                reply: oneshot::channel().0,
+            };
+            let _ = self.tx.try_send(request);
+        }
+        taken
+    }
+
     async fn call(&self, op: Op, operation: &'static str) -> Result<Reply> {
         let answer = self.send(op).await?;
         self.answer(answer.await, operation)
@@ -547,8 +612,9 @@ impl Inbox for SqliteInbox {
         })
     }
 
-    fn take(&self, wait: Duration) -> BoxFuture<'_, Result<Option<Leased>>> {
+    fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
         Box::pin(async move {
+            let max = max.max(1);
             let deadline = Instant::now() + wait;
             let files = &self.inner.files;
             loop {
@@ -556,22 +622,28 @@ impl Inbox for SqliteInbox {
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 let mut next: Option<i64> = None;
+                let mut taken = Vec::new();
                 if let [file] = files.as_slice() {
-                    // One file: wait in its writer for the next append (leased as it is
-                    // stored), looking again at least every `POLL` for deliveries that become
-                    // ready otherwise (a lease run out, another process's append); once the
+                    // One file: first what the writer leased for takes as it appended; then
+                    // wait in the writer for the next appends (leased as they are stored),
+                    // looking again at least every `POLL` for deliveries that become ready
+                    // otherwise (a lease run out, another process's append); once the
                     // deadline has passed (at once for a zero wait), one last look without
                     // waiting.
+                    let handed = file.handed(max, wait > Duration::ZERO);
+                    if !handed.is_empty() {
+                        return Ok(handed);
+                    }
                     let now = Instant::now();
                     let until = deadline.min(now + POLL);
                     let answer = if now < deadline {
-                        file.call_until(Op::Take { park: true }, "take", until)
+                        file.call_until(Op::Take { max, park: true }, "take", until)
                             .await?
                     } else {
-                        Some(file.call(Op::Take { park: false }, "take").await?)
+                        Some(file.call(Op::Take { max, park: false }, "take").await?)
                     };
                     match answer {
-                        Some(Reply::Taken(Ok(leased))) => return Ok(Some(leased)),
+                        Some(Reply::Taken(Ok(leased))) => return Ok(leased),
                         Some(Reply::Taken(Err(at))) => next = at,
                         Some(other) => return Err(unexpected(&other)),
                         None => continue,
@@ -581,8 +653,12 @@ impl Inbox for SqliteInbox {
                     let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
                     for i in 0..files.len() {
                         let file = &files[(start + i) % files.len()];
-                        match file.call(Op::Take { park: false }, "take").await? {
-                            Reply::Taken(Ok(leased)) => return Ok(Some(leased)),
+                        let op = Op::Take {
+                            max: max - taken.len(),
+                            park: false,
+                        };
+                        match file.call(op, "take").await? {
+                            Reply::Taken(Ok(leased)) => taken.extend(leased),
                             Reply::Taken(Err(at)) => {
                                 next = match (next, at) {
                                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -591,11 +667,17 @@ impl Inbox for SqliteInbox {
                             }
                             other => return Err(unexpected(&other)),
                         }
+                        if taken.len() >= max {
+                            break;
+                        }
+                    }
+                    if !taken.is_empty() {
+                        return Ok(taken);
                     }
                 }
                 let now = Instant::now();
                 if now >= deadline {
-                    return Ok(None);
+                    return Ok(taken);
                 }
                 let mut until = deadline.min(now + POLL);
                 if let Some(at) = next {
@@ -610,8 +692,53 @@ impl Inbox for SqliteInbox {
         })
     }
 
-    fn ack<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
-        Box::pin(self.on_lease(leased, Op::Ack, "ack"))
+    fn ack<'a>(&'a self, leased: &'a [Leased]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            // Each file's leases in one request; a token this inbox did not issue is lost.
+            let mut lost = Vec::new();
+            let mut by_file: Vec<(Vec<LeaseRef>, Vec<&Leased>)> = (0..self.inner.files.len())
+                .map(|_| Default::default())
+                .collect();
+            for one in leased {
+                match LeaseRef::parse(one.token()).filter(|l| l.file < by_file.len()) {
+                    Some(lease) => {
+                        by_file[lease.file].0.push(lease);
+                        by_file[lease.file].1.push(one);
+                    }
+                    None => lost.push(one.delivery().key().to_string()),
+                }
+            }
+            let calls = self
+                .inner
+                .files
+                .iter()
+                .zip(by_file)
+                .filter(|(_, (l, _))| !l.is_empty());
+            let answers =
+                futures_util::future::join_all(calls.map(|(file, (leases, ones))| async move {
+                    (file.call(Op::Ack(leases), "ack").await, ones)
+                }))
+                .await;
+            for (answer, ones) in answers {
+                match answer? {
+                    Reply::Acked(positions) => lost.extend(
+                        positions
+                            .into_iter()
+                            .filter_map(|at| ones.get(at))
+                            .map(|one| one.delivery().key().to_string()),
+                    ),
+                    other => return Err(unexpected(&other)),
+                }
+            }
+            if lost.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::LeaseLost {
+                    keys: lost,
+                    lease: self.inner.lease,
+                })
+            }
+        })
     }
 
     fn fail<'a>(

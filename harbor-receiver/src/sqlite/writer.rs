@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
@@ -25,14 +25,18 @@ use crate::{
 #[derive(Debug)]
 pub(super) enum Op {
     Append(Delivery),
-    /// Leases the next ready delivery. With `park`, a taker that finds none waits in the
-    /// writer (unless one becomes ready soon) and gets the next delivery appended, leased as
-    /// it is inserted: no second write to lease it. The caller gives up by dropping the
-    /// answer's receiver.
+    /// Leases up to `max` ready deliveries. With `park`, a taker that finds none waits in the
+    /// writer (unless one becomes ready soon) and gets the next deliveries appended (up to
+    /// `max` from one batch), leased as they are inserted: no second write to lease them.
+    /// The caller gives up by dropping the answer's receiver.
     Take {
+        max: usize,
         park: bool,
     },
-    Ack(LeaseRef),
+    /// Acknowledges leased deliveries of this file.
+    Ack(Vec<LeaseRef>),
+    /// Gives leases back: the deliveries are ready again at once, this attempt not counted.
+    Release(Vec<LeaseRef>),
     Fail(LeaseRef, Disposition, String),
     Extend(LeaseRef),
     DeadLetters(usize),
@@ -66,16 +70,31 @@ impl LeaseRef {
 #[derive(Debug)]
 pub(super) enum Reply {
     Appended(Appended),
-    /// A leased delivery, or when the next one becomes ready (unix ms).
-    Taken(std::result::Result<Leased, Option<i64>>),
+    /// Leased deliveries (at least one), or when the next one becomes ready (unix ms).
+    Taken(std::result::Result<Vec<Leased>, Option<i64>>),
     /// Done; `false` when the lease was not held.
     Done(bool),
+    /// Acknowledged: the positions (in the request) of the leases that were not held.
+    Acked(Vec<usize>),
     Dead(Vec<DeadLetter>),
     Closed,
 }
 
 /// Where an answer goes.
 type ReplyTo = oneshot::Sender<Result<Reply>>;
+
+/// A taker waiting in the writer for the next appends.
+struct Parked {
+    reply: ReplyTo,
+    max: usize,
+}
+
+/// A parked taker being handed the appends of the current batch, answered at its end.
+struct Handing {
+    reply: ReplyTo,
+    max: usize,
+    leased: Vec<Leased>,
+}
 
 pub(super) struct Request {
     pub(super) op: Op,
@@ -100,7 +119,7 @@ pub(super) struct Writer {
     /// The deduplication keys of the file.
     keys: Keys,
     /// Takers waiting for the next append (see [`Op::Take`]).
-    parked: VecDeque<ReplyTo>,
+    parked: VecDeque<Parked>,
     /// The syncers (which answer appends once their commit is on disk) and the checkpointer.
     background: Option<Background>,
     /// The answer to `Close`, sent once everything is stopped.
@@ -155,14 +174,20 @@ impl Writer {
         }
         rx.close();
         for taker in self.parked.drain(..) {
-            let _ = taker.send(Err(Error::Closed));
+            let _ = taker.reply.send(Err(Error::Closed));
         }
         // Whatever is still queued is refused (its senders see `Closed`).
         while let Ok(request) = rx.try_recv() {
             let _ = request.reply.send(Err(Error::Closed));
         }
-        // Leases whose taker went away during the last batch are given back now, not when
-        // they run out after the next start.
+        // Leases whose taker went away during the last batch, and those leased for a take
+        // that never came, are given back now, not when they run out after the next start.
+        if let Ok(mut handed) = self.shared.handed.lock() {
+            handed.wanted = 0;
+            let leases = handed.ready.drain(..);
+            self.releases
+                .extend(leases.filter_map(|(leased, _)| LeaseRef::parse(leased.token())));
+        }
         if !self.releases.is_empty() {
             self.execute(&mut batch);
         }
@@ -233,11 +258,10 @@ impl Writer {
                         _ => {}
                     }
                     if let Err(Ok(Reply::Taken(Ok(leased)))) = reply.send(result) {
-                        // The taker went away: give the delivery back.
-                        if let Some(lease) = LeaseRef::parse(leased.token()) {
-                            self.releases.push(lease);
-                            self.release_now = true;
-                        }
+                        // The taker went away: give the deliveries back.
+                        let leases = leased.iter().filter_map(|l| LeaseRef::parse(l.token()));
+                        self.releases.extend(leases);
+                        self.release_now = !self.releases.is_empty();
                     }
                 }
                 if let Some(background) = &self.background {
@@ -265,34 +289,48 @@ impl Writer {
         batch: &mut Vec<Request>,
         replies: &mut Vec<(oneshot::Sender<Result<Reply>>, Result<Reply>)>,
     ) -> rusqlite::Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // BEGIN and COMMIT as cached statements: compiled once, not parsed for every batch.
+        let tx = &self.conn;
+        tx.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         let releases = std::mem::take(&mut self.releases);
         let keys = &mut self.keys;
         let parked = &mut self.parked;
+        let mut handing: Option<Handing> = None;
+        let mut for_takes = ForTakes {
+            wanted: self.shared.handed.lock().map_or(0, |h| h.wanted),
+            leased: Vec::new(),
+        };
         let applied: rusqlite::Result<()> = (|| {
-            keys.begin(&tx)?;
+            keys.begin(tx)?;
             for lease in &releases {
-                tx.prepare_cached(
-                    "UPDATE deliveries SET visible_at = ?1, lease = NULL, attempts = attempts - 1 \
-                     WHERE seq = ?2 AND lease = ?3",
-                )?
-                .execute(params![now, lease.seq, lease.nonce])?;
+                release(tx, now, *lease)?;
             }
+            // Releases, then takes, then the rest: a take finds what was given back, and one
+            // that finds nothing parks and is handed the appends of the same batch (leased as
+            // they are inserted, not by a second write later).
+            batch.sort_by_key(|r| match r.op {
+                Op::Release(_) => 0,
+                Op::Take { .. } => 1,
+                _ => 2,
+            });
             let mut requests = std::mem::take(batch).into_iter();
             while let Some(request) = requests.next() {
                 let mut state = State {
-                    tx: &tx,
+                    tx,
                     keys,
                     parked,
+                    handing: &mut handing,
+                    for_takes: &mut for_takes,
                     replies,
                     shared: &self.shared,
                     now,
                 };
                 match state.apply(request.op) {
                     Ok(Step::Reply(result)) => replies.push((request.reply, result)),
-                    Ok(Step::Park) => parked.push_back(request.reply),
+                    Ok(Step::Park(max)) => parked.push_back(Parked {
+                        reply: request.reply,
+                        max,
+                    }),
                     Err(error) => {
                         // Every request of the batch, this one and those after it, gets the
                         // batch's error.
@@ -307,13 +345,39 @@ impl Writer {
                 let cutoff = now.saturating_sub(self.shared.window.as_millis() as i64);
                 tx.prepare_cached("DELETE FROM deliveries WHERE state = 1 AND received_at < ?1")?
                     .execute(params![cutoff])?;
-                keys.purge(&tx, cutoff)?;
+                keys.purge(tx, cutoff)?;
                 self.last_purge = now;
             }
             Ok(())
         })();
-        match applied.and_then(|()| tx.commit()) {
-            Ok(()) => Ok(()),
+        // The taker being handed appends is answered with the batch (with its error if the
+        // batch fails).
+        if let Some(handing) = handing {
+            replies.push((handing.reply, Ok(Reply::Taken(Ok(handing.leased)))));
+        }
+        let committed = applied.and_then(|()| tx.prepare_cached("COMMIT")?.execute([]));
+        if committed.is_err() && !tx.is_autocommit() {
+            // Still open (a failed statement or a busy commit): undo all of it.
+            if let Err(error) = tx
+                .prepare_cached("ROLLBACK")
+                .and_then(|mut s| s.execute([]))
+            {
+                tracing::warn!(%error, "rolling back a failed batch of the SQLite inbox");
+            }
+        }
+        match committed {
+            Ok(_) => {
+                if !for_takes.leased.is_empty()
+                    && let Ok(mut handed) = self.shared.handed.lock()
+                {
+                    let now = std::time::Instant::now();
+                    handed.wanted = handed.wanted.saturating_sub(for_takes.leased.len());
+                    handed
+                        .ready
+                        .extend(for_takes.leased.into_iter().map(|leased| (leased, now)));
+                }
+                Ok(())
+            }
             Err(error) => {
                 // Nothing of the batch is stored: its keys are new again, and the releases
                 // are tried again with the next batch.
@@ -327,20 +391,33 @@ impl Writer {
 
 /// What a batch's operations work on.
 struct State<'a> {
-    tx: &'a rusqlite::Transaction<'a>,
+    /// The writer's connection, inside the batch's transaction.
+    tx: &'a Connection,
     keys: &'a mut Keys,
-    parked: &'a mut VecDeque<ReplyTo>,
+    parked: &'a mut VecDeque<Parked>,
+    /// The parked taker this batch's appends are handed to.
+    handing: &'a mut Option<Handing>,
+    /// The appends leased for the next take when no taker is parked.
+    for_takes: &'a mut ForTakes,
     /// Answers sent after the commit (an append's hand-over to a parked taker goes here).
     replies: &'a mut Vec<(ReplyTo, Result<Reply>)>,
     shared: &'a Shared,
     now: i64,
 }
 
+/// Appends leased for the next take (see `Handed` in the parent module), kept for it once
+/// the batch commits.
+struct ForTakes {
+    /// How many more the takes want.
+    wanted: usize,
+    leased: Vec<Leased>,
+}
+
 /// What becomes of one request.
 enum Step {
     Reply(Result<Reply>),
-    /// A take that waits for the next append.
-    Park,
+    /// A take (of up to this many) that waits for the next append.
+    Park(usize),
 }
 
 impl State<'_> {
@@ -356,14 +433,7 @@ impl State<'_> {
                 return Ok(Step::Reply(Ok(Reply::Appended(Appended::Duplicate))));
             }
             // A parked taker gets it leased as it is inserted (one write instead of two).
-            while self.parked.front().is_some_and(oneshot::Sender::is_closed) {
-                self.parked.pop_front();
-            }
-            let handover = self
-                .parked
-                .pop_front()
-                .map(|taker| (taker, fastrand::i64(1..)));
-            let leased = handover.is_some();
+            let nonce = self.hand_over();
             tx.prepare_cached(
                 "INSERT INTO deliveries (key, format, body, received_at, state, attempts, \
                  visible_at, lease) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)",
@@ -373,39 +443,52 @@ impl State<'_> {
                 delivery.format().as_str(),
                 delivery.body().as_ref(),
                 received_at,
-                i64::from(leased),
-                if leased { now + lease_ms } else { now },
-                handover.as_ref().map(|(_, nonce)| *nonce),
+                i64::from(nonce.is_some()),
+                if nonce.is_some() { now + lease_ms } else { now },
+                nonce,
             ])?;
             let seq = tx.last_insert_rowid();
             self.keys.stored(seq);
-            if let Some((taker, nonce)) = handover {
-                let lease = LeaseRef {
-                    file: shared.file,
-                    seq,
-                    nonce,
-                };
-                let delivery = delivery.with_attempt(1);
-                self.replies.push((
-                    taker,
-                    Ok(Reply::Taken(Ok(Leased::new(delivery, lease.token())))),
-                ));
-            } else {
+            let Some(nonce) = nonce else {
                 // One new delivery wakes one taker (or leaves a permit).
                 shared.ready.notify_one();
+                return Ok(Step::Reply(Ok(Reply::Appended(Appended::New))));
+            };
+            let lease = LeaseRef {
+                file: shared.file,
+                seq,
+                nonce,
+            };
+            let leased = Leased::new(delivery.with_attempt(1), lease.token());
+            match self.handing.as_mut() {
+                Some(handing) => {
+                    handing.leased.push(leased);
+                    if handing.leased.len() >= handing.max
+                        && let Some(full) = self.handing.take()
+                    {
+                        self.replies
+                            .push((full.reply, Ok(Reply::Taken(Ok(full.leased)))));
+                    }
+                }
+                None => {
+                    self.for_takes.leased.push(leased);
+                    shared.ready.notify_one();
+                }
             }
             Ok(Reply::Appended(Appended::New))
         }
-        Op::Take { park } => {
+        Op::Take { max, park } => {
+            // One nonce for the rows of one take: each lease is still its row's own.
             let nonce = fastrand::i64(1..);
-            let row = tx
-                .prepare_cached(
-                    "UPDATE deliveries SET attempts = attempts + 1, visible_at = ?1, lease = ?2 \
-                     WHERE seq = (SELECT seq FROM deliveries WHERE state = 0 AND visible_at <= ?3 \
-                     ORDER BY visible_at, seq LIMIT 1) \
-                     RETURNING seq, key, format, body, received_at, attempts",
-                )?
-                .query_row(params![now + lease_ms, nonce, now], |row| {
+            let mut statement = tx.prepare_cached(
+                "UPDATE deliveries SET attempts = attempts + 1, visible_at = ?1, lease = ?2 \
+                 WHERE seq IN (SELECT seq FROM deliveries WHERE state = 0 AND visible_at <= ?3 \
+                 ORDER BY visible_at, seq LIMIT ?4) \
+                 RETURNING seq, key, format, body, received_at, attempts",
+            )?;
+            let rows = statement.query_map(
+                params![now + lease_ms, nonce, now, i64::try_from(max).unwrap_or(i64::MAX)],
+                |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
                         row.get::<_, String>(1)?,
@@ -414,39 +497,58 @@ impl State<'_> {
                         row.get::<_, i64>(4)?,
                         row.get::<_, i64>(5)?,
                     ))
-                })
-                .optional()?;
-            match row {
-                Some((seq, key, format, body, received_at, attempts)) => {
-                    let lease = LeaseRef {
-                        file: shared.file,
-                        seq,
-                        nonce,
-                    };
-                    restore(&key, &format, body, received_at, attempts)
-                        .map(|delivery| Reply::Taken(Ok(Leased::new(delivery, lease.token()))))
+                },
+            )?;
+            let mut taken = Vec::new();
+            for row in rows {
+                let (seq, key, format, body, received_at, attempts) = row?;
+                let lease = LeaseRef {
+                    file: shared.file,
+                    seq,
+                    nonce,
+                };
+                match restore(&key, &format, body, received_at, attempts) {
+                    Ok(delivery) => taken.push((seq, Leased::new(delivery, lease.token()))),
+                    Err(error) => return Ok(Step::Reply(Err(error))),
                 }
-                None => {
+            }
+            // RETURNING comes in no set order: oldest first, as the rows were chosen.
+            taken.sort_by_key(|(seq, _)| *seq);
+            match taken.len() {
+                1.. => Ok(Reply::Taken(Ok(taken.into_iter().map(|(_, l)| l).collect()))),
+                0 => {
                     let next: Option<i64> = tx
                         .prepare_cached("SELECT MIN(visible_at) FROM deliveries WHERE state = 0")?
                         .query_row([], |row| row.get(0))?;
                     // Parked unless a delivery becomes ready before the taker looks again
                     // anyway (a retry after a short delay).
                     if park && next.is_none_or(|at| at - now >= PARK_UNLESS_READY_WITHIN) {
-                        return Ok(Step::Park);
+                        return Ok(Step::Park(max));
                     }
                     Ok(Reply::Taken(Err(next)))
                 }
             }
         }
-        Op::Ack(lease) => Ok(Reply::Done(
-            tx.prepare_cached(
+        Op::Ack(leases) => {
+            let mut statement = tx.prepare_cached(
                 "UPDATE deliveries SET state = 1, finished_at = ?1, body = NULL, lease = NULL, \
                  last_error = NULL WHERE seq = ?2 AND lease = ?3 AND state = 0",
-            )?
-            .execute(params![now, lease.seq, lease.nonce])?
-                == 1,
-        )),
+            )?;
+            let mut lost = Vec::new();
+            for (at, lease) in leases.iter().enumerate() {
+                if statement.execute(params![now, lease.seq, lease.nonce])? != 1 {
+                    lost.push(at);
+                }
+            }
+            Ok(Reply::Acked(lost))
+        }
+        Op::Release(leases) => {
+            for lease in leases {
+                release(tx, now, lease)?;
+            }
+            shared.ready.notify_one();
+            Ok(Reply::Done(true))
+        }
         Op::Fail(lease, Disposition::RetryAfter(delay), reason) => {
             let at = now.saturating_add(delay.as_millis() as i64);
             let changed = tx
@@ -508,6 +610,39 @@ impl State<'_> {
         Op::Close => Ok(Reply::Closed),
         }))
     }
+}
+
+impl State<'_> {
+    /// For an append: the nonce of the lease it is inserted with when a parked taker gets
+    /// it (the taker then is [`State::handing`]) or the next take wants it.
+    fn hand_over(&mut self) -> Option<i64> {
+        if self.handing.is_none() {
+            // A taker that gave up is never handed one.
+            while let Some(taker) = self.parked.pop_front() {
+                if !taker.reply.is_closed() {
+                    *self.handing = Some(Handing {
+                        reply: taker.reply,
+                        max: taker.max.max(1),
+                        leased: Vec::new(),
+                    });
+                    break;
+                }
+            }
+        }
+        let for_takes = &mut self.for_takes;
+        let wanted = for_takes.leased.len() < for_takes.wanted;
+        (self.handing.is_some() || wanted).then(|| fastrand::i64(1..))
+    }
+}
+
+/// Gives a lease back: the delivery is ready at once, and the attempt is not counted.
+fn release(tx: &Connection, now: i64, lease: LeaseRef) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "UPDATE deliveries SET visible_at = ?1, lease = NULL, attempts = attempts - 1 \
+         WHERE seq = ?2 AND lease = ?3 AND state = 0",
+    )?
+    .execute(params![now, lease.seq, lease.nonce])?;
+    Ok(())
 }
 
 /// A stored row back into a [`Delivery`].
