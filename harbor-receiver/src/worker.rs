@@ -191,7 +191,7 @@ impl Worker {
         handler: H,
         shutdown: impl Future<Output = ()> + Send,
     ) -> WorkerReport {
-        let lane = Arc::new(Lane {
+        let shared = Arc::new(Shared {
             inbox: self.inbox.clone(),
             policy: self.policy,
             counters: Counters::default(),
@@ -211,7 +211,7 @@ impl Worker {
         let mut paused: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             if acking.is_none() && !to_ack.is_empty() {
-                acking = Some(lane.clone().acknowledge(std::mem::take(&mut to_ack)));
+                acking = Some(shared.clone().acknowledge(std::mem::take(&mut to_ack)));
             }
             let room = self.concurrency.saturating_sub(handling.len());
             if taking.is_none() && !stopping && paused.is_none() && room > 0 {
@@ -233,12 +233,12 @@ impl Worker {
                     match taken {
                         Ok(leased) => {
                             for one in leased {
-                                handling.spawn(lane.clone().process(handler.clone(), one));
+                                handling.spawn(shared.clone().process(handler.clone(), one));
                             }
                         }
                         Err(crate::Error::Closed) => stopping = true,
                         Err(error) => {
-                            lane.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
+                            shared.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!(%error, "taking deliveries from the inbox");
                             paused = Some(Box::pin(tokio::time::sleep(ERROR_PAUSE)));
                         }
@@ -253,7 +253,7 @@ impl Worker {
                 },
             }
         }
-        let counters = &lane.counters;
+        let counters = &shared.counters;
         WorkerReport {
             acknowledged: counters.acknowledged.load(Ordering::Relaxed),
             retried: counters.retried.load(Ordering::Relaxed),
@@ -272,13 +272,13 @@ async fn running<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
 }
 
 /// What the worker's tasks share.
-struct Lane {
+struct Shared {
     inbox: Arc<dyn Inbox>,
     policy: RetryPolicy,
     counters: Counters,
 }
 
-impl Lane {
+impl Shared {
     /// Acknowledges handled deliveries in one request.
     fn acknowledge(self: Arc<Self>, leased: Vec<Leased>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
