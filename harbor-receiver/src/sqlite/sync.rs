@@ -174,6 +174,12 @@ fn syncer(
             })
         };
         shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+        // The writer first (it may be holding its next batch for this sync to end), then
+        // the answers.
+        if let Ok(mut count) = pending.0.lock() {
+            *count = count.saturating_sub(batches);
+        }
+        pending.1.notify_all();
         for deferred in waiting.drain(..) {
             let result = match &outcome {
                 Ok(()) => deferred.result,
@@ -181,10 +187,6 @@ fn syncer(
             };
             let _ = deferred.reply.send(result);
         }
-        if let Ok(mut count) = pending.0.lock() {
-            *count = count.saturating_sub(batches);
-        }
-        pending.1.notify_all();
     }
 }
 
