@@ -349,3 +349,34 @@ async fn an_append_leased_for_a_take_long_ago_is_given_back_and_taken_at_once() 
     assert_eq!(taken[0].delivery().attempt(), 1);
     inbox.ack(&taken).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_back_does_not_hold_back_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let inbox = SqliteInbox::open(&path).unwrap();
+    for n in 0..3 {
+        inbox.append(delivery(n)).await.unwrap();
+    }
+    // Another program wrote a format this crate does not know into the second row.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute(
+            "UPDATE deliveries SET format = 'nonsense' WHERE key = ?1",
+            [delivery(1).key().as_str()],
+        )
+        .unwrap();
+    let taken = inbox.take(10, Duration::ZERO).await.unwrap();
+    let keys: Vec<_> = taken.iter().map(|l| l.delivery().key().clone()).collect();
+    assert_eq!(keys, [delivery(0).key().clone(), delivery(2).key().clone()]);
+    inbox.ack(&taken).await.unwrap();
+    // Once its lease runs out, the unreadable row alone is an error that names it.
+    other
+        .execute(
+            "UPDATE deliveries SET visible_at = 0, lease = NULL WHERE format = 'nonsense'",
+            [],
+        )
+        .unwrap();
+    let error = inbox.take(10, Duration::ZERO).await.unwrap_err();
+    assert!(error.to_string().contains("nonsense"), "{error}");
+}

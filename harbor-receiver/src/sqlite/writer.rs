@@ -499,7 +499,7 @@ impl State<'_> {
                     ))
                 },
             )?;
-            let mut taken = Vec::new();
+            let (mut taken, mut corrupt) = (Vec::new(), None);
             for row in rows {
                 let (seq, key, format, body, received_at, attempts) = row?;
                 let lease = LeaseRef {
@@ -509,14 +509,19 @@ impl State<'_> {
                 };
                 match restore(&key, &format, body, received_at, attempts) {
                     Ok(delivery) => taken.push((seq, Leased::new(delivery, lease.token()))),
-                    Err(error) => return Ok(Step::Reply(Err(error))),
+                    // A row this crate did not write: the others still go to the taker.
+                    Err(error) => {
+                        tracing::warn!(%error, seq, "a stored delivery cannot be read back");
+                        corrupt.get_or_insert(error);
+                    }
                 }
             }
-            // RETURNING comes in no set order: oldest first, as the rows were chosen.
+            // RETURNING comes in no set order: in the order they arrived.
             taken.sort_by_key(|(seq, _)| *seq);
-            match taken.len() {
-                1.. => Ok(Reply::Taken(Ok(taken.into_iter().map(|(_, l)| l).collect()))),
-                0 => {
+            match (taken.len(), corrupt) {
+                (1.., _) => Ok(Reply::Taken(Ok(taken.into_iter().map(|(_, l)| l).collect()))),
+                (0, Some(error)) => Err(error),
+                (0, None) => {
                     let next: Option<i64> = tx
                         .prepare_cached("SELECT MIN(visible_at) FROM deliveries WHERE state = 0")?
                         .query_row([], |row| row.get(0))?;
