@@ -170,7 +170,9 @@ impl Worker {
     /// How many deliveries are handled at once (default 1; 0 counts as 1). The worker takes
     /// as many as there is room for in one request to the inbox, runs each handler in its
     /// own task, and acknowledges the finished ones together, so a busy inbox costs one take
-    /// and one acknowledgement per batch, not per delivery. With the SQLite inbox a take
+    /// and one acknowledgement per batch, not per delivery. A delivery keeps its place until
+    /// its acknowledgement is done, so a crash of the process repeats at most this many
+    /// handlers. With the SQLite inbox a take
     /// waiting for work gets the deliveries of the next commit, so a fast handler under
     /// heavy load wants room for dozens.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
@@ -207,13 +209,21 @@ impl Worker {
         // handlers that finish while an acknowledgement runs wait for the next one.
         let mut taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>> = None;
         let mut acking: Option<BoxFuture<'static, ()>> = None;
+        // How many deliveries the running acknowledgement holds.
+        let mut acking_count = 0;
         let mut to_ack: Vec<Leased> = Vec::new();
         let mut paused: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             if acking.is_none() && !to_ack.is_empty() {
+                acking_count = to_ack.len();
                 acking = Some(shared.clone().acknowledge(std::mem::take(&mut to_ack)));
             }
-            let room = self.concurrency.saturating_sub(handling.len());
+            // A delivery holds its place until it is acknowledged, not only while its handler
+            // runs: at most `concurrency` are handled and not yet acknowledged, so a crash
+            // repeats at most that many handlers.
+            let room = self
+                .concurrency
+                .saturating_sub(handling.len() + to_ack.len() + acking_count);
             if taking.is_none() && !stopping && paused.is_none() && room > 0 {
                 // Not cancelled by the stop: a take cut short could leave deliveries leased
                 // to nobody until their leases run out. It returns within `poll`.
@@ -245,7 +255,10 @@ impl Worker {
                     }
                 }
                 () = running(&mut paused) => paused = None,
-                () = running(&mut acking) => acking = None,
+                () = running(&mut acking) => {
+                    acking = None;
+                    acking_count = 0;
+                }
                 Some(joined) = handling.join_next(), if !handling.is_empty() => match joined {
                     Ok(Some(leased)) => to_ack.push(leased),
                     Ok(None) => {}
