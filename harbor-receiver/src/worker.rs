@@ -172,9 +172,9 @@ impl Worker {
     /// own task, and acknowledges the finished ones together, so a busy inbox costs one take
     /// and one acknowledgement per batch, not per delivery. A delivery keeps its place until
     /// its acknowledgement is done, so a crash of the process repeats at most this many
-    /// handlers. With the SQLite inbox a take
-    /// waiting for work gets the deliveries of the next commit, so a fast handler under
-    /// heavy load wants room for dozens.
+    /// handlers. With the SQLite inbox a take waiting for work gets the deliveries of the
+    /// next commit, and a place is free again a commit or two after its handler finished, so
+    /// a fast handler under heavy load wants room for a hundred or so.
     pub fn concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self

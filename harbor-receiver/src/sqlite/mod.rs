@@ -94,8 +94,8 @@ const POLL: Duration = Duration::from_millis(500);
 ///   within half a lease are given back (ready at once), and so are those left when the
 ///   inbox closes; a process that stops taking without closing leaves them leased until
 ///   their lease runs out. Give a [`Worker`](crate::Worker) with a fast handler room for a
-///   whole commit's worth ([`concurrency`](crate::Worker::concurrency); the benchmark uses
-///   64).
+///   few commits' worth: a delivery holds its place until its acknowledgement is committed
+///   ([`concurrency`](crate::Worker::concurrency); the benchmark uses 128).
 ///
 /// ```no_run
 /// use std::time::Duration;
