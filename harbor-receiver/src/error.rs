@@ -126,6 +126,15 @@ impl Error {
         matches!(self, Error::LeaseLost { .. })
     }
 
+    /// `Ok` when no lease was lost, else [`Error::LeaseLost`] naming `lost`.
+    pub(crate) fn unless_lost(lost: Vec<String>, lease: Duration) -> Result<()> {
+        if lost.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost { keys: lost, lease })
+        }
+    }
+
     /// A write that did not become durable, for `backend`'s `operation`.
     #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) fn not_durable(

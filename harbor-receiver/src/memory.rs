@@ -206,25 +206,31 @@ impl MemoryInbox {
         leased: &Leased,
         change: impl FnOnce(&mut State, u64) -> T,
     ) -> Result<T> {
-        let lost = || Error::LeaseLost {
-            keys: vec![leased.delivery().key().to_string()],
-            lease: self.shared.lease,
-        };
-        let (seq, nonce) = parse_token(leased.token()).ok_or_else(lost)?;
         let mut state = self.lock();
         if state.closed {
             return Err(Error::Closed);
         }
-        // A new lease changes the nonce: a matching nonce means nobody else holds it, even
-        // when the lease ran out a moment ago.
-        match state.pending.get(&seq) {
-            Some(entry) if entry.lease == nonce => Ok(change(&mut state, seq)),
-            _ => Err(lost()),
+        match state.held(leased) {
+            Some(seq) => Ok(change(&mut state, seq)),
+            None => Err(Error::LeaseLost {
+                keys: vec![leased.delivery().key().to_string()],
+                lease: self.shared.lease,
+            }),
         }
     }
 }
 
 impl State {
+    /// The row of a lease that is still held. A new lease changes the nonce: a matching
+    /// nonce means nobody else holds it, even when the lease ran out a moment ago.
+    fn held(&self, leased: &Leased) -> Option<u64> {
+        let (seq, nonce) = parse_token(leased.token())?;
+        self.pending
+            .get(&seq)
+            .is_some_and(|entry| entry.lease == nonce)
+            .then_some(seq)
+    }
+
     fn forget_older_than(&mut self, now: Instant, window: Duration) {
         while let Some((at, _)) = self.seen.front() {
             if now.saturating_duration_since(*at) < window {
@@ -284,26 +290,14 @@ impl Inbox for MemoryInbox {
             }
             let mut lost = Vec::new();
             for one in leased {
-                // A new lease changes the nonce: a matching nonce means nobody else holds
-                // it, even when the lease ran out a moment ago.
-                let held = parse_token(one.token()).filter(|(seq, nonce)| {
-                    state.pending.get(seq).is_some_and(|e| e.lease == *nonce)
-                });
-                match held.and_then(|(seq, _)| state.pending.remove(&seq)) {
+                match state.held(one).and_then(|seq| state.pending.remove(&seq)) {
                     Some(entry) => {
                         state.keys.insert(entry.delivery.key().clone(), false);
                     }
                     None => lost.push(one.delivery().key().to_string()),
                 }
             }
-            if lost.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::LeaseLost {
-                    keys: lost,
-                    lease: self.shared.lease,
-                })
-            }
+            Error::unless_lost(lost, self.shared.lease)
         })();
         Box::pin(std::future::ready(result))
     }

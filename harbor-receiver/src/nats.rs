@@ -106,6 +106,22 @@ impl NatsInbox {
             .map_err(|e| Error::not_durable(BACKEND, operation, e))
     }
 
+    /// Up to `max` messages ready now, without waiting for more.
+    async fn fetch_ready(&self, max: usize) -> Result<Vec<jetstream::Message>> {
+        let mut ready = self
+            .consumer
+            .fetch()
+            .max_messages(max)
+            .messages()
+            .await
+            .map_err(failed)?;
+        let mut messages = Vec::new();
+        while let Some(message) = ready.next().await {
+            messages.push(message.map_err(failed)?);
+        }
+        Ok(messages)
+    }
+
     async fn dead_letter(&self, leased: &Leased, reason: &str) -> Result<()> {
         let delivery = leased.delivery();
         let mut headers = delivery_headers(delivery);
@@ -232,6 +248,11 @@ impl NatsInboxBuilder {
     }
 }
 
+/// A failed pull.
+fn failed(error: impl Into<crate::BoxError>) -> Error {
+    Error::not_durable(BACKEND, "take", error)
+}
+
 /// A pulled message as a leased delivery: its reply subject is the lease.
 fn lease(message: &jetstream::Message) -> Result<Leased> {
     let attempt = message
@@ -329,22 +350,9 @@ impl Inbox for NatsInbox {
     fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
         Box::pin(async move {
             let max = max.max(1);
-            fn failed(error: impl Into<crate::BoxError>) -> Error {
-                Error::not_durable(BACKEND, "take", error)
-            }
             // What is ready now, without waiting; if nothing, wait for one, then take what
             // else came meanwhile (a pull for `max` would wait for all `max` or the expiry).
-            let mut messages = Vec::new();
-            let mut ready = self
-                .consumer
-                .fetch()
-                .max_messages(max)
-                .messages()
-                .await
-                .map_err(failed)?;
-            while let Some(message) = ready.next().await {
-                messages.push(message.map_err(failed)?);
-            }
+            let mut messages = self.fetch_ready(max).await?;
             if messages.is_empty() {
                 let mut first = self
                     .consumer
@@ -361,16 +369,7 @@ impl Inbox for NatsInbox {
                     return Ok(Vec::new());
                 }
                 if max > 1 {
-                    let mut more = self
-                        .consumer
-                        .fetch()
-                        .max_messages(max - 1)
-                        .messages()
-                        .await
-                        .map_err(failed)?;
-                    while let Some(message) = more.next().await {
-                        messages.push(message.map_err(failed)?);
-                    }
+                    messages.extend(self.fetch_ready(max - 1).await?);
                 }
             }
             let mut leased = Vec::with_capacity(messages.len());

@@ -208,22 +208,21 @@ impl Worker {
         // One take and one acknowledgement at a time, each running beside everything else;
         // handlers that finish while an acknowledgement runs wait for the next one.
         let mut taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>> = None;
-        let mut acking: Option<BoxFuture<'static, ()>> = None;
-        // How many deliveries the running acknowledgement holds.
-        let mut acking_count = 0;
+        // The running acknowledgement, and how many deliveries it holds.
+        let mut acking: Option<(usize, BoxFuture<'static, ()>)> = None;
         let mut to_ack: Vec<Leased> = Vec::new();
         let mut paused: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             if acking.is_none() && !to_ack.is_empty() {
-                acking_count = to_ack.len();
-                acking = Some(shared.clone().acknowledge(std::mem::take(&mut to_ack)));
+                let batch = std::mem::take(&mut to_ack);
+                acking = Some((batch.len(), shared.clone().acknowledge(batch)));
             }
             // A delivery holds its place until it is acknowledged, not only while its handler
             // runs: at most `concurrency` are handled and not yet acknowledged, so a crash
             // repeats at most that many handlers.
             let room = self
                 .concurrency
-                .saturating_sub(handling.len() + to_ack.len() + acking_count);
+                .saturating_sub(handling.len() + to_ack.len() + acking.as_ref().map_or(0, |a| a.0));
             if taking.is_none() && !stopping && paused.is_none() && room > 0 {
                 // Not cancelled by the stop: a take cut short could leave deliveries leased
                 // to nobody until their leases run out. It returns within `poll`.
@@ -238,7 +237,7 @@ impl Worker {
             }
             tokio::select! {
                 () = &mut shutdown, if !stopping => stopping = true,
-                taken = running(&mut taking) => {
+                taken = running(taking.as_mut()) => {
                     taking = None;
                     match taken {
                         Ok(leased) => {
@@ -254,11 +253,8 @@ impl Worker {
                         }
                     }
                 }
-                () = running(&mut paused) => paused = None,
-                () = running(&mut acking) => {
-                    acking = None;
-                    acking_count = 0;
-                }
+                () = running(paused.as_mut()) => paused = None,
+                () = running(acking.as_mut().map(|a| &mut a.1)) => acking = None,
                 Some(joined) = handling.join_next(), if !handling.is_empty() => match joined {
                     Ok(Some(leased)) => to_ack.push(leased),
                     Ok(None) => {}
@@ -277,7 +273,7 @@ impl Worker {
 }
 
 /// Awaits the future in `slot`; never ready when the slot is empty.
-async fn running<F: Future + Unpin>(slot: &mut Option<F>) -> F::Output {
+async fn running<F: Future + Unpin>(slot: Option<&mut F>) -> F::Output {
     match slot {
         Some(future) => future.await,
         None => std::future::pending().await,

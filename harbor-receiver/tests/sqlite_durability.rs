@@ -289,6 +289,13 @@ async fn a_locked_database_answers_503_until_the_lock_is_released() {
     assert_eq!(count, 2, "exactly the two 200s are stored");
 }
 
+/// A take of up to 4 that waits and finds nothing: it leaves word with the writer to lease
+/// the next appends for the next take.
+async fn wait_for_appends_in_vain(inbox: &SqliteInbox) {
+    let taken = inbox.take(4, Duration::from_millis(50)).await.unwrap();
+    assert!(taken.is_empty(), "{taken:?}");
+}
+
 #[tokio::test]
 async fn appends_leased_for_a_take_that_never_came_are_given_back_at_close() {
     // A take that waits asks the writer to lease the next appends for the next take; when
@@ -297,13 +304,7 @@ async fn appends_leased_for_a_take_that_never_came_are_given_back_at_close() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
     let inbox = SqliteInbox::open(&path).unwrap();
-    assert!(
-        inbox
-            .take(4, Duration::from_millis(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    wait_for_appends_in_vain(&inbox).await;
     for n in 0..2 {
         inbox.append(delivery(n)).await.unwrap();
     }
@@ -328,13 +329,7 @@ async fn an_append_leased_for_a_take_long_ago_is_given_back_and_taken_at_once() 
         .lease(lease)
         .open()
         .unwrap();
-    assert!(
-        inbox
-            .take(4, Duration::from_millis(50))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    wait_for_appends_in_vain(&inbox).await;
     inbox.append(delivery(7)).await.unwrap();
     tokio::time::sleep(lease / 2 + Duration::from_millis(100)).await;
     let asked = Instant::now();

@@ -111,17 +111,8 @@ impl RegistryClient {
         } else {
             let open: Reopen<'_> =
                 Box::new(move |at| Box::pin(super::upload::open_file_at(path.clone(), at)));
-            self.upload_resumable(
-                Source::Reopen(open),
-                Upload {
-                    repo,
-                    session,
-                    digest: Some(d.digest.clone()),
-                    size: Some(d.size),
-                    on_bytes: cb,
-                },
-            )
-            .await?;
+            self.upload_resumable(Source::Reopen(open), Upload::of(repo, session, &d, cb))
+                .await?;
         }
         self.remember(repo, &d.digest);
         options.emit(ProgressEvent::BlobDone { digest: d.digest });
@@ -161,17 +152,8 @@ impl RegistryClient {
                     Ok(s.boxed())
                 })
             });
-            self.upload_resumable(
-                Source::Reopen(open),
-                Upload {
-                    repo: dst,
-                    session,
-                    digest: Some(d.digest.clone()),
-                    size: Some(d.size),
-                    on_bytes: cb,
-                },
-            )
-            .await?;
+            self.upload_resumable(Source::Reopen(open), Upload::of(dst, session, &d, cb))
+                .await?;
         }
         self.remember(dst, &d.digest);
         options.emit(ProgressEvent::BlobDone { digest: d.digest });
@@ -214,18 +196,9 @@ impl RegistryClient {
         self.fetch_foreign_urls(d, |stream| {
             let cb = cb.clone();
             async move {
-                self.upload_resumable(
-                    Source::Once(stream.boxed()),
-                    Upload {
-                        repo: dst,
-                        session: None,
-                        digest: Some(d.digest.clone()),
-                        size: Some(d.size),
-                        on_bytes: cb,
-                    },
-                )
-                .await
-                .map(drop)
+                self.upload_resumable(Source::Once(stream.boxed()), Upload::of(dst, None, d, cb))
+                    .await
+                    .map(drop)
             }
         })
         .await

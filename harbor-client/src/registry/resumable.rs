@@ -27,7 +27,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::StatusCode;
 
 use super::upload::UploadSession;
-use super::{Digest, Hasher, RegistryClient, Repository};
+use super::{Descriptor, Digest, Hasher, RegistryClient, Repository};
 use crate::error::{Error, Result};
 use crate::transport::Body;
 
@@ -63,6 +63,24 @@ pub(crate) struct Upload<'a> {
     /// The blob's size when known (checked against what the source gives).
     pub(crate) size: Option<u64>,
     pub(crate) on_bytes: OnBytes,
+}
+
+impl<'a> Upload<'a> {
+    /// The upload of a blob a descriptor names (digest and size known) to `repo`.
+    pub(crate) fn of(
+        repo: &'a Repository,
+        session: Option<UploadSession>,
+        blob: &Descriptor,
+        on_bytes: OnBytes,
+    ) -> Upload<'a> {
+        Upload {
+            repo,
+            session,
+            digest: Some(blob.digest.clone()),
+            size: Some(blob.size),
+            on_bytes,
+        }
+    }
 }
 
 /// The bytes of one upload reported to a progress callback so far. A restarted upload

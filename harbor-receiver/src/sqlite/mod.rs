@@ -730,14 +730,7 @@ impl Inbox for SqliteInbox {
                     other => return Err(unexpected(&other)),
                 }
             }
-            if lost.is_empty() {
-                Ok(())
-            } else {
-                Err(Error::LeaseLost {
-                    keys: lost,
-                    lease: self.inner.lease,
-                })
-            }
+            Error::unless_lost(lost, self.inner.lease)
         })
     }
 
