@@ -3,15 +3,20 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::convert::Infallible;
+
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt as _;
 use bytes::Bytes;
 use harbor_events::{Decoder, Format};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use hyper::body::Body as HttpBody;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::{Appended, Delivery, DeliveryKey, Error, Inbox};
 
@@ -141,28 +146,59 @@ impl Receiver {
 
     /// An axum router that answers every path: `POST` is a delivery, anything else `405`.
     pub fn router(self) -> Router {
-        Router::new().fallback(handle).with_state(self)
+        Router::new().fallback(route).with_state(self)
     }
 
-    /// Serves [`Receiver::router`] on `listener` (with `TCP_NODELAY`) until `shutdown`
-    /// completes; requests in flight then finish (their appends included) before it returns.
+    /// Serves HTTP/1.1 on `listener` (with `TCP_NODELAY`), answering as
+    /// [`Receiver::router`] does, until `shutdown` completes; requests in flight then finish
+    /// (their appends included) and idle connections close before it returns.
+    ///
+    /// It runs each connection on hyper directly, without the router's per-request layers.
+    /// Harbor's job service speaks HTTP/1.1; behind a TLS terminator or for HTTP/2, mount
+    /// [`Receiver::router`] in your own server.
     ///
     /// # Errors
     ///
-    /// An I/O error of the server.
+    /// None so far: an error accepting a connection is logged, and serving goes on (after a
+    /// pause of a second when it is not about that one connection, such as too many open
+    /// files). The `Result` leaves room for errors that end serving.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let listener = listener.tap_io(|tcp| {
+        let connections = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let tcp = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(error) => {
+                        pause_after_accept_error(&error).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
-        });
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
+            let receiver = self.clone();
+            let service = service_fn(move |request| {
+                let receiver = receiver.clone();
+                async move { Ok::<_, Infallible>(handle(&receiver, request).await) }
+            });
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+            let connection = connections.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::trace!(%error, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        connections.shutdown().await;
+        Ok(())
     }
 
     fn answer(&self, receipt: &Receipt) -> Response {
@@ -183,8 +219,18 @@ impl Receiver {
     }
 }
 
-/// The axum handler: cheap checks before the body is read, then [`Receiver::receive`].
-async fn handle(State(receiver): State<Receiver>, request: Request) -> Response {
+/// The axum handler of [`Receiver::router`].
+async fn route(State(receiver): State<Receiver>, request: Request) -> Response {
+    handle(&receiver, request).await
+}
+
+/// One request, in the router or in [`Receiver::serve`]: cheap checks before the body is
+/// read, then what [`Receiver::receive`] does.
+async fn handle<B>(receiver: &Receiver, request: http::Request<B>) -> Response
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     if request.method() != Method::POST {
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
     }
@@ -199,6 +245,20 @@ async fn handle(State(receiver): State<Receiver>, request: Request) -> Response 
     };
     let receipt = receiver.accept(format, body).await;
     receiver.answer(&receipt)
+}
+
+/// After a failed `accept`: go on at once when only that connection failed, else (too many
+/// open files, say) wait a second rather than spin.
+async fn pause_after_accept_error(error: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(%error, "cannot accept a connection; trying again in a second");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 /// The checks that need no body: `Authorization`, `Content-Type` (the format it asks for), a
@@ -216,9 +276,16 @@ fn precheck(decoder: &Decoder, headers: &HeaderMap) -> harbor_events::Result<Opt
     Ok(format)
 }
 
-async fn read_body(body: Body, limit: usize) -> harbor_events::Result<Bytes> {
+async fn read_body<B>(body: B, limit: usize) -> harbor_events::Result<Bytes>
+where
+    B: HttpBody<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+        // A copy of its own: the body as collected shares the connection's read buffer, and
+        // a delivery the inbox holds on to would make the connection allocate a new buffer
+        // for every request.
+        Ok(collected) => Ok(Bytes::copy_from_slice(&collected.to_bytes())),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             Err(harbor_events::Error::BodyTooLarge {
                 size: limit.saturating_add(1),

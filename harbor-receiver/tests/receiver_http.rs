@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::future::IntoFuture as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +16,15 @@ use tokio::sync::oneshot;
 
 const SECRET: &str = "Bearer receiver-secret";
 
+/// How the receiver is put on the network.
+#[derive(Clone, Copy, Debug)]
+enum Edge {
+    /// `Receiver::serve`: hyper directly.
+    Serve,
+    /// `Receiver::router` in the user's own `axum::serve`.
+    Router,
+}
+
 struct Running {
     url: String,
     client: reqwest::Client,
@@ -24,6 +34,10 @@ struct Running {
 
 impl Running {
     async fn start(inbox: impl Inbox + 'static, limit: usize) -> Running {
+        Running::start_on(Edge::Serve, inbox, limit).await
+    }
+
+    async fn start_on(edge: Edge, inbox: impl Inbox + 'static, limit: usize) -> Running {
         let decoder = Decoder::new()
             .max_body_bytes(limit)
             .expect_authorization(SECRET);
@@ -31,9 +45,17 @@ impl Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/webhook", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(receiver.serve(listener, async {
+        let shutdown = async {
             let _ = stopped.await;
-        }));
+        };
+        let server = match edge {
+            Edge::Serve => tokio::spawn(receiver.serve(listener, shutdown)),
+            Edge::Router => tokio::spawn(
+                axum::serve(listener, receiver.router())
+                    .with_graceful_shutdown(shutdown)
+                    .into_future(),
+            ),
+        };
         Running {
             url,
             client: reqwest::Client::new(),
@@ -64,8 +86,14 @@ impl Running {
 
 #[tokio::test]
 async fn stores_once_and_answers_every_case_as_documented() {
+    for edge in [Edge::Serve, Edge::Router] {
+        answers_every_case_as_documented(edge).await;
+    }
+}
+
+async fn answers_every_case_as_documented(edge: Edge) {
     let inbox = MemoryInbox::new();
-    let server = Running::start(inbox.clone(), 4096).await;
+    let server = Running::start_on(edge, inbox.clone(), 4096).await;
     let json = "application/json";
     let ce = "application/cloudevents+json";
 
@@ -99,6 +127,15 @@ async fn stores_once_and_answers_every_case_as_documented() {
     assert_eq!(get.status().as_u16(), 405);
     assert_eq!(inbox.pending(), 2, "a refused request was stored");
     server.stop().await;
+    // Stored byte for byte, as sent.
+    let mut bodies: Vec<_> = (inbox.take(10, Duration::ZERO).await.unwrap())
+        .iter()
+        .map(|leased| leased.delivery().body().clone())
+        .collect();
+    bodies.sort();
+    let mut sent = vec![v2_push(1), cloudevent("id-1")];
+    sent.sort();
+    assert_eq!(bodies, sent, "{edge:?}");
 }
 
 #[tokio::test]
