@@ -140,6 +140,37 @@ impl LeaseToken {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A token of the built-in backends (numbers joined by `:`), formatted on the stack:
+    /// one allocation per lease instead of a growing `String` and its copy.
+    pub(crate) fn formatted(text: fmt::Arguments<'_>) -> LeaseToken {
+        let mut buffer = StackText {
+            bytes: [0; 64],
+            len: 0,
+        };
+        if fmt::Write::write_fmt(&mut buffer, text).is_ok()
+            && let Ok(text) = std::str::from_utf8(&buffer.bytes[..buffer.len])
+        {
+            return LeaseToken(Arc::from(text));
+        }
+        LeaseToken(Arc::from(text.to_string()))
+    }
+}
+
+/// A small text buffer on the stack; writing past its end fails.
+struct StackText {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl fmt::Write for StackText {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let end = self.len + text.len();
+        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
+        slot.copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
+    }
 }
 
 impl fmt::Debug for LeaseToken {
@@ -216,4 +247,27 @@ impl DeadLetter {
 #[cfg_attr(not(any(feature = "sqlite", feature = "nats")), allow(dead_code))]
 pub(crate) fn format_from_str(name: &str) -> Option<Format> {
     Format::ALL.into_iter().find(|f| f.as_str() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LeaseToken;
+
+    #[test]
+    fn a_formatted_token_is_its_text_whatever_its_length() {
+        let short = LeaseToken::formatted(format_args!("{}:{}:{}", 3, i64::MAX, u64::MAX));
+        assert_eq!(
+            short.as_str(),
+            format!("3:{}:{}", i64::MAX, u64::MAX),
+            "on the stack"
+        );
+        let long = "9".repeat(100);
+        let token = LeaseToken::formatted(format_args!("{long}:{long}"));
+        assert_eq!(
+            token.as_str(),
+            format!("{long}:{long}"),
+            "past the stack buffer"
+        );
+        assert_eq!(token, LeaseToken::new(format!("{long}:{long}")));
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::Utc;
+use foldhash::fast::RandomState;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -61,11 +62,11 @@ struct State {
     closed: bool,
     next_seq: u64,
     /// Pending deliveries (ready, waiting for a retry, or leased) by sequence number.
-    pending: HashMap<u64, Entry>,
+    pending: HashMap<u64, Entry, RandomState>,
     /// When each pending delivery becomes ready (entries may be stale: checked on pop).
     schedule: BinaryHeap<Reverse<(Instant, u64)>>,
     /// Every key seen within the window, with whether it is still pending.
-    keys: HashMap<DeliveryKey, bool>,
+    keys: HashMap<DeliveryKey, bool, RandomState>,
     /// Keys in the order they were first seen, to forget them when the window has passed.
     seen: VecDeque<(Instant, DeliveryKey)>,
     dead: Vec<DeadLetter>,
@@ -189,7 +190,7 @@ impl MemoryInbox {
             let delivery = entry.delivery.clone().with_attempt(entry.attempts);
             taken.push(Leased::new(
                 delivery,
-                LeaseToken::new(format!("{seq}:{nonce}")),
+                LeaseToken::formatted(format_args!("{seq}:{nonce}")),
             ));
             if taken.len() >= max {
                 break;

@@ -21,7 +21,7 @@ use sha2::{Digest as _, Sha256};
 #[derive(Debug, Default)]
 pub(super) struct Keys {
     /// Fingerprint of each key → when its delivery arrived (unix ms).
-    seen: HashMap<u128, i64>,
+    seen: HashMap<u128, i64, foldhash::fast::RandomState>,
     /// The highest `seq` read or written.
     max_seq: i64,
     /// `PRAGMA data_version` when the rows were last read.
