@@ -144,6 +144,9 @@ struct Shared {
     stats: Counters,
     /// Deliveries leased as they were appended, for the next take (one-file inbox).
     handed: Mutex<Handed>,
+    /// The log has grown past its limit: the writer starts it over between two batches
+    /// (set by the checkpointer, cleared by the writer).
+    restart_log: AtomicBool,
 }
 
 /// Deliveries the writer leased as it appended them, waiting for the next take: a take that
@@ -319,12 +322,20 @@ impl SqliteInboxBuilder {
             failed: AtomicBool::new(false),
             stats: Counters::default(),
             handed: Mutex::new(Handed::default()),
+            restart_log: AtomicBool::new(false),
         });
         let background = Background::start(&path, self.busy_timeout, &shared)
             .map_err(|e| open_error(format!("cannot start the syncing threads: {e}"), Some(e)))?;
         let (tx, rx) = mpsc::channel(self.queue);
         let keys = Keys::load(&conn).map_err(sql_error)?;
-        let writer = Writer::new(conn, shared.clone(), self.max_batch, keys, background);
+        let writer = Writer::new(
+            conn,
+            shared.clone(),
+            self.max_batch,
+            keys,
+            background,
+            self.busy_timeout,
+        );
         std::thread::Builder::new()
             .name(format!("harbor-inbox-sqlite-{index}"))
             .spawn(move || writer.run(rx))
@@ -795,7 +806,97 @@ fn unexpected(reply: &Reply) -> Error {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use super::SqliteInbox;
     use super::writer::sql_error;
+    use crate::{Delivery, DeliveryKey, Inbox};
+
+    fn delivery(n: usize) -> Delivery {
+        let body = bytes::Bytes::from(format!(
+            r#"{{"type":"PUSH_ARTIFACT","occur_at":{n},"operator":"admin"}}"#
+        ));
+        Delivery::new(
+            DeliveryKey::for_body(&body),
+            harbor_events::Format::V2,
+            body,
+        )
+    }
+
+    /// The checkpoint sequence number in the header of the log at `db`: SQLite adds one
+    /// each time the log starts over (the header is written with the first commit after).
+    fn log_starts(db: &std::path::Path) -> u32 {
+        let mut log = db.as_os_str().to_owned();
+        log.push("-wal");
+        let header = std::fs::read(log).unwrap();
+        u32::from_be_bytes(header[12..16].try_into().unwrap())
+    }
+
+    /// Asks the writer of `inbox` to start the log over, makes it run a batch, and waits
+    /// until it has done so (or tried); returns how long that took.
+    async fn ask_for_a_restart(inbox: &SqliteInbox, n: usize) -> Duration {
+        let shared = &inbox.inner.files[0].shared;
+        let started = Instant::now();
+        shared.restart_log.store(true, Ordering::Release);
+        inbox.append(delivery(n)).await.unwrap();
+        while shared.restart_log.load(Ordering::Acquire) {
+            assert!(started.elapsed() < Duration::from_secs(20), "no restart");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        started.elapsed()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_writer_starts_the_log_over_and_never_waits_for_a_reader_to_do_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.db");
+        let inbox = SqliteInbox::builder(&path)
+            .busy_timeout(Duration::from_secs(10))
+            .open()
+            .unwrap();
+        for n in 0..10 {
+            inbox.append(delivery(n)).await.unwrap();
+        }
+        let before = log_starts(&path);
+
+        // Another process reading the log: a restart would have to wait for it. The writer
+        // does not (with SQLite's busy handler it would, up to the busy timeout), and the
+        // log goes on where it was.
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM deliveries", [], |row| row.get(0))
+            .unwrap();
+        let took = ask_for_a_restart(&inbox, 10).await;
+        assert!(took < Duration::from_secs(5), "the writer waited {took:?}");
+        inbox.append(delivery(11)).await.unwrap();
+        assert_eq!(
+            log_starts(&path),
+            before,
+            "the log started over under a reader"
+        );
+        reader.execute_batch("COMMIT").unwrap();
+
+        // Without the reader it starts over (a checkpoint running at that moment makes
+        // the writer give up once: ask again).
+        let mut n = 12;
+        while log_starts(&path) == before {
+            assert!(n < 100, "the log never started over");
+            ask_for_a_restart(&inbox, n).await;
+            inbox.append(delivery(n + 1)).await.unwrap();
+            n += 2;
+        }
+        let pending = inbox.take(1000, Duration::ZERO).await.unwrap();
+        assert_eq!(
+            pending.len(),
+            n,
+            "a delivery was lost when the log started over"
+        );
+        inbox.close().await.unwrap();
+    }
 
     #[test]
     fn sql_errors_say_full_and_busy() {

@@ -62,7 +62,7 @@ impl LeaseRef {
     }
 
     fn token(self) -> LeaseToken {
-        LeaseToken::new(format!("{}:{}:{}", self.file, self.seq, self.nonce))
+        LeaseToken::formatted(format_args!("{}:{}:{}", self.file, self.seq, self.nonce))
     }
 }
 
@@ -131,6 +131,10 @@ pub(super) struct Writer {
     /// Whether new releases should be written without waiting for a request (not after a
     /// failed batch, which would only fail again at once).
     release_now: bool,
+    /// The connection's busy timeout, put back after a restart of the log.
+    busy_timeout: Duration,
+    /// When a failed restart of the log was last reported (once a minute at most).
+    restart_warned: Option<std::time::Instant>,
 }
 
 impl Writer {
@@ -140,6 +144,7 @@ impl Writer {
         max_batch: usize,
         keys: Keys,
         background: Background,
+        busy_timeout: Duration,
     ) -> Writer {
         Writer {
             conn,
@@ -152,6 +157,8 @@ impl Writer {
             last_purge: 0,
             releases: Vec::new(),
             release_now: false,
+            busy_timeout,
+            restart_warned: None,
         }
     }
 
@@ -170,6 +177,9 @@ impl Writer {
             self.execute(&mut batch);
             if close {
                 break;
+            }
+            if self.shared.restart_log.load(Ordering::Acquire) {
+                self.restart_log();
             }
         }
         rx.close();
@@ -201,6 +211,33 @@ impl Writer {
         }
         if let Some(closing) = self.closing.take() {
             let _ = closing.send(Ok(Reply::Closed));
+        }
+    }
+
+    /// Starts the log over, as the checkpointer asked: checkpoints what it has not copied yet
+    /// (little: it has just checkpointed), syncs the database file, and makes the next
+    /// commit write from the start of the log. Here, between two batches, nothing waits on a
+    /// lock; with no wait allowed, a reader of another process only makes it a plain
+    /// checkpoint, and the checkpointer asks again later.
+    fn restart_log(&mut self) {
+        let restarted = (|| {
+            self.conn.busy_timeout(Duration::ZERO)?;
+            let restarted = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |row| {
+                    row.get::<_, i64>(0)
+                });
+            self.conn.busy_timeout(self.busy_timeout)?;
+            restarted
+        })();
+        self.shared.restart_log.store(false, Ordering::Release);
+        if let Err(error) = restarted
+            && self
+                .restart_warned
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+        {
+            tracing::warn!(%error, "starting the SQLite inbox's log over");
+            self.restart_warned = Some(std::time::Instant::now());
         }
     }
 
