@@ -16,6 +16,9 @@
 # repository is on, never a tmpfs), and the machine's fsync cost is measured there.
 # Reported: requests/s, p99 latency and the server's CPU time per request per target (median
 # of the rounds), ratios against Go, and how many deliveries shared each sync of the log.
+# For the Rust targets also the p99 of appends as the server saw them (from the call to the
+# durable answer): the inbox's own latency, without the time wrk and the server wait for one
+# of the 2 CPUs they share.
 # Needs: wrk, go (standard library only, no modules), python3. Not part of `cargo test`.
 set -euo pipefail
 
@@ -86,6 +89,11 @@ start() {
 stop() {
   kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 }
+# appends NAME: the server's own append latencies ("append: n=.. p50=.. p99=.. p99.9=..").
+appends() {
+  grep '^append:' "$WORK/$1.err" >&2 || true
+  sed -n "s/^append: .* p99=\([0-9.]*\) .*/append $1 \1/p" "$WORK/$1.err" >>"$WORK/results"
+}
 
 : >"$WORK/results"
 # The server's CPU time so far, in clock ticks (user + system).
@@ -122,13 +130,13 @@ for round in $(seq "$ROUNDS"); do
   start go "$GO_BIN" -addr 127.0.0.1:0 -auth "$AUTH"
   measure go; stop
   start memory "$RUST_BIN" --inbox memory --workers "$WORKERS" --auth-header "$AUTH"
-  measure memory; stop; grep '^worker:' "$WORK/memory.err" >&2 || true
+  measure memory; stop; appends memory; grep '^worker:' "$WORK/memory.err" >&2 || true
   rm -f "$BENCH_DIR"/inbox.db*
   start sqlite "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --workers "$WORKERS" --auth-header "$AUTH"
-  measure sqlite; stop; grep -E '^(sqlite|worker):' "$WORK/sqlite.err" >&2 || true
+  measure sqlite; stop; appends sqlite; grep -E '^(sqlite|worker):' "$WORK/sqlite.err" >&2 || true
   rm -f "$BENCH_DIR"/inbox.db*
   start sqlite-4 "$RUST_BIN" --inbox "sqlite:$BENCH_DIR/inbox.db" --files 4 --workers "$WORKERS" --auth-header "$AUTH"
-  measure sqlite-4; stop; grep -E '^(sqlite|worker):' "$WORK/sqlite-4.err" >&2 || true
+  measure sqlite-4; stop; appends sqlite-4; grep -E '^(sqlite|worker):' "$WORK/sqlite-4.err" >&2 || true
 done
 rm -f "$BENCH_DIR"/inbox.db*
 
@@ -151,16 +159,19 @@ PY
 echo
 python3 - "$WORK/results" "$CONNECTIONS" "$(df -T "$BENCH_DIR" | awk 'NR==2 {print $2}')" <<'PY'
 import os, statistics, sys
-runs, fsync = {}, None
+runs, fsync, appends = {}, None, {}
 for line in open(sys.argv[1]):
     parts = line.split()
     if parts[0] == "fsync":
         fsync = (float(parts[1]), float(parts[2]))
         continue
+    if parts[0] == "append":
+        appends.setdefault(parts[1], []).append(float(parts[2]))
+        continue
     runs.setdefault(parts[0], []).append((float(parts[1]), float(parts[2]), int(parts[3]), float(parts[4]), float(parts[5]), len(parts) > 6))
 print(f"wrk, {sys.argv[2]} connections, distinct 2.x payloads; median of {len(runs['go'])} round(s)")
 print("(vs Go: the median of each round's ratio to the Go peer measured in the same round)")
-print(f"{'target':<9} {'req/s':>8} {'p99 ms':>8} {'vs Go':>7} {'CPU us/req':>11} {'B written/req':>14}  non-2xx")
+print(f"{'target':<9} {'req/s':>8} {'p99 ms':>8} {'vs Go':>7} {'CPU us/req':>11} {'B written/req':>14} {'append p99':>11}  non-2xx")
 for name in ("go", "memory", "sqlite", "sqlite-4"):
     rps = statistics.median(r[0] for r in runs[name])
     ratio = statistics.median(r[0] / g[0] for r, g in zip(runs[name], runs["go"]))
@@ -168,9 +179,11 @@ for name in ("go", "memory", "sqlite", "sqlite-4"):
     cpu = statistics.median(r[3] for r in runs[name])
     wrote = statistics.median(r[4] for r in runs[name])
     bad = sum(r[2] for r in runs[name])
-    print(f"{name:<9} {rps:>8.0f} {p99:>8.2f} {ratio:>6.2f}x {cpu:>11.1f} {wrote:>14.0f}  {bad}{' (socket errors)' if any(r[5] for r in runs[name]) else ''}")
+    append = f"{statistics.median(appends[name]):.1f}" if name in appends else "-"
+    print(f"{name:<9} {rps:>8.0f} {p99:>8.2f} {ratio:>6.2f}x {cpu:>11.1f} {wrote:>14.0f} {append:>11}  {bad}{' (socket errors)' if any(r[5] for r in runs[name]) else ''}")
 print(f"fsync of 4 KiB on {sys.argv[3]}: median {fsync[0]:.2f} ms, p99 {fsync[1]:.2f} ms")
 print(f"{os.cpu_count()} CPUs; load average at the end: {os.getloadavg()[0]:.1f} (wrk runs on the same CPUs)")
+print("append p99: ms, appends as the server saw them (call to durable answer), without wrk's share")
 print("targets: memory >= 1.5x Go; sqlite >= 1.0x Go with p99 <= 10 ms")
 print("(sqlite: the default, one file; sqlite-4: SqliteInbox::builder(..).files(4))")
 PY

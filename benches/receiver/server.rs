@@ -8,16 +8,19 @@
 //! ```
 //!
 //! Prints `listening on http://ADDR` and serves until Ctrl-C or `SIGTERM`, then prints to
-//! stderr how many deliveries the SQLite inbox stored in how many commits and syncs, and the
-//! worker's counts.
+//! stderr how long appends took as the server saw them (from the call to the durable
+//! answer: the inbox's own latency, without the load generator's), how many deliveries the
+//! SQLite inbox stored in how many commits and syncs, and the worker's counts.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use harbor_events::Decoder;
-use std::sync::Arc;
-
 use harbor_receiver::{
-    Delivery, Inbox, InboxOptions, InboxSpec, Receiver, SqliteInbox, SqliteStats, Worker,
+    Appended, BoxFuture, DeadLetter, Delivery, Disposition, Inbox, InboxOptions, InboxSpec, Leased,
+    Receiver, Result, SqliteInbox, SqliteStats, Worker,
 };
 use tokio::sync::watch;
 
@@ -87,9 +90,10 @@ async fn main() -> ExitCode {
     let on_stop = |mut stopped: watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let server = tokio::spawn(
-        Receiver::new(decoder, inbox.clone()).serve(listener, on_stop(stopped.clone())),
-    );
+    let timed = Timed::new(inbox.clone());
+    let appends = timed.latencies.clone();
+    let server =
+        tokio::spawn(Receiver::new(decoder, timed).serve(listener, on_stop(stopped.clone())));
     let worker = (lanes > 0).then(|| {
         tokio::spawn(
             Worker::new(inbox.clone())
@@ -114,6 +118,7 @@ async fn main() -> ExitCode {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+    eprintln!("{}", appends.summary());
     if let Some(sqlite) = &sqlite {
         report(sqlite.stats());
     }
@@ -126,4 +131,110 @@ async fn main() -> ExitCode {
     }
     let _ = inbox.close().await;
     ExitCode::SUCCESS
+}
+
+/// Append latencies in buckets of 100 µs, the last one for 100 ms and more.
+#[derive(Debug)]
+struct Latencies {
+    buckets: Vec<AtomicU64>,
+}
+
+impl Latencies {
+    const BUCKET: Duration = Duration::from_micros(100);
+
+    fn new() -> Latencies {
+        Latencies {
+            buckets: (0..=1000).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, took: Duration) {
+        let bucket = (took.as_micros() / Self::BUCKET.as_micros()).min(1000) as usize;
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `append: n=N p50=X p99=Y p99.9=Z` (milliseconds, each the upper edge of its bucket).
+    fn summary(&self) -> String {
+        let counts: Vec<u64> = self
+            .buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect();
+        let total: u64 = counts.iter().sum();
+        let mut line = format!("append: n={total}");
+        for (name, q) in [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)] {
+            let wanted = (q * total as f64).ceil() as u64;
+            let mut seen = 0;
+            let bucket = counts
+                .iter()
+                .position(|n| {
+                    seen += n;
+                    seen >= wanted.max(1)
+                })
+                .unwrap_or(counts.len() - 1);
+            let ms = (bucket + 1) as f64 * Self::BUCKET.as_secs_f64() * 1000.0;
+            line += &format!(" {name}={ms:.1}");
+        }
+        line
+    }
+}
+
+/// The inbox, with each append timed.
+#[derive(Debug)]
+struct Timed {
+    inner: Arc<dyn Inbox>,
+    latencies: Arc<Latencies>,
+}
+
+impl Timed {
+    fn new(inner: Arc<dyn Inbox>) -> Timed {
+        Timed {
+            inner,
+            latencies: Arc::new(Latencies::new()),
+        }
+    }
+}
+
+impl Inbox for Timed {
+    fn append(&self, delivery: Delivery) -> BoxFuture<'_, Result<Appended>> {
+        let started = Instant::now();
+        Box::pin(async move {
+            let appended = self.inner.append(delivery).await;
+            self.latencies.record(started.elapsed());
+            appended
+        })
+    }
+
+    fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
+        self.inner.take(max, wait)
+    }
+
+    fn ack<'a>(&'a self, leased: &'a [Leased]) -> BoxFuture<'a, Result<()>> {
+        self.inner.ack(leased)
+    }
+
+    fn fail<'a>(
+        &'a self,
+        leased: &'a Leased,
+        disposition: Disposition,
+        reason: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        self.inner.fail(leased, disposition, reason)
+    }
+
+    fn extend<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
+        self.inner.extend(leased)
+    }
+
+    fn lease(&self) -> Duration {
+        self.inner.lease()
+    }
+
+    fn dead_letters(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>>> {
+        self.inner.dead_letters(limit)
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        self.inner.close()
+    }
 }
