@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
@@ -49,11 +49,22 @@ pub(super) struct Deferred {
     pub(super) result: Result<Reply>,
 }
 
+/// What the writer knows of the syncs, to time its next commit.
+#[derive(Debug, Default)]
+struct Syncs {
+    /// Batches handed to the syncers and not answered yet.
+    waiting: usize,
+    /// When the running sync started.
+    started: Option<Instant>,
+    /// How long a sync takes, lately (a moving average).
+    typical: Duration,
+}
+
 /// The syncers and the checkpointer, stopped by [`Background::stop`].
 pub(super) struct Background {
     syncs: Sender<Vec<Deferred>>,
-    /// Batches handed to the syncers and not answered yet.
-    pending: Arc<(Mutex<usize>, Condvar)>,
+    /// The syncs running and waiting, and how long one takes.
+    pending: Arc<(Mutex<Syncs>, Condvar)>,
     committed: SyncSender<()>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -77,7 +88,7 @@ impl Background {
         let (syncs, queue) = std::sync::mpsc::channel::<Vec<Deferred>>();
         let queue = Arc::new(Mutex::new(queue));
         let log = Arc::new(log);
-        let pending = Arc::new((Mutex::new(0), Condvar::new()));
+        let pending = Arc::new((Mutex::new(Syncs::default()), Condvar::new()));
         let mut threads = Vec::new();
         for n in 0..SYNCERS {
             let (queue, log, shared) = (queue.clone(), log.clone(), shared.clone());
@@ -105,17 +116,23 @@ impl Background {
         })
     }
 
-    /// Whether a sync is running or waiting: then the writer may gather more requests
-    /// before it commits, since the next sync cannot start before this one ends anyway.
-    pub(super) fn syncing(&self) -> bool {
-        self.pending.0.lock().is_ok_and(|n| *n > 0)
+    /// When a sync is running or waiting, about how long until it ends: the writer may
+    /// gather more requests until its commit would end then, since the next sync cannot
+    /// start sooner anyway. `None` when no sync is running or waiting.
+    pub(super) fn sync_ends_in(&self) -> Option<Duration> {
+        let syncs = self.pending.0.lock().ok()?;
+        if syncs.waiting == 0 {
+            return None;
+        }
+        let running = syncs.started.map_or(Duration::ZERO, |at| at.elapsed());
+        Some(syncs.typical.saturating_sub(running))
     }
 
     /// Waits until no sync is running or waiting, at most `timeout`.
     pub(super) fn wait_for_sync(&self, timeout: Duration) {
-        let (count, idle) = &*self.pending;
-        if let Ok(guard) = count.lock() {
-            let _ = idle.wait_timeout_while(guard, timeout, |n| *n > 0);
+        let (syncs, idle) = &*self.pending;
+        if let Ok(guard) = syncs.lock() {
+            let _ = idle.wait_timeout_while(guard, timeout, |s| s.waiting > 0);
         }
     }
 
@@ -126,8 +143,8 @@ impl Background {
         if deferred.is_empty() {
             return;
         }
-        if let Ok(mut count) = self.pending.0.lock() {
-            *count += 1;
+        if let Ok(mut syncs) = self.pending.0.lock() {
+            syncs.waiting += 1;
         }
         if let Err(unsent) = self.syncs.send(deferred) {
             // No syncer left (they only stop with the writer): nothing is known durable.
@@ -154,7 +171,7 @@ fn syncer(
     queue: &Mutex<Receiver<Vec<Deferred>>>,
     log: &File,
     shared: &Shared,
-    pending: &(Mutex<usize>, Condvar),
+    pending: &(Mutex<Syncs>, Condvar),
 ) {
     loop {
         let (mut waiting, batches) = {
@@ -167,6 +184,10 @@ fn syncer(
             }
             (waiting, batches)
         };
+        let started = Instant::now();
+        if let Ok(mut syncs) = pending.0.lock() {
+            syncs.started = Some(started);
+        }
         let outcome = if shared.failed.load(Ordering::Relaxed) {
             Err(not_synced(
                 "an earlier sync of the log failed: restart the process",
@@ -188,8 +209,10 @@ fn syncer(
         shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
         // The writer first (it may be holding its next batch for this sync to end), then
         // the answers.
-        if let Ok(mut count) = pending.0.lock() {
-            *count = count.saturating_sub(batches);
+        if let Ok(mut syncs) = pending.0.lock() {
+            syncs.waiting = syncs.waiting.saturating_sub(batches);
+            syncs.started = None;
+            syncs.typical = average(syncs.typical, started.elapsed());
         }
         pending.1.notify_all();
         for deferred in waiting.drain(..) {
@@ -200,6 +223,11 @@ fn syncer(
             let _ = deferred.reply.send(result);
         }
     }
+}
+
+/// A moving average: `recent` counts for an eighth.
+pub(super) fn average(average: Duration, recent: Duration) -> Duration {
+    (average * 7 + recent) / 8
 }
 
 fn not_synced(message: &str) -> Error {
