@@ -28,7 +28,7 @@ pub use memory::{DEFAULT_MEMORY_CAPACITY, MemoryInbox};
 #[cfg_attr(docsrs, doc(cfg(feature = "nats")))]
 pub use nats::{NatsInbox, NatsInboxBuilder};
 pub use policy::RetryPolicy;
-pub use receiver::{Receipt, Receiver};
+pub use receiver::{DEFAULT_READ_TIMEOUT, Receipt, Receiver};
 pub use spec::{InboxOptions, InboxSpec};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]

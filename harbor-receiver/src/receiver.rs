@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use std::convert::Infallible;
 
@@ -15,7 +16,7 @@ use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Body as HttpBody;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 
 use crate::{Appended, Delivery, DeliveryKey, Error, Inbox};
@@ -23,6 +24,10 @@ use crate::{Appended, Delivery, DeliveryKey, Error, Inbox};
 /// The `Retry-After` a `503` carries by default, in seconds (Harbor ignores it and keeps its
 /// own schedule; other senders may not).
 const RETRY_AFTER_SECS: u32 = 10;
+
+/// How long a request's head, then its body, may take to arrive by default (Harbor gives up
+/// on a delivery after 3 s).
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The webhook endpoint: for each request, the `Authorization` check, the size limit, the
 /// decode (the [`Decoder`] of `harbor-events`), then a durable [`Inbox::append`], and only
@@ -39,6 +44,7 @@ const RETRY_AFTER_SECS: u32 = 10;
 /// | a body that is not a Harbor or registry payload | `400` |
 /// | not `POST` | `405` |
 /// | the inbox could not store it durably (disk full, database locked, JetStream down, memory inbox full) | `503`: Harbor delivers it again later |
+/// | a body that stops arriving for longer than the [`read_timeout`](Receiver::read_timeout) | `408`, and the connection is closed |
 ///
 /// A `Receiver` is cheap to clone (an `Arc` inside).
 #[derive(Clone, Debug)]
@@ -46,6 +52,7 @@ pub struct Receiver {
     decoder: Arc<Decoder>,
     inbox: Arc<dyn Inbox>,
     retry_after: HeaderValue,
+    read_timeout: Duration,
 }
 
 /// What the [`Receiver`] did with one request.
@@ -90,7 +97,20 @@ impl Receiver {
             decoder: Arc::new(decoder),
             inbox: Arc::new(inbox),
             retry_after: HeaderValue::from(RETRY_AFTER_SECS),
+            read_timeout: DEFAULT_READ_TIMEOUT,
         }
+    }
+
+    /// How long a request's head, then its body, may take to arrive (each; default
+    /// [`DEFAULT_READ_TIMEOUT`], 30 s), so that a client that stops sending in the middle of a
+    /// request holds neither a connection nor a shutdown for ever. A body that is late is
+    /// answered `408` and its connection closed; with [`Receiver::serve`], a head that is
+    /// late closes the connection (in your own server, [`Receiver::router`] limits the body
+    /// only: set your server's own header timeout).
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
     }
 
     /// The `Retry-After` of a `503`, in seconds (default 10).
@@ -168,6 +188,9 @@ impl Receiver {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let connections = GracefulShutdown::new();
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.read_timeout);
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             let tcp = tokio::select! {
@@ -188,7 +211,7 @@ impl Receiver {
                 let receiver = receiver.clone();
                 async move { Ok::<_, Infallible>(handle(&receiver, request).await) }
             });
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+            let connection = http.serve_connection(TokioIo::new(tcp), service);
             let connection = connections.watch(connection);
             tokio::spawn(async move {
                 if let Err(error) = connection.await {
@@ -239,12 +262,32 @@ where
         Ok(format) => format,
         Err(error) => return receiver.answer(&Receipt::Rejected(error)),
     };
-    let body = match read_body(body, receiver.decoder.limit()).await {
-        Ok(body) => body,
-        Err(error) => return receiver.answer(&Receipt::Rejected(error)),
+    let read = tokio::time::timeout(
+        receiver.read_timeout,
+        read_body(body, receiver.decoder.limit()),
+    );
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(error)) => return receiver.answer(&Receipt::Rejected(error)),
+        Err(_) => return late_body(receiver.read_timeout),
     };
     let receipt = receiver.accept(format, body).await;
     receiver.answer(&receipt)
+}
+
+/// The answer to a body that did not arrive within `timeout`: `408`, and the connection is
+/// closed (the rest of the body may still come).
+fn late_body(timeout: Duration) -> Response {
+    let message = format!(
+        "the request body did not arrive within {} ms",
+        timeout.as_millis()
+    );
+    (
+        StatusCode::REQUEST_TIMEOUT,
+        [(header::CONNECTION, "close")],
+        message,
+    )
+        .into_response()
 }
 
 /// After a failed `accept`: go on at once when only that connection failed, else (too many
@@ -258,7 +301,7 @@ async fn pause_after_accept_error(error: &std::io::Error) {
         return;
     }
     tracing::error!(%error, "cannot accept a connection; trying again in a second");
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// The checks that need no body: `Authorization`, `Content-Type` (the format it asks for), a

@@ -41,7 +41,10 @@ impl Running {
         let decoder = Decoder::new()
             .max_body_bytes(limit)
             .expect_authorization(SECRET);
-        let receiver = Receiver::new(decoder, inbox);
+        Running::serve(edge, Receiver::new(decoder, inbox)).await
+    }
+
+    async fn serve(edge: Edge, receiver: Receiver) -> Running {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/webhook", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
@@ -205,4 +208,58 @@ async fn shutdown_finishes_the_requests_in_flight() {
         stored += 1;
     }
     assert!(stored >= ok, "{ok} answered 200 but {stored} stored");
+}
+
+/// Sends `text` on a new connection to `url`, then waits (at most 5 s) for everything the
+/// server sends back until it closes the connection.
+async fn send_and_read(url: &str, text: &str) -> Result<String, &'static str> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/webhook");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(text.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await {
+        Ok(_) => Ok(String::from_utf8_lossy(&answer).into_owned()),
+        Err(_) => Err("the connection was still open after 5 s"),
+    }
+}
+
+#[tokio::test]
+async fn a_request_that_stops_arriving_gets_408_and_holds_up_no_shutdown() {
+    for edge in [Edge::Serve, Edge::Router] {
+        let decoder = Decoder::new().expect_authorization(SECRET);
+        let receiver =
+            Receiver::new(decoder, MemoryInbox::new()).read_timeout(Duration::from_millis(300));
+        let server = Running::serve(edge, receiver).await;
+        let head = format!(
+            "POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\n\
+             Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+        );
+        // The body stops after a few bytes: 408, and the connection is closed.
+        let answer = send_and_read(&server.url, &format!("{head}{{\"type\"")).await;
+        let answer = answer.unwrap_or_else(|e| panic!("{edge:?}: {e}"));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{edge:?}: {answer}");
+        assert!(answer.contains("did not arrive within 300 ms"), "{answer}");
+        if let Edge::Serve = edge {
+            // The head stops half way: the connection is closed.
+            let half = send_and_read(&server.url, "POST /webhook HTTP/1.1\r\nHost: x\r\n").await;
+            assert!(half.is_ok(), "{half:?}");
+            // And a client stuck in its head does not hold up the shutdown.
+            let addr = server
+                .url
+                .trim_start_matches("http://")
+                .trim_end_matches("/webhook");
+            let mut stuck = tokio::net::TcpStream::connect(addr).await.unwrap();
+            tokio::io::AsyncWriteExt::write_all(&mut stuck, b"POST /webhook HTTP/1.1\r\n")
+                .await
+                .unwrap();
+            tokio::time::timeout(Duration::from_secs(5), server.stop())
+                .await
+                .expect("the shutdown waited for a stuck client");
+        } else {
+            server.stop().await;
+        }
+    }
 }
