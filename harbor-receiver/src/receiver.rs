@@ -1,10 +1,9 @@
 //! The HTTP edge: [`Receiver`] checks, decodes and appends before it answers.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::convert::Infallible;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -179,9 +178,10 @@ impl Receiver {
     ///
     /// # Errors
     ///
-    /// None so far: an error accepting a connection is logged, and serving goes on (after a
-    /// pause of a second when it is not about that one connection, such as too many open
-    /// files). The `Result` leaves room for errors that end serving.
+    /// It does not fail today: an error accepting a connection is logged and serving goes on
+    /// (after a pause of a second when the error is not about that one connection, such as
+    /// too many open files). The `io::Result` lets a later version report an error that ends
+    /// serving without changing the signature.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
