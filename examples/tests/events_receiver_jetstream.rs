@@ -31,9 +31,23 @@ const KILL_AFTER: usize = 300;
 #[harbor_testkit::needs("nats-server")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_receivers_three_workers_one_killed_lose_nothing() {
-    let Some(nats) = harbor_testkit::NatsServer::start() else {
-        return;
-    };
+    // The victim is frozen at a moment it holds deliveries nearly always; when it held none
+    // (it had just acknowledged its last and not pulled again yet), the run shows nothing
+    // about redelivery and runs again. Everything else is checked in every run.
+    for run in 1..=3 {
+        let Some(nats) = harbor_testkit::NatsServer::start() else {
+            return;
+        };
+        if one_run(&nats).await > 0 {
+            return;
+        }
+        eprintln!("jetstream test: the killed worker held nothing when it was frozen (run {run})");
+    }
+    panic!("in 3 runs, nothing the killed worker held was redelivered to another");
+}
+
+/// One run on a fresh server: every check but the redelivery, whose count it returns.
+async fn one_run(nats: &harbor_testkit::NatsServer) -> usize {
     let started = Instant::now();
     let inbox = [
         "--inbox".to_owned(),
@@ -98,10 +112,6 @@ async fn two_receivers_three_workers_one_killed_lose_nothing() {
         .iter()
         .filter(|h| h.process != 2 && h.attempt > 1)
         .count();
-    assert!(
-        redelivered > 0,
-        "nothing the killed worker held was redelivered to another"
-    );
 
     // Twice only for what the killed worker had in flight, and then by another worker.
     let twice = handled_twice(&log);
@@ -135,4 +145,5 @@ async fn two_receivers_three_workers_one_killed_lose_nothing() {
         twice.len(),
         started.elapsed().as_secs_f64()
     );
+    redelivered
 }
