@@ -144,32 +144,16 @@ impl LeaseToken {
     /// A token of the built-in backends (numbers joined by `:`), formatted on the stack:
     /// one allocation per lease instead of a growing `String` and its copy.
     pub(crate) fn formatted(text: fmt::Arguments<'_>) -> LeaseToken {
-        let mut buffer = StackText {
-            bytes: [0; 64],
-            len: 0,
-        };
-        if fmt::Write::write_fmt(&mut buffer, text).is_ok()
-            && let Ok(text) = std::str::from_utf8(&buffer.bytes[..buffer.len])
-        {
-            return LeaseToken(Arc::from(text));
+        let mut bytes = [0_u8; 64];
+        let mut free = &mut bytes[..];
+        // Writing past the end of the buffer fails: then a `String` it is.
+        if std::io::Write::write_fmt(&mut free, text).is_ok() {
+            let len = 64 - free.len();
+            if let Ok(text) = std::str::from_utf8(&bytes[..len]) {
+                return LeaseToken(Arc::from(text));
+            }
         }
         LeaseToken(Arc::from(text.to_string()))
-    }
-}
-
-/// A small text buffer on the stack; writing past its end fails.
-struct StackText {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, text: &str) -> fmt::Result {
-        let end = self.len + text.len();
-        let slot = self.bytes.get_mut(self.len..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(text.as_bytes());
-        self.len = end;
-        Ok(())
     }
 }
 

@@ -156,7 +156,6 @@ impl MemoryInbox {
         Ok(Appended::New)
     }
 
-    /// Leases the first ready delivery, or says when the next one becomes ready.
     /// Leases up to `max` ready deliveries, or says when the next one becomes ready.
     fn try_take(&self, max: usize) -> Result<std::result::Result<Vec<Leased>, Option<Instant>>> {
         let now = Instant::now();

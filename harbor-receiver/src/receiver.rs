@@ -9,7 +9,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use harbor_events::{Decoder, Format};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Body as HttpBody;
@@ -192,6 +192,8 @@ impl Receiver {
         http.timer(TokioTimer::new())
             .header_read_timeout(self.read_timeout);
         let mut shutdown = std::pin::pin!(shutdown);
+        // One counted reference per request, not a clone of every field.
+        let this = Arc::new(self);
         loop {
             let tcp = tokio::select! {
                 accepted = listener.accept() => match accepted {
@@ -206,7 +208,7 @@ impl Receiver {
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "cannot set TCP_NODELAY");
             }
-            let receiver = self.clone();
+            let receiver = this.clone();
             let service = service_fn(move |request| {
                 let receiver = receiver.clone();
                 async move { Ok::<_, Infallible>(handle(&receiver, request).await) }
@@ -324,18 +326,28 @@ where
     B: HttpBody<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    match Limited::new(body, limit).collect().await {
-        // A copy of its own: the body as collected shares the connection's read buffer, and
-        // a delivery the inbox holds on to would make the connection allocate a new buffer
-        // for every request.
-        Ok(collected) => Ok(Bytes::copy_from_slice(&collected.to_bytes())),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            Err(harbor_events::Error::BodyTooLarge {
-                size: limit.saturating_add(1),
-                limit,
-            })
+    // Copied into a buffer of its own, once, whatever the number of chunks: a chunk shares
+    // the connection's read buffer, and a delivery the inbox holds on to would make the
+    // connection allocate a new buffer for every request.
+    let mut body = std::pin::pin!(Limited::new(body, limit));
+    let declared = usize::try_from(body.size_hint().lower()).unwrap_or(limit);
+    let mut copy = BytesMut::with_capacity(declared.min(limit));
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    copy.extend_from_slice(data);
+                }
+            }
+            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+                return Err(harbor_events::Error::BodyTooLarge {
+                    size: limit.saturating_add(1),
+                    limit,
+                });
+            }
+            // The sender went away or sent a broken body: nothing to store.
+            Err(_) => return Err(harbor_events::Error::EmptyBody),
         }
-        // The sender went away or sent a broken body: nothing to store.
-        Err(_) => Err(harbor_events::Error::EmptyBody),
     }
+    Ok(copy.freeze())
 }

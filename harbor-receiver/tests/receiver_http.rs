@@ -263,3 +263,35 @@ async fn a_request_that_stops_arriving_gets_408_and_holds_up_no_shutdown() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_body_sent_in_chunks_is_stored_whole_and_checked_against_the_limit() {
+    let inbox = MemoryInbox::new();
+    let decoder = Decoder::new()
+        .max_body_bytes(1000)
+        .expect_authorization(SECRET);
+    let server = Running::serve(Edge::Serve, Receiver::new(decoder, inbox.clone())).await;
+    let chunked = |body: &str| {
+        let (first, second) = body.split_at(body.len() / 2);
+        format!(
+            "POST /webhook HTTP/1.1\r\nHost: x\r\nAuthorization: {SECRET}\r\n\
+             Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n{:x}\r\n{first}\r\n{:x}\r\n{second}\r\n0\r\n\r\n",
+            first.len(),
+            second.len()
+        )
+    };
+    let answer = send_and_read(&server.url, &chunked(&v2_push(7)))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let leased = inbox.take(10, Duration::ZERO).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].delivery().body(), &v2_push(7));
+    // Over the limit in chunks (no length declared up front): 413, nothing stored.
+    let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(1500));
+    let answer = send_and_read(&server.url, &chunked(&big)).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert_eq!(inbox.pending(), 1);
+    server.stop().await;
+}

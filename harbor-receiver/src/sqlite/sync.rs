@@ -225,6 +225,24 @@ fn syncer(
     }
 }
 
+/// A warning repeated at most once a minute (for a failure that recurs with every commit).
+#[derive(Debug, Default)]
+pub(super) struct EveryMinute(Option<Instant>);
+
+impl EveryMinute {
+    /// Whether the warning is due now; if so, it is not again for a minute.
+    pub(super) fn due(&mut self) -> bool {
+        if self
+            .0
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(60))
+        {
+            return false;
+        }
+        self.0 = Some(Instant::now());
+        true
+    }
+}
+
 /// A moving average: `recent` counts for an eighth.
 pub(super) fn average(average: Duration, recent: Duration) -> Duration {
     (average * 7 + recent) / 8
@@ -246,29 +264,27 @@ fn not_synced(message: &str) -> Error {
 /// pages, and checkpoints no more until it has. Stops when the writer drops `committed`'s
 /// sender.
 fn checkpointer(conn: Connection, commits: &Receiver<()>, shared: &Shared) {
-    let checkpoint = |mode: &str| -> rusqlite::Result<i64> {
-        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
-            row.get::<_, i64>(1)
-        })
-    };
     // A failing checkpoint (a full disk) fails again after every commit: say so once a minute.
-    let mut warned: Option<std::time::Instant> = None;
+    let mut warning = EveryMinute::default();
     while commits.recv().is_ok() {
         if shared.restart_log.load(Ordering::Acquire) {
             // The writer's restart checkpoints too: two at once would make one wait.
             std::thread::sleep(CHECKPOINT_EVERY);
             continue;
         }
-        let outcome = checkpoint("PASSIVE").map(|log_pages| {
-            if log_pages > RESTART_LOG_AT {
+        // The second column: how many pages the log holds.
+        let log_pages = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(1)
+        });
+        match log_pages {
+            Ok(pages) if pages > RESTART_LOG_AT => {
                 shared.restart_log.store(true, Ordering::Release);
             }
-        });
-        if let Err(error) = outcome
-            && warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
-        {
-            tracing::warn!(%error, "checkpointing the SQLite inbox");
-            warned = Some(std::time::Instant::now());
+            Ok(_) => {}
+            Err(error) if warning.due() => {
+                tracing::warn!(%error, "checkpointing the SQLite inbox");
+            }
+            Err(_) => {}
         }
         std::thread::sleep(CHECKPOINT_EVERY);
     }

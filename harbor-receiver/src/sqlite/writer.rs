@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use super::keys::Keys;
-use super::sync::{Background, Deferred, average};
+use super::sync::{Background, Deferred, EveryMinute, average};
 use crate::delivery::format_from_str;
 use crate::{
     Appended, DeadLetter, Delivery, DeliveryKey, Disposition, Error, LeaseToken, Leased, Result,
@@ -151,8 +151,8 @@ pub(super) struct Writer {
     typical_commit: Duration,
     /// The connection's busy timeout, put back after a restart of the log.
     busy_timeout: Duration,
-    /// When a failed restart of the log was last reported (once a minute at most).
-    restart_warned: Option<std::time::Instant>,
+    /// A failed restart of the log is reported once a minute at most.
+    restart_warning: EveryMinute,
 }
 
 impl Writer {
@@ -177,7 +177,7 @@ impl Writer {
             release_now: false,
             typical_commit: Duration::ZERO,
             busy_timeout,
-            restart_warned: None,
+            restart_warning: EveryMinute::default(),
         }
     }
 
@@ -253,12 +253,9 @@ impl Writer {
         })();
         self.shared.restart_log.store(false, Ordering::Release);
         if let Err(error) = restarted
-            && self
-                .restart_warned
-                .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
+            && self.restart_warning.due()
         {
             tracing::warn!(%error, "starting the SQLite inbox's log over");
-            self.restart_warned = Some(std::time::Instant::now());
         }
     }
 
