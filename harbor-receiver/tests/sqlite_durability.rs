@@ -115,57 +115,136 @@ async fn two_inboxes_on_one_file_see_each_others_keys() {
     assert_eq!(taken, 11, "each delivery stored once");
 }
 
+/// The table of schema 1 (the first release: a unique index on `key`) and of schema 2
+/// (`AUTOINCREMENT`, an index of finished rows), as those releases created them.
+const OLD_SCHEMAS: [(i64, &str); 2] = [
+    (
+        1,
+        "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, \
+         format TEXT NOT NULL, body BLOB, received_at INTEGER NOT NULL, \
+         state INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, \
+         lease INTEGER, last_error TEXT, finished_at INTEGER);",
+    ),
+    (
+        2,
+        "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, \
+         format TEXT NOT NULL, body BLOB, received_at INTEGER NOT NULL, \
+         state INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, \
+         lease INTEGER, last_error TEXT, finished_at INTEGER); \
+         CREATE INDEX deliveries_ready ON deliveries (visible_at, seq) WHERE state = 0; \
+         CREATE INDEX deliveries_done ON deliveries (received_at) WHERE state = 1; \
+         CREATE INDEX deliveries_dead ON deliveries (finished_at, seq) WHERE state = 2;",
+    ),
+];
+
 #[tokio::test]
-async fn a_file_of_the_first_schema_is_migrated_with_its_deliveries_and_keys() {
+async fn a_file_of_an_older_schema_is_migrated_with_its_deliveries_keys_and_numbering() {
+    for (version, table) in OLD_SCHEMAS {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inbox.db");
+        let pending = delivery(1);
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(table).unwrap();
+            conn.execute_batch(&format!(
+                "CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL); \
+                 INSERT INTO meta VALUES ('files', 1); PRAGMA user_version = {version};"
+            ))
+            .unwrap();
+            for seq in [7, 40] {
+                conn.execute(
+                    "INSERT INTO deliveries (seq, key, format, body, received_at, state, \
+                     attempts, visible_at) VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 0)",
+                    rusqlite::params![
+                        seq,
+                        if seq == 7 {
+                            pending.key().as_str()
+                        } else {
+                            "gone"
+                        },
+                        pending.format().as_str(),
+                        pending.body().as_ref()
+                    ],
+                )
+                .unwrap();
+            }
+            // The newest row is gone: schema 2 still remembers its number.
+            conn.execute("DELETE FROM deliveries WHERE seq = 40", [])
+                .unwrap();
+        }
+        let inbox = SqliteInbox::open(&path).unwrap();
+        assert_eq!(
+            inbox.append(delivery(1)).await.unwrap(),
+            Appended::Duplicate,
+            "schema {version}: the pending delivery's key is known"
+        );
+        assert_eq!(inbox.append(delivery(2)).await.unwrap(), Appended::New);
+        let leased = inbox.take(1, Duration::ZERO).await.unwrap().pop().unwrap();
+        assert_eq!(leased.delivery().key(), pending.key());
+        assert_eq!(leased.delivery().body(), pending.body());
+        inbox.close().await.unwrap();
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let query = |sql: &str| -> i64 { conn.query_row(sql, [], |row| row.get(0)).unwrap() };
+        assert_eq!(query("PRAGMA user_version"), 3);
+        assert_eq!(
+            query("SELECT COUNT(*) FROM pragma_index_list('deliveries') WHERE \"unique\" = 1"),
+            0,
+            "schema {version}: the unique index on key is gone"
+        );
+        assert_eq!(
+            query("SELECT COUNT(*) FROM sqlite_master WHERE name = 'deliveries_done'"),
+            0,
+            "schema {version}: the index of finished rows is gone"
+        );
+        assert_eq!(
+            query("SELECT MAX(seq) FROM deliveries"),
+            if version == 2 { 41 } else { 8 },
+            "schema {version}: the new row is numbered after the highest seq ever written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn finished_deliveries_leave_the_file_after_the_window_pending_and_dead_ones_stay() {
+    let window = Duration::from_millis(300);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("inbox.db");
-    let pending = delivery(1);
-    {
-        // Schema 1, as the first release of this crate wrote it: a unique index on `key`.
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, \
-             format TEXT NOT NULL, body BLOB, received_at INTEGER NOT NULL, \
-             state INTEGER NOT NULL, attempts INTEGER NOT NULL, visible_at INTEGER NOT NULL, \
-             lease INTEGER, last_error TEXT, finished_at INTEGER); \
-             CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL); \
-             INSERT INTO meta VALUES ('files', 1); PRAGMA user_version = 1;",
-        )
+    let inbox = SqliteInbox::builder(&path)
+        .dedup_window(window)
+        .open()
         .unwrap();
-        conn.execute(
-            "INSERT INTO deliveries (seq, key, format, body, received_at, state, attempts, \
-             visible_at) VALUES (7, ?1, ?2, ?3, 0, 0, 0, 0)",
-            rusqlite::params![
-                pending.key().as_str(),
-                pending.format().as_str(),
-                pending.body().as_ref()
-            ],
-        )
-        .unwrap();
+    for n in 0..3 {
+        inbox.append(delivery(n)).await.unwrap();
     }
-    let inbox = SqliteInbox::open(&path).unwrap();
-    assert_eq!(
-        inbox.append(delivery(1)).await.unwrap(),
-        Appended::Duplicate
-    );
-    assert_eq!(inbox.append(delivery(2)).await.unwrap(), Appended::New);
-    let leased = inbox.take(1, Duration::ZERO).await.unwrap().pop().unwrap();
-    assert_eq!(leased.delivery().key(), pending.key());
-    assert_eq!(leased.delivery().body(), pending.body());
+    let mut leased = inbox.take(3, Duration::from_secs(1)).await.unwrap();
+    assert_eq!(leased.len(), 3);
+    let (dead, done) = (leased.remove(0), leased);
+    inbox
+        .fail(&dead, harbor_receiver::Disposition::DeadLetter, "bad")
+        .await
+        .unwrap();
+    inbox.ack(&done).await.unwrap();
+    inbox.append(delivery(3)).await.unwrap(); // pending
+    tokio::time::sleep(window * 2).await;
+    // The purge runs with a write; the new row is younger than the window.
+    inbox.append(delivery(4)).await.unwrap();
     inbox.close().await.unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .unwrap();
-    assert_eq!(version, 2);
-    let unique: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM pragma_index_list('deliveries') WHERE \"unique\" = 1",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(unique, 0, "the unique index on key is gone");
+    let states: Vec<i64> = conn
+        .prepare("SELECT state FROM deliveries ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(states, [2, 0, 0], "dead, pending, and the young one");
+    let inbox = SqliteInbox::open(&path).unwrap();
+    assert_eq!(inbox.append(delivery(1)).await.unwrap(), Appended::New);
+    assert_eq!(
+        inbox.append(delivery(0)).await.unwrap(),
+        Appended::Duplicate,
+        "a dead letter keeps its key"
+    );
 }
 
 #[tokio::test]

@@ -8,13 +8,16 @@
 //!
 //! Other connections may append to the same file (another process): every write transaction
 //! first asks SQLite whether another connection committed since (`PRAGMA data_version`), and
-//! reads the rows appended since the last one it knows (`seq` only grows: the table is
-//! `AUTOINCREMENT`). The transaction holds the write lock from its start, so nothing can be
-//! appended between that read and the lookups.
+//! reads the rows appended since the last one it knows. That needs `seq` to only grow, even
+//! when the newest rows are deleted: the writers number the rows themselves, after the
+//! highest `seq` ever written, which each batch that appends records in `meta` (`last_seq`).
+//! That is what `AUTOINCREMENT` did, once a batch instead of once a row. The transaction
+//! holds the write lock from its start, so nothing can be appended between that read and the
+//! lookups.
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 use sha2::{Digest as _, Sha256};
 
 /// The keys of one file.
@@ -22,7 +25,7 @@ use sha2::{Digest as _, Sha256};
 pub(super) struct Keys {
     /// Fingerprint of each key → when its delivery arrived (unix ms).
     seen: HashMap<u128, i64, foldhash::fast::RandomState>,
-    /// The highest `seq` read or written.
+    /// The highest `seq` read, written, or recorded in `meta` (`last_seq`).
     max_seq: i64,
     /// `PRAGMA data_version` when the rows were last read.
     data_version: i64,
@@ -52,6 +55,24 @@ impl Keys {
         Ok(keys)
     }
 
+    /// The `seq` of the next row appended (rows are numbered after every `seq` ever written).
+    pub(super) fn next_seq(&mut self) -> i64 {
+        self.max_seq += 1;
+        self.max_seq
+    }
+
+    /// Before the commit: records the highest `seq` written, when this transaction appended.
+    pub(super) fn commit(&self, tx: &Connection) -> rusqlite::Result<()> {
+        if self.max_seq > self.max_seq_before {
+            tx.prepare_cached(
+                "INSERT INTO meta (name, value) VALUES ('last_seq', ?1) \
+                 ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
+            )?
+            .execute(params![self.max_seq])?;
+        }
+        Ok(())
+    }
+
     /// At the start of a write transaction: reads the keys other connections appended since
     /// the last transaction.
     pub(super) fn begin(&mut self, tx: &Connection) -> rusqlite::Result<()> {
@@ -66,6 +87,11 @@ impl Keys {
     }
 
     fn read_since(&mut self, conn: &Connection, seq: i64) -> rusqlite::Result<()> {
+        let recorded: Option<i64> = conn
+            .prepare_cached("SELECT value FROM meta WHERE name = 'last_seq'")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
+        self.max_seq = self.max_seq.max(recorded.unwrap_or(0));
         let mut statement =
             conn.prepare_cached("SELECT seq, key, received_at FROM deliveries WHERE seq > ?1")?;
         let mut rows = statement.query(params![seq])?;
@@ -77,8 +103,8 @@ impl Keys {
         Ok(())
     }
 
-    /// Records `key` unless it is known: `true` when it was new (then call
-    /// [`Keys::stored`] with the row's `seq`).
+    /// Records `key` unless it is known: `true` when it was new (then insert its row with
+    /// [`Keys::next_seq`]).
     pub(super) fn insert(&mut self, key: &str, received_at: i64) -> bool {
         let print = fingerprint(key);
         if self.seen.contains_key(&print) {
@@ -87,11 +113,6 @@ impl Keys {
         self.seen.insert(print, received_at);
         self.added.push(print);
         true
-    }
-
-    /// The row of the key just inserted was written with this `seq`.
-    pub(super) fn stored(&mut self, seq: i64) {
-        self.max_seq = self.max_seq.max(seq);
     }
 
     /// The transaction failed: forgets what it added.
@@ -139,10 +160,18 @@ mod tests {
     use super::*;
 
     fn table() -> Connection {
-        let conn = Connection::open_in_memory().unwrap();
+        table_on(Connection::open_in_memory().unwrap())
+    }
+
+    fn table_at(path: &std::path::Path) -> Connection {
+        table_on(Connection::open(path).unwrap())
+    }
+
+    fn table_on(conn: Connection) -> Connection {
         conn.execute_batch(
-            "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, \
-             received_at INTEGER NOT NULL, state INTEGER NOT NULL)",
+            "CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, \
+             received_at INTEGER NOT NULL, state INTEGER NOT NULL); \
+             CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
         )
         .unwrap();
         conn
@@ -163,6 +192,44 @@ mod tests {
         assert!(
             keys.insert("sha256:aa", 3),
             "nothing of a failed batch is stored"
+        );
+    }
+
+    /// One writer's batch appending `key`, as the writer runs it.
+    fn append(conn: &Connection, keys: &mut Keys, key: &str) -> i64 {
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        keys.begin(conn).unwrap();
+        assert!(keys.insert(key, 1), "{key} is new");
+        let seq = keys.next_seq();
+        conn.execute(
+            "INSERT INTO deliveries (seq, key, received_at, state) VALUES (?1, ?2, 1, 0)",
+            params![seq, key],
+        )
+        .unwrap();
+        keys.commit(conn).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        seq
+    }
+
+    #[test]
+    fn rows_are_numbered_after_every_seq_ever_written_so_other_writers_see_every_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let (one, other) = (table_at(&path), Connection::open(&path).unwrap());
+        let mut keys = Keys::load(&one).unwrap();
+        let mut others = Keys::load(&other).unwrap();
+        assert_eq!(append(&one, &mut keys, "a"), 1);
+        assert_eq!(append(&other, &mut others, "b"), 2, "after the other's row");
+        // The newest rows are deleted (dead letters a user removed, say): the numbers still
+        // go on from the highest ever written, so the other writer reads the next row too.
+        one.execute("DELETE FROM deliveries", []).unwrap();
+        assert_eq!(append(&one, &mut keys, "c"), 3);
+        assert_eq!(append(&other, &mut others, "d"), 4);
+        assert!(!others.insert("c", 2), "the other writer read c");
+        let reopened = Keys::load(&Connection::open(&path).unwrap()).unwrap();
+        assert_eq!(
+            reopened.max_seq, 4,
+            "the highest seq survives without its row"
         );
     }
 

@@ -21,13 +21,16 @@ use crate::inbox::{BoxFuture, DEFAULT_DEDUP_WINDOW, DEFAULT_LEASE};
 use crate::{Appended, DeadLetter, Delivery, Disposition, Error, Inbox, Leased, Result};
 
 /// The schema version this crate writes (`PRAGMA user_version`). Version 1 had a unique index
-/// on `key` (see `keys`) and no `AUTOINCREMENT`; opening such a file rewrites its table.
-const SCHEMA_VERSION: i64 = 2;
+/// on `key` (see `keys`); version 2 numbered the rows with `AUTOINCREMENT` and indexed the
+/// finished ones by arrival. Opening an older file rewrites its table.
+const SCHEMA_VERSION: i64 = 3;
 
-/// The table of schema 2 (without its indexes, which [`SCHEMA`] creates).
+/// The table of schema 3 (without its indexes, which [`SCHEMA`] creates). The writers number
+/// the rows (see `keys`): `AUTOINCREMENT` cost a read and a write of `sqlite_sequence` for
+/// every append.
 const TABLE: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER PRIMARY KEY,
     key         TEXT    NOT NULL,
     format      TEXT    NOT NULL,
     body        BLOB,
@@ -41,9 +44,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 ";
 
+/// The indexes: ready deliveries (for takes) and dead letters. Finished deliveries have none
+/// (every acknowledgement would write it): the purge finds them by `seq` (see `writer`).
 const SCHEMA: &str = "
 CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries (visible_at, seq) WHERE state = 0;
-CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (received_at) WHERE state = 1;
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (finished_at, seq) WHERE state = 2;
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
@@ -381,17 +385,36 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         if version == SCHEMA_VERSION {
             return Ok(());
         }
-        if version == 1 {
-            // Without the unique index on `key`; `seq` keeps its values.
-            conn.execute_batch("ALTER TABLE deliveries RENAME TO deliveries_v1")?;
+        if version == 0 {
+            conn.execute_batch(TABLE)?;
+            conn.execute_batch(SCHEMA)?;
+        } else {
+            // Schema 1 (a unique index on `key`) or 2 (`AUTOINCREMENT`, an index of finished
+            // rows): the rows move to a new table and keep their `seq`; the highest `seq`
+            // ever written (schema 2 kept it in `sqlite_sequence`) goes to `meta`.
+            let last_seq: i64 = if version == 2 {
+                conn.query_row(
+                    "SELECT MAX(seq) FROM sqlite_sequence WHERE name = 'deliveries'",
+                    [],
+                    |row| row.get::<_, Option<i64>>(0),
+                )?
+                .unwrap_or(0)
+            } else {
+                0
+            };
+            conn.execute_batch("ALTER TABLE deliveries RENAME TO deliveries_old")?;
             conn.execute_batch(TABLE)?;
             conn.execute_batch(
-                "INSERT INTO deliveries SELECT * FROM deliveries_v1; DROP TABLE deliveries_v1;",
+                "INSERT INTO deliveries SELECT * FROM deliveries_old; DROP TABLE deliveries_old;",
             )?;
-        } else {
-            conn.execute_batch(TABLE)?;
+            conn.execute_batch(SCHEMA)?;
+            conn.execute(
+                "INSERT INTO meta (name, value) \
+                 SELECT 'last_seq', MAX(?1, IFNULL(MAX(seq), 0)) FROM deliveries WHERE true \
+                 ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
+                [last_seq],
+            )?;
         }
-        conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
     })();
     conn.execute_batch(if migrated.is_ok() {
