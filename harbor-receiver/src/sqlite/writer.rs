@@ -299,7 +299,7 @@ impl Writer {
                 // Answers that promise durability wait for a sync of the log; the others
                 // (takes, acknowledgements) go now: losing one to a power cut only means a
                 // delivery is handled again.
-                let mut deferred = Vec::new();
+                let mut deferred = Vec::with_capacity(replies.len());
                 for (reply, result) in replies {
                     match &result {
                         Ok(Reply::Appended(appended)) => {
@@ -371,7 +371,7 @@ impl Writer {
                 Op::Take { .. } => 1,
                 _ => 2,
             });
-            let mut requests = std::mem::take(batch).into_iter();
+            let mut requests = batch.drain(..);
             while let Some(request) = requests.next() {
                 let mut state = State {
                     tx,
