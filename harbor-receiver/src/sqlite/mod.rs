@@ -83,6 +83,10 @@ const POLL: Duration = Duration::from_millis(500);
 /// - Several processes on one machine may open the same files (a receiver process and a
 ///   worker process, say): SQLite's locks serialise them. For several machines use
 ///   [`NatsInbox`](crate::NatsInbox) (feature `nats`).
+/// - **Upgrades:** the file records the version of its layout. A newer release of this crate
+///   rewrites an older file when it opens it (one transaction; deliveries, keys and dead
+///   letters are kept), and an older release refuses a newer file with [`Error::Open`]:
+///   upgrade every process that opens the same file together.
 /// - Finished deliveries keep their key (not their body) for the deduplication window;
 ///   dead letters keep everything until you delete them (`DELETE FROM deliveries WHERE
 ///   state = 2`). Each file's writer also keeps the keys in memory (a 128-bit fingerprint
