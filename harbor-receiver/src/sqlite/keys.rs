@@ -220,15 +220,21 @@ mod tests {
         let mut others = Keys::load(&other).unwrap();
         assert_eq!(append(&one, &mut keys, "a"), 1);
         assert_eq!(append(&other, &mut others, "b"), 2, "after the other's row");
-        // The newest rows are deleted (dead letters a user removed, say): the numbers still
-        // go on from the highest ever written, so the other writer reads the next row too.
+        // The newest rows are deleted (dead letters a user removed, say). A writer that
+        // opens the file now still numbers after them, and the writers that knew them read
+        // its row.
         one.execute("DELETE FROM deliveries", []).unwrap();
-        assert_eq!(append(&one, &mut keys, "c"), 3);
-        assert_eq!(append(&other, &mut others, "d"), 4);
+        let third = Connection::open(&path).unwrap();
+        let mut thirds = Keys::load(&third).unwrap();
+        assert_eq!(append(&third, &mut thirds, "c"), 3, "a number used again");
+        assert_eq!(append(&one, &mut keys, "d"), 4);
+        assert_eq!(append(&other, &mut others, "e"), 5);
+        assert!(!keys.insert("c", 2), "the first writer read c");
         assert!(!others.insert("c", 2), "the other writer read c");
+        one.execute("DELETE FROM deliveries", []).unwrap();
         let reopened = Keys::load(&Connection::open(&path).unwrap()).unwrap();
         assert_eq!(
-            reopened.max_seq, 4,
+            reopened.max_seq, 5,
             "the highest seq survives without its row"
         );
     }

@@ -5,8 +5,8 @@
 //!   durability (appends, close) to a syncer, which `fdatasync`s the write-ahead log and only
 //!   then answers. One `fdatasync` covers every commit written before it started, so all the
 //!   batches committed while the previous sync was running share the next one, and the
-//!   writer never waits for the disk. Two syncers overlap their syncs, which a disk with a
-//!   queue (any SSD, any virtual disk) completes about as fast as one.
+//!   writer never waits for the disk. There is one syncer per file ([`SYNCERS`]): a second
+//!   one, overlapping its syncs with the first, made no measurable difference.
 //! - The **checkpointer** copies committed pages from the log into the database file on its
 //!   own connection, off the commit path, never waiting for the writer. Once the log has
 //!   grown past [`RESTART_LOG_AT`] pages it asks the writer to start the log over between
