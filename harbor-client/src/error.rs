@@ -66,6 +66,24 @@ pub enum Error {
         source: reqwest::Error,
     },
 
+    /// Nothing moved on a request with a body for the transport's read timeout
+    /// ([`TransportBuilder::read_timeout`](crate::transport::TransportBuilder::read_timeout)):
+    /// the server stopped taking the body, or did not answer after its last byte. A transfer
+    /// that keeps moving is never cut, however long it takes. Retryable like a cut
+    /// connection (uploads resume where the registry stands); raise the timeout for a server
+    /// that is slow to answer.
+    #[error("{method} {url}: nothing moved for {idle:?} {} (the read timeout)", if *body_sent { "after the request body was sent: no answer" } else { "while the request body was being sent" })]
+    Stalled {
+        /// The request method.
+        method: Method,
+        /// The request URL, without query and user info.
+        url: String,
+        /// The read timeout that passed without progress.
+        idle: std::time::Duration,
+        /// Whether the whole body had been sent (the wait was for the answer).
+        body_sent: bool,
+    },
+
     /// Authentication failed: the token service refused the credentials or answered
     /// something unusable. Check the credentials and that the account may access the resource.
     #[error("authentication failed: {message}")]
@@ -340,16 +358,17 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => is_retryable_status(e.status),
-            Error::Transport { .. } | Error::DigestMismatch { .. } => true,
+            Error::Transport { .. } | Error::Stalled { .. } | Error::DigestMismatch { .. } => true,
             _ => false,
         }
     }
 
-    /// Whether the request timed out, or a wait for a job passed its deadline
+    /// Whether the request timed out (nothing moved for the read timeout: [`Error::Stalled`],
+    /// or a timeout on the wire), or a wait for a job passed its deadline
     /// ([`Error::WaitTimedOut`]).
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Transport { source, .. } if source.is_timeout())
-            || matches!(self, Error::WaitTimedOut { .. })
+            || matches!(self, Error::Stalled { .. } | Error::WaitTimedOut { .. })
     }
 
     /// How long the server asked to wait before trying again (`Retry-After`).

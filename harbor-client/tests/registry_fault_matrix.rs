@@ -634,3 +634,138 @@ async fn a_registry_trickling_a_blob_times_out_after_the_resumes_and_leaves_noth
         "no partial file left"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A slow link, and a registry that stops reading an upload or does not answer it
+// ---------------------------------------------------------------------------------------------
+
+/// A client with a read timeout of 2 s, no retries, no resumes: any cut fails the upload.
+fn strict(chunk: Option<u64>) -> RegistryClient {
+    let b = RegistryClient::builder()
+        .configure_transport(|t| {
+            t.read_timeout(Duration::from_secs(2))
+                .retry_policy(RetryPolicy::none())
+        })
+        .resume_attempts(0);
+    match chunk {
+        Some(c) => b.chunk_size(c),
+        None => b,
+    }
+    .build()
+    .unwrap()
+}
+
+/// Pushes `size` bytes as a blob file with `client` through a proxy passing `rate` bytes
+/// per second upstream; checks the registry holds it. Returns how long the push took.
+async fn push_slowly(client: RegistryClient, size: usize, rate: u64, name: &str) -> Duration {
+    let reg = common::registry().await.expect("checked by `needs`");
+    let proxy = PhaseProxy::start_with(reg.addr, None, None, Some(rate)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blob");
+    let data = noise(size, size as u64);
+    std::fs::write(&path, &data).unwrap();
+    let digest = Digest::sha256_of(&data);
+    let repo: Repository = format!("{}/{name}", proxy.host()).parse().unwrap();
+    let started = Instant::now();
+    bounded(client.push_blob_file(&repo, &path, &digest))
+        .await
+        .expect("an upload that keeps moving is never cut");
+    let took = started.elapsed();
+    let direct: Repository = format!("{}/{name}", reg.host()).parse().unwrap();
+    let back = common::collect(plain_client().get_blob(&direct, &digest).await.unwrap())
+        .await
+        .unwrap();
+    assert!(
+        back.as_ref() == data.as_slice(),
+        "the registry holds the blob"
+    );
+    took
+}
+
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test]
+async fn a_streamed_upload_three_times_longer_than_the_read_timeout_completes() {
+    // 16 MB at 4 MB/s in one streamed PATCH, with a read timeout of 2 s. (The client's
+    // socket may hold up to 4 MiB, 1 s at this rate: the last bytes the link has yet to carry
+    // count toward the wait for the answer.)
+    let took = push_slowly(strict(None), 16_000_000, 4_000_000, "m/slow-stream").await;
+    assert!(took >= Duration::from_millis(3_500), "{took:?}");
+}
+
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test]
+async fn a_chunked_upload_whose_chunk_outlasts_the_read_timeout_completes() {
+    // A 12 MiB chunk in memory at 4 MB/s: 3.1 s for its PATCH, with a read timeout of 2 s.
+    let took = push_slowly(
+        strict(Some(12 << 20)),
+        13_000_000,
+        4_000_000,
+        "m/slow-chunk",
+    )
+    .await;
+    assert!(took >= Duration::from_millis(3_000), "{took:?}");
+}
+
+/// Pushes a blob file in one streamed PATCH through a proxy that holds the PATCH's
+/// connection at `cut` (never released); returns the error and how long it took.
+async fn push_held(cut: Cut, size: usize, name: &str) -> (harbor_client::Error, Duration) {
+    let reg = common::registry().await.expect("checked by `needs`");
+    let hold = Arc::new(Hold::default());
+    let proxy =
+        PhaseProxy::start_with(reg.addr, Some(phase(PATCH, 1, cut)), Some(hold), None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blob");
+    let data = noise(size, 7);
+    std::fs::write(&path, &data).unwrap();
+    let repo: Repository = format!("{}/{name}", proxy.host()).parse().unwrap();
+    let started = Instant::now();
+    let e = bounded(strict(None).push_blob_file(&repo, &path, &Digest::sha256_of(&data)))
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+    assert_eq!(proxy.fired(), 1, "the hold was reached");
+    (e, took)
+}
+
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test]
+async fn a_registry_that_stops_reading_an_upload_is_a_stall_within_the_read_timeout() {
+    // 16 MB: far more than the sockets hold, so the client's writes stop.
+    let (e, took) = push_held(Cut::Body(200_000), 16_000_000, "m/stops-reading").await;
+    assert!(
+        matches!(
+            e,
+            harbor_client::Error::Stalled {
+                body_sent: false,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.is_timeout() && e.is_retryable(), "{e:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}
+
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test]
+async fn an_upload_the_registry_does_not_answer_is_a_stall_after_its_body() {
+    let (e, took) = push_held(Cut::Answer(0), 300_000, "m/no-answer").await;
+    assert!(
+        matches!(
+            e,
+            harbor_client::Error::Stalled {
+                body_sent: true,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.is_timeout() && e.may_have_been_sent(), "{e:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+}

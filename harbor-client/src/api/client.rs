@@ -390,7 +390,10 @@ impl HarborClientBuilder {
         self
     }
 
-    /// The longest wait for the next bytes of an answer (default 300 s).
+    /// The longest a request may go without moving (default 300 s): waiting for the next
+    /// bytes of an answer, or with a body (a `POST`, `PUT`), for the server to take more of
+    /// it or to answer ([`Error::Stalled`](crate::Error::Stalled)); see
+    /// [`TransportBuilder::read_timeout`].
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.transport = self.transport.read_timeout(d);
         self

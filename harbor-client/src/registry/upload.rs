@@ -194,7 +194,9 @@ impl UploadSession {
             Ok(_) => {}
             // The PUT may have reached the registry and its answer been lost: the upload is
             // then complete, and the registry verified the digest before it stored the blob.
-            Err(e @ Error::Transport { .. }) if e.may_have_been_sent() => {
+            Err(e @ (Error::Transport { .. } | Error::Stalled { .. }))
+                if e.may_have_been_sent() =>
+            {
                 if !self
                     .client
                     .blob_exists_scoped(&self.repo, digest, "pull,push")

@@ -16,20 +16,25 @@ use crate::error::{Error, Result};
 /// The OAuth2 `client_id` the transport sends in the refresh-token POST.
 const CLIENT_ID: &str = "harbor-client";
 
-/// One client and the fetcher on it.
+/// One client, its twin for requests with a body, and the token fetcher on the first.
 #[derive(Debug)]
 pub(crate) struct Client {
     pub(crate) http: reqwest::Client,
+    /// The same settings without `reqwest`'s read timeout, which counts from the start of a
+    /// request and would cut an upload that keeps moving: requests with a body go through
+    /// this one, held to an idle timeout of their own (see `stall`).
+    pub(crate) upload: reqwest::Client,
     pub(crate) fetcher: TokenFetcher,
 }
 
 impl Client {
-    fn new(http: reqwest::Client, policy: &RealmPolicy) -> Self {
+    fn new((http, upload): (reqwest::Client, reqwest::Client), policy: &RealmPolicy) -> Self {
         Self {
             fetcher: TokenFetcher::new(http.clone())
                 .with_policy(policy.clone())
                 .with_client_id(CLIENT_ID),
             http,
+            upload,
         }
     }
 }
@@ -62,6 +67,20 @@ fn config(message: String, source: impl std::error::Error + Send + Sync + 'stati
 }
 
 impl Base {
+    /// The client and its twin without a read timeout, both with `configure` applied.
+    fn pair(
+        &self,
+        configure: impl Fn(reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder>,
+        what: &str,
+    ) -> Result<(reqwest::Client, reqwest::Client)> {
+        let http = build(
+            configure(self.builder()?.read_timeout(self.read_timeout))?,
+            what,
+        )?;
+        let upload = build(configure(self.builder()?)?, what)?;
+        Ok((http, upload))
+    }
+
     fn builder(&self) -> Result<reqwest::ClientBuilder> {
         let ua = HeaderValue::from_str(&self.user_agent).map_err(|e| {
             config(
@@ -75,7 +94,6 @@ impl Base {
         let b = reqwest::Client::builder()
             .user_agent(ua)
             .connect_timeout(self.connect_timeout)
-            .read_timeout(self.read_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none());
         #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
@@ -159,25 +177,29 @@ impl Clients {
                         source: None,
                     });
                 }
-                c
+                // The caller's client carries its own settings, for uploads too.
+                (c.clone(), c)
             }
-            None => build(base.builder()?, "")?,
+            None => base.pair(Ok, "")?,
         };
         let mut per_host = Vec::new();
         for (host, tls) in registries.host_tls() {
-            let b = with_tls(base.builder()?, host, tls)?;
-            #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
-            let b = b.danger_accept_invalid_certs(registries.is_insecure(host));
+            let configure = |b| {
+                let b = with_tls(b, host, tls)?;
+                #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
+                let b = b.danger_accept_invalid_certs(registries.is_insecure(host));
+                Ok(b)
+            };
             per_host.push((
                 host.clone(),
-                Client::new(build(b, &format!("for {host}"))?, policy),
+                Client::new(base.pair(configure, &format!("for {host}"))?, policy),
             ));
         }
         #[cfg(any(feature = "rustls-tls", feature = "native-tls"))]
         let insecure = if registries.any_insecure() {
             Some(Client::new(
-                build(
-                    base.builder()?.danger_accept_invalid_certs(true),
+                base.pair(
+                    |b| Ok(b.danger_accept_invalid_certs(true)),
                     "for insecure registries",
                 )?,
                 policy,

@@ -1,7 +1,8 @@
 //! The HTTP transport shared by the registry client and the Harbor API client.
 //!
 //! A [`Transport`] wraps `reqwest` clients (rustls by default, **no cookie store**, a user
-//! agent, a connect timeout and a per-read idle timeout that never cuts a long transfer) and
+//! agent, a connect timeout and an idle timeout that never cuts a transfer that keeps moving,
+//! upload or download: [`TransportBuilder::read_timeout`]) and
 //! adds, for every [`Request`]:
 //!
 //! - **credentials bound to their registry**: the [`Keychain`] is asked for the request's host
@@ -38,6 +39,7 @@ mod pace;
 mod redirect;
 mod registries;
 mod retry;
+mod stall;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -82,6 +84,8 @@ struct Inner {
     retry: RetryPolicy,
     preemptive_basic: bool,
     max_redirects: usize,
+    /// The idle timeout of requests with a body and their answers (see `stall`).
+    read_timeout: Duration,
     low_speed: pace::LowSpeed,
     /// Insecure hosts that turned out to speak plain HTTP only.
     plain_http_hosts: Mutex<HashSet<String>>,
@@ -150,14 +154,20 @@ impl TransportBuilder {
         self
     }
 
-    /// Sets the idle timeout: the longest wait for the next bytes of an answer (default 300 s).
-    /// A download that keeps moving is never cut; there is no total timeout.
+    /// Sets the idle timeout (default 300 s): the longest a request may go without moving.
+    /// There is no total timeout, so a transfer that keeps moving is never cut, however long
+    /// it takes, in either direction:
     ///
-    /// Known limit: while a request body is being sent, nothing is read, so one upload request
-    /// (a streamed `PATCH`) that takes longer than this to send is cut as a timeout even if its
-    /// bytes keep moving. Raise it for slow links, or upload in chunks
-    /// ([`RegistryClientBuilder::chunk_size`](crate::registry::RegistryClientBuilder::chunk_size)),
-    /// each of which is its own request.
+    /// - a request without a body waits at most this long for its answer, and for each next
+    ///   bytes of the answer's body;
+    /// - a request with a body (an upload `PATCH`, a `PUT`, an API `POST`) fails with
+    ///   [`Error::Stalled`] when the server takes none of the body for this long, or does not
+    ///   answer for this long after its last byte; its answer's body is held to the same wait
+    ///   for each next bytes. The last bytes of a body wait in the socket's send buffer (a few
+    ///   MiB at most) until a slow link carries them: that time counts toward the answer's.
+    ///
+    /// [`Error::is_timeout`] is true for both, and both are retryable: uploads resume where
+    /// the registry stands.
     pub fn read_timeout(mut self, d: Duration) -> Self {
         self.read_timeout = d;
         self
@@ -243,8 +253,11 @@ impl TransportBuilder {
 
     /// Uses a `reqwest::Client` you built. It must not follow redirects and should not keep
     /// cookies (Harbor answers "CSRF token invalid" to a client that sends its `sid` back).
-    /// The timeouts, certificate and user-agent settings of this builder are then ignored, and
-    /// per-host TLS settings cannot be used.
+    /// The connect timeout, certificate and user-agent settings of this builder are then
+    /// ignored, and per-host TLS settings cannot be used. Its own timeouts apply to every
+    /// request (a read timeout of `reqwest`'s counts from the start of a request, so it cuts
+    /// an upload that takes longer to send); this builder's [`read_timeout`](Self::read_timeout)
+    /// still holds requests with a body as well.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -276,6 +289,7 @@ impl TransportBuilder {
                 retry: self.retry,
                 preemptive_basic: self.preemptive_basic,
                 max_redirects: self.max_redirects,
+                read_timeout: self.read_timeout,
                 low_speed: self.low_speed,
                 plain_http_hosts: Mutex::new(HashSet::new()),
                 rate_limits: Mutex::new(std::collections::HashMap::new()),
@@ -312,12 +326,12 @@ impl Body {
         !matches!(self, Body::Stream(_))
     }
 
-    fn take_for_send(&mut self) -> Option<reqwest::Body> {
+    fn take_for_send(&mut self) -> Option<stall::Outgoing> {
         match self {
             Body::Empty => None,
-            Body::Bytes(b) => Some(reqwest::Body::from(b.clone())),
+            Body::Bytes(b) => Some(stall::Outgoing::Bytes(b.clone())),
             Body::Stream(_) => match std::mem::take(self) {
-                Body::Stream(s) => Some(s),
+                Body::Stream(s) => Some(stall::Outgoing::Body(s)),
                 _ => None,
             },
         }
@@ -529,7 +543,8 @@ impl Transport {
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`] when no answer arrived (after retries), [`Error::Auth`] when a token
+    /// [`Error::Transport`] when no answer arrived (after retries), [`Error::Stalled`] when a
+    /// request with a body did not move for the read timeout, [`Error::Auth`] when a token
     /// could not be obtained or the registry names a token realm its credentials may not go
     /// to, [`Error::Protocol`] on a bad redirect.
     pub async fn execute(&self, request: Request) -> Result<reqwest::Response> {
@@ -624,7 +639,7 @@ impl Transport {
                     if self.downgrade(&mut req, &e, replayable) {
                         continue;
                     }
-                    if matches!(e, Error::Transport { .. })
+                    if matches!(e, Error::Transport { .. } | Error::Stalled { .. })
                         && req.idempotent
                         && replayable
                         && attempt < inner.retry.max_retries

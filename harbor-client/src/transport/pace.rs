@@ -1,5 +1,7 @@
 //! The low-speed limit on answers: a body that brings fewer than `bytes` in a `window` of
-//! waiting fails with a timeout.
+//! waiting fails with a timeout. Answers to requests with a body, which `reqwest`'s read
+//! timeout does not cover (see `stall`), are also held here to an idle timeout: one wait for
+//! the next bytes longer than it fails.
 //!
 //! The per-read idle timeout does not catch a server that trickles (a slow loris: a byte now
 //! and then keeps every read short of the timeout), so a transfer could be held forever. Only
@@ -21,8 +23,13 @@ pub(crate) struct LowSpeed {
     pub(crate) window: Duration,
 }
 
-/// An answer whose body is held to `limit`.
-pub(crate) fn limit(resp: reqwest::Response, limit: LowSpeed) -> reqwest::Response {
+/// An answer whose body is held to `limit` (off when its `bytes` is 0) and, with `idle`, to
+/// that longest wait for the next bytes.
+pub(crate) fn limit(
+    resp: reqwest::Response,
+    limit: LowSpeed,
+    idle: Option<Duration>,
+) -> reqwest::Response {
     use reqwest::ResponseBuilderExt as _;
     let url = resp.url().clone();
     let (mut parts, body) = http::Response::<reqwest::Body>::from(resp).into_parts();
@@ -33,6 +40,7 @@ pub(crate) fn limit(resp: reqwest::Response, limit: LowSpeed) -> reqwest::Respon
     let paced = Paced {
         inner: body,
         limit,
+        idle,
         waited: Duration::ZERO,
         got: 0,
         waiting_since: None,
@@ -48,6 +56,8 @@ pub(crate) fn limit(resp: reqwest::Response, limit: LowSpeed) -> reqwest::Respon
 struct Paced {
     inner: reqwest::Body,
     limit: LowSpeed,
+    /// The longest one wait for the next bytes may take.
+    idle: Option<Duration>,
     /// Time spent waiting for the server in the current window (before `waiting_since`).
     waited: Duration,
     /// Bytes received in the current window.
@@ -61,8 +71,16 @@ impl Paced {
     /// Closes the window when a whole window of waiting has passed: an error when too few
     /// bytes came, else a new window.
     fn check(&mut self, now: Instant) -> Result<(), std::io::Error> {
+        if let (Some(idle), Some(since)) = (self.idle, self.waiting_since)
+            && now - since >= idle
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no bytes of the answer came for {idle:?} (the read timeout)"),
+            ));
+        }
         let waited = self.waited + self.waiting_since.map_or(Duration::ZERO, |t| now - t);
-        if waited < self.limit.window {
+        if self.limit.bytes == 0 || waited < self.limit.window {
             return Ok(());
         }
         if self.got < self.limit.bytes {
@@ -114,7 +132,15 @@ impl HttpBody for Paced {
                 let now = Instant::now();
                 let since = *this.waiting_since.get_or_insert(now);
                 let left = this.limit.window.saturating_sub(this.waited);
-                this.timer.as_mut().reset(since + left);
+                let mut wake = (this.limit.bytes > 0).then_some(since + left);
+                if let Some(idle) = this.idle {
+                    wake = Some(wake.map_or(since + idle, |w| w.min(since + idle)));
+                }
+                // Neither limit: nothing to wake for (the answer is not held at all then).
+                let Some(wake) = wake else {
+                    return Poll::Pending;
+                };
+                this.timer.as_mut().reset(wake);
                 ready!(this.timer.as_mut().poll(cx));
                 this.check(Instant::now())?;
             },
@@ -137,7 +163,46 @@ mod tests {
 
     fn answer(body: reqwest::Body, bytes: u64, window: Duration) -> reqwest::Response {
         let resp = reqwest::Response::from(http::Response::new(body));
-        limit(resp, LowSpeed { bytes, window })
+        limit(resp, LowSpeed { bytes, window }, None)
+    }
+
+    /// `n` bytes, one every `every`, then a pause of `pause` before the last one.
+    fn drip(n: usize, every: Duration, pause: Duration) -> reqwest::Body {
+        reqwest::Body::wrap_stream(futures_util::stream::iter(0..n).then(move |i| async move {
+            tokio::time::sleep(if i + 1 == n { pause } else { every }).await;
+            Ok::<_, std::io::Error>(Bytes::from_static(b"x"))
+        }))
+    }
+
+    #[tokio::test]
+    async fn with_an_idle_timeout_a_moving_answer_passes_and_a_stalled_one_times_out() {
+        let idle = |body| {
+            let resp = reqwest::Response::from(http::Response::new(body));
+            // The low-speed limit off: only the idle timeout holds the body.
+            limit(
+                resp,
+                LowSpeed {
+                    bytes: 0,
+                    window: Duration::from_secs(300),
+                },
+                Some(Duration::from_millis(300)),
+            )
+        };
+        // 20 bytes, 60 ms apart: 1.2 s in all, four times the timeout, never idle that long.
+        let every = Duration::from_millis(60);
+        let moving = idle(drip(20, every, every));
+        assert_eq!(moving.bytes().await.unwrap().len(), 20);
+
+        // The same, but the last byte comes after 2 s of nothing.
+        let stalled = idle(drip(20, every, Duration::from_secs(2)));
+        let started = Instant::now();
+        let e = stalled.bytes().await.unwrap_err();
+        let took = started.elapsed();
+        assert!(e.is_timeout(), "{e:?}");
+        assert!(
+            took >= Duration::from_millis(1_400) && took < Duration::from_millis(1_900),
+            "cut 300 ms into the pause: {took:?}"
+        );
     }
 
     #[tokio::test]

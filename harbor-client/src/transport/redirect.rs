@@ -3,10 +3,11 @@
 //! the caller learns whether the final answer came from that origin (a `401` from elsewhere
 //! is never answered with credentials).
 
-use http::header::{AUTHORIZATION, HeaderValue, LOCATION};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, LOCATION};
 use http::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
+use super::stall::{self, Outgoing};
 use super::{Body, Request, Transport, origin};
 use crate::error::{Error, Result, display_url};
 
@@ -30,10 +31,15 @@ impl Transport {
         let mut body = req.body.take_for_send();
         let mut redirects = 0;
         loop {
-            let mut b = inner
-                .clients
-                .for_url(&url)
-                .http
+            let client = inner.clients.for_url(&url);
+            // A request with a body goes through the client without `reqwest`'s read
+            // timeout, held to an idle timeout that counts from its last progress instead.
+            let http = if body.is_some() {
+                &client.upload
+            } else {
+                &client.http
+            };
+            let mut b = http
                 .request(method.clone(), url.clone())
                 .headers(req.headers.clone());
             if let Some(a) = authz
@@ -47,19 +53,34 @@ impl Transport {
                 v.set_sensitive(true);
                 b = b.header(AUTHORIZATION, v);
             }
-            if let Some(body) = body.take() {
-                b = b.body(body);
-            }
-            let resp = b
-                .send()
-                .await
-                .map_err(|e| Error::transport(&method, &url, e))?;
+            // The answer to a request with a body is held to the idle timeout by `pace`.
+            let idle = body.is_some().then_some(inner.read_timeout);
+            let resp = match body.take() {
+                Some(body) => {
+                    let length = req
+                        .headers
+                        .get(CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse().ok());
+                    // Boxed: kept out of the future of every request that awaits this one.
+                    Box::pin(stall::send(
+                        b,
+                        (body, length),
+                        inner.read_timeout,
+                        (&method, &url),
+                    ))
+                    .await?
+                }
+                None => b
+                    .send()
+                    .await
+                    .map_err(|e| Error::transport(&method, &url, e))?,
+            };
             let status = resp.status();
             let sent = |response| Sent {
-                response: if inner.low_speed.bytes == 0 {
+                response: if inner.low_speed.bytes == 0 && idle.is_none() {
                     response
                 } else {
-                    super::pace::limit(response, inner.low_speed)
+                    super::pace::limit(response, inner.low_speed, idle)
                 },
                 from_origin: origin(&url) == first_origin,
             };
@@ -98,7 +119,7 @@ impl Transport {
                     )));
                 }
                 body = match &req.body {
-                    Body::Bytes(b) => Some(reqwest::Body::from(b.clone())),
+                    Body::Bytes(b) => Some(Outgoing::Bytes(b.clone())),
                     _ => None,
                 };
             }

@@ -119,7 +119,16 @@ impl PhaseProxy {
         hold: Option<Arc<Hold>>,
         up_rate: Option<u64>,
     ) -> PhaseProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // Throttled or held, the proxy takes little into its socket: what the client has
+        // written is then close to what went on (a slow link buffers little either).
+        let listener = if up_rate.is_some() || hold.is_some() {
+            let socket = tokio::net::TcpSocket::new_v4().unwrap();
+            socket.set_recv_buffer_size(64 * 1024).unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            socket.listen(64).unwrap()
+        } else {
+            TcpListener::bind("127.0.0.1:0").await.unwrap()
+        };
         let addr = listener.local_addr().unwrap();
         let rule = Arc::new(Rule {
             phase,
