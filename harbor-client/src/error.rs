@@ -221,6 +221,20 @@ pub enum Error {
         /// The server's version.
         server: crate::api::HarborVersion,
     },
+
+    /// The operation was removed from Harbor in a release no newer than the server's, which
+    /// reports its version in `GET /systeminfo`; nothing was sent. Use what replaced it (the
+    /// method's docs name it); if the reported version is wrong, set
+    /// [`VersionCheck`](crate::api::VersionCheck) to `Assume` or `Off`.
+    #[error("{operation} was removed in Harbor {removed_in}; the server runs Harbor {server}")]
+    RemovedFromServer {
+        /// The `operationId` the operation had in Harbor's spec.
+        operation: &'static str,
+        /// The first Harbor release without the operation.
+        removed_in: crate::api::HarborVersion,
+        /// The server's version.
+        server: crate::api::HarborVersion,
+    },
 }
 
 impl Error {
@@ -404,7 +418,8 @@ impl Error {
             } => *may_have_been_sent,
             Error::Config { .. }
             | Error::InvalidInput { .. }
-            | Error::UnsupportedByServer { .. } => false,
+            | Error::UnsupportedByServer { .. }
+            | Error::RemovedFromServer { .. } => false,
             _ => true,
         }
     }

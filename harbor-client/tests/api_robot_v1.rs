@@ -1,5 +1,6 @@
-//! Robot accounts v1 (`/projects/{p}/robots`, Harbor 2.2 to 2.12) against a loopback server:
-//! the spec of later Harbor releases, which Prism serves, no longer has these paths.
+//! Robot accounts v1 (`/projects/{p}/robots`, Harbor 2.2 to 2.12) against a loopback server
+//! playing Harbor 2.12: the spec of later Harbor releases, which Prism serves, no longer has
+//! these paths (a server from 2.13 on is refused before sending: `api_versions.rs`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -7,8 +8,21 @@ mod api_support;
 
 use futures_util::TryStreamExt as _;
 use harbor_client::api::models::{Access, PermissionAction, PermissionResource, RobotCreateV1};
+use harbor_client::api::{HarborClient, HarborVersion, VersionCheck};
 
 use api_support::recorder::{Recorder, json, query_param};
+
+/// A client of `server`, taken for Harbor 2.12 (the last release with the v1 robots).
+fn client(server: &Recorder) -> HarborClient {
+    HarborClient::builder(&server.url)
+        .credentials(harbor_client::transport::Credentials::basic(
+            "admin",
+            "Harbor12345",
+        ))
+        .version_check(VersionCheck::Assume(HarborVersion::new(2, 12, 0)))
+        .build()
+        .unwrap()
+}
 
 #[tokio::test]
 async fn a_v1_robot_is_created_in_its_project_and_its_secret_kept_secret() {
@@ -29,7 +43,7 @@ async fn a_v1_robot_is_created_in_its_project_and_its_secret_kept_secret() {
     let mut body = RobotCreateV1::default();
     body.name = Some("ci".into());
     body.access = Some(vec![access]);
-    let client = server.client();
+    let client = client(&server);
     let created = client.create_project_robot_v1("team", &body).await.unwrap();
     assert_eq!(created.name.as_deref(), Some("robot$team+ci"));
     assert!(!format!("{created:?}").contains("TOPSECRET"));
@@ -60,8 +74,7 @@ async fn every_v1_robot_of_a_project_over_all_pages() {
         r
     })
     .await;
-    let all: Vec<_> = server
-        .client()
+    let all: Vec<_> = client(&server)
         .list_project_robots_v1_stream(7)
         .try_collect()
         .await

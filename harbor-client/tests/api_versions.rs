@@ -200,6 +200,81 @@ async fn the_check_can_be_given_a_version_or_turned_off() {
     assert_eq!(paths(&server), ["/api/v2.0/system/purgeaudit"]);
 }
 
+#[tokio::test]
+async fn the_robot_v1_api_is_refused_from_harbor_2_13_on_before_sending() {
+    use futures_util::StreamExt as _;
+    use harbor_client::api::models::{Robot, RobotCreateV1};
+
+    let server = harbor(said("v2.13.0-1a2b3c4d")).await;
+    let client = server.client();
+    let refused = [
+        client.list_project_robots_v1("team", 1, 10).await.err(),
+        client
+            .list_project_robots_v1_stream("team")
+            .next()
+            .await
+            .and_then(Result::err),
+        client
+            .create_project_robot_v1("team", &RobotCreateV1::default())
+            .await
+            .err(),
+        client.get_project_robot_v1("team", 3).await.err(),
+        client
+            .update_project_robot_v1("team", 3, &Robot::default())
+            .await
+            .err(),
+        client.delete_project_robot_v1("team", 3).await.err(),
+    ];
+    let operations: Vec<&str> = refused
+        .iter()
+        .map(|e| match e {
+            Some(Error::RemovedFromServer {
+                operation,
+                removed_in,
+                server,
+            }) => {
+                assert_eq!(*removed_in, HarborVersion::new(2, 13, 0));
+                assert_eq!(*server, HarborVersion::new(2, 13, 0));
+                *operation
+            }
+            other => panic!("expected RemovedFromServer, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "ListRobotV1",
+            "ListRobotV1",
+            "CreateRobotV1",
+            "GetRobotByIDV1",
+            "UpdateRobotV1",
+            "DeleteRobotV1"
+        ]
+    );
+    assert_eq!(
+        refused[0].as_ref().unwrap().to_string(),
+        "ListRobotV1 was removed in Harbor 2.13.0; the server runs Harbor 2.13.0"
+    );
+    assert_eq!(
+        paths(&server),
+        ["/api/v2.0/systeminfo"],
+        "nothing refused reached the server"
+    );
+
+    // Harbor 2.12 still has it.
+    let server = harbor(said("v2.12.3")).await;
+    let page = server
+        .client()
+        .list_project_robots_v1("team", 1, 10)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty());
+    assert_eq!(
+        paths(&server),
+        ["/api/v2.0/systeminfo", "/api/v2.0/projects/team/robots"]
+    );
+}
+
 /// `call_all` awaits every operation in one function; its debug-build frame needs a roomy
 /// stack (as in `api_prism_contract.rs`).
 #[test]

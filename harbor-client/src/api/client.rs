@@ -148,16 +148,31 @@ impl HarborClient {
         if since <= HarborVersion::BASELINE {
             return Ok(());
         }
-        let server = match self.inner.version_check {
-            VersionCheck::Off => return Ok(()),
+        version::check(operation, since, self.checked_version(operation).await)
+    }
+
+    /// Refuses, before anything is sent, an operation Harbor removed in `removed_in` when the
+    /// server is known to be that release or newer (see [`VersionCheck`]).
+    pub(crate) async fn require_not_removed(
+        &self,
+        removed_in: HarborVersion,
+        operation: &'static str,
+    ) -> Result<()> {
+        version::check_removed(operation, removed_in, self.checked_version(operation).await)
+    }
+
+    /// The server's version as the version check knows it (`None`: send and let the server
+    /// answer).
+    async fn checked_version(&self, operation: &'static str) -> Option<HarborVersion> {
+        match self.inner.version_check {
+            VersionCheck::Off => None,
             VersionCheck::Assume(v) => Some(v),
             VersionCheck::Detect => self.server_version().await.unwrap_or_else(|e| {
                 // Not knowing is not a reason to refuse: the server answers the call itself.
                 tracing::debug!(operation, error = %e, "the Harbor version could not be read");
                 None
             }),
-        };
-        version::check(operation, since, server)
+        }
     }
 
     fn url_for(&self, req: &ApiRequest) -> Result<Url> {

@@ -127,7 +127,9 @@
 //! `#[non_exhaustive]` enums whose `Other(String)` keeps a value a newer Harbor sends.
 //!
 //! Robot accounts v1 (`/projects/{p}/robots`, Harbor 2.2 to 2.12, gone from later specs)
-//! have hand-written methods: [`HarborClient::create_project_robot_v1`] and its siblings.
+//! have hand-written methods: [`HarborClient::create_project_robot_v1`] and its siblings. The
+//! version check works the other way for them: a server that says it runs 2.13 or later
+//! gets [`Error::RemovedFromServer`](crate::Error::RemovedFromServer), nothing sent.
 //!
 //! # Harbor 1.x
 //!

@@ -1,7 +1,8 @@
 //! Robot accounts v1: `/projects/{project_name_or_id}/robots`, for the Harbor 2.2 to 2.12
-//! servers that still have it (the spec of later releases no longer lists it; a newer server
-//! answers 404). New code should use the v2 robots (`/robots`,
-//! [`HarborClient::create_robot`]).
+//! servers that still have it. Harbor 2.13 removed it: to a server that says it runs 2.13 or
+//! later, each method fails with [`Error::RemovedFromServer`](crate::Error::RemovedFromServer)
+//! before sending anything (see [`VersionCheck`](crate::api::VersionCheck)). New code should
+//! use the v2 robots (`/robots`, [`HarborClient::create_robot`]).
 
 use crate::api::PathSegment as _;
 use http::Method;
@@ -11,6 +12,10 @@ use crate::api::client::{ApiRequest, HarborClient};
 use crate::api::models::{Robot, RobotCreateV1, RobotCreated};
 use crate::api::names::ProjectRef;
 use crate::api::page::{Page, paginate};
+use crate::api::version::HarborVersion;
+
+/// The first Harbor release without the robot v1 API.
+const REMOVED_IN: HarborVersion = HarborVersion::new(2, 13, 0);
 
 fn robots_path(project: &ProjectRef, robot_id: Option<i64>) -> String {
     match robot_id {
@@ -24,13 +29,15 @@ impl HarborClient {
     ///
     /// # Errors
     ///
-    /// As any call; a server from Harbor 2.13 on answers 404.
+    /// As any call; [`Error::RemovedFromServer`](crate::Error::RemovedFromServer) from Harbor
+    /// 2.13 on.
     pub async fn list_project_robots_v1(
         &self,
         project: impl Into<ProjectRef>,
         page: i64,
         page_size: i64,
     ) -> Result<Page<Robot>> {
+        self.require_not_removed(REMOVED_IN, "ListRobotV1").await?;
         let project = project.into();
         let mut req = ApiRequest::new(Method::GET, robots_path(&project, None));
         req.project_header(&project);
@@ -66,12 +73,15 @@ impl HarborClient {
     ///
     /// # Errors
     ///
-    /// As any call; a server from Harbor 2.13 on answers 404.
+    /// As any call; [`Error::RemovedFromServer`](crate::Error::RemovedFromServer) from Harbor
+    /// 2.13 on.
     pub async fn create_project_robot_v1(
         &self,
         project: impl Into<ProjectRef>,
         body: &RobotCreateV1,
     ) -> Result<RobotCreated> {
+        self.require_not_removed(REMOVED_IN, "CreateRobotV1")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(Method::POST, robots_path(&project, None));
         req.project_header(&project);
@@ -83,12 +93,15 @@ impl HarborClient {
     ///
     /// # Errors
     ///
-    /// As any call; a 404 names the robot.
+    /// As any call, a 404 naming the robot;
+    /// [`Error::RemovedFromServer`](crate::Error::RemovedFromServer) from Harbor 2.13 on.
     pub async fn get_project_robot_v1(
         &self,
         project: impl Into<ProjectRef>,
         robot_id: i64,
     ) -> Result<Robot> {
+        self.require_not_removed(REMOVED_IN, "GetRobotByIDV1")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(Method::GET, robots_path(&project, Some(robot_id)));
         req.project_header(&project);
@@ -99,13 +112,16 @@ impl HarborClient {
     ///
     /// # Errors
     ///
-    /// As any call.
+    /// As any call; [`Error::RemovedFromServer`](crate::Error::RemovedFromServer) from Harbor
+    /// 2.13 on.
     pub async fn update_project_robot_v1(
         &self,
         project: impl Into<ProjectRef>,
         robot_id: i64,
         body: &Robot,
     ) -> Result<()> {
+        self.require_not_removed(REMOVED_IN, "UpdateRobotV1")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(Method::PUT, robots_path(&project, Some(robot_id)));
         req.project_header(&project);
@@ -117,12 +133,15 @@ impl HarborClient {
     ///
     /// # Errors
     ///
-    /// As any call.
+    /// As any call; [`Error::RemovedFromServer`](crate::Error::RemovedFromServer) from Harbor
+    /// 2.13 on.
     pub async fn delete_project_robot_v1(
         &self,
         project: impl Into<ProjectRef>,
         robot_id: i64,
     ) -> Result<()> {
+        self.require_not_removed(REMOVED_IN, "DeleteRobotV1")
+            .await?;
         let project = project.into();
         let mut req = ApiRequest::new(Method::DELETE, robots_path(&project, Some(robot_id)));
         req.project_header(&project);

@@ -133,6 +133,27 @@ pub(crate) fn check(
     }
 }
 
+/// The version check's decision for an operation Harbor removed in `removed_in`: a pure
+/// function the client calls before sending.
+///
+/// # Errors
+///
+/// [`Error::RemovedFromServer`] when the server is known to be that release or newer.
+pub(crate) fn check_removed(
+    operation: &'static str,
+    removed_in: HarborVersion,
+    server: Option<HarborVersion>,
+) -> Result<()> {
+    match server {
+        Some(server) if server >= removed_in => Err(Error::RemovedFromServer {
+            operation,
+            removed_in,
+            server,
+        }),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -180,6 +201,30 @@ mod tests {
         assert!(check("x", since, Some(since)).is_ok());
         assert!(check("x", since, Some(HarborVersion::new(2, 12, 0))).is_ok());
         assert!(check("x", since, None).is_ok());
+    }
+
+    #[test]
+    fn an_operation_removed_in_a_release_is_refused_from_that_release_on() {
+        let removed = HarborVersion::new(2, 13, 0);
+        let check = |server| check_removed("ListRobotV1", removed, server);
+        assert!(check(Some(HarborVersion::new(2, 12, 9))).is_ok());
+        assert!(
+            check(None).is_ok(),
+            "a server that does not say gets the call"
+        );
+        for server in [
+            removed,
+            HarborVersion::new(2, 13, 1),
+            HarborVersion::new(3, 0, 0),
+        ] {
+            let err = check(Some(server)).unwrap_err();
+            assert!(
+                matches!(err, Error::RemovedFromServer { operation: "ListRobotV1", removed_in, server: s }
+                    if removed_in == removed && s == server),
+                "{err:?}"
+            );
+            assert!(!err.may_have_been_sent());
+        }
     }
 
     proptest! {
