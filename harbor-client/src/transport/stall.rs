@@ -44,7 +44,7 @@ fn touch(progress: &Shared, sent: bool) {
 
 /// A request body that records when hyper takes each frame of it.
 struct Tracked {
-    inner: Inner,
+    inner: Outgoing,
     progress: Shared,
     /// Bytes taken so far.
     taken: u64,
@@ -53,9 +53,11 @@ struct Tracked {
     length: Option<u64>,
 }
 
-enum Inner {
+/// A request body to send with [`send`].
+pub(super) enum Outgoing {
     /// A body in memory, handed out [`FRAME`] bytes at a time.
     Bytes(Bytes),
+    /// A stream, handed out as it comes.
     Body(reqwest::Body),
 }
 
@@ -71,9 +73,9 @@ impl HttpBody for Tracked {
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         let frame = match &mut this.inner {
-            Inner::Bytes(b) if b.is_empty() => None,
-            Inner::Bytes(b) => Some(Ok(Frame::data(b.split_to(FRAME.min(b.len()))))),
-            Inner::Body(body) => match Pin::new(body).poll_frame(cx) {
+            Outgoing::Bytes(b) if b.is_empty() => None,
+            Outgoing::Bytes(b) => Some(Ok(Frame::data(b.split_to(FRAME.min(b.len()))))),
+            Outgoing::Body(body) => match Pin::new(body).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(frame) => frame.map(|r| r.map_err(Into::into)),
             },
@@ -90,23 +92,17 @@ impl HttpBody for Tracked {
 
     fn is_end_stream(&self) -> bool {
         match &self.inner {
-            Inner::Bytes(b) => b.is_empty(),
-            Inner::Body(body) => body.is_end_stream(),
+            Outgoing::Bytes(b) => b.is_empty(),
+            Outgoing::Body(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.inner {
-            Inner::Bytes(b) => SizeHint::with_exact(b.len() as u64),
-            Inner::Body(body) => body.size_hint(),
+            Outgoing::Bytes(b) => SizeHint::with_exact(b.len() as u64),
+            Outgoing::Body(body) => body.size_hint(),
         }
     }
-}
-
-/// A request body to send with [`send`].
-pub(super) enum Outgoing {
-    Bytes(Bytes),
-    Body(reqwest::Body),
 }
 
 /// Sends `request` with `body` (of `length` bytes, when its `Content-Length` says), failing
@@ -121,14 +117,10 @@ pub(super) async fn send(
     idle: Duration,
     (method, url): (&Method, &Url),
 ) -> Result<reqwest::Response> {
-    let inner = match body {
-        Outgoing::Bytes(b) => Inner::Bytes(b),
-        Outgoing::Body(b) => Inner::Body(b),
-    };
     let empty = length == Some(0)
-        || match &inner {
-            Inner::Bytes(b) => b.is_empty(),
-            Inner::Body(b) => b.is_end_stream(),
+        || match &body {
+            Outgoing::Bytes(b) => b.is_empty(),
+            Outgoing::Body(b) => b.is_end_stream(),
         };
     let progress = Arc::new(Mutex::new(Progress {
         last: Instant::now(),
@@ -136,7 +128,7 @@ pub(super) async fn send(
         sent: empty,
     }));
     let tracked = Tracked {
-        inner,
+        inner: body,
         progress: progress.clone(),
         taken: 0,
         length,
@@ -164,7 +156,7 @@ pub(super) async fn send(
 mod tests {
     use super::*;
 
-    fn tracked(inner: Inner) -> (Tracked, Shared) {
+    fn tracked(inner: Outgoing) -> (Tracked, Shared) {
         let progress = Arc::new(Mutex::new(Progress {
             last: Instant::now(),
             sent: false,
@@ -183,7 +175,7 @@ mod tests {
     #[tokio::test]
     async fn bytes_go_out_in_frames_with_their_exact_length_and_are_marked_sent() {
         let data = Bytes::from(vec![7u8; FRAME * 2 + 5]);
-        let (mut body, progress) = tracked(Inner::Bytes(data.clone()));
+        let (mut body, progress) = tracked(Outgoing::Bytes(data.clone()));
         assert_eq!(body.size_hint().exact(), Some(data.len() as u64));
         let mut got = Vec::new();
         let mut frames = 0;
@@ -210,7 +202,7 @@ mod tests {
         let items: Vec<std::io::Result<Bytes>> =
             (0..3).map(|_| Ok(Bytes::from_static(b"abc"))).collect();
         let stream = reqwest::Body::wrap_stream(futures_util::stream::iter(items));
-        let (mut body, progress) = tracked(Inner::Body(stream));
+        let (mut body, progress) = tracked(Outgoing::Body(stream));
         body.length = Some(6);
         for sent in [false, true] {
             let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
@@ -221,7 +213,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_empty_body_is_ended_at_once() {
-        let (body, _) = tracked(Inner::Bytes(Bytes::new()));
+        let (body, _) = tracked(Outgoing::Bytes(Bytes::new()));
         assert!(body.is_end_stream());
         assert_eq!(body.size_hint().exact(), Some(0));
     }
