@@ -76,10 +76,13 @@ const POLL: Duration = Duration::from_millis(500);
 /// - **After a crash**, deliveries that were being handled are leased to nobody once their
 ///   lease runs out ([`lease`](SqliteInboxBuilder::lease), 30 s by default): the next
 ///   [`take`](Inbox::take) hands them out again, with the same key and one more attempt.
-/// - **More than one file** ([`files`](SqliteInboxBuilder::files)): on a disk whose fsync
-///   takes milliseconds, one file makes at most a few hundred syncs a second; deliveries
-///   spread by key over several files (each with its own writer and syncs, which the disk
-///   runs in parallel) go faster. Order is then first-in first-out within each file only.
+/// - **More than one file** ([`files`](SqliteInboxBuilder::files)): one file makes one sync
+///   at a time. Deliveries spread by key over several files each have their own writer and
+///   syncs, which go faster only where the storage runs syncs of different files in
+///   parallel: measure yours (`benches/webhook_receiver.sh` reports `sqlite-4`). On a virtual
+///   disk whose every sync flushes the whole device cache, one after another, 4 files made
+///   fewer requests a second than one in that bench. Order is first-in first-out within
+///   each file only.
 /// - Several processes on one machine may open the same files (a receiver process and a
 ///   worker process, say): SQLite's locks serialise them. For several machines use
 ///   [`NatsInbox`](crate::NatsInbox) (feature `nats`).
