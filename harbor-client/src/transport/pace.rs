@@ -16,6 +16,8 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
+use super::stall::deadline;
+
 /// The least an answer's body must bring: `bytes` in every `window` spent waiting for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LowSpeed {
@@ -132,9 +134,10 @@ impl HttpBody for Paced {
                 let now = Instant::now();
                 let since = *this.waiting_since.get_or_insert(now);
                 let left = this.limit.window.saturating_sub(this.waited);
-                let mut wake = (this.limit.bytes > 0).then_some(since + left);
+                let mut wake = (this.limit.bytes > 0).then(|| deadline(since, left));
                 if let Some(idle) = this.idle {
-                    wake = Some(wake.map_or(since + idle, |w| w.min(since + idle)));
+                    let idle = deadline(since, idle);
+                    wake = Some(wake.map_or(idle, |w| w.min(idle)));
                 }
                 // Neither limit: nothing to wake for (the answer is not held at all then).
                 let Some(wake) = wake else {
@@ -225,6 +228,21 @@ mod tests {
             took >= Duration::from_millis(300) && took < Duration::from_millis(900),
             "{took:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn limits_too_long_to_add_mean_never_not_a_panic() {
+        let resp = reqwest::Response::from(http::Response::new(drip(
+            3,
+            Duration::from_millis(20),
+            Duration::from_millis(20),
+        )));
+        let never = LowSpeed {
+            bytes: 1,
+            window: Duration::MAX,
+        };
+        let resp = limit(resp, never, Some(Duration::MAX));
+        assert_eq!(resp.bytes().await.unwrap().len(), 3);
     }
 
     #[tokio::test]

@@ -27,6 +27,13 @@ use crate::error::{Error, Result, display_url};
 /// slow link takes it (hyper asks for the next frame once it has written most of the last).
 const FRAME: usize = 64 * 1024;
 
+/// `after` past `from`, or a century on for a timeout too long to add (such as
+/// `Duration::MAX`, "never"): never a panic.
+pub(super) fn deadline(from: Instant, after: Duration) -> Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    from.checked_add(after).unwrap_or_else(|| from + CENTURY)
+}
+
 /// When the body last moved, and whether it is all sent.
 #[derive(Debug)]
 struct Progress {
@@ -137,11 +144,11 @@ pub(super) async fn send(
     let mut answer = std::pin::pin!(answer);
     loop {
         let last = progress.lock().unwrap_or_else(PoisonError::into_inner).last;
-        if let Ok(answer) = tokio::time::timeout_at(last + idle, answer.as_mut()).await {
+        if let Ok(answer) = tokio::time::timeout_at(deadline(last, idle), answer.as_mut()).await {
             return answer.map_err(|e| Error::transport(method, url, e));
         }
         let p = progress.lock().unwrap_or_else(PoisonError::into_inner);
-        if p.last + idle <= Instant::now() {
+        if deadline(p.last, idle) <= Instant::now() {
             return Err(Error::Stalled {
                 method: method.clone(),
                 url: display_url(url),
@@ -209,6 +216,55 @@ mod tests {
             assert!(frame.is_some());
             assert_eq!(progress.lock().unwrap().sent, sent);
         }
+    }
+
+    /// A loopback server that reads one request head and body (`Content-Length` bytes) and
+    /// answers `201`.
+    async fn accepting() -> String {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some(head) = text.find("\r\n\r\n") {
+                    let length: usize = text[..head]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if got.len() >= head + 4 + length {
+                        break;
+                    }
+                }
+            }
+            s.write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+        });
+        format!("http://{addr}/upload")
+    }
+
+    #[tokio::test]
+    async fn a_timeout_too_long_to_add_means_never_not_a_panic() {
+        let url: Url = accepting().await.parse().unwrap();
+        let request = reqwest::Client::new().put(url.clone());
+        let body = Outgoing::Bytes(Bytes::from_static(b"layer"));
+        let answer = send(
+            request,
+            (body, Some(5)),
+            Duration::MAX,
+            (&Method::PUT, &url),
+        )
+        .await
+        .unwrap();
+        assert_eq!(answer.status(), 201);
+        let now = Instant::now();
+        assert!(deadline(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
     }
 
     #[tokio::test]
