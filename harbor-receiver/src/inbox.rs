@@ -38,8 +38,9 @@ pub trait Inbox: Send + Sync + fmt::Debug {
 
     /// Waits up to `wait` until a delivery is ready, then leases up to `max` ready
     /// deliveries to the caller (at least one; a `max` of 0 counts as 1), oldest first; empty
-    /// when none became ready in time. Taking many at once costs one request to the backend
-    /// (one SQLite transaction, one JetStream pull) instead of one each.
+    /// when none became ready in time (`Duration::MAX` waits for ever). Taking many at once
+    /// costs one request to the backend (one SQLite transaction, one JetStream pull) instead
+    /// of one each.
     ///
     /// ```no_run
     /// use std::time::Duration;

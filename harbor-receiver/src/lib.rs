@@ -9,6 +9,7 @@ mod memory;
 mod policy;
 mod receiver;
 mod spec;
+mod time;
 mod worker;
 
 #[cfg(feature = "nats")]

@@ -10,6 +10,8 @@ use foldhash::fast::RandomState;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::time::later;
+
 use crate::inbox::{BoxFuture, DEFAULT_DEDUP_WINDOW, DEFAULT_LEASE};
 use crate::{
     Appended, DeadLetter, Delivery, DeliveryKey, Disposition, Error, Inbox, LeaseToken, Leased,
@@ -177,7 +179,7 @@ impl MemoryInbox {
                 break;
             }
             state.schedule.pop();
-            let lease_until = now + self.shared.lease;
+            let lease_until = later(now, self.shared.lease);
             let nonce = fastrand::u64(1..);
             state.schedule.push(Reverse((lease_until, seq)));
             let Some(entry) = state.pending.get_mut(&seq) else {
@@ -261,7 +263,7 @@ impl Inbox for MemoryInbox {
 
     fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
         Box::pin(async move {
-            let deadline = Instant::now() + wait;
+            let deadline = later(Instant::now(), wait);
             loop {
                 let notified = self.shared.ready.notified();
                 tokio::pin!(notified);
@@ -310,7 +312,7 @@ impl Inbox for MemoryInbox {
     ) -> BoxFuture<'a, Result<()>> {
         let result = self.with_lease(leased, |state, seq| match disposition {
             Disposition::RetryAfter(delay) => {
-                let at = Instant::now() + delay;
+                let at = later(Instant::now(), delay);
                 if let Some(entry) = state.pending.get_mut(&seq) {
                     entry.visible_at = at;
                     entry.lease = 0;
@@ -338,7 +340,7 @@ impl Inbox for MemoryInbox {
     fn extend<'a>(&'a self, leased: &'a Leased) -> BoxFuture<'a, Result<()>> {
         let lease = self.shared.lease;
         let result = self.with_lease(leased, |state, seq| {
-            let at = Instant::now() + lease;
+            let at = later(Instant::now(), lease);
             if let Some(entry) = state.pending.get_mut(&seq) {
                 entry.visible_at = at;
             }

@@ -24,6 +24,10 @@ const HEADER_ATTEMPT: &str = "Harbor-Attempt";
 const HEADER_REASON: &str = "Harbor-Dead-Reason";
 /// How long a publish, an acknowledgement or an API call may take: well inside Harbor's 3 s.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest duration JetStream takes (i64 nanoseconds, 292 years): a longer one
+/// (`Duration::MAX` meant as "never") would wrap to a negative one, which the server refuses
+/// for a window and takes as "at once" for a redelivery delay.
+const LONGEST: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// The shared inbox on NATS JetStream, for receivers and workers on several machines.
 ///
@@ -158,13 +162,14 @@ impl NatsInboxBuilder {
         self
     }
 
-    /// The stream's `duplicate_window` (default 24 h), counted from a key's first arrival.
+    /// The stream's `duplicate_window` (default 24 h), counted from a key's first arrival;
+    /// at most 292 years, JetStream's longest (`Duration::MAX` is taken as that).
     pub fn dedup_window(mut self, window: Duration) -> Self {
         self.window = window;
         self
     }
 
-    /// The consumer's `ack_wait` (default 30 s).
+    /// The consumer's `ack_wait` (default 30 s; at most 292 years, as the window).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -176,7 +181,9 @@ impl NatsInboxBuilder {
     ///
     /// [`Error::Open`] when the server does not answer, has no JetStream (start it with
     /// `-js`), or refuses the stream or consumer.
-    pub async fn open(self) -> Result<NatsInbox> {
+    pub async fn open(mut self) -> Result<NatsInbox> {
+        self.window = self.window.min(LONGEST);
+        self.lease = self.lease.min(LONGEST);
         let target = without_credentials(&self.url);
         let open_error = |message: &str, source: Option<crate::BoxError>| Error::Open {
             backend: BACKEND,
@@ -206,7 +213,10 @@ impl NatsInboxBuilder {
             .await
             .map_err(|e| {
                 open_error(
-                    "cannot create the stream (is JetStream on? start nats-server with -js)",
+                    &format!(
+                        "cannot create the stream ({e}; is JetStream on? start nats-server \
+                         with -js)"
+                    ),
                     Some(e.into()),
                 )
             })?;
@@ -221,7 +231,12 @@ impl NatsInboxBuilder {
                 ..Default::default()
             })
             .await
-            .map_err(|e| open_error("cannot create the dead-letter stream", Some(e.into())))?;
+            .map_err(|e| {
+                open_error(
+                    &format!("cannot create the dead-letter stream ({e})"),
+                    Some(e.into()),
+                )
+            })?;
         let consumer = main
             .get_or_create_consumer(
                 &self.consumer,
@@ -235,7 +250,9 @@ impl NatsInboxBuilder {
                 },
             )
             .await
-            .map_err(|e| open_error("cannot create the consumer", Some(e.into())))?;
+            .map_err(|e| {
+                open_error(&format!("cannot create the consumer ({e})"), Some(e.into()))
+            })?;
         Ok(NatsInbox {
             client,
             jetstream,
@@ -418,6 +435,7 @@ impl Inbox for NatsInbox {
         Box::pin(async move {
             match disposition {
                 Disposition::RetryAfter(delay) => {
+                    let delay = delay.min(LONGEST);
                     self.ack_kind(leased, jetstream::AckKind::Nak(Some(delay)), "fail")
                         .await
                 }

@@ -90,7 +90,10 @@ impl RetryPolicy {
             .saturating_mul(1u32 << doublings)
             .min(self.max_delay);
         let factor = 0.5 + jitter.clamp(0.0, 1.0) / 2.0;
-        Disposition::RetryAfter(delay.mul_f64(factor))
+        // `mul_f64` panics past `Duration::MAX` (a factor of 1 rounds `MAX` up).
+        Disposition::RetryAfter(
+            Duration::try_from_secs_f64(delay.as_secs_f64() * factor).unwrap_or(delay),
+        )
     }
 }
 

@@ -345,7 +345,9 @@ impl Shared {
             if let std::task::Poll::Ready(outcome) = futures_util::poll!(&mut handled) {
                 outcome
             } else {
-                let beat = (self.inbox.lease() / 3).max(Duration::from_millis(10));
+                // At least hourly: a lease of a century is extended more often than it needs.
+                let beat = (self.inbox.lease() / 3)
+                    .clamp(Duration::from_millis(10), Duration::from_secs(3600));
                 let start = tokio::time::Instant::now() + beat;
                 let mut heartbeat = tokio::time::interval_at(start, beat);
                 loop {

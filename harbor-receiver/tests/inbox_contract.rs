@@ -286,3 +286,75 @@ async fn keys_are_forgotten_after_the_window_but_never_while_pending() {
         );
     }
 }
+
+/// "Never" as `Duration::MAX`, for the lease, the window, a take's wait and a retry's delay:
+/// the inbox works as with very long ones, and nothing panics on adding them to a clock.
+async fn durations_of_never(inbox: Arc<dyn Inbox>) {
+    let (a, b) = (delivery(20), delivery(21));
+    inbox.append(a.clone()).await.unwrap();
+    inbox.append(b.clone()).await.unwrap();
+    // Something is ready: an endless wait returns at once.
+    let first = inbox.take(1, Duration::MAX).await.unwrap().pop().unwrap();
+    inbox
+        .fail(
+            &first,
+            Disposition::RetryAfter(Duration::MAX),
+            "never again",
+        )
+        .await
+        .unwrap();
+    let second = inbox.take(1, Duration::MAX).await.unwrap().pop().unwrap();
+    assert_ne!(second.delivery().key(), first.delivery().key());
+    inbox.extend(&second).await.unwrap();
+    inbox.ack(&[second]).await.unwrap();
+    // The retried one waits for ever, the acknowledged one is remembered for ever.
+    assert!(inbox.take(1, Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(inbox.append(a).await.unwrap(), Appended::Duplicate);
+    assert_eq!(inbox.append(b).await.unwrap(), Appended::Duplicate);
+    inbox.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn durations_of_never_work_and_never_panic() {
+    durations_of_never(Arc::new(MemoryInbox::with_limits(
+        100,
+        Duration::MAX,
+        Duration::MAX,
+    )))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteInbox::builder(dir.path().join("inbox.db"))
+        .lease(Duration::MAX)
+        .dedup_window(Duration::MAX)
+        .open()
+        .unwrap();
+    durations_of_never(Arc::new(sqlite)).await;
+    // And the retry policy's delay at its largest.
+    let policy = harbor_receiver::RetryPolicy::new(3)
+        .unwrap()
+        .initial_delay(Duration::MAX)
+        .max_delay(Duration::MAX);
+    for jitter in [0.0, 0.5, 1.0] {
+        assert!(matches!(
+            policy.decide(2, jitter),
+            Disposition::RetryAfter(d) if d >= Duration::MAX / 2
+        ));
+    }
+}
+
+#[cfg(feature = "nats")]
+#[harbor_testkit::needs("nats-server")]
+#[tokio::test]
+async fn nats_durations_of_never_work() {
+    let Some(server) = harbor_testkit::NatsServer::start() else {
+        return;
+    };
+    // JetStream takes at most 292 years (i64 nanoseconds): longer ones are capped there.
+    let inbox = harbor_receiver::NatsInbox::builder(server.url())
+        .lease(Duration::MAX)
+        .dedup_window(Duration::MAX)
+        .open()
+        .await
+        .unwrap();
+    durations_of_never(Arc::new(inbox)).await;
+}

@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use super::stall::deadline;
+use super::stall::later;
 
 /// The least an answer's body must bring: `bytes` in every `window` spent waiting for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,9 +134,9 @@ impl HttpBody for Paced {
                 let now = Instant::now();
                 let since = *this.waiting_since.get_or_insert(now);
                 let left = this.limit.window.saturating_sub(this.waited);
-                let mut wake = (this.limit.bytes > 0).then(|| deadline(since, left));
+                let mut wake = (this.limit.bytes > 0).then(|| later(since, left));
                 if let Some(idle) = this.idle {
-                    let idle = deadline(since, idle);
+                    let idle = later(since, idle);
                     wake = Some(wake.map_or(idle, |w| w.min(idle)));
                 }
                 // Neither limit: nothing to wake for (the answer is not held at all then).

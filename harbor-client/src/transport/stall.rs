@@ -27,11 +27,11 @@ use crate::error::{Error, Result, display_url};
 /// slow link takes it (hyper asks for the next frame once it has written most of the last).
 const FRAME: usize = 64 * 1024;
 
-/// `after` past `from`, or a century on for a timeout too long to add (such as
+/// `by` after `from`, or a century after it for a timeout too long to add (such as
 /// `Duration::MAX`, "never"): never a panic.
-pub(super) fn deadline(from: Instant, after: Duration) -> Instant {
+pub(super) fn later(from: Instant, by: Duration) -> Instant {
     const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-    from.checked_add(after).unwrap_or_else(|| from + CENTURY)
+    from.checked_add(by).unwrap_or_else(|| from + CENTURY)
 }
 
 /// When the body last moved, and whether it is all sent.
@@ -144,11 +144,11 @@ pub(super) async fn send(
     let mut answer = std::pin::pin!(answer);
     loop {
         let last = progress.lock().unwrap_or_else(PoisonError::into_inner).last;
-        if let Ok(answer) = tokio::time::timeout_at(deadline(last, idle), answer.as_mut()).await {
+        if let Ok(answer) = tokio::time::timeout_at(later(last, idle), answer.as_mut()).await {
             return answer.map_err(|e| Error::transport(method, url, e));
         }
         let p = progress.lock().unwrap_or_else(PoisonError::into_inner);
-        if deadline(p.last, idle) <= Instant::now() {
+        if later(p.last, idle) <= Instant::now() {
             return Err(Error::Stalled {
                 method: method.clone(),
                 url: display_url(url),
@@ -264,7 +264,7 @@ mod tests {
         .unwrap();
         assert_eq!(answer.status(), 201);
         let now = Instant::now();
-        assert!(deadline(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
+        assert!(later(now, Duration::MAX) > now + Duration::from_secs(3600 * 24 * 365));
     }
 
     #[tokio::test]

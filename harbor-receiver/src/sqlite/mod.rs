@@ -656,7 +656,7 @@ impl Inbox for SqliteInbox {
     fn take(&self, max: usize, wait: Duration) -> BoxFuture<'_, Result<Vec<Leased>>> {
         Box::pin(async move {
             let max = max.max(1);
-            let deadline = Instant::now() + wait;
+            let deadline = crate::time::later(Instant::now(), wait);
             let files = &self.inner.files;
             loop {
                 let notified = self.inner.ready.notified();
@@ -723,7 +723,7 @@ impl Inbox for SqliteInbox {
                 let mut until = deadline.min(now + POLL);
                 if let Some(at) = next {
                     let ms = u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0);
-                    until = until.min(now + Duration::from_millis(ms));
+                    until = until.min(crate::time::later(now, Duration::from_millis(ms)));
                 }
                 tokio::select! {
                     () = &mut notified => {}

@@ -400,7 +400,7 @@ impl Writer {
             }
             let every = (self.shared.window / 2).clamp(Duration::from_millis(10), PURGE_EVERY);
             if now - self.last_purge >= every.as_millis() as i64 {
-                let cutoff = now.saturating_sub(self.shared.window.as_millis() as i64);
+                let cutoff = now.saturating_sub(crate::time::millis(self.shared.window));
                 purge(tx, cutoff)?;
                 keys.purge(tx, cutoff)?;
                 self.last_purge = now;
@@ -482,7 +482,7 @@ impl State<'_> {
     /// a logical failure (a lost lease) is an `Ok(Step::Reply(Err(..)))` for this request alone.
     fn apply(&mut self, op: Op) -> rusqlite::Result<Step> {
         let (tx, shared, now) = (self.tx, self.shared, self.now);
-        let lease_ms = shared.lease.as_millis() as i64;
+        let lease_ms = crate::time::millis(shared.lease);
         Ok(Step::Reply(match op {
         Op::Append(delivery) => {
             let received_at = delivery.received_at().timestamp_millis();
@@ -503,7 +503,7 @@ impl State<'_> {
                 delivery.body().as_ref(),
                 received_at,
                 i64::from(nonce.is_some()),
-                if nonce.is_some() { now + lease_ms } else { now },
+                if nonce.is_some() { now.saturating_add(lease_ms) } else { now },
                 nonce,
             ])?;
             let Some(nonce) = nonce else {
@@ -544,7 +544,7 @@ impl State<'_> {
                  RETURNING seq, key, format, body, received_at, attempts",
             )?;
             let rows = statement.query_map(
-                params![now + lease_ms, nonce, now, i64::try_from(max).unwrap_or(i64::MAX)],
+                params![now.saturating_add(lease_ms), nonce, now, i64::try_from(max).unwrap_or(i64::MAX)],
                 |row| {
                     Ok((
                         row.get::<_, i64>(0)?,
@@ -612,7 +612,7 @@ impl State<'_> {
             Ok(Reply::Done(true))
         }
         Op::Fail(lease, Disposition::RetryAfter(delay), reason) => {
-            let at = now.saturating_add(delay.as_millis() as i64);
+            let at = now.saturating_add(crate::time::millis(delay));
             let changed = tx
                 .prepare_cached(
                     "UPDATE deliveries SET visible_at = ?1, lease = NULL, last_error = ?2 \
@@ -636,7 +636,7 @@ impl State<'_> {
             tx.prepare_cached(
                 "UPDATE deliveries SET visible_at = ?1 WHERE seq = ?2 AND lease = ?3 AND state = 0",
             )?
-            .execute(params![now + lease_ms, lease.seq, lease.nonce])?
+            .execute(params![now.saturating_add(lease_ms), lease.seq, lease.nonce])?
                 == 1,
         )),
         Op::DeadLetters(limit) => {
