@@ -223,7 +223,7 @@ impl DockerConfig {
         })
     }
 
-    /// Sets the credential-helper timeout.
+    /// Sets the credential-helper timeout (`Duration::MAX`: wait for ever).
     #[must_use]
     pub fn with_helper_timeout(mut self, timeout: Duration) -> Self {
         self.helpers.timeout = timeout;
@@ -425,11 +425,12 @@ fn run_helper(
         }
         (out, err)
     });
-    let deadline = Instant::now() + timeout;
+    // None: a timeout too long to add to the clock (`Duration::MAX`), which never comes.
+    let deadline = Instant::now().checked_add(timeout);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(fail(format!(

@@ -207,3 +207,20 @@ fn default_files_child() {
         user("docker.example")
     );
 }
+
+#[test]
+fn a_helper_timeout_of_never_waits_for_the_helper() {
+    let dir = tempfile::tempdir().unwrap();
+    helper(
+        dir.path(),
+        "late",
+        r#"sleep 0.2; printf '{"Username":"u","Secret":"s"}'"#,
+    );
+    let cfg = DockerConfig::from_slice(br#"{"credHelpers":{"reg.example":"late"}}"#)
+        .unwrap()
+        .with_helper_dirs(vec![dir.path().to_path_buf()])
+        .with_helper_timeout(Duration::MAX);
+    let kc = Keychain::new().with_config(cfg);
+    let got = kc.resolve("reg.example", None).unwrap();
+    assert_eq!(got.credentials().username(), Some("u"));
+}

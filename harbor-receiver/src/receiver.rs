@@ -105,7 +105,7 @@ impl Receiver {
     /// request holds neither a connection nor a shutdown for ever. A body that is late is
     /// answered `408` and its connection closed; with [`Receiver::serve`], a head that is
     /// late closes the connection (in your own server, [`Receiver::router`] limits the body
-    /// only: set your server's own header timeout).
+    /// only: set your server's own header timeout). `Duration::MAX` means never.
     #[must_use]
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
@@ -190,7 +190,8 @@ impl Receiver {
         let connections = GracefulShutdown::new();
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(self.read_timeout);
+            // hyper adds it to the clock: a century at most (`Duration::MAX` is "never").
+            .header_read_timeout(self.read_timeout.min(crate::time::CENTURY));
         let mut shutdown = std::pin::pin!(shutdown);
         // One counted reference per request, not a clone of every field.
         let this = Arc::new(self);

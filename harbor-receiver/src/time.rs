@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// A century: longer than any process runs.
-const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+pub(crate) const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// `by` after `from`, or a century after it when `by` is too long to add.
 pub(crate) fn later(from: Instant, by: Duration) -> Instant {

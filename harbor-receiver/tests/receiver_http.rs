@@ -265,6 +265,18 @@ async fn a_request_that_stops_arriving_gets_408_and_holds_up_no_shutdown() {
 }
 
 #[tokio::test]
+async fn a_read_timeout_of_never_serves_requests() {
+    for edge in [Edge::Serve, Edge::Router] {
+        let decoder = Decoder::new().expect_authorization(SECRET);
+        let receiver = Receiver::new(decoder, MemoryInbox::new()).read_timeout(Duration::MAX);
+        let server = Running::serve(edge, receiver).await;
+        let answer = server.post(SECRET, "application/json", &v2_push(1)).await;
+        assert_eq!(answer.0, 200, "{edge:?}: {answer:?}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn a_body_sent_in_chunks_is_stored_whole_and_checked_against_the_limit() {
     let inbox = MemoryInbox::new();
     let decoder = Decoder::new()
