@@ -25,26 +25,10 @@ fn client(prism: &Prism) -> HarborClient {
 /// request still reached the matching operation and passed validation.
 const PRISM_CANNOT_ANSWER: &[&str] = &["getCert", "downloadScanData"];
 
-/// `call_all` awaits all 203 operations in one generated function; in a debug build its poll
-/// frame is large, so it runs on a thread with a roomy stack rather than the 2 MiB default of
-/// test threads (users call one operation at a time and never build such a frame).
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn every_typed_method_passes_prism_validation() {
-    let worker = std::thread::Builder::new()
-        .name("prism-contract".to_owned())
-        .stack_size(16 << 20)
-        .spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a tokio runtime")
-                .block_on(check_every_typed_method())
-        })
-        .expect("spawn the contract test thread");
-    if let Err(panic) = worker.join() {
-        std::panic::resume_unwind(panic);
-    }
+    api_support::on_a_roomy_stack(check_every_typed_method);
 }
 
 async fn check_every_typed_method() {

@@ -40,20 +40,7 @@ fn prisms() -> Option<&'static [Prism]> {
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn generated_responses_decode_into_our_models() {
-    // Every operation called from one async fn: in a debug build its poll needs more stack
-    // than a test thread's 2 MiB leaves room for (it came within 10% of it). 16 MiB.
-    std::thread::Builder::new()
-        .stack_size(16 << 20)
-        .spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(decode_all());
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    api_support::on_a_roomy_stack(decode_all);
 }
 
 async fn decode_all() {

@@ -275,22 +275,9 @@ async fn the_robot_v1_api_is_refused_from_harbor_2_13_on_before_sending() {
     );
 }
 
-/// `call_all` awaits every operation in one function; its debug-build frame needs a roomy
-/// stack (as in `api_prism_contract.rs`).
 #[test]
 fn every_gated_method_checks_before_sending() {
-    std::thread::Builder::new()
-        .stack_size(16 << 20)
-        .spawn(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(call_every_method_on_harbor_2_2())
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    api_support::on_a_roomy_stack(call_every_method_on_harbor_2_2);
 }
 
 async fn call_every_method_on_harbor_2_2() {

@@ -706,9 +706,10 @@ async fn a_chunked_upload_whose_chunk_outlasts_the_read_timeout_completes() {
     assert!(took >= Duration::from_millis(3_000), "{took:?}");
 }
 
-/// Pushes a blob file in one streamed PATCH through a proxy that holds the PATCH's
-/// connection at `cut` (never released); returns the error and how long it took.
-async fn push_held(cut: Cut, size: usize, name: &str) -> (harbor_client::Error, Duration) {
+/// Pushes a blob file of `size` bytes in one streamed PATCH through a proxy that holds the
+/// PATCH's connection at `cut` (never released): the push fails with `Error::Stalled`, its
+/// body sent or not as `body_sent` says, after the 2 s read timeout.
+async fn push_held_stalls(cut: Cut, size: usize, name: &str, body_sent: bool) {
     let reg = common::registry().await.expect("checked by `needs`");
     let hold = Arc::new(Hold::default());
     let proxy =
@@ -724,48 +725,29 @@ async fn push_held(cut: Cut, size: usize, name: &str) -> (harbor_client::Error, 
         .unwrap_err();
     let took = started.elapsed();
     assert_eq!(proxy.fired(), 1, "the hold was reached");
-    (e, took)
+    assert!(
+        matches!(e, harbor_client::Error::Stalled { body_sent: sent, .. } if sent == body_sent),
+        "{e:?}"
+    );
+    assert!(
+        e.is_timeout() && e.is_retryable() && e.may_have_been_sent(),
+        "{e:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
 }
 
 #[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn a_registry_that_stops_reading_an_upload_is_a_stall_within_the_read_timeout() {
     // 16 MB: far more than the sockets hold, so the client's writes stop.
-    let (e, took) = push_held(Cut::Body(200_000), 16_000_000, "m/stops-reading").await;
-    assert!(
-        matches!(
-            e,
-            harbor_client::Error::Stalled {
-                body_sent: false,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(e.is_timeout() && e.is_retryable(), "{e:?}");
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
+    push_held_stalls(Cut::Body(200_000), 16_000_000, "m/stops-reading", false).await;
 }
 
 #[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn an_upload_the_registry_does_not_answer_is_a_stall_after_its_body() {
-    let (e, took) = push_held(Cut::Answer(0), 300_000, "m/no-answer").await;
-    assert!(
-        matches!(
-            e,
-            harbor_client::Error::Stalled {
-                body_sent: true,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
-    assert!(e.is_timeout() && e.may_have_been_sent(), "{e:?}");
-    assert!(
-        took >= Duration::from_secs(2) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
+    push_held_stalls(Cut::Answer(0), 300_000, "m/no-answer", true).await;
 }

@@ -20,6 +20,29 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     harbor_testkit::tool(name)
 }
 
+/// Runs `case` to its end on a thread of its own with a 16 MiB stack, on a current-thread
+/// runtime; a panic in it is the caller's. For [`calls::call_all`], which awaits every
+/// operation in one function: in a debug build its poll frame needs more than the 2 MiB of a
+/// test thread (users call one operation at a time and never build such a frame).
+pub fn on_a_roomy_stack<F>(case: impl FnOnce() -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let worker = std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime")
+                .block_on(case());
+        })
+        .expect("spawn the test thread");
+    if let Err(panic) = worker.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 /// One Prism per test binary (it takes a few seconds to start); `None` when it is absent.
 pub fn shared_prism() -> Option<&'static Prism> {
     static PRISM: OnceLock<Option<Prism>> = OnceLock::new();

@@ -399,7 +399,7 @@ impl Writer {
                 }
             }
             let every = (self.shared.window / 2).clamp(Duration::from_millis(10), PURGE_EVERY);
-            if now - self.last_purge >= every.as_millis() as i64 {
+            if now - self.last_purge >= crate::time::millis(every) {
                 let cutoff = now.saturating_sub(crate::time::millis(self.shared.window));
                 purge(tx, cutoff)?;
                 keys.purge(tx, cutoff)?;
@@ -775,7 +775,7 @@ pub(super) fn sql_error(error: &rusqlite::Error, operation: &'static str) -> Err
 pub(super) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, crate::time::millis)
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
