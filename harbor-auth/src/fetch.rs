@@ -40,7 +40,8 @@ use crate::token::{Token, TokenResponse};
 /// The default cap on a token response body (1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 
-/// The default OAuth2 `client_id`, as distribution's reference client sends it.
+/// The default OAuth2 `client_id` of the refresh-token POST. The protocol requires one and
+/// registries accept any name: it only identifies the client in their logs.
 pub const DEFAULT_CLIENT_ID: &str = "harbor-rs";
 
 /// The most redirects followed within the realm's origin.
@@ -421,7 +422,7 @@ impl TokenFetcher {
             if resp.url().origin() != out.url.origin() {
                 return Err(Error::RealmRejected {
                     realm: realm_display(resp.url()),
-                    reason: "the HTTP client followed a redirect to another origin by itself;                              build it with reqwest::redirect::Policy::none()",
+                    reason: "the HTTP client followed a redirect to another origin by itself; build it with reqwest::redirect::Policy::none()",
                 });
             }
             let status = resp.status();
@@ -447,7 +448,7 @@ impl TokenFetcher {
                 if out.secret {
                     return Err(Error::RealmRejected {
                         realm: realm_display(&next),
-                        reason: "the token realm redirected to another host; credentials are                                  never carried across hosts",
+                        reason: "the token realm redirected to another host; credentials are never carried across hosts",
                     });
                 }
                 self.policy.check_url(&next)?;

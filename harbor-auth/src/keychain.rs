@@ -115,7 +115,7 @@ impl KnownRegistry {
     #[must_use]
     pub fn trust_realm(mut self, host: &str) -> Self {
         self.realm_hosts
-            .push(strip_port(&host.trim().to_ascii_lowercase()).to_owned());
+            .push(strip_port(&host.trim().to_ascii_lowercase()));
         self
     }
 
@@ -194,7 +194,7 @@ impl BoundCredentials {
     #[must_use]
     pub fn trust_realm(mut self, host: &str) -> Self {
         self.realm_hosts
-            .push(strip_port(&host.trim().to_ascii_lowercase()).to_owned());
+            .push(strip_port(&host.trim().to_ascii_lowercase()));
         self
     }
 
@@ -339,16 +339,21 @@ pub(crate) fn authority(url: &Url) -> Option<String> {
     })
 }
 
-fn strip_port(host: &str) -> &str {
+/// The host of `host[:port]`, as [`Url::host_str`] writes it: an IPv6 address in brackets
+/// (`[::1]:5000`, `[::1]` and `::1` are all `[::1]`).
+fn strip_port(host: &str) -> String {
     if host.starts_with('[') {
         return host
             .split_once(']')
-            .map_or(host, |(h, _)| h)
-            .trim_start_matches('[');
+            .map_or_else(|| host.to_owned(), |(h, _)| format!("{h}]"));
+    }
+    if host.bytes().filter(|&b| b == b':').count() > 1 {
+        return format!("[{host}]");
     }
     host.rsplit_once(':')
         .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
         .map_or(host, |(h, _)| h)
+        .to_owned()
 }
 
 /// Whether `prefix` (segments) is the repository or a parent of it.
@@ -473,7 +478,7 @@ impl Keychain {
     #[must_use]
     pub fn trust_realm(mut self, registry: &str, realm_host: &str) -> Self {
         let registry = self.canonical(registry);
-        let realm = strip_port(&realm_host.trim().to_ascii_lowercase()).to_owned();
+        let realm = strip_port(&realm_host.trim().to_ascii_lowercase());
         self.trusted_realms.push((registry, realm));
         self
     }
@@ -682,6 +687,25 @@ mod tests {
         assert!(!b.may_send_to_realm(&realm));
         // The registry's own host is trusted on any port.
         assert!(b.may_send_to_realm(&Url::parse("http://b.example:5001/token").unwrap()));
+    }
+
+    #[test]
+    fn an_ipv6_registry_sends_credentials_to_its_own_realm() {
+        let kc = Keychain::new()
+            .with("[::1]:5000", Credentials::basic("six", "x"))
+            .trust_realm("[::1]:5000", "::2");
+        let Lookup::Ready(b) = kc.lookup("[::1]:5000", None) else {
+            panic!()
+        };
+        assert_eq!(b.credentials().username(), Some("six"));
+        assert!(b.applies_to(&Url::parse("http://[::1]:5000/v2/").unwrap()));
+        assert!(b.may_send_to_realm(&Url::parse("http://[::1]:5001/token").unwrap()));
+        assert!(b.may_send_to_realm(&Url::parse("http://[::2]/token").unwrap()));
+        assert!(!b.may_send_to_realm(&Url::parse("http://[::3]/token").unwrap()));
+        for written in ["[::2]:8443", "[::2]", "::2"] {
+            assert_eq!(strip_port(written), "[::2]", "{written}");
+        }
+        assert_eq!(strip_port("auth.example:8443"), "auth.example");
     }
 
     #[test]

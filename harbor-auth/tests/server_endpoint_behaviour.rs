@@ -141,3 +141,23 @@ fn oauth2_password_grant() {
         .unwrap();
     assert_eq!(ep.handle(&bad).status(), StatusCode::BAD_REQUEST);
 }
+
+#[test]
+fn claims_whose_iat_is_no_date_are_refused_not_a_panic() {
+    let key = SigningKey::generate(KeyKind::EcP256).unwrap();
+    let issuer = TokenIssuer::builder(key, "iss").build().unwrap();
+    let issued = issuer.issue("alice", "svc", &ScopeSet::new()).unwrap();
+    let claims = |iat: u64| {
+        let mut claims = issued.claims().clone();
+        (claims.iat, claims.nbf, claims.exp) = (iat, iat, iat.saturating_add(300));
+        claims
+    };
+    for iat in [u64::MAX, i64::MAX as u64, 9_000_000_000_000] {
+        let err = issuer.sign_claims(claims(iat)).unwrap_err();
+        assert!(matches!(err, harbor_auth::Error::Key { .. }), "{err:?}");
+    }
+    // An ordinary date signs, and the answer carries it.
+    let ok = issuer.sign_claims(claims(1_700_000_000)).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&ok.response_json()).unwrap();
+    assert_eq!(body["issued_at"], "2023-11-14T22:13:20Z");
+}

@@ -13,6 +13,25 @@ pub const DOCKER_HUB: &str = "docker.io";
 /// The host that serves Docker Hub's registry API.
 pub const DOCKER_HUB_API: &str = "registry-1.docker.io";
 
+/// Docker Hub's names: the registry, its legacy index, the host of its API.
+const DOCKER_HUB_NAMES: [&str; 3] = [DOCKER_HUB, "index.docker.io", DOCKER_HUB_API];
+
+/// The host that serves the registry API of `registry`: [`DOCKER_HUB_API`] for any of
+/// Docker Hub's names (`docker.io`, `index.docker.io`, `registry-1.docker.io`), else
+/// `registry` itself.
+///
+/// ```
+/// assert_eq!(harbor_types::api_host("docker.io"), "registry-1.docker.io");
+/// assert_eq!(harbor_types::api_host("harbor.example:8443"), "harbor.example:8443");
+/// ```
+pub fn api_host(registry: &str) -> &str {
+    if DOCKER_HUB_NAMES.contains(&registry) {
+        DOCKER_HUB_API
+    } else {
+        registry
+    }
+}
+
 /// The longest image reference accepted, as written and once normalised.
 const MAX_REFERENCE_LEN: usize = 512;
 
@@ -110,11 +129,7 @@ impl Repository {
 
     /// The host that serves the registry API (`registry-1.docker.io` for `docker.io`).
     pub fn api_host(&self) -> &str {
-        if self.registry == DOCKER_HUB || self.registry == "index.docker.io" {
-            DOCKER_HUB_API
-        } else {
-            &self.registry
-        }
+        api_host(&self.registry)
     }
 
     /// The repository name.
@@ -141,7 +156,7 @@ impl fmt::Display for Repository {
 impl FromStr for Repository {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        let image: ImageReference = s.parse()?;
+        let image = ImageReference::parse(s, false)?;
         if image.tag.is_some() || image.digest.is_some() {
             return Err(Error::invalid(
                 ValueKind::ImageReference,
@@ -156,8 +171,9 @@ impl FromStr for Repository {
 /// An image reference: `[host[:port]/]name[:tag][@digest]`, the text `docker pull` takes.
 ///
 /// A first component without `.` or `:` that is not `localhost` is part of the name, and
-/// the registry is Docker Hub (`docker.io`, where a one-component name gains `library/`
-/// and a reference without tag or digest means `latest`).
+/// the registry is Docker Hub (`docker.io`). On any of Docker Hub's names (`docker.io`,
+/// `index.docker.io`, `registry-1.docker.io`) a one-component name gains `library/` and a
+/// reference without tag or digest means `latest`.
 ///
 /// ```
 /// use harbor_types::ImageReference;
@@ -244,6 +260,14 @@ impl ImageReference {
 impl FromStr for ImageReference {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
+        ImageReference::parse(s, true)
+    }
+}
+
+impl ImageReference {
+    /// Parses `s`; with `default_tag`, a Docker Hub reference without tag or digest means
+    /// `latest` (a [`Repository`] has neither).
+    fn parse(s: &str, default_tag: bool) -> Result<ImageReference> {
         let bad = |reason: &'static str| Error::invalid(ValueKind::ImageReference, s, reason);
         if s.len() > MAX_REFERENCE_LEN {
             return Err(bad("it is longer than 512 bytes"));
@@ -271,17 +295,17 @@ impl FromStr for ImageReference {
             }
             _ => (DOCKER_HUB, rest.to_owned()),
         };
-        let name =
-            if (registry == DOCKER_HUB || registry == "index.docker.io") && !name.contains('/') {
-                format!("library/{name}")
-            } else {
-                name
-            };
+        let hub = DOCKER_HUB_NAMES.contains(&registry);
+        let name = if hub && !name.contains('/') {
+            format!("library/{name}")
+        } else {
+            name
+        };
         if name.is_empty() {
             return Err(bad("the repository name is missing"));
         }
         let repository = Repository::new(registry, RepositoryName::new(name)?)?;
-        let tag = if tag.is_none() && digest.is_none() && registry == DOCKER_HUB {
+        let tag = if default_tag && hub && tag.is_none() && digest.is_none() {
             Some(Tag::latest())
         } else {
             tag
@@ -363,6 +387,18 @@ mod tests {
         assert_eq!(r.repository().api_host(), DOCKER_HUB_API);
         let r: ImageReference = "[::1]:5000/x".parse().unwrap();
         assert_eq!(r.repository().registry(), "[::1]:5000");
+        for hub in ["alpine", "docker.io/library/alpine", "index.docker.io/alpine"] {
+            let repo: Repository = hub.parse().unwrap();
+            assert_eq!(repo.name().as_str(), "library/alpine", "{hub}");
+            assert_eq!(repo.to_string().parse::<Repository>().unwrap(), repo);
+            assert_eq!(repo.api_host(), DOCKER_HUB_API);
+        }
+        for hub in ["registry-1.docker.io/alpine", "index.docker.io/alpine"] {
+            let r: ImageReference = hub.parse().unwrap();
+            assert_eq!(r.repository().name().as_str(), "library/alpine", "{hub}");
+            assert_eq!(r.tag().map(Tag::as_str), Some("latest"), "{hub}");
+        }
+        assert!("alpine:3".parse::<Repository>().is_err());
         let repo: Repository = "h.example/a/b".parse().unwrap();
         assert_eq!(repo.to_string(), "h.example/a/b");
         assert!("h.example/a/b:v1".parse::<Repository>().is_err());

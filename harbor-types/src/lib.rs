@@ -52,7 +52,7 @@ pub mod wire;
 
 pub use digest::{Digest, Hasher};
 pub use error::{Error, Result, ValueKind};
-pub use image::{DOCKER_HUB, DOCKER_HUB_API, ImageReference, Repository};
+pub use image::{DOCKER_HUB, DOCKER_HUB_API, ImageReference, Repository, api_host};
 pub use name::{Reference, RepositoryName, Tag};
 pub use severity::Severity;
 pub use webhook::EventKind;

@@ -271,7 +271,10 @@ impl TokenEndpoint {
                     .as_ref()
                     .is_some_and(|c| c.check(&user, &password));
                 if !ok {
-                    tracing::info!(user = %user, "token request with wrong credentials");
+                    // The user name only at debug: a password typed into the user field
+                    // would otherwise reach every log.
+                    tracing::info!("token request with wrong credentials");
+                    tracing::debug!(user = %user, "the wrong credentials' user name");
                     return Err(UNAUTHORIZED);
                 }
                 Some(user)

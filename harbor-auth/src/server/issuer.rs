@@ -98,6 +98,11 @@ pub enum KeyIdFormat {
     None,
 }
 
+/// The date of an `iat` (seconds since the epoch), if it is one.
+fn issued_at(iat: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp(i64::try_from(iat).ok()?, 0)
+}
+
 /// A signed token and what the token response needs.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -129,10 +134,10 @@ impl IssuedToken {
     /// The members of [`IssuedToken::response_json`], for the endpoint to add `scope` and
     /// `refresh_token` to.
     pub(crate) fn response_object(&self) -> serde_json::Map<String, serde_json::Value> {
-        let issued_at = chrono::DateTime::<chrono::Utc>::from(
-            UNIX_EPOCH + Duration::from_secs(self.claims.iat),
-        )
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // `sign_claims` accepted only an `iat` that is a date.
+        let issued_at = issued_at(self.claims.iat)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut body = serde_json::Map::with_capacity(6);
         body.insert("token".to_owned(), self.token.expose_secret().into());
         body.insert("access_token".to_owned(), self.token.expose_secret().into());
@@ -327,8 +332,14 @@ impl TokenIssuer {
     ///
     /// # Errors
     ///
-    /// [`Error::Key`] when the claims cannot be encoded or signing fails.
+    /// [`Error::Key`] when the claims cannot be encoded, `iat` is not a date (beyond the
+    /// year 262,000), or signing fails.
     pub fn sign_claims(&self, claims: RegistryClaims) -> Result<IssuedToken> {
+        if issued_at(claims.iat).is_none() {
+            return Err(Error::Key {
+                reason: format!("the claims' iat ({}) is not a date", claims.iat),
+            });
+        }
         let jws = self.sign_jws(
             &self.inner.header_b64,
             &claims,

@@ -53,6 +53,14 @@ pub use issuer::{
     TokenIssuerBuilder,
 };
 pub use keys::{KeyKind, PublicKey, SigningKey, certificates_from_pem, libtrust_key_id};
+/// The JWS algorithm of a key ([`KeyKind::algorithms`], [`SigningKey::algorithm`]), from
+/// `jsonwebtoken`: re-exported so that no matching version need be added.
+#[doc(no_inline)]
+pub use jsonwebtoken::Algorithm;
+/// DER keys and certificates ([`SigningKey::from_der`], [`certificates_from_pem`]), from
+/// `rustls-pki-types`: re-exported so that no matching version need be added.
+#[doc(no_inline)]
+pub use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use verifier::{
     DEFAULT_LEEWAY, MAX_LEEWAY, MAX_TOKEN_LEN, TokenVerifier, TokenVerifierBuilder,
 };
