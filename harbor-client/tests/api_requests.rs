@@ -143,6 +143,37 @@ async fn streams_read_every_page_at_the_maximum_page_size() {
 }
 
 #[tokio::test]
+async fn a_stream_whose_link_does_not_advance_stops_with_a_protocol_error() {
+    // A full page, no X-Total-Count, and always the same `Link` (a server that ignores `page`).
+    let server = Recorder::start(|_, _| {
+        let items: Vec<String> = (0..100)
+            .map(|i| format!(r#"{{"project_id":{i},"name":"p{i}"}}"#))
+            .collect();
+        let mut r = json(200, &format!("[{}]", items.join(",")));
+        r.headers_mut().insert(
+            "link",
+            r#"</api/v2.0/projects?page=2&page_size=100>; rel="next""#
+                .parse()
+                .unwrap(),
+        );
+        r
+    })
+    .await;
+    let listed = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        server
+            .client()
+            .list_projects_stream(&ListProjectsParams::default())
+            .try_collect::<Vec<_>>(),
+    )
+    .await
+    .expect("the stream went on for 30 s");
+    let e = listed.unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+    assert_eq!(server.seen().len(), 2, "page 2 names page 2 again: stop");
+}
+
+#[tokio::test]
 async fn one_page_keeps_total_and_next_link() {
     let server = Recorder::start(|_, _| {
         let mut r = json(200, r#"[{"name":"a"}]"#);

@@ -1,6 +1,7 @@
-//! The referrers API itself (paged with `Link`, `OCI-Subject` on push) and a race on the
-//! referrers tag index: distribution 2.8 serves neither a referrers API nor `If-Match`, so a
-//! loopback server stands for a registry that does.
+//! The referrers API itself (paged with `Link`, `OCI-Subject` on push), a race on the
+//! referrers tag index, and a deletion that must not leave a stale entry there: distribution
+//! 2.8 serves neither a referrers API nor `If-Match`, so a loopback server stands for a
+//! registry that does.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -188,4 +189,38 @@ async fn referrers_tag_update_loses_a_race_and_tries_again_with_if_match() {
         puts_with_if_match, 2,
         "the 412 made the client read again and retry"
     );
+}
+
+#[tokio::test]
+async fn delete_manifest_deletes_nothing_when_the_read_before_it_fails() {
+    // The read tells whether the manifest is a referrer whose entry must leave the referrers
+    // tag index; a failed read (here 403, or a 5xx) must not turn into "not a referrer".
+    for (status, deleted) in [(403, 0), (500, 0), (404, 1)] {
+        let fake = Fake::start(move |s| match s.method.as_str() {
+            "GET" => resp(status, &[], ""),
+            "DELETE" => resp(202, &[], ""),
+            _ => resp(404, &[], ""),
+        })
+        .await;
+        let c = RegistryClient::builder()
+            .configure_transport(|t| t.retry_policy(harbor_client::transport::RetryPolicy::none()))
+            .build()
+            .unwrap();
+        let repo = Repository::new(&fake.host(), "app".parse().unwrap()).unwrap();
+        let r = ImageReference::with_digest(repo, Digest::sha256_of(b"a referrer"));
+        let result = c.delete_manifest(&r).await;
+        assert_eq!(
+            fake.count(|s| s.method == "DELETE"),
+            deleted,
+            "GET {status}"
+        );
+        match status {
+            404 => result.unwrap(),
+            _ => assert_eq!(
+                result.unwrap_err().status().map(|s| s.as_u16()),
+                Some(status),
+                "the read's error is returned"
+            ),
+        }
+    }
 }

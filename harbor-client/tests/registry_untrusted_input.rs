@@ -1,5 +1,8 @@
 //! What a registry or a Harbor sends is untrusted: huge tag lists, catalogs and referrers are
-//! cut at a cap with a typed error after bounded reading; an image that lists a layer twice
+//! cut at a cap with a typed error after bounded reading; a `Link` that goes round in a circle
+//! stops a listing (and the pull that lists tags) with a typed error; an index that lists a
+//! child again moves it once; an upload offset near `u64::MAX` is a typed error, not an
+//! overflow; a registry that ignores `Range` is caught; an image that lists a layer twice
 //! pulls (against the real `docker-registry`); a blob in the layout with the right size and
 //! the wrong bytes is fetched again; errors show no presigned URL signature and no robot secret.
 
@@ -11,12 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
-use common::fake::{Fake, resp};
+use bytes::Bytes;
+use common::fake::{Fake, Seen, resp};
+use common::phase::bounded;
 use common::{make_image, noise, registry};
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use harbor_client::registry::{
-    Digest, ImageOptions, ImageReference, MAX_LIST_BODY, RegistryClient, Repository,
+    Descriptor, Digest, ImageIndex, ImageOptions, ImageReference, MAX_LIST_BODY, MediaType,
+    RegistryClient, Repository,
 };
+use harbor_client::transport::RetryPolicy;
 use harbor_client::{Error, HarborClient};
 
 /// A body of `total` bytes, produced lazily 1 MiB at a time: `prefix`, then `filler`
@@ -254,4 +261,216 @@ async fn a_robot_secret_never_reaches_an_error() {
         shown.contains("robot$ci"),
         "the rest of the excerpt stays: {shown}"
     );
+}
+
+/// A small image: (manifest, config, layer).
+fn tiny_image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let config =
+        br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#
+            .to_vec();
+    let layer = b"a layer".to_vec();
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": MediaType::OCI_MANIFEST,
+        "config": Descriptor::new(MediaType::OCI_CONFIG, Digest::sha256_of(&config), config.len() as u64),
+        "layers": [Descriptor::new(MediaType::OCI_LAYER_GZIP, Digest::sha256_of(&layer), layer.len() as u64)],
+    }))
+    .unwrap();
+    (manifest, config, layer)
+}
+
+/// An index listing `child` (a manifest of `media_type`) twice.
+fn index_twice(child: &[u8], media_type: &str) -> Vec<u8> {
+    let d = Descriptor::new(media_type, Digest::sha256_of(child), child.len() as u64);
+    let mut i = ImageIndex::new();
+    i.manifests = vec![d.clone(), d];
+    serde_json::to_vec(&i).unwrap()
+}
+
+/// Serves `manifests` (by digest, and the first also as `v1`) and `blobs` of any repository.
+fn serve(s: &Seen, manifests: &[(&[u8], &str)], blobs: &[&[u8]]) -> Option<http::Response<Body>> {
+    let path = s.uri.path();
+    if let Some(r) = path.split("/manifests/").nth(1) {
+        for (i, (m, ct)) in manifests.iter().enumerate() {
+            if r == Digest::sha256_of(m).as_str() || (i == 0 && r == "v1") {
+                return Some(resp(200, &[("content-type", ct)], m.to_vec()));
+            }
+        }
+    }
+    for b in blobs {
+        if path.ends_with(Digest::sha256_of(b).as_str()) {
+            return Some(resp(
+                200,
+                &[("content-length", &b.len().to_string())],
+                b.to_vec(),
+            ));
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_tag_list_or_catalog_whose_link_goes_round_in_a_circle_stops() {
+    // A `Link` to the page itself, and one that keeps `last` but changes another parameter.
+    for (what, circle) in [("itself", false), ("the same last", true)] {
+        let f = Fake::start(move |s| {
+            let n = s.uri.query().map_or(0, |q| q.len());
+            let next = if circle {
+                format!("<{}?last=a&x={n}>; rel=\"next\"", s.uri.path())
+            } else {
+                format!("<{}>; rel=\"next\"", s.uri)
+            };
+            let body = if s.uri.path().ends_with("/_catalog") {
+                r#"{"repositories":["a"]}"#
+            } else {
+                r#"{"name":"a","tags":["a"]}"#
+            };
+            resp(200, &[("link", next.as_str())], body)
+        })
+        .await;
+        let c = RegistryClient::builder().build().unwrap();
+        let repo: Repository = format!("{}/a", f.host()).parse().unwrap();
+        let tags = bounded(c.list_tags_stream(&repo, Some(1)).try_collect::<Vec<_>>()).await;
+        let e = tags.unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "tags, {what}: {e}");
+        let repos = bounded(
+            c.list_catalog_stream(&f.host(), None)
+                .try_collect::<Vec<_>>(),
+        )
+        .await;
+        let e = repos.unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "catalog, {what}: {e}");
+        assert!(f.all().len() <= 6, "{what}: {} requests", f.all().len());
+    }
+}
+
+#[tokio::test]
+async fn a_pull_from_a_registry_whose_tag_list_goes_round_in_a_circle_stops() {
+    // Pulling lists the tags for cosign's; a `Link` to itself must not keep the pull going.
+    let f = Fake::start(|s| {
+        let (manifest, config, layer) = tiny_image();
+        if s.uri.path().ends_with("/tags/list") {
+            let next = format!("<{}>; rel=\"next\"", s.uri);
+            return resp(
+                200,
+                &[("link", next.as_str())],
+                r#"{"name":"x","tags":["v1"]}"#,
+            );
+        }
+        serve(
+            s,
+            &[(&manifest, MediaType::OCI_MANIFEST)],
+            &[&config, &layer],
+        )
+        .unwrap_or_else(|| resp(404, &[], ""))
+    })
+    .await;
+    let c = RegistryClient::builder().build().unwrap();
+    let r: ImageReference = format!("{}/x:v1", f.host()).parse().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let pulled = bounded(c.pull_image(&r, out.path(), &ImageOptions::default())).await;
+    let e = pulled.unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+}
+
+#[tokio::test]
+async fn an_index_listing_a_child_again_moves_it_once() {
+    // index -> child index (listed twice) -> image (listed twice): without remembering what
+    // moved, the image would be fetched and pushed four times (2^depth).
+    let (image, config, layer) = tiny_image();
+    let child = index_twice(&image, MediaType::OCI_MANIFEST);
+    let root = index_twice(&child, MediaType::OCI_INDEX);
+    let (i2, c2) = (image.clone(), child.clone());
+    let f = Fake::start(move |s| match (s.method.as_str(), s.uri.path()) {
+        ("GET", p) if p.starts_with("/v2/src/") => serve(
+            s,
+            &[
+                (&root, MediaType::OCI_INDEX),
+                (&c2, MediaType::OCI_INDEX),
+                (&i2, MediaType::OCI_MANIFEST),
+            ],
+            &[&config, &layer],
+        )
+        .unwrap_or_else(|| resp(404, &[], "")),
+        // The destination holds every blob and takes every manifest.
+        ("HEAD", p) if p.starts_with("/v2/dst/x/blobs/") => {
+            resp(200, &[("content-length", "7")], "")
+        }
+        ("PUT", p) if p.starts_with("/v2/dst/x/manifests/") => resp(201, &[], ""),
+        _ => resp(404, &[], ""),
+    })
+    .await;
+    let c = RegistryClient::builder().build().unwrap();
+    let src: ImageReference = format!("{}/src/x:v1", f.host()).parse().unwrap();
+    let dst: ImageReference = format!("{}/dst/x:v1", f.host()).parse().unwrap();
+    let options = ImageOptions::default().referrers(false).cosign_tags(false);
+    bounded(c.copy_image(&src, &dst, &options)).await.unwrap();
+    for (what, m) in [("child index", &child), ("image", &image)] {
+        let d = Digest::sha256_of(m).to_string();
+        let gets =
+            f.count(|s| s.method == "GET" && s.uri.path() == format!("/v2/src/x/manifests/{d}"));
+        let puts =
+            f.count(|s| s.method == "PUT" && s.uri.path() == format!("/v2/dst/x/manifests/{d}"));
+        assert_eq!((gets, puts), (1, 1), "the {what} moved once");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_offset_near_u64_max_is_a_protocol_error_not_an_overflow() {
+    // The registry reports 18446744073709551615 bytes received: one more byte does not fit.
+    let f = Fake::start(|s| match s.method.as_str() {
+        "POST" => resp(202, &[("location", "/v2/a/blobs/uploads/u1")], ""),
+        "GET" => resp(204, &[("range", "0-18446744073709551614")], ""),
+        _ => resp(202, &[], ""),
+    })
+    .await;
+    let c = RegistryClient::builder().build().unwrap();
+    let repo: Repository = format!("{}/a", f.host()).parse().unwrap();
+    let mut session = c.start_upload(&repo).await.unwrap();
+    assert_eq!(session.refresh().await.unwrap(), u64::MAX);
+    let e = session
+        .patch_chunk(Bytes::from_static(b"x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+    let e = session
+        .finish(&Digest::sha256_of(b"x"), Some(Bytes::from_static(b"x")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+    assert_eq!(
+        f.count(|s| s.method == "PATCH" || s.method == "PUT"),
+        0,
+        "nothing sent"
+    );
+}
+
+#[tokio::test]
+async fn a_registry_that_ignores_range_is_a_protocol_error() {
+    let blob = noise(1000, 53);
+    let b2 = blob.clone();
+    let f = Fake::start(move |_| resp(200, &[], b2.clone())).await;
+    let c = RegistryClient::builder()
+        .configure_transport(|t| t.retry_policy(RetryPolicy::none()))
+        .build()
+        .unwrap();
+    let repo: Repository = format!("{}/a", f.host()).parse().unwrap();
+    let d = Digest::sha256_of(&blob);
+    // Bytes 0..=99 asked, the whole blob answered: not what the caller asked for.
+    for (start, end) in [(0, Some(99)), (10, Some(99)), (10, None)] {
+        let e = c.get_blob_range(&repo, &d, start, end).await.unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "{start}-{end:?}: {e}");
+    }
+    // The whole blob asked (from 0, no end): a 200 is the answer.
+    let all = common::collect(c.get_blob_range(&repo, &d, 0, None).await.unwrap()).await;
+    assert_eq!(all.unwrap().as_ref(), blob.as_slice());
+    // An end before the start is refused before anything is sent.
+    let before = f.all().len();
+    let e = c
+        .get_blob_range(&repo, &d, 10, Some(9))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    assert_eq!(f.all().len(), before);
 }

@@ -174,10 +174,14 @@ impl RegistryClient {
 
     /// Downloads bytes `start..=end` (to the end when `end` is `None`) of a blob, unverified.
     ///
+    /// The registry must answer `206 Partial Content`; a `200` with the whole blob is taken
+    /// only for `start` 0 without `end` (the whole blob is what was asked for).
+    ///
     /// # Errors
     ///
-    /// [`Error::Api`] (416 for a range outside the blob), [`Error::Protocol`] when the
-    /// registry ignores the range.
+    /// [`Error::InvalidInput`] when `end` is before `start` (nothing sent); [`Error::Api`]
+    /// (416 for a range outside the blob); [`Error::Protocol`] when the registry ignores the
+    /// range (answers `200` to any other range).
     pub async fn get_blob_range(
         &self,
         repo: &Repository,
@@ -187,9 +191,17 @@ impl RegistryClient {
     ) -> Result<BlobStream> {
         let url = self.url(repo, &format!("blobs/{digest}"))?;
         let range = match end {
+            Some(e) if e < start => {
+                return Err(Error::invalid(
+                    "range",
+                    &format!("{start}-{e}"),
+                    "the end is before the start",
+                ));
+            }
             Some(e) => format!("bytes={start}-{e}"),
             None => format!("bytes={start}-"),
         };
+        let whole_blob_asked = start == 0 && end.is_none();
         let resp = self
             .send(
                 Request::new(Method::GET, url.clone())
@@ -201,10 +213,10 @@ impl RegistryClient {
                     .scope(&self.scope(repo, "pull")),
             )
             .await?;
-        if resp.status() != StatusCode::PARTIAL_CONTENT && start != 0 {
-            return Err(Error::protocol(
-                "the registry ignored the Range header (no 206 answer)",
-            ));
+        if resp.status() != StatusCode::PARTIAL_CONTENT && !whole_blob_asked {
+            return Err(Error::protocol(format!(
+                "the registry ignored the Range header ({range}): no 206 answer"
+            )));
         }
         let size = content_length(resp.headers());
         let url2 = url.clone();

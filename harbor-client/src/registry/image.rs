@@ -410,7 +410,8 @@ impl RegistryClient {
             End::Registry(_) => root,
         };
         let mut moved = Vec::new();
-        self.transfer_tree(src, dst, &root, options, &mut moved, 0)
+        let mut done = HashSet::from([root.digest.clone()]);
+        self.transfer_tree(src, dst, &root, options, &mut moved, &mut done, 0)
             .await?;
         self.end_put(dst, &root, name).await?;
         options.emit(ProgressEvent::ManifestDone {
@@ -418,7 +419,8 @@ impl RegistryClient {
         });
         moved.push(root.digest.clone());
         if options.referrers || options.cosign_tags {
-            self.transfer_attached(src, dst, moved, options).await?;
+            self.transfer_attached(src, dst, moved, &mut done, options)
+                .await?;
         }
         if let Err(e) = self.inner.locations.save().await {
             tracing::debug!(error = %e, "could not save the blob locations");
@@ -484,6 +486,12 @@ impl RegistryClient {
 
     /// Moves what `m` needs before it can be recorded: the blobs of an image manifest, the
     /// children of an index (each recorded by digest). Collects the children's digests.
+    ///
+    /// `done` holds the children moved so far in the whole transfer: a child listed again
+    /// (in this index or another) is not moved again, so an index that lists one child index
+    /// many times, nested `MAX_NESTING` deep, costs one request per distinct manifest, not
+    /// exponentially many.
+    #[allow(clippy::too_many_arguments)]
     async fn transfer_tree(
         &self,
         src: End<'_>,
@@ -491,6 +499,7 @@ impl RegistryClient {
         m: &PulledManifest,
         options: &ImageOptions,
         moved: &mut Vec<Digest>,
+        done: &mut HashSet<Digest>,
         depth: usize,
     ) -> Result<()> {
         match m.parse()? {
@@ -520,8 +529,12 @@ impl RegistryClient {
                     ));
                 }
                 for child in &index.manifests {
+                    if !done.insert(child.digest.clone()) {
+                        continue;
+                    }
                     let c = self.end_manifest(src, child).await?;
-                    Box::pin(self.transfer_tree(src, dst, &c, options, moved, depth + 1)).await?;
+                    Box::pin(self.transfer_tree(src, dst, &c, options, moved, done, depth + 1))
+                        .await?;
                     self.end_put(dst, &c, Name::Digest).await?;
                     options.emit(ProgressEvent::ManifestDone {
                         digest: c.digest.clone(),
@@ -533,12 +546,14 @@ impl RegistryClient {
         }
     }
 
-    /// Moves the referrers and cosign tags of every manifest in `moved`, and theirs in turn.
+    /// Moves the referrers and cosign tags of every manifest in `moved`, and theirs in turn;
+    /// `done` is `transfer_tree`'s record of the children moved already.
     async fn transfer_attached(
         &self,
         src: End<'_>,
         dst: End<'_>,
         moved: Vec<Digest>,
+        done: &mut HashSet<Digest>,
         options: &ImageOptions,
     ) -> Result<()> {
         let tags: HashSet<String> = if options.cosign_tags {
@@ -570,7 +585,7 @@ impl RegistryClient {
                 let first = seen.insert(m.digest.clone());
                 let mut inner = Vec::new();
                 if first {
-                    self.transfer_tree(src, dst, &m, options, &mut inner, 0)
+                    self.transfer_tree(src, dst, &m, options, &mut inner, done, 0)
                         .await?;
                 }
                 let name = tag.as_deref().map_or(Name::Digest, Name::Tag);

@@ -12,9 +12,16 @@ use crate::error::{Error, Result};
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
 const LAYOUT_FILE: &str = "oci-layout";
+/// The sidecar file whose lock guards every read-modify-write of `index.json`.
+const INDEX_LOCK_FILE: &str = "index.json.lock";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// An OCI image layout on disk.
+///
+/// Changes of `index.json` ([`OciLayout::add_manifest`], [`OciLayout::add_referrer`]) take an
+/// exclusive advisory lock on `index.json.lock` beside it, so that concurrent writers (tasks
+/// or processes, such as two pulls into one layout) keep each other's entries. The lock is
+/// advisory: a tool that rewrites `index.json` without taking it can still lose entries.
 #[derive(Debug, Clone)]
 pub struct OciLayout {
     root: PathBuf,
@@ -39,7 +46,11 @@ impl OciLayout {
         }
         let layout = OciLayout { root };
         if !exists(&layout.index_path()).await {
-            layout.write_index(&ImageIndex::new()).await?;
+            // Under the lock: another writer may create it and add to it meanwhile.
+            let _lock = layout.lock_index().await?;
+            if !exists(&layout.index_path()).await {
+                layout.write_index(&ImageIndex::new()).await?;
+            }
         }
         Ok(layout)
     }
@@ -178,12 +189,44 @@ impl OciLayout {
         write_atomic(&self.index_path(), &data).await
     }
 
-    /// Adds a manifest to `index.json` under a name (replacing an entry of that name).
+    /// Takes the exclusive lock on `index.json` (see [`OciLayout`]), waiting on a blocking
+    /// thread while another writer, in this process or another, holds it.
+    async fn lock_index(&self) -> Result<IndexLock> {
+        let p = self.root.join(INDEX_LOCK_FILE);
+        tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&p)
+                .map_err(|e| Error::io(&p, e))?;
+            file.lock().map_err(|e| Error::io(&p, e))?;
+            Ok(IndexLock { _file: file })
+        })
+        .await
+        .map_err(|e| Error::Io {
+            path: None,
+            source: std::io::Error::other(e),
+        })?
+    }
+
+    /// Adds a manifest to `index.json` under a name (replacing an entry of that name), under
+    /// the layout's `index.json` lock (see [`OciLayout`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Io`], [`Error::Decode`].
-    pub async fn add_manifest(&self, mut desc: Descriptor, ref_name: Option<&str>) -> Result<()> {
+    /// [`Error::Io`] (also when the lock cannot be taken), [`Error::Decode`].
+    pub async fn add_manifest(&self, desc: Descriptor, ref_name: Option<&str>) -> Result<()> {
+        let _lock = self.lock_index().await?;
+        self.add_manifest_locked(desc, ref_name).await
+    }
+
+    /// [`OciLayout::add_manifest`] for a caller holding the lock.
+    async fn add_manifest_locked(
+        &self,
+        mut desc: Descriptor,
+        ref_name: Option<&str>,
+    ) -> Result<()> {
         let mut index = self.index().await?;
         match ref_name {
             Some(name) => {
@@ -246,12 +289,14 @@ impl OciLayout {
         }
     }
 
-    /// Adds `referrer` to the referrers index of `subject` (see [`OciLayout::referrers`]).
+    /// Adds `referrer` to the referrers index of `subject` (see [`OciLayout::referrers`]),
+    /// under the layout's `index.json` lock (see [`OciLayout`]).
     ///
     /// # Errors
     ///
-    /// [`Error::Io`], [`Error::Decode`].
+    /// [`Error::Io`] (also when the lock cannot be taken), [`Error::Decode`].
     pub async fn add_referrer(&self, subject: &Digest, referrer: Descriptor) -> Result<()> {
+        let _lock = self.lock_index().await?;
         let mut list = self.referrers(subject).await?;
         if list.iter().any(|d| d.digest == referrer.digest) {
             return Ok(());
@@ -264,7 +309,7 @@ impl OciLayout {
         let digest = Digest::sha256_of(&bytes);
         self.write_blob(&digest, &bytes).await?;
         let tag = super::referrers_tag(subject)?;
-        self.add_manifest(
+        self.add_manifest_locked(
             Descriptor::new(super::MediaType::OCI_INDEX, digest, bytes.len() as u64),
             Some(tag.as_str()),
         )
@@ -304,6 +349,11 @@ impl OciLayout {
             )),
         }
     }
+}
+
+/// The held `index.json` lock; released when dropped (the file is closed).
+struct IndexLock {
+    _file: std::fs::File,
 }
 
 async fn exists(p: &Path) -> bool {
@@ -355,5 +405,41 @@ mod tests {
         assert_eq!(again.find_manifest(Some("v1")).await.unwrap().digest, d);
         assert_eq!(again.read_blob(&d).await.unwrap().as_ref(), b"{}");
         assert!(OciLayout::open(dir.path().join("nope")).await.is_err());
+    }
+
+    /// Two pulls into one layout add to `index.json` at once: every entry stays. Each task
+    /// opens the layout itself, as a pull does.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_adds_all_end_up_in_index_json() {
+        const N: usize = 48;
+        let dir = tempfile::tempdir().unwrap();
+        let subject = Digest::sha256_of(b"subject");
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let root = dir.path().to_owned();
+                let subject = subject.clone();
+                tokio::spawn(async move {
+                    let l = OciLayout::create(root).await.unwrap();
+                    let d = Digest::sha256_of(format!("m{i}").as_bytes());
+                    l.add_manifest(Descriptor::new("x", d.clone(), 2), Some(&format!("t{i}")))
+                        .await
+                        .unwrap();
+                    l.add_referrer(&subject, Descriptor::new("x", d, 2))
+                        .await
+                        .unwrap();
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let l = OciLayout::open(dir.path()).await.unwrap();
+        let mut names = l.ref_names().await.unwrap();
+        names.sort();
+        let mut want: Vec<String> = (0..N).map(|i| format!("t{i}")).collect();
+        want.push(super::super::referrers_tag(&subject).unwrap().to_string());
+        want.sort();
+        assert_eq!(names, want);
+        assert_eq!(l.referrers(&subject).await.unwrap().len(), N);
     }
 }

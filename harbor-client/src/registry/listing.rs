@@ -1,6 +1,12 @@
 //! Tag and catalog listing, page by page or as streams that follow `Link`. A page is read up
 //! to [`MAX_LIST_BODY`]: a registry that answers more fails the call with
-//! [`Error::TooLarge`] after reading no more than that.
+//! [`Error::TooLarge`] after reading no more than that. A stream follows at most
+//! [`MAX_LIST_PAGES`] pages and stops with [`Error::Protocol`] when `Link` names a page it
+//! has read already (or a `last` it was given already): a registry whose `Link` goes round in
+//! a circle would otherwise be listed forever.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher as _, RandomState};
 
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
@@ -15,6 +21,50 @@ use crate::transport::{Request, origin};
 
 /// The largest tag-list or catalog page read (16 MiB: some 500 000 tags of 30 characters).
 pub const MAX_LIST_BODY: usize = 16 * 1024 * 1024;
+
+/// The most tag-list or catalog pages a stream follows (100 000: ten million names at
+/// distribution's default page size of 100).
+pub const MAX_LIST_PAGES: usize = 100_000;
+
+/// The pages a listing stream has followed: refuses a `Link` that does not advance. Keeps
+/// keyed hashes, not the URLs, so that a hostile registry's long `Link` targets cost it
+/// nothing to remember (8 bytes a page).
+#[derive(Debug, Default)]
+struct PageTrail {
+    keys: RandomState,
+    /// Every URL requested so far.
+    urls: HashSet<u64>,
+    /// Every `last` value requested so far.
+    lasts: HashSet<u64>,
+}
+
+impl PageTrail {
+    /// Records `url` as the next page to read: a [`Error::Protocol`] error when it was read
+    /// already, when its `last` was asked for already (a registry that does not advance), or
+    /// when [`MAX_LIST_PAGES`] pages have been read.
+    fn visit(&mut self, url: &Url, what: &str) -> Result<()> {
+        if self.urls.len() >= MAX_LIST_PAGES {
+            return Err(Error::protocol(format!(
+                "the registry's {what} goes on for more than {MAX_LIST_PAGES} pages"
+            )));
+        }
+        if !self.urls.insert(self.keys.hash_one(url.as_str())) {
+            return Err(Error::protocol(format!(
+                "the registry's {what} Link leads back to a page read already ({})",
+                url.path()
+            )));
+        }
+        let last = url.query_pairs().find(|(k, _)| k == "last");
+        if let Some((_, last)) = last
+            && !self.lasts.insert(self.keys.hash_one(last.as_ref()))
+        {
+            return Err(Error::protocol(format!(
+                "the registry's {what} Link does not advance (the same `last` again)"
+            )));
+        }
+        Ok(())
+    }
+}
 
 /// Reads a body of at most `limit` bytes (refused up front when `Content-Length` says more).
 pub(crate) async fn read_capped(
@@ -201,6 +251,10 @@ impl RegistryClient {
     }
 
     /// Every tag, following `Link` pages (requested `page_size` at a time when given).
+    ///
+    /// The stream ends with [`Error::Protocol`] when a `Link` leads back to a page read
+    /// already or repeats a `last`, or after [`MAX_LIST_PAGES`] pages; with the errors of
+    /// [`RegistryClient::list_tags`] otherwise.
     pub fn list_tags_stream(
         &self,
         repo: &Repository,
@@ -211,14 +265,18 @@ impl RegistryClient {
         let first = self
             .url(&repo, "tags/list")
             .map(|u| with_paging(u, page_size, None));
-        stream::try_unfold(Some(first), move |state| {
+        let state = (Some(first), PageTrail::default());
+        stream::try_unfold(state, move |(next, mut trail)| {
             let client = client.clone();
             let repo = repo.clone();
             async move {
-                let Some(url) = state else { return Ok(None) };
-                let page = client.tag_page(&repo, url?).await?;
+                let Some(url) = next else { return Ok(None) };
+                let url = url?;
+                trail.visit(&url, "tag list")?;
+                let page = client.tag_page(&repo, url).await?;
                 let next = page.next.clone().map(Ok);
-                Ok::<_, Error>(Some((stream::iter(page.tags.into_iter().map(Ok)), next)))
+                let tags = stream::iter(page.tags.into_iter().map(Ok));
+                Ok::<_, Error>(Some((tags, (next, trail))))
             }
         })
         .try_flatten()
@@ -245,7 +303,7 @@ impl RegistryClient {
     fn catalog_url(&self, registry: &str) -> Result<Url> {
         self.base(registry)?
             .join("_catalog")
-            .map_err(|e| Error::invalid("registry", registry, e.to_string()))
+            .map_err(|e| super::bad_registry(registry, &e))
     }
 
     async fn catalog_page(&self, url: Url) -> Result<CatalogPage> {
@@ -258,6 +316,10 @@ impl RegistryClient {
     }
 
     /// Every repository in the catalog, following `Link` pages.
+    ///
+    /// The stream ends with [`Error::Protocol`] when a `Link` leads back to a page read
+    /// already or repeats a `last`, or after [`MAX_LIST_PAGES`] pages; with the errors of
+    /// [`RegistryClient::list_catalog`] otherwise.
     pub fn list_catalog_stream(
         &self,
         registry: &str,
@@ -267,16 +329,17 @@ impl RegistryClient {
         let first = self
             .catalog_url(registry)
             .map(|u| with_paging(u, page_size, None));
-        stream::try_unfold(Some(first), move |state| {
+        let state = (Some(first), PageTrail::default());
+        stream::try_unfold(state, move |(next, mut trail)| {
             let client = client.clone();
             async move {
-                let Some(url) = state else { return Ok(None) };
-                let page = client.catalog_page(url?).await?;
+                let Some(url) = next else { return Ok(None) };
+                let url = url?;
+                trail.visit(&url, "catalog")?;
+                let page = client.catalog_page(url).await?;
                 let next = page.next.clone().map(Ok);
-                Ok::<_, Error>(Some((
-                    stream::iter(page.repositories.into_iter().map(Ok)),
-                    next,
-                )))
+                let names = stream::iter(page.repositories.into_iter().map(Ok));
+                Ok::<_, Error>(Some((names, (next, trail))))
             }
         })
         .try_flatten()
@@ -326,6 +389,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(e, Error::Protocol { .. }));
+    }
+
+    #[test]
+    fn a_link_that_does_not_advance_is_refused() {
+        let u = |q: &str| Url::parse(&format!("http://h/v2/a/tags/list?{q}")).unwrap();
+        let mut t = PageTrail::default();
+        t.visit(&u("n=2"), "tag list").unwrap();
+        t.visit(&u("n=2&last=b"), "tag list").unwrap();
+        t.visit(&u("n=2&last=d"), "tag list").unwrap();
+        // The same page again, or the same `last` in another URL.
+        let again = t.visit(&u("n=2&last=b"), "tag list").unwrap_err();
+        assert!(matches!(again, Error::Protocol { .. }), "{again}");
+        let same_last = t.visit(&u("last=d&n=3"), "tag list").unwrap_err();
+        assert!(matches!(same_last, Error::Protocol { .. }), "{same_last}");
+    }
+
+    #[test]
+    fn pages_are_capped() {
+        let mut t = PageTrail::default();
+        for i in 0..MAX_LIST_PAGES {
+            let url = Url::parse(&format!("http://h/v2/_catalog?page={i}")).unwrap();
+            t.visit(&url, "catalog").unwrap();
+        }
+        let url = Url::parse("http://h/v2/_catalog?page=last").unwrap();
+        let e = t.visit(&url, "catalog").unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "{e}");
     }
 
     #[test]

@@ -786,18 +786,24 @@ impl RegistryClient {
     /// Deletes a manifest (by digest; registries such as Harbor refuse deletion by tag).
     ///
     /// When the manifest is a referrer (it has a `subject`), its entry also leaves the
-    /// subject's referrers tag index (`sha256-<hex>`), if there is one.
+    /// subject's referrers tag index (`sha256-<hex>`), if there is one. To know, the manifest
+    /// is read first; when that read fails for another reason than 404, nothing is deleted
+    /// (deleting anyway could leave a stale entry in the referrers tag index).
     ///
     /// # Errors
     ///
     /// [`Error::Api`]: 404 when unknown, 400/405 when deletion is disabled or by tag refused;
-    /// errors of the referrers tag update.
+    /// errors of the read before the deletion (401/403 without pull access, 5xx,
+    /// [`Error::Transport`], [`Error::Decode`], ...; nothing was deleted then); errors of the
+    /// referrers tag update.
     pub async fn delete_manifest(&self, reference: &ImageReference) -> Result<()> {
         // A referrer leaves its subject's referrers tag index too (a registry with a
         // referrers API does that itself; then the tag index, if any, is stale anyway).
         let entry = match self.fetch_manifest(reference, "pull").await {
             Ok(m) => referrer_entry(&m.bytes, &m.media_type),
-            Err(_) => None,
+            // Not there to read: the DELETE says what the registry makes of it.
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
         };
         self.delete_manifest_only(reference).await?;
         if let Some((subject, desc)) = entry {

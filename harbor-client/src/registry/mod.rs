@@ -109,7 +109,7 @@ pub use image::{COSIGN_TAG_SUFFIXES, ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
 #[cfg(fuzzing)]
 pub use listing::fuzz_next_link;
-pub use listing::{CatalogPage, MAX_LIST_BODY, TagPage};
+pub use listing::{CatalogPage, MAX_LIST_BODY, MAX_LIST_PAGES, TagPage};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,
     PushedManifest,
@@ -121,6 +121,7 @@ pub use schema1::{FsLayer, Schema1History, Schema1Manifest, Schema1Signature};
 // change of meaning under the old name would still compile.
 pub use harbor_types::{
     DOCKER_HUB, DOCKER_HUB_API, Digest, Hasher, ImageReference, Repository, RepositoryName, Tag,
+    api_host,
 };
 
 pub use referrers::{Referrers, referrers_tag};
@@ -361,13 +362,9 @@ impl RegistryClient {
 
     /// `scheme://host/v2/` for a registry.
     fn base(&self, registry: &str) -> Result<Url> {
-        let host = if registry == DOCKER_HUB || registry == "index.docker.io" {
-            DOCKER_HUB_API
-        } else {
-            registry
-        };
+        let host = harbor_types::api_host(registry);
         Url::parse(&format!("{}://{host}/v2/", self.scheme(host)))
-            .map_err(|e| Error::invalid("registry", registry, e.to_string()))
+            .map_err(|e| bad_registry(registry, &e))
     }
 
     /// Where requests for `repo` really go: the settings' `location` applied. Refused when
@@ -457,6 +454,13 @@ impl RegistryClient {
     }
 }
 
+/// The error for a registry that makes no URL. Only what follows a last `@` is quoted: a
+/// `user:password@` written into the registry never reaches a message.
+pub(crate) fn bad_registry(registry: &str, error: &url::ParseError) -> Error {
+    let host = registry.rsplit('@').next().unwrap_or(registry);
+    Error::invalid("registry", host, error.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +499,18 @@ mod tests {
         assert_eq!(
             c.url(r.repository(), "manifests/latest").unwrap().as_str(),
             "https://registry-1.docker.io/v2/library/alpine/manifests/latest"
+        );
+    }
+
+    #[test]
+    fn a_registry_that_makes_no_url_is_quoted_without_its_user_info() {
+        let c = RegistryClient::builder().build().unwrap();
+        let err = c.base("user:s3cret@bad host").unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        let shown = format!("{err} {err:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("bad host"),
+            "{shown}"
         );
     }
 }

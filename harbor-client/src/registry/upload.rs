@@ -75,6 +75,24 @@ pub fn fuzz_range_end(headers: &http::HeaderMap, known: u64) -> Option<u64> {
     range_end(headers, known)
 }
 
+/// The `Content-Range` of `len` bytes (at least one) sent at `start`, and the offset after
+/// them. [`Error::Protocol`] when they would end past `u64::MAX`: only a registry that reported
+/// an absurd `Range` (`0-18446744073709551614`) puts an upload there.
+fn chunk_range(start: u64, len: usize) -> Result<(HeaderValue, u64)> {
+    let after = u64::try_from(len)
+        .ok()
+        .and_then(|len| start.checked_add(len))
+        .filter(|&after| after > start)
+        .ok_or_else(|| {
+            Error::protocol(format!(
+                "the registry reports an upload offset of {start}; {len} more bytes do not fit"
+            ))
+        })?;
+    let range = format!("{start}-{}", after - 1);
+    let range = HeaderValue::from_str(&range).map_err(|_| Error::protocol("bad range"))?;
+    Ok((range, after))
+}
+
 fn min_chunk(headers: &http::HeaderMap) -> Option<u64> {
     headers
         .get("oci-chunk-min-length")
@@ -111,15 +129,13 @@ impl UploadSession {
     /// # Errors
     ///
     /// [`Error::Api`] (416 when the registry expected another offset: call
-    /// [`UploadSession::refresh`]), [`Error::Transport`].
+    /// [`UploadSession::refresh`]), [`Error::Transport`], [`Error::Protocol`] (nothing sent)
+    /// when the registry reported an offset so large that the chunk would end past `u64::MAX`.
     pub async fn patch_chunk(&mut self, data: Bytes) -> Result<()> {
         if data.is_empty() {
             return Ok(());
         }
-        let start = self.offset;
-        let end = start + data.len() as u64 - 1;
-        let range = HeaderValue::from_str(&format!("{start}-{end}"))
-            .map_err(|_| Error::protocol("bad range"))?;
+        let (range, after) = chunk_range(self.offset, data.len())?;
         let req = Request::new(Method::PATCH, self.location.clone())
             .header(CONTENT_TYPE, OCTET)
             .header(http::header::CONTENT_RANGE, range)
@@ -127,7 +143,7 @@ impl UploadSession {
             .scope(&self.scope);
         let url = self.location.clone();
         let resp = self.client.inner.transport.execute_checked(req).await?;
-        self.update(&url, resp.headers(), end + 1)
+        self.update(&url, resp.headers(), after)
     }
 
     /// Sends `len` bytes from a stream at the current offset (`PATCH`, no `Content-Range`).
@@ -139,12 +155,15 @@ impl UploadSession {
         if let Some(len) = len {
             req = req.header(CONTENT_LENGTH, HeaderValue::from(len));
         }
+        let sent_to = self
+            .offset
+            .checked_add(len.unwrap_or(0))
+            .ok_or_else(|| Error::protocol("the upload would end past u64::MAX bytes"))?;
         let url = self.location.clone();
         let resp = self.client.inner.transport.execute(req).await?;
         if !resp.status().is_success() {
             return Err(error_from_response(&Method::PATCH, &url, resp).await);
         }
-        let sent_to = self.offset + len.unwrap_or(0);
         self.update(&url, resp.headers(), sent_to)
     }
 
@@ -171,7 +190,9 @@ impl UploadSession {
     ///
     /// # Errors
     ///
-    /// [`Error::Api`]: `DIGEST_INVALID` when the bytes do not match, `BLOB_UPLOAD_UNKNOWN`.
+    /// [`Error::Api`]: `DIGEST_INVALID` when the bytes do not match, `BLOB_UPLOAD_UNKNOWN`;
+    /// [`Error::Protocol`] (nothing sent) when the registry reported an offset so large that
+    /// `last` would end past `u64::MAX`.
     pub async fn finish(mut self, digest: &Digest, last: Option<Bytes>) -> Result<()> {
         let mut url = self.location.clone();
         url.query_pairs_mut().append_pair("digest", digest.as_str());
@@ -179,15 +200,10 @@ impl UploadSession {
             .scope(&self.scope)
             .idempotent(false);
         if let Some(last) = last.filter(|b| !b.is_empty()) {
-            let start = self.offset;
-            let end = start + last.len() as u64 - 1;
+            let (range, _) = chunk_range(self.offset, last.len())?;
             req = req
                 .header(CONTENT_TYPE, OCTET)
-                .header(
-                    http::header::CONTENT_RANGE,
-                    HeaderValue::from_str(&format!("{start}-{end}"))
-                        .map_err(|_| Error::protocol("bad range"))?,
-                )
+                .header(http::header::CONTENT_RANGE, range)
                 .body(last);
         }
         match self.client.send(req).await {
@@ -455,6 +471,22 @@ mod tests {
         );
         for known in [0, 1, 4096] {
             assert_eq!(range_end(&h, known), None);
+        }
+    }
+
+    #[test]
+    fn a_chunk_past_u64_max_is_a_protocol_error() {
+        let (range, after) = chunk_range(0, 100).unwrap();
+        assert_eq!((range.to_str().unwrap(), after), ("0-99", 100));
+        let (range, after) = chunk_range(u64::MAX - 1, 1).unwrap();
+        assert_eq!(
+            range.to_str().unwrap(),
+            "18446744073709551614-18446744073709551614"
+        );
+        assert_eq!(after, u64::MAX);
+        for (start, len) in [(u64::MAX, 1), (u64::MAX - 1, 2)] {
+            let e = chunk_range(start, len).unwrap_err();
+            assert!(matches!(e, Error::Protocol { .. }), "{e}");
         }
     }
 
