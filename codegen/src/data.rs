@@ -37,7 +37,8 @@ pub struct Models {
     /// Definition name to module, where the first use is the wrong home.
     #[serde(default)]
     pub module: BTreeMap<String, String>,
-    /// String fields typed `Secret`.
+    /// Fields that carry secrets: a string is typed `Secret`, a map of strings
+    /// `BTreeMap<String, Secret>`.
     #[serde(default)]
     pub secret_fields: BTreeSet<String>,
     /// Definitions the SDK defines once elsewhere (in `harbor-types`): used by name instead of

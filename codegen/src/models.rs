@@ -125,8 +125,10 @@ pub fn model_struct(
         if let Some(own) = cx.data.field_type(name, pn) {
             ty = set_type(&ty, own);
         }
-        if ty == "String" && cx.data.models.secret_fields.contains(pn) {
-            ty = "Secret".into();
+        if cx.data.models.secret_fields.contains(pn)
+            && let Some(secret) = secret_type(&ty)
+        {
+            ty = secret;
         }
         if ty == rn {
             ty = format!("Box<{ty}>");
@@ -176,6 +178,13 @@ pub fn model_struct(
                 if let Some(own) = cx.data.field_type(name, p) {
                     ty = set_type(&ty, own);
                 }
+                // A map's values cannot become secrets through `Into`; a string can.
+                if cx.data.models.secret_fields.contains(*p)
+                    && ty != "String"
+                    && let Some(secret) = secret_type(&ty)
+                {
+                    ty = secret;
+                }
                 format!("{}: impl Into<{ty}>", field_ident(p))
             })
             .collect::<Vec<_>>()
@@ -212,5 +221,33 @@ fn inner_type(ty: &str) -> &str {
             Some(n) => t = n,
             None => return t,
         }
+    }
+}
+
+/// The type of a field the data names a secret (`models.secret_fields`): a string becomes
+/// `Secret`, a map of strings a map of `Secret`s (a provider's `auth_info`); `None` for any
+/// other type, left as it is.
+fn secret_type(ty: &str) -> Option<String> {
+    match ty {
+        "String" => Some("Secret".into()),
+        "BTreeMap<String, String>" => Some("BTreeMap<String, Secret>".into()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_strings_or_maps_of_strings() {
+        assert_eq!(secret_type("String").as_deref(), Some("Secret"));
+        assert_eq!(
+            secret_type("BTreeMap<String, String>").as_deref(),
+            Some("BTreeMap<String, Secret>")
+        );
+        assert_eq!(secret_type("i64"), None);
+        assert_eq!(secret_type("BTreeMap<String, serde_json::Value>"), None);
+        assert_eq!(secret_type("Vec<String>"), None);
     }
 }

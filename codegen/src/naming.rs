@@ -96,6 +96,12 @@ pub fn all_pages_name(method: &str) -> String {
     format!("{method}_all")
 }
 
+/// The name of the blocking method that returns every item of a paged method as an iterator
+/// fetching the pages as it advances: `list_x` → `list_x_iter`.
+pub fn iter_name(method: &str) -> String {
+    format!("{method}_iter")
+}
+
 /// The name of the stream over every page of a paged method.
 pub fn stream_name(method: &str) -> String {
     format!("{method}_stream")
@@ -140,5 +146,6 @@ mod tests {
         assert_eq!(all_pages_name("list_projects"), "list_projects_all");
         assert_eq!(all_pages_name("search_users"), "search_users_all");
         assert_eq!(stream_name("list_projects"), "list_projects_stream");
+        assert_eq!(iter_name("list_projects"), "list_projects_iter");
     }
 }

@@ -9,7 +9,7 @@ use crate::Context;
 use crate::describe::param_doc;
 use crate::docs::{doc_lines, own_doc_lines, spec_or_own};
 use crate::models::model_struct;
-use crate::naming::{all_pages_name, field_ident, method_name, pascal, stream_name};
+use crate::naming::{all_pages_name, field_ident, iter_name, method_name, pascal, stream_name};
 use crate::since::Version;
 use crate::spec::{Operation, scalar_text, str_of};
 use crate::typing::{rust_type, scalar_type};
@@ -103,7 +103,7 @@ const ERRORS_DOC: &str = "    ///\n    /// # Errors\n    ///\n    /// Fails with
 const ONE_PAGE_DOC: &str =
     "    ///\n    /// Returns one page; see the `_stream` variant for all pages.\n";
 const ONE_PAGE_DOC_BLOCKING: &str =
-    "    ///\n    /// Returns one page; see the `_all` variant for all pages.\n";
+    "    ///\n    /// Returns one page; see the `_iter` and `_all` variants for all pages.\n";
 
 /// The doc paragraph of an operation added after the baseline.
 fn since_doc(since: Version) -> String {
@@ -539,6 +539,18 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         );
         bsd.push_str(&since_doc);
         bsd.push_str("    ///\n    /// # Errors\n    ///\n    /// The first page that fails.\n");
+        let iter = iter_name(&mname);
+        let mut bid = doc_lines(
+            &format!(
+                "{bare}: every item, over all pages (100 per request), fetched as the iterator advances."
+            ),
+            "    ",
+        );
+        bid.push_str(&since_doc);
+        bid.push_str("    ///\n    /// # Errors\n    ///\n    /// The iterator yields [`Error`] for the first page that fails, then ends.\n");
+        blocking.push(format!(
+            "{bid}{sdep}    pub fn {iter}(&self, {own_decls}) -> StreamIter<{item_t}> {{\n        StreamIter::new(self.inner.{sname}({sfwd}), self.rt.clone())\n    }}\n"
+        ));
         blocking.push(format!(
             "{bsd}{sdep}    pub fn {all_name}(&self, {own_decls}) -> Result<Vec<{item_t}>> {{\n        self.block_on(self.inner.{sname}({sfwd}).try_collect())?\n    }}\n"
         ));

@@ -129,7 +129,7 @@ pub fn files(cx: &Context<'_>) -> BTreeMap<PathBuf, String> {
         out.insert(
             api.join(format!("blocking/{module}.rs")),
             format!(
-                "{HEADER}//! Blocking: {doc}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse futures_util::TryStreamExt as _;\n\nuse crate::api::blocking::HarborClient;\nuse crate::{{Error, Result}};\nuse crate::api::models::*;\nuse crate::api::*;\n\nimpl HarborClient {{\n{}}}\n",
+                "{HEADER}//! Blocking: {doc}\n\n#![allow(unused_imports)]\n\nuse std::collections::BTreeMap;\n\nuse bytes::Bytes;\nuse futures_util::TryStreamExt as _;\n\nuse crate::api::blocking::{{HarborClient, StreamIter}};\nuse crate::{{Error, Result}};\nuse crate::api::models::*;\nuse crate::api::*;\n\nimpl HarborClient {{\n{}}}\n",
                 fns.join("\n")
             ),
         );

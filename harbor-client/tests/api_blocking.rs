@@ -54,4 +54,12 @@ fn blocking_calls_and_pages() {
         .unwrap();
     assert_eq!(all.len(), 130);
     assert_eq!(all[129].name.as_deref(), Some("p129"));
+
+    // `_iter`: the same items, fetched as the iterator advances.
+    let mut iter = client.list_projects_iter(&ListProjectsParams::default());
+    let first = iter.next().unwrap().unwrap();
+    assert_eq!(first.name.as_deref(), Some("p0"));
+    let rest: Vec<_> = iter.collect::<harbor_client::Result<_>>().unwrap();
+    assert_eq!(rest.len(), 129);
+    assert_eq!(rest[128].name, all[129].name);
 }

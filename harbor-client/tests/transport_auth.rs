@@ -337,3 +337,51 @@ async fn refused_credentials_are_an_auth_error_not_a_loop() {
     assert!(!e.to_string().contains("wrong"), "no secret in errors: {e}");
     assert!(f.count(|_| true) <= 3, "bounded attempts");
 }
+
+/// Credentials written into a URL (`user:pass@host`) would be sent as Basic by `reqwest` on
+/// every request, past the keychain's binding: refused before anything is sent, and never
+/// quoted in the error.
+#[tokio::test]
+async fn credentials_in_a_url_are_refused_before_anything_is_sent() {
+    let f = Fake::start(|_| resp(200, &[], "{}")).await;
+    let no_secret = |e: &harbor_client::Error| {
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("keychain"), "{text}");
+    };
+
+    let t = Transport::builder().build().unwrap();
+    let url = url::Url::parse(&format!("http://alice:s3cret@{}/v2/", f.host())).unwrap();
+    let e = t.execute(Request::new(Method::GET, url)).await.unwrap_err();
+    assert!(
+        matches!(e, harbor_client::Error::InvalidInput { .. }),
+        "{e}"
+    );
+    no_secret(&e);
+
+    let c = RegistryClient::builder().plain_http(true).build().unwrap();
+    let e = c
+        .ping(&format!("alice:s3cret@{}", f.host()))
+        .await
+        .unwrap_err();
+    no_secret(&e);
+    let e = c
+        .list_catalog(&format!("s3cret@{}", f.host()), None, None)
+        .await
+        .unwrap_err();
+    no_secret(&e);
+    assert_eq!(f.count(|_| true), 0, "nothing reached the server");
+
+    // The registry client's settings: refused when it is built.
+    let e = RegistryClient::builder()
+        .registries(
+            harbor_client::transport::Registries::new().registry(
+                harbor_client::transport::RegistrySettings::new(&f.host())
+                    .location(&format!("alice:s3cret@{}", f.host())),
+            ),
+        )
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, harbor_client::Error::Config { .. }), "{e}");
+    no_secret(&e);
+}

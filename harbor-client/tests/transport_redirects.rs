@@ -5,9 +5,12 @@
 
 mod common;
 
-use common::fake::{Fake, authz, resp};
+use common::fake::{Fake, Seen, authz, resp};
+use harbor_client::api::{HarborClient, VersionCheck};
 use harbor_client::registry::{Digest, RegistryClient, Repository};
-use harbor_client::transport::{Credentials, Keychain};
+use harbor_client::transport::{Credentials, Keychain, Request, Transport};
+use http::Method;
+use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, PROXY_AUTHORIZATION};
 
 #[tokio::test]
 async fn authorization_is_not_forwarded_to_another_origin() {
@@ -66,6 +69,66 @@ async fn authorization_is_not_forwarded_to_another_origin() {
         "{e}"
     );
     assert_eq!(storage.count(|s| authz(s).is_some()), 0);
+}
+
+/// `Authorization`, `Proxy-Authorization` and `Cookie` the caller sets itself
+/// (`transport::Request::header`, `RawRequest::header`) reach the origin only; other headers
+/// follow the redirect.
+#[tokio::test]
+async fn caller_credential_headers_are_not_forwarded_to_another_origin() {
+    let storage = Fake::start(|_| resp(200, &[], "[]")).await;
+    let storage_host = storage.host();
+    let origin = Fake::start(move |s| {
+        let loc = format!("http://{storage_host}{}", s.uri.path());
+        resp(302, &[("location", loc.as_str())], "")
+    })
+    .await;
+    let credential_headers = ["authorization", "proxy-authorization", "cookie"];
+    let has = |s: &Seen, name: &str| s.headers.contains_key(name);
+
+    let t = Transport::builder().build().unwrap();
+    let url = url::Url::parse(&format!("http://{}/v2/", origin.host())).unwrap();
+    let r = Request::new(Method::GET, url)
+        .header(
+            AUTHORIZATION,
+            HeaderValue::from_static("Bearer caller-token"),
+        )
+        .header(
+            PROXY_AUTHORIZATION,
+            HeaderValue::from_static("Basic cHJveHk6cHc="),
+        )
+        .header(COOKIE, HeaderValue::from_static("sid=caller"))
+        .header(
+            HeaderName::from_static("x-trace"),
+            HeaderValue::from_static("t1"),
+        );
+    assert_eq!(t.execute(r).await.unwrap().status(), 200);
+
+    let api = HarborClient::builder_with_api_root(format!("http://{}", origin.host()))
+        .version_check(VersionCheck::Off)
+        .build()
+        .unwrap();
+    let _: serde_json::Value = api
+        .raw(Method::GET, "/projects")
+        .header("Authorization", "Bearer caller-token")
+        .header("Proxy-Authorization", "Basic cHJveHk6cHc=")
+        .header("Cookie", "sid=caller")
+        .header("X-Trace", "t2")
+        .send_json()
+        .await
+        .unwrap();
+
+    assert_eq!(origin.count(|_| true), 2);
+    assert_eq!(storage.count(|_| true), 2);
+    for name in credential_headers {
+        assert_eq!(origin.count(|s| has(s, name)), 2, "the origin gets {name}");
+        assert_eq!(storage.count(|s| has(s, name)), 0, "{name} left the origin");
+    }
+    assert_eq!(
+        storage.count(|s| has(s, "x-trace")),
+        2,
+        "other headers follow"
+    );
 }
 
 #[tokio::test]

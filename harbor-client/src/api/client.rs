@@ -14,7 +14,9 @@ use crate::api::names::ProjectRef;
 use crate::api::page::{Page, parse_next_link};
 use crate::api::resource::addressed_resource;
 use crate::api::version::{self, HarborVersion, VersionCheck};
-use crate::transport::{Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder};
+use crate::transport::{
+    Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder, guard_credential,
+};
 use crate::{Error, Result};
 
 /// The largest response body an API call reads (64 MiB); a larger answer fails with
@@ -445,21 +447,29 @@ impl HarborClientBuilder {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when the URL is not an absolute `http`/`https` URL or the
-    /// transport cannot be built.
+    /// [`Error::Config`] when the URL is not an absolute `http`/`https` URL, holds user info
+    /// (`https://user:pass@…`: give credentials with [`HarborClientBuilder::credentials`]),
+    /// or the transport cannot be built. The message never quotes the user info.
     pub fn build(self) -> Result<HarborClient> {
         let config = |message: String| Error::Config {
             message,
             source: None,
         };
         let mut url = Url::parse(&self.url).map_err(|e| Error::Config {
-            message: format!("invalid Harbor URL {:?}", self.url),
+            message: format!("invalid Harbor URL {:?}", without_user_info(&self.url)),
             source: Some(Box::new(e)),
         })?;
+        if crate::transport::has_user_info(&url) {
+            return Err(config(format!(
+                "the Harbor URL {:?} holds user info (`user:pass@`), which is never sent: \
+                 pass credentials with HarborClientBuilder::credentials instead",
+                crate::error::display_url(&url)
+            )));
+        }
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
             return Err(config(format!(
                 "the Harbor URL {:?} must be an absolute http or https URL",
-                self.url
+                without_user_info(&self.url)
             )));
         }
         url.set_query(None);
@@ -492,6 +502,22 @@ impl HarborClientBuilder {
                 server_version: tokio::sync::OnceCell::new(),
             }),
         })
+    }
+}
+
+/// `url` as given, with whatever stands before the last `@` of its authority (after `://`,
+/// or from the start without a scheme) replaced by `***`: for messages about a URL that may
+/// not parse.
+fn without_user_info(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}***@{host}{tail}"),
+        None => url.to_owned(),
     }
 }
 
@@ -576,7 +602,9 @@ impl ApiRequest {
     pub(crate) fn header(&mut self, name: &'static str, value: &str) -> Result<()> {
         let v = HeaderValue::from_str(value)
             .map_err(|_| Error::invalid("header value", value, format!("not valid for {name}")))?;
-        self.headers.insert(HeaderName::from_static_lower(name), v);
+        let name = HeaderName::from_static_lower(name);
+        let v = guard_credential(&name, v);
+        self.headers.insert(name, v);
         Ok(())
     }
 
@@ -626,13 +654,16 @@ impl RawRequest {
         self
     }
 
-    /// Sets a header.
+    /// Sets a header. The value of one that carries credentials (`Authorization`,
+    /// `Proxy-Authorization`, `Cookie`) is hidden in `Debug` and sent only to the Harbor's
+    /// origin, never across a redirect to another one.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         match (
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) {
             (Ok(n), Ok(v)) => {
+                let v = guard_credential(&n, v);
                 self.req.headers.insert(n, v);
             }
             _ => {
@@ -750,6 +781,60 @@ mod tests {
         assert_eq!(c.api_root().as_str(), "http://127.0.0.1:4010/");
         assert!(HarborClient::builder("ftp://x").build().is_err());
         assert!(HarborClient::builder("not a url").build().is_err());
+    }
+
+    #[test]
+    fn a_url_with_user_info_is_refused_without_quoting_it() {
+        for given in [
+            "https://alice:s3cret@harbor.example",
+            "https://s3cret@harbor.example/api/v2.0",
+            "https://:s3cret@harbor.example:8443/",
+        ] {
+            for builder in [
+                HarborClient::builder(given),
+                HarborClient::builder_with_api_root(given),
+            ] {
+                let e = builder.build().unwrap_err();
+                assert!(matches!(e, Error::Config { .. }), "{e}");
+                let text = format!("{e} {e:?}");
+                assert!(!text.contains("s3cret"), "{text}");
+                assert!(text.contains("HarborClientBuilder::credentials"), "{text}");
+                assert!(text.contains("harbor.example"), "{text}");
+            }
+        }
+        // Nor when the URL does not parse or has the wrong scheme.
+        for given in [
+            "https://alice:s3cret@bad host/",
+            "https://alice:s3cret@[::1/",
+            "ftp://alice:s3cret@harbor.example/",
+            "alice:s3cret@harbor.example",
+        ] {
+            let e = HarborClient::builder(given).build().unwrap_err();
+            assert!(matches!(e, Error::Config { .. }), "{e}");
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains("s3cret"), "{text}");
+        }
+        assert_eq!(
+            without_user_info("https://a:b@c@h:1/p@q?x=@#@"),
+            "https://***@h:1/p@q?x=@#@"
+        );
+        assert_eq!(without_user_info("not a url"), "not a url");
+        assert_eq!(without_user_info("a:b@h/p"), "***@h/p");
+    }
+
+    #[test]
+    fn raw_request_debug_hides_credential_headers() {
+        let c = HarborClient::builder("https://harbor.example")
+            .build()
+            .unwrap();
+        let r = c
+            .raw(Method::GET, "/projects")
+            .header("Authorization", "Bearer s3cret-token")
+            .header("cookie", "sid=s3cret")
+            .header("X-Trace", "visible");
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("visible"), "{debug}");
     }
 
     #[test]

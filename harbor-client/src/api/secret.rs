@@ -65,3 +65,39 @@ impl<'de> Deserialize<'de> for Secret {
         String::deserialize(d).map(Secret::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::api::models::Instance;
+
+    /// A preheat provider's `auth_info` (its password or token) is a map of secrets: hidden in
+    /// `Debug`, the same JSON on the wire both ways.
+    #[test]
+    fn preheat_auth_info_is_redacted_in_debug_and_unchanged_on_the_wire() {
+        let json = serde_json::json!({
+            "name": "dragonfly",
+            "auth_mode": "BASIC",
+            "auth_info": {"username": "df-user", "password": "s3cret-pw"},
+        });
+        let instance: Instance = serde_json::from_value(json.clone()).unwrap();
+        let debug = format!("{instance:?}");
+        assert!(!debug.contains("s3cret-pw"), "{debug}");
+        assert!(!debug.contains("df-user"), "{debug}");
+        assert!(debug.contains("password"), "the keys stay visible: {debug}");
+        assert_eq!(serde_json::to_value(&instance).unwrap(), json);
+        let info = instance.auth_info.as_ref().unwrap();
+        assert_eq!(info["password"].expose_secret(), "s3cret-pw");
+
+        let built = Instance {
+            auth_info: Some(BTreeMap::from([("token".to_owned(), "t0ken".into())])),
+            ..Instance::default()
+        };
+        assert!(!format!("{built:?}").contains("t0ken"));
+        assert_eq!(
+            serde_json::to_value(&built).unwrap(),
+            serde_json::json!({"auth_info": {"token": "t0ken"}})
+        );
+    }
+}

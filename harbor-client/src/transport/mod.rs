@@ -24,9 +24,13 @@
 //!   Mirrors, `location` and `blocked` are applied by the registry client.
 //! - **retries** with exponential backoff, jitter and `Retry-After` on 408/429/5xx and on
 //!   transport errors, for idempotent requests with a replayable body only ([`RetryPolicy`]).
-//! - **redirects** followed by the transport itself: `Authorization` is sent only to the origin
-//!   the request was made to (blob downloads are often redirected to object storage with a
-//!   signed URL), and a `401` from another origin is returned as it is, never answered.
+//! - **redirects** followed by the transport itself: `Authorization` (the transport's or one
+//!   set with [`Request::header`]), `Proxy-Authorization` and `Cookie` are sent only to the
+//!   origin the request was made to (blob downloads are often redirected to object storage
+//!   with a signed URL), and a `401` from another origin is returned as it is, never answered.
+//! - **no credentials in URLs**: a request URL or redirect location with user info
+//!   (`user:pass@`) is refused before anything is sent (`reqwest` would send it as Basic,
+//!   past the keychain), with an error that does not quote it.
 //! - a `tracing` span per request (`harbor.request`, with method and URL without query).
 //!
 //! [`Transport::execute`] returns the final answer whatever its status;
@@ -268,8 +272,11 @@ impl TransportBuilder {
     /// # Errors
     ///
     /// [`Error::Config`] when an HTTP client cannot be built (e.g. no TLS backend, an unusable
-    /// CA bundle or client certificate) or the user agent is not a valid header value.
+    /// CA bundle or client certificate), the user agent is not a valid header value, or the
+    /// [`Registries`] settings hold user info (`user:pass@host`; credentials come from the
+    /// keychain only).
     pub fn build(self) -> Result<Transport> {
+        self.registries.check_no_user_info()?;
         let base = Base {
             user_agent: self.user_agent,
             connect_timeout: self.connect_timeout,
@@ -395,8 +402,12 @@ impl Request {
         &self.url
     }
 
-    /// Adds a header (appends when the name repeats).
+    /// Adds a header (appends when the name repeats). The value of a header that carries
+    /// credentials (`Authorization`, `Proxy-Authorization`, `Cookie`) is marked sensitive, so
+    /// `Debug` hides it, and it is sent only to the request's origin, never across a redirect
+    /// to another one.
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        let value = guard_credential(&name, value);
         self.headers.append(name, value);
         self
     }
@@ -607,6 +618,7 @@ impl Transport {
     }
 
     async fn execute_inner(&self, mut req: Request) -> Result<reqwest::Response> {
+        refuse_user_info(&req.url)?;
         if let Some(e) = req.scope_error.take() {
             return Err(Error::invalid(
                 "scope",
@@ -642,7 +654,7 @@ impl Transport {
                     if matches!(e, Error::Transport { .. } | Error::Stalled { .. })
                         && req.idempotent
                         && replayable
-                        && attempt < inner.retry.max_retries
+                        && attempt < inner.retry.max_retries()
                     {
                         let d = inner.retry.backoff(attempt);
                         tracing::debug!(error = %e, delay = ?d, "retrying after transport error");
@@ -702,7 +714,7 @@ impl Transport {
             if is_retryable_status(status)
                 && req.idempotent
                 && replayable
-                && attempt < inner.retry.max_retries
+                && attempt < inner.retry.max_retries()
             {
                 let delay = match inner.retry.retry_after(resp.headers()) {
                     Ok(Some(d)) => d,
@@ -817,6 +829,41 @@ fn bearer(token: &SecretString) -> SecretString {
     SecretString::from(format!("Bearer {}", token.expose_secret()))
 }
 
+/// The request headers that carry credentials: sent only to the request's origin (dropped on
+/// a redirect to another one), and hidden in `Debug`.
+pub(crate) const CREDENTIAL_HEADERS: [HeaderName; 3] = [
+    http::header::AUTHORIZATION,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::COOKIE,
+];
+
+/// `value`, marked sensitive (hidden in `Debug`) when `name` is one of [`CREDENTIAL_HEADERS`].
+pub(crate) fn guard_credential(name: &HeaderName, mut value: HeaderValue) -> HeaderValue {
+    if CREDENTIAL_HEADERS.contains(name) {
+        value.set_sensitive(true);
+    }
+    value
+}
+
+/// Whether a URL carries user info (`user:pass@`, `token@`).
+pub(crate) fn has_user_info(url: &Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
+/// Refuses a URL with user info before anything is sent: `reqwest` would turn it into Basic
+/// credentials on every request to that URL, past the keychain's binding to a host.
+fn refuse_user_info(url: &Url) -> Result<()> {
+    if has_user_info(url) {
+        return Err(Error::invalid(
+            "URL",
+            &display_url(url),
+            "credentials in a URL (`user:pass@`) are never sent: give them to the keychain \
+             (`TransportBuilder::keychain`) instead",
+        ));
+    }
+    Ok(())
+}
+
 /// `scheme://host:port` of a URL, the unit of trust for `Authorization` across redirects.
 pub(crate) fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
@@ -888,6 +935,47 @@ mod tests {
         ] {
             assert_eq!(repository_of(path), want, "{path}");
         }
+    }
+
+    #[test]
+    fn credential_headers_are_hidden_in_debug() {
+        let u = Url::parse("http://h/").unwrap();
+        let r = Request::new(Method::GET, u)
+            .header(
+                http::header::AUTHORIZATION,
+                HeaderValue::from_static("Bearer s3cret-token"),
+            )
+            .header(
+                http::header::PROXY_AUTHORIZATION,
+                HeaderValue::from_static("Basic cHJveHk6czNjcmV0"),
+            )
+            .header(http::header::COOKIE, HeaderValue::from_static("sid=s3cret"))
+            .header(
+                HeaderName::from_static("x-trace"),
+                HeaderValue::from_static("visible"),
+            );
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(!debug.contains("cHJveHk6czNjcmV0"), "{debug}");
+        assert!(debug.contains("visible"), "{debug}");
+    }
+
+    #[test]
+    fn user_info_in_a_url_is_refused_without_quoting_it() {
+        for u in [
+            "http://alice:s3cret@h/v2/",
+            "http://s3cret@h/v2/",
+            "http://:s3cret@h/v2/",
+        ] {
+            let url = Url::parse(u).unwrap();
+            assert!(has_user_info(&url), "{u}");
+            let e = refuse_user_info(&url).unwrap_err();
+            assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(text.contains("keychain"), "{text}");
+        }
+        assert!(refuse_user_info(&Url::parse("http://h/v2/").unwrap()).is_ok());
     }
 
     #[test]

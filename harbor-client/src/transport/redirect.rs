@@ -1,14 +1,15 @@
-//! Redirects followed by the transport itself: `Authorization` only ever goes to the origin
-//! the request was made to, each hop uses the client of its own host (its TLS settings), and
-//! the caller learns whether the final answer came from that origin (a `401` from elsewhere
-//! is never answered with credentials).
+//! Redirects followed by the transport itself: `Authorization` (the transport's or the
+//! caller's), `Proxy-Authorization` and `Cookie` only ever go to the origin the request was
+//! made to, each hop uses the client of its own host (its TLS settings), and the caller
+//! learns whether the final answer came from that origin (a `401` from elsewhere is never
+//! answered with credentials).
 
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderValue, LOCATION};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::stall::{self, Outgoing};
-use super::{Body, Request, Transport, origin};
+use super::{Body, CREDENTIAL_HEADERS, Request, Transport, has_user_info, origin};
 use crate::error::{Error, Result, display_url};
 
 /// The final answer of a request and whether it came from the origin the request was made to.
@@ -39,11 +40,12 @@ impl Transport {
             } else {
                 &client.http
             };
+            let same_origin = origin(&url) == first_origin;
             let mut b = http
                 .request(method.clone(), url.clone())
-                .headers(req.headers.clone());
+                .headers(hop_headers(&req.headers, same_origin));
             if let Some(a) = authz
-                && origin(&url) == first_origin
+                && same_origin
             {
                 let mut v = HeaderValue::from_str(a.expose_secret()).map_err(|_| Error::Auth {
                     message: "the credentials cannot be sent in a header (invalid characters)"
@@ -106,6 +108,13 @@ impl Transport {
                     next.scheme()
                 )));
             }
+            // `reqwest` would send it as Basic credentials, to whatever host it names.
+            if has_user_info(&next) {
+                return Err(Error::protocol(format!(
+                    "{method} {}: redirect to a location with user info (`user:pass@`), not followed",
+                    display_url(&req.url)
+                )));
+            }
             // 303, and 301/302 after POST, become GET; 307/308 keep method and body.
             let keeps_body = matches!(status.as_u16(), 307 | 308);
             if !keeps_body && method != Method::HEAD {
@@ -127,5 +136,37 @@ impl Transport {
             url = next;
             redirects += 1;
         }
+    }
+}
+
+/// The caller's headers for one hop: all of them to the request's origin; to another origin,
+/// none of those that carry credentials ([`CREDENTIAL_HEADERS`]).
+fn hop_headers(headers: &HeaderMap, same_origin: bool) -> HeaderMap {
+    let mut out = headers.clone();
+    if !same_origin {
+        for name in &CREDENTIAL_HEADERS {
+            out.remove(name);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::{COOKIE, PROXY_AUTHORIZATION, USER_AGENT};
+
+    #[test]
+    fn credential_headers_stay_with_the_origin() {
+        let mut h = HeaderMap::new();
+        h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        h.append(AUTHORIZATION, HeaderValue::from_static("Basic dTpw"));
+        h.insert(PROXY_AUTHORIZATION, HeaderValue::from_static("Basic cDpw"));
+        h.insert(COOKIE, HeaderValue::from_static("sid=1"));
+        h.insert(USER_AGENT, HeaderValue::from_static("ua"));
+        assert_eq!(hop_headers(&h, true), h);
+        let other = hop_headers(&h, false);
+        assert_eq!(other.len(), 1, "{other:?}");
+        assert_eq!(other.get(USER_AGENT), h.get(USER_AGENT));
     }
 }

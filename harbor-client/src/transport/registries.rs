@@ -403,6 +403,28 @@ impl Registries {
         Ok(self)
     }
 
+    /// Refuses a prefix, `location` or mirror whose host part holds user info
+    /// (`user:pass@host`): credentials come from the keychain only. The message names the
+    /// host without the user info.
+    pub(crate) fn check_no_user_info(&self) -> Result<()> {
+        let places = self.registries.iter().flat_map(|r| {
+            [Some(r.prefix.as_str()), r.location.as_deref()]
+                .into_iter()
+                .flatten()
+                .chain(r.mirrors.iter().map(|m| m.location.as_str()))
+        });
+        for place in places {
+            if let Some((_, host)) = host_of(place).rsplit_once('@') {
+                return Err(config_error(format!(
+                    "the registry settings for {host:?} hold user info (`user:pass@`), which \
+                     is never sent: give credentials to the keychain \
+                     (`RegistryClientBuilder::keychain`) instead"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Adds settings for a registry prefix.
     pub fn registry(mut self, settings: RegistrySettings) -> Self {
         self.registries.retain(|r| r.prefix != settings.prefix);
@@ -586,6 +608,31 @@ insecure = true
         .unwrap_err();
         assert!(matches!(e, Error::Config { .. }), "{e}");
         assert!(Registries::from_toml("not toml [").is_err());
+    }
+
+    #[test]
+    fn user_info_in_a_location_is_refused_without_quoting_it() {
+        for r in [
+            Registries::new()
+                .registry(RegistrySettings::new("docker.io").location("alice:s3cret@h.example")),
+            Registries::new().registry(
+                RegistrySettings::new("docker.io")
+                    .mirror(Mirror::new("https://alice:s3cret@h.example/hub")),
+            ),
+            Registries::new().registry(RegistrySettings::new("s3cret@h.example")),
+            Registries::from_toml(
+                "[[registry]]\nprefix = \"docker.io\"\n[[registry.mirror]]\nlocation = \"u:s3cret@h.example\"\n",
+            )
+            .unwrap(),
+        ] {
+            let e = r.check_no_user_info().unwrap_err();
+            assert!(matches!(e, Error::Config { .. }), "{e}");
+            let text = format!("{e} {e:?}");
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(text.contains("h.example") && text.contains("keychain"), "{text}");
+        }
+        let ok = Registries::from_toml(CONF).unwrap();
+        assert!(ok.check_no_user_info().is_ok());
     }
 
     #[test]

@@ -8,27 +8,42 @@ use http::HeaderMap;
 ///
 /// Retries happen on 408, 429, 500, 502, 503 and 504 answers and on transport errors, for
 /// idempotent requests with a replayable body only (uploads recover by resuming instead).
-/// The delay doubles from [`RetryPolicy::base_delay`] up to [`RetryPolicy::max_delay`], with
-/// full jitter; a `Retry-After` header (seconds or HTTP date) overrides it, capped at
-/// [`RetryPolicy::max_retry_after`].
+///
+/// Before retry number `n` (from 0) the client waits a random delay between half of `cap` and
+/// `cap`, where `cap` is the base delay doubled `n` times, at most the largest delay ("equal
+/// jitter": never less than half the backoff, never more than it). A `Retry-After` header
+/// (seconds or HTTP date) replaces that delay when it asks for at most the longest accepted
+/// wait; a longer one fails the request with the server's answer. After a `429` without
+/// `Retry-After`, `cap` starts from the rate-limit delay instead (seconds, not milliseconds)
+/// and is at most the longest accepted `Retry-After`.
+///
+/// Configure it with [`RetryPolicy::default`] or [`RetryPolicy::none`] and the `with_*`
+/// setters; read it with the getters of the same names.
+///
+/// ```
+/// use std::time::Duration;
+/// use harbor_client::transport::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .with_max_retries(5)
+///     .with_base_delay(Duration::from_millis(100))
+///     .with_max_delay(Duration::from_secs(5))
+///     .with_max_retry_after(Duration::from_secs(30));
+/// assert_eq!(policy.max_retries(), 5);
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// How many times a request is retried after the first attempt (0 disables retries).
-    pub max_retries: u32,
-    /// The delay before the first retry.
-    pub base_delay: Duration,
-    /// The largest computed delay.
-    pub max_delay: Duration,
-    /// The longest `Retry-After` the client is willing to wait; a longer one fails the request.
-    pub max_retry_after: Duration,
-    /// The first delay after a `429 Too Many Requests` without `Retry-After`: rate limits
-    /// are counted in seconds or minutes, so this backoff starts at seconds (default 2 s),
-    /// doubles, and is capped at [`RetryPolicy::max_retry_after`].
-    pub rate_limit_delay: Duration,
+    max_retries: u32,
+    base_delay: Duration,
+    max_delay: Duration,
+    max_retry_after: Duration,
+    rate_limit_delay: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// 3 retries; delays from 200 ms up to 10 s; `Retry-After` up to 60 s; after a `429`
+    /// without `Retry-After`, from 2 s.
     fn default() -> Self {
         RetryPolicy {
             max_retries: 3,
@@ -49,53 +64,86 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the number of retries.
+    /// Sets how many times a request is retried after the first attempt (0 disables
+    /// retries; default 3).
     #[must_use]
     pub fn with_max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
-    /// Sets the first delay.
+    /// Sets the backoff before the first retry, doubled for each next one (default 200 ms).
     #[must_use]
     pub fn with_base_delay(mut self, d: Duration) -> Self {
         self.base_delay = d;
         self
     }
 
-    /// Sets the largest computed delay.
+    /// Sets the largest backoff (default 10 s).
     #[must_use]
     pub fn with_max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
         self
     }
 
-    /// Sets the first delay after a `429` without `Retry-After`.
+    /// Sets the longest `Retry-After` the client waits (default 60 s): a server asking for
+    /// longer gets no retry, and the request fails with its answer. Also the largest backoff
+    /// after a `429` without `Retry-After`.
+    #[must_use]
+    pub fn with_max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// Sets the first backoff after a `429 Too Many Requests` without `Retry-After`, doubled
+    /// for each next one (default 2 s: rate limits are counted in seconds or minutes).
     #[must_use]
     pub fn with_rate_limit_delay(mut self, d: Duration) -> Self {
         self.rate_limit_delay = d;
         self
     }
 
+    /// How many times a request is retried after the first attempt.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// The backoff before the first retry.
+    pub fn base_delay(&self) -> Duration {
+        self.base_delay
+    }
+
+    /// The largest backoff.
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// The longest `Retry-After` the client waits.
+    pub fn max_retry_after(&self) -> Duration {
+        self.max_retry_after
+    }
+
+    /// The first backoff after a `429` without `Retry-After`.
+    pub fn rate_limit_delay(&self) -> Duration {
+        self.rate_limit_delay
+    }
+
     /// The delay before retry number `attempt` (0-based) after a `429` that named none:
-    /// seconds, doubling, with jitter, at most `max_retry_after`.
+    /// seconds, doubling, with equal jitter, at most `max_retry_after`.
     pub(crate) fn rate_limit_backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
         let cap = self
             .rate_limit_delay
             .saturating_mul(factor)
             .min(self.max_retry_after.max(self.rate_limit_delay));
-        let half = cap / 2;
-        half + half.mul_f64(fastrand::f64())
+        equal_jitter(cap)
     }
 
-    /// The delay before retry number `attempt` (0-based), with full jitter.
+    /// The delay before retry number `attempt` (0-based), with equal jitter.
     pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
         let cap = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        // Full jitter between half the cap and the cap: never zero, never above the cap.
-        let half = cap / 2;
-        half + half.mul_f64(fastrand::f64())
+        equal_jitter(cap)
     }
 
     /// The delay a `Retry-After` header asks for, if any and if acceptable.
@@ -113,6 +161,13 @@ impl RetryPolicy {
             other => Ok(other),
         }
     }
+}
+
+/// "Equal jitter": a random delay between half of `cap` and `cap`, so never zero (unless `cap`
+/// is) and never above `cap`.
+fn equal_jitter(cap: Duration) -> Duration {
+    let half = cap / 2;
+    half + (cap - half).mul_f64(fastrand::f64())
 }
 
 /// A registry's request quota as its `RateLimit-Limit` and `RateLimit-Remaining` headers
@@ -222,6 +277,34 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn backoff_is_equal_jitter_between_half_the_cap_and_the_cap() {
+        let p = RetryPolicy::default()
+            .with_base_delay(Duration::from_millis(100))
+            .with_max_delay(Duration::from_millis(700));
+        for (attempt, cap) in [(0, 100), (1, 200), (2, 400), (3, 700), (9, 700)] {
+            let cap = Duration::from_millis(cap);
+            for _ in 0..50 {
+                let d = p.backoff(attempt);
+                assert!(d >= cap / 2 && d <= cap, "{attempt}: {d:?} for {cap:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn max_retry_after_is_settable() {
+        let p = RetryPolicy::default().with_max_retry_after(Duration::from_secs(5));
+        assert_eq!(p.max_retry_after(), Duration::from_secs(5));
+        let mut h = HeaderMap::new();
+        h.insert(http::header::RETRY_AFTER, "10".parse().unwrap());
+        assert!(p.retry_after(&h).is_err(), "longer than the set wait");
+        h.insert(http::header::RETRY_AFTER, "5".parse().unwrap());
+        assert_eq!(p.retry_after(&h), Ok(Some(Duration::from_secs(5))));
+        for attempt in 0..8 {
+            assert!(p.rate_limit_backoff(attempt) <= Duration::from_secs(5));
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// List artifacts under the specific project and repository. Except the basic properties, the other supported queries in "q" includes "tags=*" to list only tagged artifacts, "tags=nil" to list only untagged artifacts, "tags=~v" to list artifacts whose tag fuzzy matches "v", "tags=v" to list artifact whose tag exactly matches "v", "labels=(id1, id2)" to list artifacts that both labels with id1 and id2 are added to
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -34,6 +34,24 @@ impl HarborClient {
         params: &ListArtifactsParams,
     ) -> Result<Page<Artifact>> {
         self.block_on(self.inner.list_artifacts(project_name, repository, params))?
+    }
+
+    /// List artifacts: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_artifacts_iter(
+        &self,
+        project_name: &str,
+        repository: &RepositoryName,
+        params: &ListArtifactsParams,
+    ) -> StreamIter<Artifact> {
+        StreamIter::new(
+            self.inner
+                .list_artifacts_stream(project_name, repository, params),
+            self.rt.clone(),
+        )
     }
 
     /// List artifacts: every item, over all pages (100 per request).
@@ -127,7 +145,7 @@ impl HarborClient {
     /// Since Harbor 2.5: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -144,6 +162,28 @@ impl HarborClient {
             self.inner
                 .list_accessories(project_name, repository, reference, params),
         )?
+    }
+
+    /// List accessories: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.5: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_accessories_iter(
+        &self,
+        project_name: &str,
+        repository: &RepositoryName,
+        reference: &Reference,
+        params: &ListAccessoriesParams,
+    ) -> StreamIter<Accessory> {
+        StreamIter::new(
+            self.inner
+                .list_accessories_stream(project_name, repository, reference, params),
+            self.rt.clone(),
+        )
     }
 
     /// List accessories: every item, over all pages (100 per request).

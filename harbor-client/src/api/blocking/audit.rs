@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint let the user see the recent operation logs of projects which the user is a member with project admin role,, or return all audit logs for system admin user, it only query the audit log in previous version.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -29,6 +29,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_audit_logs(&self, params: &ListAuditLogsParams) -> Result<Page<AuditLog>> {
         self.block_on(self.inner.list_audit_logs(params))?
+    }
+
+    /// Get recent logs of projects which the user is a member with project admin role, or return all audit logs for system admin user (deprecated): every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_audit_logs_iter(&self, params: &ListAuditLogsParams) -> StreamIter<AuditLog> {
+        StreamIter::new(self.inner.list_audit_logs_stream(params), self.rt.clone())
     }
 
     /// Get recent logs of projects which the user is a member with project admin role, or return all audit logs for system admin user (deprecated): every item, over all pages (100 per request).
@@ -49,7 +58,7 @@ impl HarborClient {
     /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -60,6 +69,24 @@ impl HarborClient {
         params: &ListAuditLogExtsParams,
     ) -> Result<Page<AuditLogExt>> {
         self.block_on(self.inner.list_audit_log_exts(params))?
+    }
+
+    /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_audit_log_exts_iter(
+        &self,
+        params: &ListAuditLogExtsParams,
+    ) -> StreamIter<AuditLogExt> {
+        StreamIter::new(
+            self.inner.list_audit_log_exts_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// Get recent logs of the projects which the user is a member with project_admin role, or return all audit logs for system admin user: every item, over all pages (100 per request).
@@ -98,7 +125,7 @@ impl HarborClient {
     ///
     /// Get recent logs of the projects, it only query the previous version's audit log
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -110,6 +137,22 @@ impl HarborClient {
         params: &GetLogsParams,
     ) -> Result<Page<AuditLog>> {
         self.block_on(self.inner.list_project_logs(project_name, params))?
+    }
+
+    /// Get recent logs of the projects (deprecated): every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_project_logs_iter(
+        &self,
+        project_name: &str,
+        params: &GetLogsParams,
+    ) -> StreamIter<AuditLog> {
+        StreamIter::new(
+            self.inner.list_project_logs_stream(project_name, params),
+            self.rt.clone(),
+        )
     }
 
     /// Get recent logs of the projects (deprecated): every item, over all pages (100 per request).
@@ -136,7 +179,7 @@ impl HarborClient {
     /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -148,6 +191,26 @@ impl HarborClient {
         params: &GetLogExtsParams,
     ) -> Result<Page<AuditLogExt>> {
         self.block_on(self.inner.list_project_audit_log_exts(project_name, params))?
+    }
+
+    /// Get recent logs of the projects: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.13: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_project_audit_log_exts_iter(
+        &self,
+        project_name: &str,
+        params: &GetLogExtsParams,
+    ) -> StreamIter<AuditLogExt> {
+        StreamIter::new(
+            self.inner
+                .list_project_audit_log_exts_stream(project_name, params),
+            self.rt.clone(),
+        )
     }
 
     /// Get recent logs of the projects: every item, over all pages (100 per request).

@@ -163,11 +163,27 @@ impl HarborClient {
     ///
     /// The iterator yields the errors of the stream, and goes on after them.
     pub fn artifacts_of_project_iter(&self, project_name: &str, fan_out: FanOut) -> ArtifactIter {
-        ArtifactIter::new(
+        StreamIter::new(
             self.inner
                 .artifacts_of_project_stream(project_name, fan_out),
             self.rt.clone(),
         )
+    }
+
+    /// Every artifact of a project, collected into a `Vec`: see
+    /// [`HarborClient::artifacts_of_project_iter`].
+    ///
+    /// # Errors
+    ///
+    /// The first error of the stream (the iterator would go on after it), and
+    /// [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn artifacts_of_project_all(
+        &self,
+        project_name: &str,
+        fan_out: FanOut,
+    ) -> Result<Vec<RepositoryArtifact>> {
+        self.artifacts_of_project_iter(project_name, fan_out)
+            .collect()
     }
 
     /// Every artifact of the whole Harbor, as an iterator: see
@@ -177,42 +193,55 @@ impl HarborClient {
     ///
     /// The iterator yields the errors of the stream, and goes on after them.
     pub fn artifacts_of_system_iter(&self, fan_out: FanOut) -> ArtifactIter {
-        ArtifactIter::new(
+        StreamIter::new(
             self.inner.artifacts_of_system_stream(fan_out),
             self.rt.clone(),
         )
+    }
+
+    /// Every artifact of the whole Harbor, collected into a `Vec`: see
+    /// [`HarborClient::artifacts_of_system_iter`].
+    ///
+    /// # Errors
+    ///
+    /// The first error of the stream (the iterator would go on after it), and
+    /// [`Error::Config`](crate::Error::Config) inside an async runtime.
+    pub fn artifacts_of_system_all(&self, fan_out: FanOut) -> Result<Vec<RepositoryArtifact>> {
+        self.artifacts_of_system_iter(fan_out).collect()
     }
 }
 
 /// The artifacts of a fan-out, fetched as the iterator advances (memory stays bounded as in
 /// the async stream).
-pub struct ArtifactIter {
-    stream: Option<BoxStream<'static, Result<RepositoryArtifact>>>,
+pub type ArtifactIter = StreamIter<RepositoryArtifact>;
+
+/// The items of an async `_stream` method, as an iterator that fetches them (page by page, or
+/// from a fan-out) as it advances: what the blocking `_iter` methods return. Inside an async
+/// runtime it yields one [`Error::Config`](crate::Error::Config), then ends.
+pub struct StreamIter<T> {
+    stream: Option<BoxStream<'static, Result<T>>>,
     rt: Arc<BlockingRuntime>,
 }
 
-impl std::fmt::Debug for ArtifactIter {
+impl<T> std::fmt::Debug for StreamIter<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArtifactIter")
+        f.debug_struct("StreamIter")
             .field("done", &self.stream.is_none())
             .finish_non_exhaustive()
     }
 }
 
-impl ArtifactIter {
-    fn new(
-        stream: BoxStream<'static, Result<RepositoryArtifact>>,
-        rt: Arc<BlockingRuntime>,
-    ) -> Self {
-        ArtifactIter {
+impl<T> StreamIter<T> {
+    pub(crate) fn new(stream: BoxStream<'static, Result<T>>, rt: Arc<BlockingRuntime>) -> Self {
+        StreamIter {
             stream: Some(stream),
             rt,
         }
     }
 }
 
-impl Iterator for ArtifactIter {
-    type Item = Result<RepositoryArtifact>;
+impl<T> Iterator for StreamIter<T> {
+    type Item = Result<T>;
 
     fn next(&mut self) -> Option<Self::Item> {
         let stream = self.stream.as_mut()?;
@@ -231,7 +260,7 @@ impl Iterator for ArtifactIter {
     }
 }
 
-impl std::iter::FusedIterator for ArtifactIter {}
+impl<T> std::iter::FusedIterator for StreamIter<T> {}
 
 impl HarborClient {
     /// One page of a project's v1 robot accounts: see
@@ -247,6 +276,22 @@ impl HarborClient {
         page_size: i64,
     ) -> Result<crate::api::Page<Robot>> {
         self.block_on(self.inner.list_project_robots_v1(project, page, page_size))?
+    }
+
+    /// Every v1 robot account of a project, fetched page by page as the iterator advances:
+    /// see [`crate::api::HarborClient::list_project_robots_v1_stream`].
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields the first page that fails, then ends.
+    pub fn list_project_robots_v1_iter(
+        &self,
+        project: impl Into<crate::api::ProjectRef>,
+    ) -> StreamIter<Robot> {
+        StreamIter::new(
+            self.inner.list_project_robots_v1_stream(project),
+            self.rt.clone(),
+        )
     }
 
     /// Every v1 robot account of a project: see

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint returns the immutable tag rules of a project
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -33,6 +33,22 @@ impl HarborClient {
         params: &ListImmuRulesParams,
     ) -> Result<Page<ImmutableRule>> {
         self.block_on(self.inner.list_immutable_rules(project, params))?
+    }
+
+    /// List all immutable tag rules of current project: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_immutable_rules_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        params: &ListImmuRulesParams,
+    ) -> StreamIter<ImmutableRule> {
+        StreamIter::new(
+            self.inner.list_immutable_rules_stream(project, params),
+            self.rt.clone(),
+        )
     }
 
     /// List all immutable tag rules of current project: every item, over all pages (100 per request).

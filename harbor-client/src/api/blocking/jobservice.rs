@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -118,7 +118,7 @@ impl HarborClient {
     /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -126,6 +126,18 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_schedules(&self, params: &ListSchedulesParams) -> Result<Page<ScheduleTask>> {
         self.block_on(self.inner.list_schedules(params))?
+    }
+
+    /// List schedules: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.7: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_schedules_iter(&self, params: &ListSchedulesParams) -> StreamIter<ScheduleTask> {
+        StreamIter::new(self.inner.list_schedules_stream(params), self.rt.clone())
     }
 
     /// List schedules: every item, over all pages (100 per request).

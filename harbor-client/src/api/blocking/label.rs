@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint let user list labels by name, scope and project_id
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -29,6 +29,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_labels(&self, params: &ListLabelsParams) -> Result<Page<Label>> {
         self.block_on(self.inner.list_labels(params))?
+    }
+
+    /// List labels according to the query strings: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_labels_iter(&self, params: &ListLabelsParams) -> StreamIter<Label> {
+        StreamIter::new(self.inner.list_labels_stream(params), self.rt.clone())
     }
 
     /// List labels according to the query strings: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -19,7 +19,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name_or_id}/members` (operation `listProjectMembers`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -31,6 +31,22 @@ impl HarborClient {
         params: &ListProjectMembersParams,
     ) -> Result<Page<ProjectMemberEntity>> {
         self.block_on(self.inner.list_project_members(project, params))?
+    }
+
+    /// Get all project member information: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_project_members_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        params: &ListProjectMembersParams,
+    ) -> StreamIter<ProjectMemberEntity> {
+        StreamIter::new(
+            self.inner.list_project_members_stream(project, params),
+            self.rt.clone(),
+        )
     }
 
     /// Get all project member information: every item, over all pages (100 per request).

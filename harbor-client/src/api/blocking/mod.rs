@@ -2,9 +2,10 @@
 //! `reqwest::blocking` does (feature `blocking`).
 //!
 //! Every method of [`crate::api::HarborClient`] exists here with the same name and
-//! arguments and returns the result directly; the `_stream` methods over pages become `_all`
-//! methods returning a `Vec`, and the fan-out streams become `_iter` iterators
-//! ([`ArtifactIter`]). A test compares the two clients' methods.
+//! arguments and returns the result directly; each `_stream` method (over pages, or the
+//! fan-out over repositories) becomes two: `_iter`, a [`StreamIter`] that fetches as it
+//! advances, and `_all`, every item collected into a `Vec`. A test compares the two clients'
+//! methods.
 //!
 //! ```no_run
 //! use harbor_client::api::{ListProjectsParams, blocking::HarborClient};
@@ -33,7 +34,7 @@ use crate::blocking_runtime::BlockingRuntime;
 mod extras;
 mod generated;
 
-pub use extras::ArtifactIter;
+pub use extras::{ArtifactIter, StreamIter};
 
 /// The blocking Harbor API client. Cheap to clone; clones share the runtime and the
 /// connection pool.

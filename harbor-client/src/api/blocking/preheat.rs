@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -35,7 +35,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies` (operation `ListPolicies`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -47,6 +47,23 @@ impl HarborClient {
         params: &ListPoliciesParams,
     ) -> Result<Page<PreheatPolicy>> {
         self.block_on(self.inner.list_preheat_policies(project_name, params))?
+    }
+
+    /// List preheat policies: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_preheat_policies_iter(
+        &self,
+        project_name: &str,
+        params: &ListPoliciesParams,
+    ) -> StreamIter<PreheatPolicy> {
+        StreamIter::new(
+            self.inner
+                .list_preheat_policies_stream(project_name, params),
+            self.rt.clone(),
+        )
     }
 
     /// List preheat policies: every item, over all pages (100 per request).
@@ -148,7 +165,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions` (operation `ListExecutions`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -165,6 +182,24 @@ impl HarborClient {
             preheat_policy_name,
             params,
         ))?
+    }
+
+    /// List executions for the given policy: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_preheat_executions_iter(
+        &self,
+        project_name: &str,
+        preheat_policy_name: &str,
+        params: &ListExecutionsParams,
+    ) -> StreamIter<Execution> {
+        StreamIter::new(
+            self.inner
+                .list_preheat_executions_stream(project_name, preheat_policy_name, params),
+            self.rt.clone(),
+        )
     }
 
     /// List executions for the given policy: every item, over all pages (100 per request).
@@ -233,7 +268,7 @@ impl HarborClient {
     ///
     /// `GET /projects/{project_name}/preheat/policies/{preheat_policy_name}/executions/{execution_id}/tasks` (operation `ListTasks`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -252,6 +287,29 @@ impl HarborClient {
             execution_id,
             params,
         ))?
+    }
+
+    /// List all the related tasks for the given execution: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_preheat_tasks_iter(
+        &self,
+        project_name: &str,
+        preheat_policy_name: &str,
+        execution_id: i64,
+        params: &ListTasksParams,
+    ) -> StreamIter<Task> {
+        StreamIter::new(
+            self.inner.list_preheat_tasks_stream(
+                project_name,
+                preheat_policy_name,
+                execution_id,
+                params,
+            ),
+            self.rt.clone(),
+        )
     }
 
     /// List all the related tasks for the given execution: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -45,7 +45,7 @@ impl HarborClient {
     ///
     /// `GET /p2p/preheat/instances` (operation `ListInstances`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -53,6 +53,21 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_preheat_instances(&self, params: &ListInstancesParams) -> Result<Page<Instance>> {
         self.block_on(self.inner.list_preheat_instances(params))?
+    }
+
+    /// List P2P provider instances: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_preheat_instances_iter(
+        &self,
+        params: &ListInstancesParams,
+    ) -> StreamIter<Instance> {
+        StreamIter::new(
+            self.inner.list_preheat_instances_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// List P2P provider instances: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint returns projects created by Harbor.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -29,6 +29,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_projects(&self, params: &ListProjectsParams) -> Result<Page<Project>> {
         self.block_on(self.inner.list_projects(params))?
+    }
+
+    /// List projects: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_projects_iter(&self, params: &ListProjectsParams) -> StreamIter<Project> {
+        StreamIter::new(self.inner.list_projects_stream(params), self.rt.clone())
     }
 
     /// List projects: every item, over all pages (100 per request).
@@ -150,7 +159,7 @@ impl HarborClient {
     /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -162,6 +171,25 @@ impl HarborClient {
         params: &ListArtifactsOfProjectParams,
     ) -> Result<Page<Artifact>> {
         self.block_on(self.inner.list_artifacts_of_project(project, params))?
+    }
+
+    /// List artifacts: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.11.1: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_artifacts_of_project_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        params: &ListArtifactsOfProjectParams,
+    ) -> StreamIter<Artifact> {
+        StreamIter::new(
+            self.inner.list_artifacts_of_project_stream(project, params),
+            self.rt.clone(),
+        )
     }
 
     /// List artifacts: every item, over all pages (100 per request).

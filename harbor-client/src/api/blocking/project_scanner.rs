@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -56,7 +56,7 @@ impl HarborClient {
     ///
     /// Retrieve the system configured scanner registrations as candidates of setting project level scanner.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -71,6 +71,23 @@ impl HarborClient {
             self.inner
                 .list_scanner_candidates_of_project(project, params),
         )?
+    }
+
+    /// Get scanner registration candidates for configurating project level scanner: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_scanner_candidates_of_project_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        params: &ListScannerCandidatesOfProjectParams,
+    ) -> StreamIter<ScannerRegistration> {
+        StreamIter::new(
+            self.inner
+                .list_scanner_candidates_of_project_stream(project, params),
+            self.rt.clone(),
+        )
     }
 
     /// Get scanner registration candidates for configurating project level scanner: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -19,7 +19,7 @@ impl HarborClient {
     ///
     /// `GET /quotas` (operation `listQuotas`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -27,6 +27,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_quotas(&self, params: &ListQuotasParams) -> Result<Page<Quota>> {
         self.block_on(self.inner.list_quotas(params))?
+    }
+
+    /// List quotas: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_quotas_iter(&self, params: &ListQuotasParams) -> StreamIter<Quota> {
+        StreamIter::new(self.inner.list_quotas_stream(params), self.rt.clone())
     }
 
     /// List quotas: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -19,7 +19,7 @@ impl HarborClient {
     ///
     /// `GET /replication/policies` (operation `listReplicationPolicies`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -30,6 +30,21 @@ impl HarborClient {
         params: &ListReplicationPoliciesParams,
     ) -> Result<Page<ReplicationPolicy>> {
         self.block_on(self.inner.list_replication_policies(params))?
+    }
+
+    /// List replication policies: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_replication_policies_iter(
+        &self,
+        params: &ListReplicationPoliciesParams,
+    ) -> StreamIter<ReplicationPolicy> {
+        StreamIter::new(
+            self.inner.list_replication_policies_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// List replication policies: every item, over all pages (100 per request).
@@ -100,7 +115,7 @@ impl HarborClient {
     ///
     /// `GET /replication/executions` (operation `listReplicationExecutions`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -111,6 +126,21 @@ impl HarborClient {
         params: &ListReplicationExecutionsParams,
     ) -> Result<Page<ReplicationExecution>> {
         self.block_on(self.inner.list_replication_executions(params))?
+    }
+
+    /// List replication executions: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_replication_executions_iter(
+        &self,
+        params: &ListReplicationExecutionsParams,
+    ) -> StreamIter<ReplicationExecution> {
+        StreamIter::new(
+            self.inner.list_replication_executions_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// List replication executions: every item, over all pages (100 per request).
@@ -175,7 +205,7 @@ impl HarborClient {
     ///
     /// `GET /replication/executions/{id}/tasks` (operation `listReplicationTasks`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -187,6 +217,22 @@ impl HarborClient {
         params: &ListReplicationTasksParams,
     ) -> Result<Page<ReplicationTask>> {
         self.block_on(self.inner.list_replication_tasks(id, params))?
+    }
+
+    /// List replication tasks for a specific execution: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_replication_tasks_iter(
+        &self,
+        id: i64,
+        params: &ListReplicationTasksParams,
+    ) -> StreamIter<ReplicationTask> {
+        StreamIter::new(
+            self.inner.list_replication_tasks_stream(id, params),
+            self.rt.clone(),
+        )
     }
 
     /// List replication tasks for a specific execution: every item, over all pages (100 per request).
@@ -258,7 +304,7 @@ impl HarborClient {
     ///
     /// `GET /registries` (operation `listRegistries`).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -266,6 +312,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_registries(&self, params: &ListRegistriesParams) -> Result<Page<Registry>> {
         self.block_on(self.inner.list_registries(params))?
+    }
+
+    /// List the registries: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_registries_iter(&self, params: &ListRegistriesParams) -> StreamIter<Registry> {
+        StreamIter::new(self.inner.list_registries_stream(params), self.rt.clone())
     }
 
     /// List the registries: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -22,7 +22,7 @@ impl HarborClient {
     /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -33,6 +33,24 @@ impl HarborClient {
         params: &ListAllRepositoriesParams,
     ) -> Result<Page<Repository>> {
         self.block_on(self.inner.list_repositories_of_system(params))?
+    }
+
+    /// List all authorized repositories: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.3: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_repositories_of_system_iter(
+        &self,
+        params: &ListAllRepositoriesParams,
+    ) -> StreamIter<Repository> {
+        StreamIter::new(
+            self.inner.list_repositories_of_system_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// List all authorized repositories: every item, over all pages (100 per request).
@@ -60,7 +78,7 @@ impl HarborClient {
     ///
     /// List repositories of the specified project
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -72,6 +90,22 @@ impl HarborClient {
         params: &ListRepositoriesParams,
     ) -> Result<Page<Repository>> {
         self.block_on(self.inner.list_repositories(project_name, params))?
+    }
+
+    /// List repositories: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_repositories_iter(
+        &self,
+        project_name: &str,
+        params: &ListRepositoriesParams,
+    ) -> StreamIter<Repository> {
+        StreamIter::new(
+            self.inner.list_repositories_stream(project_name, params),
+            self.rt.clone(),
+        )
     }
 
     /// List repositories: every item, over all pages (100 per request).

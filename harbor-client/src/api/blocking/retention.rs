@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -108,7 +108,7 @@ impl HarborClient {
     ///
     /// Get Retention executions, execution status may be delayed before job service schedule it up.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -120,6 +120,22 @@ impl HarborClient {
         params: &ListRetentionExecutionsParams,
     ) -> Result<Page<RetentionExecution>> {
         self.block_on(self.inner.list_retention_executions(id, params))?
+    }
+
+    /// Get Retention executions: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_retention_executions_iter(
+        &self,
+        id: i64,
+        params: &ListRetentionExecutionsParams,
+    ) -> StreamIter<RetentionExecution> {
+        StreamIter::new(
+            self.inner.list_retention_executions_stream(id, params),
+            self.rt.clone(),
+        )
     }
 
     /// Get Retention executions: every item, over all pages (100 per request).
@@ -164,7 +180,7 @@ impl HarborClient {
     ///
     /// Get Retention tasks, each repository as a task.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -177,6 +193,23 @@ impl HarborClient {
         params: &ListRetentionTasksParams,
     ) -> Result<Page<RetentionExecutionTask>> {
         self.block_on(self.inner.list_retention_tasks(id, eid, params))?
+    }
+
+    /// Get Retention tasks: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_retention_tasks_iter(
+        &self,
+        id: i64,
+        eid: i64,
+        params: &ListRetentionTasksParams,
+    ) -> StreamIter<RetentionExecutionTask> {
+        StreamIter::new(
+            self.inner.list_retention_tasks_stream(id, eid, params),
+            self.rt.clone(),
+        )
     }
 
     /// Get Retention tasks: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// List the robot accounts with the specified level and project.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -29,6 +29,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_robots(&self, params: &ListRobotParams) -> Result<Page<Robot>> {
         self.block_on(self.inner.list_robots(params))?
+    }
+
+    /// Get robot account: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_robots_iter(&self, params: &ListRobotParams) -> StreamIter<Robot> {
+        StreamIter::new(self.inner.list_robots_stream(params), self.rt.clone())
     }
 
     /// Get robot account: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -280,7 +280,7 @@ impl HarborClient {
     /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -291,6 +291,24 @@ impl HarborClient {
         params: &ListVulnerabilitiesParams,
     ) -> Result<Page<VulnerabilityItem>> {
         self.block_on(self.inner.list_vulnerabilities(params))?
+    }
+
+    /// Get the vulnerability list: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.9: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_vulnerabilities_iter(
+        &self,
+        params: &ListVulnerabilitiesParams,
+    ) -> StreamIter<VulnerabilityItem> {
+        StreamIter::new(
+            self.inner.list_vulnerabilities_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// Get the vulnerability list: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// Returns a list of currently configured scanner registrations.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -29,6 +29,18 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_scanners(&self, params: &ListScannersParams) -> Result<Page<ScannerRegistration>> {
         self.block_on(self.inner.list_scanners(params))?
+    }
+
+    /// List scanner registrations: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_scanners_iter(
+        &self,
+        params: &ListScannersParams,
+    ) -> StreamIter<ScannerRegistration> {
+        StreamIter::new(self.inner.list_scanners_stream(params), self.rt.clone())
     }
 
     /// List scanner registrations: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -35,7 +35,7 @@ impl HarborClient {
     ///
     /// This endpoint let user get gc execution history.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -43,6 +43,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_gc_history(&self, params: &GetGcHistoryParams) -> Result<Page<GCHistory>> {
         self.block_on(self.inner.list_gc_history(params))?
+    }
+
+    /// Get gc results: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_gc_history_iter(&self, params: &GetGcHistoryParams) -> StreamIter<GCHistory> {
+        StreamIter::new(self.inner.list_gc_history_stream(params), self.rt.clone())
     }
 
     /// Get gc results: every item, over all pages (100 per request).
@@ -150,7 +159,7 @@ impl HarborClient {
     /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -158,6 +167,24 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_purge_history(&self, params: &GetPurgeHistoryParams) -> Result<Page<ExecHistory>> {
         self.block_on(self.inner.list_purge_history(params))?
+    }
+
+    /// Get purge job results: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.6: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_purge_history_iter(
+        &self,
+        params: &GetPurgeHistoryParams,
+    ) -> StreamIter<ExecHistory> {
+        StreamIter::new(
+            self.inner.list_purge_history_stream(params),
+            self.rt.clone(),
+        )
     }
 
     /// Get purge job results: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -44,7 +44,7 @@ impl HarborClient {
     ///
     /// List tags of the specific artifact
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -61,6 +61,25 @@ impl HarborClient {
             self.inner
                 .list_tags(project_name, repository, reference, params),
         )?
+    }
+
+    /// List tags: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_tags_iter(
+        &self,
+        project_name: &str,
+        repository: &RepositoryName,
+        reference: &Reference,
+        params: &ListTagsParams,
+    ) -> StreamIter<Tag> {
+        StreamIter::new(
+            self.inner
+                .list_tags_stream(project_name, repository, reference, params),
+            self.rt.clone(),
+        )
     }
 
     /// List tags: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// Get all user groups information, it is open for system admin
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -29,6 +29,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_user_groups(&self, params: &ListUserGroupsParams) -> Result<Page<UserGroup>> {
         self.block_on(self.inner.list_user_groups(params))?
+    }
+
+    /// Get all user groups information: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_user_groups_iter(&self, params: &ListUserGroupsParams) -> StreamIter<UserGroup> {
+        StreamIter::new(self.inner.list_user_groups_stream(params), self.rt.clone())
     }
 
     /// Get all user groups information: every item, over all pages (100 per request).
@@ -63,7 +72,7 @@ impl HarborClient {
     /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -75,6 +84,25 @@ impl HarborClient {
         params: &SearchUserGroupsParams,
     ) -> Result<Page<UserGroupSearchItem>> {
         self.block_on(self.inner.search_user_groups(groupname, params))?
+    }
+
+    /// Search groups by groupname: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.4: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn search_user_groups_iter(
+        &self,
+        groupname: &str,
+        params: &SearchUserGroupsParams,
+    ) -> StreamIter<UserGroupSearchItem> {
+        StreamIter::new(
+            self.inner.search_user_groups_stream(groupname, params),
+            self.rt.clone(),
+        )
     }
 
     /// Search groups by groupname: every item, over all pages (100 per request).
@@ -141,7 +169,7 @@ impl HarborClient {
     ///
     /// List users registered in Harbor. Requires system admin privileges.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -149,6 +177,15 @@ impl HarborClient {
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub fn list_users(&self, params: &ListUsersParams) -> Result<Page<UserResp>> {
         self.block_on(self.inner.list_users(params))?
+    }
+
+    /// List users: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_users_iter(&self, params: &ListUsersParams) -> StreamIter<UserResp> {
+        StreamIter::new(self.inner.list_users_stream(params), self.rt.clone())
     }
 
     /// List users: every item, over all pages (100 per request).
@@ -194,7 +231,7 @@ impl HarborClient {
     ///
     /// This endpoint is to search the users by username.  It's open for all authenticated requests.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -206,6 +243,22 @@ impl HarborClient {
         params: &SearchUsersParams,
     ) -> Result<Page<UserSearchRespItem>> {
         self.block_on(self.inner.search_users(username, params))?
+    }
+
+    /// Search users by username: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn search_users_iter(
+        &self,
+        username: &str,
+        params: &SearchUsersParams,
+    ) -> StreamIter<UserSearchRespItem> {
+        StreamIter::new(
+            self.inner.search_users_stream(username, params),
+            self.rt.clone(),
+        )
     }
 
     /// Search users by username: every item, over all pages (100 per request).

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use futures_util::TryStreamExt as _;
 
-use crate::api::blocking::HarborClient;
+use crate::api::blocking::{HarborClient, StreamIter};
 use crate::api::models::*;
 use crate::api::*;
 use crate::{Error, Result};
@@ -21,7 +21,7 @@ impl HarborClient {
     ///
     /// This endpoint returns webhook policies of a project.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -33,6 +33,22 @@ impl HarborClient {
         params: &ListWebhookPoliciesOfProjectParams,
     ) -> Result<Page<WebhookPolicy>> {
         self.block_on(self.inner.list_webhook_policies(project, params))?
+    }
+
+    /// List project webhook policies: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_webhook_policies_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        params: &ListWebhookPoliciesOfProjectParams,
+    ) -> StreamIter<WebhookPolicy> {
+        StreamIter::new(
+            self.inner.list_webhook_policies_stream(project, params),
+            self.rt.clone(),
+        )
     }
 
     /// List project webhook policies: every item, over all pages (100 per request).
@@ -137,7 +153,7 @@ impl HarborClient {
     /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -153,6 +169,27 @@ impl HarborClient {
             self.inner
                 .list_webhook_executions(project, webhook_policy_id, params),
         )?
+    }
+
+    /// List executions for a specific webhook policy: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_webhook_executions_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        webhook_policy_id: i64,
+        params: &ListExecutionsOfWebhookPolicyParams,
+    ) -> StreamIter<Execution> {
+        StreamIter::new(
+            self.inner
+                .list_webhook_executions_stream(project, webhook_policy_id, params),
+            self.rt.clone(),
+        )
     }
 
     /// List executions for a specific webhook policy: every item, over all pages (100 per request).
@@ -185,7 +222,7 @@ impl HarborClient {
     /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
     /// is sent (see [`VersionCheck`]).
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -204,6 +241,28 @@ impl HarborClient {
             execution_id,
             params,
         ))?
+    }
+
+    /// List tasks for a specific webhook execution: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// Since Harbor 2.8: an older server gets [`Error::UnsupportedByServer`] before anything
+    /// is sent (see [`VersionCheck`]).
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    pub fn list_webhook_tasks_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        webhook_policy_id: i64,
+        execution_id: i64,
+        params: &ListTasksOfWebhookExecutionParams,
+    ) -> StreamIter<Task> {
+        StreamIter::new(
+            self.inner
+                .list_webhook_tasks_stream(project, webhook_policy_id, execution_id, params),
+            self.rt.clone(),
+        )
     }
 
     /// List tasks for a specific webhook execution: every item, over all pages (100 per request).
@@ -281,7 +340,7 @@ impl HarborClient {
     ///
     /// This endpoint returns webhook jobs of a project.
     ///
-    /// Returns one page; see the `_all` variant for all pages.
+    /// Returns one page; see the `_iter` and `_all` variants for all pages.
     ///
     /// # Errors
     ///
@@ -296,6 +355,26 @@ impl HarborClient {
         params: &ListWebhookJobsParams,
     ) -> Result<Page<WebhookJob>> {
         self.block_on(self.inner.list_webhook_jobs(project, policy_id, params))?
+    }
+
+    /// List project webhook jobs: every item, over all pages (100 per request), fetched as the iterator advances.
+    ///
+    /// # Errors
+    ///
+    /// The iterator yields [`Error`] for the first page that fails, then ends.
+    #[deprecated(note = "deprecated by Harbor")]
+    #[allow(deprecated)]
+    pub fn list_webhook_jobs_iter(
+        &self,
+        project: impl Into<ProjectRef>,
+        policy_id: i64,
+        params: &ListWebhookJobsParams,
+    ) -> StreamIter<WebhookJob> {
+        StreamIter::new(
+            self.inner
+                .list_webhook_jobs_stream(project, policy_id, params),
+            self.rt.clone(),
+        )
     }
 
     /// List project webhook jobs: every item, over all pages (100 per request).

@@ -65,7 +65,7 @@ pub struct Instance {
     /// When updating an instance (PUT `/p2p/preheat/instances/{preheat_instance_name}`), if this object
     /// is omitted or empty and `auth_mode` is not `NONE`, the previously stored credentials are kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_info: Option<BTreeMap<String, String>>,
+    pub auth_info: Option<BTreeMap<String, Secret>>,
     /// The health status
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
