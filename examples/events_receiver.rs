@@ -20,8 +20,9 @@
 //! - `--addr`: where to listen (default `127.0.0.1:8080`; `--demo` picks a free loopback port).
 //! - `--auth-header`: the exact `Authorization` value to require (or env `HARBOR_WEBHOOK_AUTH`).
 //! - `--inbox`: `sqlite:PATH` (the default, `sqlite:events_receiver.db` in the working
-//!   directory: survives crashes and restarts), `nats://HOST:PORT` (NATS JetStream: receivers
-//!   and workers on several machines share it), or `memory` (**everything accepted and not
+//!   directory: survives crashes and restarts), `nats://HOST:PORT` or
+//!   `nats://USER:PASSWORD@HOST:PORT` (NATS JetStream: receivers and workers on several
+//!   machines share it), or `memory` (**everything accepted and not
 //!   yet printed is lost when the process exits**).
 //! - `--role`: `both` (default), `receiver` (HTTP only, no worker) or `worker` (no HTTP: works
 //!   off a shared inbox, e.g. NATS).
@@ -34,7 +35,8 @@
 //!   worker handled, show that a wrong secret and a broken body are refused, and exit.
 //!
 //! The first line on stdout is `listening on http://ADDR` (`--role worker`: `working on
-//! SPEC`); then one line per handled event. Ctrl-C or `SIGTERM` stop it gracefully: requests
+//! SPEC`, the credentials of a `nats://USER:PASSWORD@HOST:PORT` shown as `***`); then one
+//! line per handled event. Ctrl-C or `SIGTERM` stop it gracefully: requests
 //! in flight are stored and answered, handlers in flight finish.
 
 use std::net::SocketAddr;
@@ -282,7 +284,7 @@ async fn main() -> ExitCode {
         }
         let mut decoder = Decoder::new().max_body_bytes(BODY_LIMIT);
         if let Some(secret) = &config.auth_header {
-            decoder = decoder.expect_authorization(secret.clone());
+            decoder = decoder.auth_header(secret.clone());
         }
         let receiver = Receiver::new(decoder, inbox.clone());
         server = Some(tokio::spawn(
@@ -291,6 +293,7 @@ async fn main() -> ExitCode {
     }
     match addr {
         Some(addr) => println!("listening on http://{addr}"),
+        // `InboxSpec`'s Display shows a NATS URL's credentials as `***`.
         None => println!("working on {spec}"),
     }
 

@@ -393,7 +393,7 @@ async fn main() -> ExitCode {
     };
     let mut decoder = Decoder::new().max_body_bytes(BODY_LIMIT);
     if let Some(secret) = &config.auth_header {
-        decoder = decoder.expect_authorization(secret.clone());
+        decoder = decoder.auth_header(secret.clone());
     }
     let listener = match TcpListener::bind(config.addr).await {
         Ok(l) => l,

@@ -84,7 +84,7 @@ async fn main() -> ExitCode {
     }
     let mut decoder = Decoder::new();
     if let Some(auth) = auth {
-        decoder = decoder.expect_authorization(auth);
+        decoder = decoder.auth_header(auth);
     }
     let (stop, stopped) = watch::channel(false);
     let on_stop = |mut stopped: watch::Receiver<bool>| async move {

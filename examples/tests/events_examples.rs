@@ -193,3 +193,42 @@ fn events_receiver_cannot_open_an_inbox_in_a_missing_directory() {
         text(&out.stderr)
     );
 }
+
+/// `--role worker` prints `working on SPEC`: with a NATS password in the URL, the line (and
+/// anything else it prints) shows `***` instead.
+#[harbor_testkit::needs("nats-server")]
+#[test]
+fn events_receiver_never_prints_the_nats_password() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    let Some(server) = harbor_testkit::NatsServer::start() else {
+        return;
+    };
+    // A server without auth takes any credentials.
+    let url = format!("nats://worker:s3cret-pw@{}", server.addr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_events_receiver"))
+        .args(["--role", "worker", "--inbox", &url])
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(
+        first.trim_end(),
+        format!("working on nats://***@{}", server.addr),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("s3cret-pw"), "{stderr}");
+}

@@ -41,9 +41,7 @@ fuzz_target!(|data: &[u8]| {
                 http::HeaderValue::from_static("Bearer k"),
             );
         }
-        let decoder = Decoder::new()
-            .max_body_bytes(4096)
-            .expect_authorization("Bearer k");
+        let decoder = Decoder::new().max_body_bytes(4096).auth_header("Bearer k");
         let _ = decoder.decode_with_headers(&headers, body);
     }
 });

@@ -131,8 +131,13 @@ pub fn decode(body: &[u8]) -> Result<Payload<'_>> {
     decode_as(body, None)
 }
 
+/// Whether `body` is empty or only whitespace: [`Error::EmptyBody`], Harbor's endpoint test.
+fn is_empty(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
 fn decode_as(body: &[u8], hint: Option<Format>) -> Result<Payload<'_>> {
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if is_empty(body) {
         return Err(Error::EmptyBody);
     }
     // Validate UTF-8 once for the whole body: reading from a `&str`, neither reader checks
@@ -258,16 +263,22 @@ fn excerpt(body: &[u8], line: usize, column: usize) -> String {
 /// `Content-Type`, then the format.
 ///
 /// Harbor signs nothing: its only authentication is the policy's *auth header*, sent verbatim
-/// as `Authorization`. Configure it with [`Decoder::expect_authorization`]; the comparison
-/// runs in constant time (SHA-256 of both sides compared with `subtle`, so neither the
-/// content nor the length leaks through timing).
+/// as `Authorization`. Configure it with [`Decoder::auth_header`]; the comparison runs in
+/// constant time (SHA-256 of both sides compared with `subtle`, so neither the content nor
+/// the length leaks through timing).
+///
+/// An empty body (or one of only whitespace) is [`Error::EmptyBody`] **before** the
+/// `Authorization` check, whose [`status`](Error::status) is `200`: Harbor 1.9 to 2.2 test an
+/// endpoint with an empty `POST` that carries no `Authorization`, and there is nothing in it
+/// to store or act on.
 ///
 /// ```
 /// use harbor_events::Decoder;
 ///
 /// let decoder = Decoder::new()
 ///     .max_body_bytes(256 * 1024)
-///     .expect_authorization("Bearer s3cret");
+///     .auth_header("Bearer s3cret");
+/// assert_eq!(decoder.body_limit(), 256 * 1024);
 /// let mut headers = http::HeaderMap::new();
 /// headers.insert(http::header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
 /// headers.insert(http::header::CONTENT_TYPE, "application/json".parse().unwrap());
@@ -278,22 +289,25 @@ fn excerpt(body: &[u8], line: usize, column: usize) -> String {
 ///
 /// headers.insert(http::header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
 /// assert!(decoder.decode_with_headers(&headers, body).unwrap_err().is_unauthorized());
+/// // Harbor's endpoint test: no body, no Authorization.
+/// let test = decoder.decode_with_headers(&http::HeaderMap::new(), b"").unwrap_err();
+/// assert_eq!(test.status(), Some(http::StatusCode::OK));
 /// # Ok::<(), harbor_events::Error>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct Decoder {
     max_body_bytes: Option<usize>,
-    authorization: Vec<SecretString>,
+    auth_headers: Vec<SecretString>,
     format: Option<Format>,
 }
 
 impl fmt::Debug for Decoder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Decoder")
-            .field("max_body_bytes", &self.limit())
+            .field("max_body_bytes", &self.body_limit())
             .field(
-                "authorization",
-                &format_args!("[{} value(s), redacted]", self.authorization.len()),
+                "auth_header",
+                &format_args!("[{} value(s), redacted]", self.auth_headers.len()),
             )
             .field("format", &self.format)
             .finish()
@@ -306,25 +320,27 @@ impl Decoder {
         Self::default()
     }
 
-    /// Sets the body size limit in bytes.
+    /// Sets the body size limit in bytes ([`Decoder::body_limit`] reads it).
     #[must_use]
     pub fn max_body_bytes(mut self, limit: usize) -> Self {
         self.max_body_bytes = Some(limit);
         self
     }
 
-    /// The body size limit in bytes.
-    pub fn limit(&self) -> usize {
+    /// The body size limit in bytes: what [`Decoder::max_body_bytes`] set, else
+    /// [`DEFAULT_MAX_BODY_BYTES`].
+    pub fn body_limit(&self) -> usize {
         self.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES)
     }
 
-    /// Requires the `Authorization` header to equal `value` exactly (as configured in the
-    /// Harbor webhook policy's auth header, e.g. `Bearer abc`). Call it again to accept
-    /// several values (secret rotation). Once set, [`Decoder::decode`] (which sees no headers)
-    /// always fails with [`Error::Unauthorized`].
+    /// Requires the `Authorization` header to equal `value` exactly: the Harbor webhook
+    /// policy's *auth header* (its `auth_header` field, e.g. `Bearer abc`), which Harbor sends
+    /// verbatim. Call it again to accept several values (secret rotation). Once set,
+    /// [`Decoder::decode`] (which sees no headers) fails with [`Error::Unauthorized`] for
+    /// every body that is not empty.
     #[must_use]
-    pub fn expect_authorization(mut self, value: impl Into<String>) -> Self {
-        self.authorization.push(SecretString::from(value.into()));
+    pub fn auth_header(mut self, value: impl Into<String>) -> Self {
+        self.auth_headers.push(SecretString::from(value.into()));
         self
     }
 
@@ -339,17 +355,22 @@ impl Decoder {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthorized`] when an authorization value is configured (there is no header
-    /// to check), [`Error::BodyTooLarge`], [`Error::EmptyBody`], [`Error::InvalidPayload`].
+    /// [`Error::EmptyBody`] for an empty body (first), [`Error::Unauthorized`] when an auth
+    /// header is configured (there is no header to check), [`Error::BodyTooLarge`],
+    /// [`Error::InvalidPayload`].
     pub fn decode<'a>(&self, body: &'a [u8]) -> Result<Payload<'a>> {
-        if !self.authorization.is_empty() {
+        if is_empty(body) {
+            return Err(Error::EmptyBody);
+        }
+        if !self.auth_headers.is_empty() {
             return Err(Error::Unauthorized);
         }
         self.check_size(body)?;
         decode_as(body, self.format)
     }
 
-    /// Decodes a body with its request headers: `Authorization`, size, `Content-Type`, format.
+    /// Decodes a body with its request headers: emptiness, `Authorization`, size,
+    /// `Content-Type`, format.
     ///
     /// `application/cloudevents+json` selects CloudEvents and the registry media type the
     /// registry envelope; `application/json`, other `+json` types and a missing
@@ -357,13 +378,17 @@ impl Decoder {
     ///
     /// # Errors
     ///
-    /// [`Error::Unauthorized`], [`Error::BodyTooLarge`], [`Error::UnsupportedContentType`],
-    /// [`Error::EmptyBody`], [`Error::InvalidPayload`].
+    /// [`Error::EmptyBody`] for an empty body whatever the headers (Harbor's endpoint test
+    /// has no `Authorization`; its status is `200`), then [`Error::Unauthorized`],
+    /// [`Error::BodyTooLarge`], [`Error::UnsupportedContentType`], [`Error::InvalidPayload`].
     pub fn decode_with_headers<'a>(
         &self,
         headers: &http::HeaderMap,
         body: &'a [u8],
     ) -> Result<Payload<'a>> {
+        if is_empty(body) {
+            return Err(Error::EmptyBody);
+        }
         self.check_authorization(headers)?;
         self.check_size(body)?;
         let hint = self.format_from_headers(headers)?;
@@ -389,7 +414,7 @@ impl Decoder {
     /// [`Error::Unauthorized`] when a value is configured and the header is missing,
     /// repeated or different.
     pub fn check_authorization(&self, headers: &http::HeaderMap) -> Result<()> {
-        if self.authorization.is_empty() {
+        if self.auth_headers.is_empty() {
             return Ok(());
         }
         let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
@@ -398,7 +423,7 @@ impl Decoder {
         };
         let got = Sha256::digest(got.as_bytes());
         let mut ok = subtle::Choice::from(0);
-        for expected in &self.authorization {
+        for expected in &self.auth_headers {
             let expected = Sha256::digest(expected.expose_secret().as_bytes());
             ok |= expected.as_slice().ct_eq(got.as_slice());
         }
@@ -415,7 +440,7 @@ impl Decoder {
     ///
     /// [`Error::BodyTooLarge`] when `len` is over the limit.
     pub fn check_len(&self, len: usize) -> Result<()> {
-        let limit = self.limit();
+        let limit = self.body_limit();
         if len > limit {
             Err(Error::BodyTooLarge { size: len, limit })
         } else {

@@ -26,12 +26,20 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
-    /// The body is empty (Harbor 1.9 to 2.2 send an empty body to test an endpoint).
+    /// The body is empty or only whitespace: Harbor 1.9 to 2.2 send an empty body, without
+    /// `Authorization`, to test an endpoint. Not a failure of the request: [`Error::status`]
+    /// is `200`, and there is nothing to decode or store.
     #[error(
         "the webhook body is empty (Harbor's \"test endpoint\" request of 1.9-2.2 has no body: \
          answer it with a 2xx)"
     )]
     EmptyBody,
+    /// The body did not arrive whole: the connection broke, or the sender sent a malformed
+    /// chunked body. Nothing was decoded; answer `400` (the sender retries any non-2xx).
+    #[error(
+        "the webhook body did not arrive whole (the connection broke or the body was malformed)"
+    )]
+    IncompleteBody(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The `Content-Type` is not JSON.
     #[error(
         "unsupported Content-Type {content_type:?}: Harbor sends application/json or \
@@ -85,9 +93,14 @@ impl Error {
         matches!(self, Error::BodyTooLarge { .. })
     }
 
-    /// Whether the body was empty.
+    /// Whether the body was empty (Harbor's endpoint test: answer `200`).
     pub fn is_empty_body(&self) -> bool {
         matches!(self, Error::EmptyBody)
+    }
+
+    /// Whether the body did not arrive whole (HTTP 400).
+    pub fn is_incomplete_body(&self) -> bool {
+        matches!(self, Error::IncompleteBody(_))
     }
 
     /// Whether the Content-Type was not JSON (HTTP 415).
@@ -122,16 +135,21 @@ impl Error {
     }
 
     /// The HTTP status a webhook endpoint should answer with for this error: 401, 413,
-    /// 415, 400 (empty or invalid body), or `None` for errors that are not about a request.
+    /// 415, 400 (an invalid body, or one that did not arrive whole), **200 for an empty
+    /// body** (Harbor's "test endpoint" request: nothing to do but acknowledge it), or `None`
+    /// for errors that are not about a request.
     ///
     /// Harbor retries on any non-2xx (10 attempts up to 2.7, 3 since 2.8): a 4xx for a body
     /// that will never decode only costs those retries.
     pub fn status(&self) -> Option<http::StatusCode> {
         Some(match self {
+            Error::EmptyBody => http::StatusCode::OK,
             Error::Unauthorized => http::StatusCode::UNAUTHORIZED,
             Error::BodyTooLarge { .. } => http::StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedContentType { .. } => http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::EmptyBody | Error::InvalidPayload { .. } => http::StatusCode::BAD_REQUEST,
+            Error::InvalidPayload { .. } | Error::IncompleteBody(_) => {
+                http::StatusCode::BAD_REQUEST
+            }
             _ => return None,
         })
     }

@@ -117,7 +117,7 @@ async fn registry_notifications_of_a_real_push_and_pull_decode_and_round_trip() 
     // The receiver, with the auth header the registry is configured to send.
     let (tx, mut rx) = mpsc::unbounded_channel();
     let state = AppState {
-        decoder: Decoder::new().expect_authorization("Bearer registry-secret"),
+        decoder: Decoder::new().auth_header("Bearer registry-secret"),
         tx,
     };
     let app = Router::new()

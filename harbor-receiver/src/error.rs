@@ -77,7 +77,8 @@ pub enum Error {
     /// backend whose cargo feature is off.
     #[error("invalid inbox {spec:?}: {reason}")]
     InvalidSpec {
-        /// The text given (cut to 200 characters).
+        /// The text given, any credentials (`user:password@`) replaced by `***@`, cut to 200
+        /// characters.
         spec: String,
         /// What is wrong.
         reason: String,
@@ -153,9 +154,14 @@ impl Error {
         }
     }
 
+    /// [`Error::InvalidSpec`] for `spec`, its credentials hidden (before it is cut: a cut
+    /// could drop the `@` that marks them).
     pub(crate) fn invalid_spec(spec: &str, reason: impl Into<String>) -> Error {
         Error::InvalidSpec {
-            spec: spec.chars().take(200).collect(),
+            spec: crate::spec::without_credentials(spec)
+                .chars()
+                .take(200)
+                .collect(),
             reason: reason.into(),
         }
     }

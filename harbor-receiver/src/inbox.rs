@@ -20,8 +20,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// - [`append`](Inbox::append) returns `Ok` only once the delivery is durable (as durable as
 ///   the backend is: a file synced to disk, a JetStream acknowledgement; the memory inbox is
 ///   not durable at all). Any doubt is an error, and the receiver answers `503`.
-/// - A key appended within the deduplication window is [`Appended::Duplicate`] and stored
-///   once, whatever state the first delivery is in.
+/// - A key appended within the deduplication window (counted from the key's first arrival)
+///   is [`Appended::Duplicate`] and stored once, whatever state the first delivery is in.
+///   After the window the backends differ: the SQLite inbox keeps the key while its
+///   delivery is pending or dead-lettered, the memory inbox while it is pending, and the
+///   NATS inbox never (JetStream's `duplicate_window` is time alone: a retry after it is
+///   stored again, with the same key).
 /// - [`take`](Inbox::take) leases each ready delivery it returns to one caller for
 ///   [`lease`](Inbox::lease); when the lease runs out without an [`ack`](Inbox::ack) or [`fail`](Inbox::fail), the
 ///   delivery is ready again (at-least-once: a worker that crashed is replaced).

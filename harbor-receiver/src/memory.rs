@@ -96,7 +96,8 @@ impl MemoryInbox {
     }
 
     /// An empty inbox holding at most `capacity` pending deliveries, remembering keys for
-    /// `window`, leasing for `lease`.
+    /// `window` after their first arrival (and for as long as their delivery is pending),
+    /// leasing for `lease`.
     pub fn with_limits(capacity: usize, window: Duration, lease: Duration) -> MemoryInbox {
         MemoryInbox {
             shared: Arc::new(Shared {

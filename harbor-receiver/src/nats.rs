@@ -1,6 +1,7 @@
 //! [`NatsInbox`]: one inbox shared by receivers and workers on any number of machines, on
 //! NATS JetStream.
 
+use std::fmt;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
@@ -11,6 +12,7 @@ use futures_util::StreamExt as _;
 
 use crate::delivery::format_from_str;
 use crate::inbox::{BoxFuture, DEFAULT_DEDUP_WINDOW, DEFAULT_LEASE};
+use crate::spec::without_credentials;
 use crate::{
     Appended, DeadLetter, Delivery, DeliveryKey, Disposition, Error, Inbox, LeaseToken, Leased,
     Result,
@@ -36,6 +38,11 @@ const LONGEST: Duration = Duration::from_nanos(i64::MAX as u64);
 ///   stream's acknowledgement: JetStream drops a message whose id it saw within the stream's
 ///   `duplicate_window` (set to the deduplication window) and says so (`duplicate: true`), so
 ///   any receiver behind a load balancer deduplicates Harbor's retries for all of them.
+///   JetStream counts the window from the id's **first arrival, whatever became of the
+///   message**: unlike the SQLite and memory inboxes, a delivery still pending after the
+///   window no longer holds its key, and a retry that arrives then is stored (and handled) a
+///   second time, with the same key. The default window (24 h) is far longer than Harbor's
+///   retries (4.7 h at most) and than a delivery normally waits.
 /// - **Take** pulls one message from a durable pull consumer (`harbor-workers`) with explicit
 ///   acknowledgement and `ack_wait` = the lease: every worker on every machine shares the
 ///   consumer and each message goes to one of them at a time; a message a crashed worker held
@@ -45,8 +52,16 @@ const LONGEST: Duration = Duration::from_nanos(i64::MAX as u64);
 ///   `harbor.webhooks.dead`, the reason in a header) and then terminated (`+TERM`). The
 ///   stream has work-queue retention: an acknowledged message is deleted.
 ///
-/// The stream and consumer are created when missing (with this builder's settings; an
-/// existing one keeps its own). Durability is the stream's: one server keeps what it
+/// The stream and consumer are created when missing, with this builder's settings. **An
+/// existing stream or consumer keeps its own**: [`NatsInbox::lease`] and
+/// [`NatsInbox::dedup_window`] report the server's `ack_wait` and `duplicate_window`, which
+/// the [`Worker`](crate::Worker) paces its lease extensions by, and opening logs a warning
+/// (`tracing`) when they differ from what the builder asked for. This crate never changes
+/// them: other workers may be running on the consumer, each extending its leases every third
+/// of the `ack_wait` it read when it opened, and a shorter one would make JetStream hand out
+/// again what they are still handling. To change them, edit the stream or consumer (`nats
+/// stream edit`, `nats consumer edit`, or delete the consumer while no worker runs) and
+/// restart every process that opened it. Durability is the stream's: one server keeps what it
 /// acknowledged across `kill -9` of either side; use three replicas for machine failures
 /// (create the stream yourself with `num_replicas: 3`). JetStream cannot tell a worker that
 /// its lease ran out, so [`Error::LeaseLost`] never comes from this backend: a late
@@ -68,11 +83,15 @@ pub struct NatsInbox {
     dead_stream: String,
     subject: String,
     dead_subject: String,
+    /// The consumer's `ack_wait`, as the server has it.
     lease: Duration,
+    /// The stream's `duplicate_window`, as the server has it.
+    window: Duration,
 }
 
-/// Settings of a [`NatsInbox`]; [`NatsInboxBuilder::open`] connects.
-#[derive(Clone, Debug)]
+/// Settings of a [`NatsInbox`]; [`NatsInboxBuilder::open`] connects. Its `Debug` never shows
+/// the credentials of the URL.
+#[derive(Clone)]
 #[must_use]
 pub struct NatsInboxBuilder {
     url: String,
@@ -83,8 +102,22 @@ pub struct NatsInboxBuilder {
     lease: Duration,
 }
 
+impl fmt::Debug for NatsInboxBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NatsInboxBuilder")
+            .field("url", &without_credentials(&self.url))
+            .field("stream", &self.stream)
+            .field("subject", &self.subject)
+            .field("consumer", &self.consumer)
+            .field("window", &self.window)
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
 impl NatsInbox {
-    /// Settings for the server at `url` (`nats://HOST:PORT`).
+    /// Settings for the server at `url` (`nats://HOST:PORT`, or with credentials
+    /// `nats://USER:PASSWORD@HOST:PORT`, `nats://TOKEN@HOST:PORT`; they appear in no message).
     pub fn builder(url: impl Into<String>) -> NatsInboxBuilder {
         NatsInboxBuilder {
             url: url.into(),
@@ -94,6 +127,12 @@ impl NatsInbox {
             window: DEFAULT_DEDUP_WINDOW,
             lease: DEFAULT_LEASE,
         }
+    }
+
+    /// The stream's `duplicate_window` as the server has it: what the builder asked for when
+    /// this opening created the stream, else the existing stream's own (see the type's docs).
+    pub fn dedup_window(&self) -> Duration {
+        self.window
     }
 
     async fn ack_kind(
@@ -162,20 +201,26 @@ impl NatsInboxBuilder {
         self
     }
 
-    /// The stream's `duplicate_window` (default 24 h), counted from a key's first arrival;
-    /// at most 292 years, JetStream's longest (`Duration::MAX` is taken as that).
+    /// The stream's `duplicate_window` (default 24 h), counted from a key's first arrival
+    /// whether its delivery is pending, finished or dead; at most 292 years, JetStream's
+    /// longest (`Duration::MAX` is taken as that). Used only when this opening creates the
+    /// stream: [`NatsInbox::dedup_window`] says what the server has.
     pub fn dedup_window(mut self, window: Duration) -> Self {
         self.window = window;
         self
     }
 
-    /// The consumer's `ack_wait` (default 30 s; at most 292 years, as the window).
+    /// The consumer's `ack_wait` (default 30 s; at most 292 years, as the window). Used only
+    /// when this opening creates the consumer: [`NatsInbox::lease`](Inbox::lease) says what
+    /// the server has.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
     }
 
-    /// Connects, creates the streams and the consumer when missing.
+    /// Connects, creates the streams and the consumer when missing, and reads the lease and
+    /// the window the server has (warning when an existing consumer or stream has others
+    /// than these settings).
     ///
     /// # Errors
     ///
@@ -184,18 +229,20 @@ impl NatsInboxBuilder {
     pub async fn open(mut self) -> Result<NatsInbox> {
         self.window = self.window.min(LONGEST);
         self.lease = self.lease.min(LONGEST);
-        let target = without_credentials(&self.url);
+        let target = without_credentials(&self.url).into_owned();
         let open_error = |message: &str, source: Option<crate::BoxError>| Error::Open {
             backend: BACKEND,
             target: target.clone(),
             message: message.to_owned(),
             source,
         };
-        let client = async_nats::ConnectOptions::new()
+        let (address, options) =
+            connect_options(&self.url).map_err(|message| open_error(message, None))?;
+        let client = options
             .name("harbor-receiver")
             .request_timeout(Some(REQUEST_TIMEOUT))
             .connection_timeout(REQUEST_TIMEOUT)
-            .connect(self.url.as_str())
+            .connect(address.as_str())
             .await
             .map_err(|e| open_error("cannot connect", Some(e.into())))?;
         let jetstream = jetstream::ContextBuilder::new()
@@ -237,6 +284,16 @@ impl NatsInboxBuilder {
                     Some(e.into()),
                 )
             })?;
+        let window = main.cached_info().config.duplicate_window;
+        if window != self.window {
+            tracing::warn!(
+                stream = %self.stream,
+                server = ?window,
+                asked = ?self.window,
+                "the existing stream keeps its own duplicate_window: keys are remembered for \
+                 the server's (edit the stream to change it)"
+            );
+        }
         let consumer = main
             .get_or_create_consumer(
                 &self.consumer,
@@ -253,6 +310,18 @@ impl NatsInboxBuilder {
             .map_err(|e| {
                 open_error(&format!("cannot create the consumer ({e})"), Some(e.into()))
             })?;
+        // An existing consumer keeps its `ack_wait`: the leases (and the workers' extensions
+        // of them) follow the server's, not ours.
+        let lease = consumer.cached_info().config.ack_wait;
+        if lease != self.lease {
+            tracing::warn!(
+                consumer = %self.consumer,
+                server = ?lease,
+                asked = ?self.lease,
+                "the existing consumer keeps its own ack_wait: leases last the server's (edit \
+                 the consumer and restart every worker to change it)"
+            );
+        }
         Ok(NatsInbox {
             client,
             jetstream,
@@ -260,9 +329,62 @@ impl NatsInboxBuilder {
             dead_stream,
             subject: self.subject,
             dead_subject,
-            lease: self.lease,
+            lease,
+            window,
         })
     }
+}
+
+/// The address to connect to, without the user information of `url`, and options that carry
+/// it instead: `user:password@` as a user and password, `token@` as a token, each
+/// percent-decoded. `async-nats` takes no credentials from a URL (it would connect without
+/// them) and logs the address it connects to (with them, at debug level).
+fn connect_options(
+    url: &str,
+) -> std::result::Result<(String, async_nats::ConnectOptions), &'static str> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    // The last `@`, as `without_credentials` does: a password may hold one, a host never.
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return Ok((url.to_owned(), async_nats::ConnectOptions::new()));
+    };
+    let address = match scheme {
+        Some(scheme) => format!("{scheme}://{host}"),
+        None => host.to_owned(),
+    };
+    let invalid = "the credentials in the URL are not UTF-8 once percent-decoded";
+    let options = match userinfo.split_once(':') {
+        Some((user, password)) => async_nats::ConnectOptions::with_user_and_password(
+            percent_decoded(user).ok_or(invalid)?,
+            percent_decoded(password).ok_or(invalid)?,
+        ),
+        None => async_nats::ConnectOptions::new().token(percent_decoded(userinfo).ok_or(invalid)?),
+    };
+    Ok((address, options))
+}
+
+/// `text` with each `%XX` replaced by its byte (a `%` not followed by two hex digits stays);
+/// `None` when the result is not UTF-8.
+fn percent_decoded(text: &str) -> Option<String> {
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut bytes = text.bytes();
+    while let Some(byte) = bytes.next() {
+        if byte == b'%' {
+            let mut ahead = bytes.clone();
+            let hex = |b: Option<u8>| b.and_then(|b| char::from(b).to_digit(16));
+            if let (Some(high), Some(low)) = (hex(ahead.next()), hex(ahead.next()))
+                && let Ok(value) = u8::try_from(high * 16 + low)
+            {
+                decoded.push(value);
+                bytes = ahead;
+                continue;
+            }
+        }
+        decoded.push(byte);
+    }
+    String::from_utf8(decoded).ok()
 }
 
 /// A failed pull.
@@ -332,17 +454,6 @@ fn header_text(text: &str) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .take(1000)
         .collect()
-}
-
-/// `nats://user:pass@host:4222` → `nats://host:4222`, for messages.
-fn without_credentials(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((_, host)) => format!("{scheme}://{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
 }
 
 impl Inbox for NatsInbox {
@@ -507,12 +618,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credentials_never_reach_a_message() {
-        assert_eq!(
-            without_credentials("nats://user:s3cret@h:4222"),
-            "nats://h:4222"
-        );
-        assert_eq!(without_credentials("nats://h:4222"), "nats://h:4222");
+    fn credentials_go_to_the_options_not_to_the_address() {
+        for (url, address) in [
+            ("nats://worker:s3cret@h:4222", "nats://h:4222"),
+            ("nats://s3cret-token@h:4222", "nats://h:4222"),
+            ("nats://worker:s3c@ret@h:4222", "nats://h:4222"),
+            ("worker:s3cret@h:4222", "h:4222"),
+            ("nats://h:4222", "nats://h:4222"),
+        ] {
+            let (connect_to, _) = connect_options(url).unwrap();
+            assert_eq!(connect_to, address, "{url}");
+        }
+        assert!(connect_options("nats://u:%ff@h:4222").is_err());
+        assert_eq!(percent_decoded("p%40ss%2").as_deref(), Some("p@ss%2"));
+        assert_eq!(percent_decoded("%zz%41").as_deref(), Some("%zzA"));
+    }
+
+    #[test]
+    fn the_builder_never_shows_the_password() {
+        let builder = NatsInbox::builder("nats://worker:s3cret@h:4222");
+        let shown = format!("{builder:?} {builder:#?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("nats://***@h:4222"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn an_open_error_never_shows_the_password() {
+        // Nothing listens on port 1.
+        let error = NatsInbox::builder("nats://worker:s3cret@127.0.0.1:1")
+            .open()
+            .await
+            .unwrap_err();
+        let mut shown = format!("{error} {error:?}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            shown.push_str(&format!(" {cause} {cause:?}"));
+            source = cause.source();
+        }
+        assert!(matches!(error, Error::Open { .. }), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("nats://***@127.0.0.1:1"), "{shown}");
     }
 
     #[test]

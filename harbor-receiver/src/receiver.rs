@@ -36,14 +36,23 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// | --- | --- |
 /// | a payload, stored durably | `200` |
 /// | a payload whose key the inbox already holds (Harbor's retry of a delivery whose `200` it did not see) | `200`, nothing stored |
-/// | an empty body (the "test endpoint" button of Harbor 1.9 to 2.2) | `200`, nothing stored |
+/// | an empty body: the "test endpoint" button of Harbor 1.9 to 2.2, which sends **no `Authorization`** | `200`, nothing stored, with or without `Authorization` (see below) |
 /// | a wrong or missing `Authorization` | `401` |
 /// | a body over the decoder's limit | `413` |
 /// | a `Content-Type` that is not JSON | `415` |
 /// | a body that is not a Harbor or registry payload | `400` |
+/// | a body that did not arrive whole (the connection broke, a malformed chunked body) | `400` ([`harbor_events::Error::IncompleteBody`]) where an answer can still go out (hyper closes such a connection) |
 /// | not `POST` | `405` |
 /// | the inbox could not store it durably (disk full, database locked, JetStream down, memory inbox full) | `503`: Harbor delivers it again later |
 /// | a body that stops arriving for longer than the [`read_timeout`](Receiver::read_timeout) | `408`, and the connection is closed |
+///
+/// An empty body is answered before the `Authorization` check because Harbor's endpoint test
+/// carries none, and it is safe: nothing is stored or handled, and the answer says nothing
+/// the `405` for a `GET` does not. Over HTTP ([`Receiver::serve`], [`Receiver::router`]) a
+/// body the request declares empty (`Content-Length: 0`, or no body) is known without reading
+/// anything; a body of only whitespace is recognised after the `Authorization` check, since
+/// the body of a request that fails it is never read. [`Receiver::receive`] has the body
+/// already and answers both `200` first.
 ///
 /// A `Receiver` is cheap to clone (an `Arc` inside).
 #[derive(Clone, Debug)]
@@ -125,8 +134,12 @@ impl Receiver {
     }
 
     /// Handles one request's headers and body (for a web framework other than axum): every
-    /// check, the decode, the append. The caller answers with [`Receipt::status`].
+    /// check, the decode, the append. The caller answers with [`Receipt::status`]. An empty
+    /// body is a [`Receipt::Ping`] whatever the headers.
     pub async fn receive(&self, headers: &HeaderMap, body: Bytes) -> Receipt {
+        if is_empty(&body) {
+            return Receipt::Ping;
+        }
         match precheck(&self.decoder, headers) {
             Ok(format) => self.accept(format, body).await,
             Err(error) => Receipt::Rejected(error),
@@ -135,8 +148,8 @@ impl Receiver {
 
     /// The work after [`precheck`]: the size, the decode, the append.
     async fn accept(&self, format: Option<Format>, body: Bytes) -> Receipt {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            // Harbor's endpoint test (its secret was checked).
+        if is_empty(&body) {
+            // Harbor's endpoint test, with whitespace (its secret was checked).
             return Receipt::Ping;
         }
         if let Err(error) = self.decoder.check_len(body.len()) {
@@ -261,13 +274,17 @@ where
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response();
     }
     let (parts, body) = request.into_parts();
+    if body.size_hint().exact() == Some(0) {
+        // Harbor's endpoint test: no body and no Authorization. Nothing to read or store.
+        return receiver.answer(&Receipt::Ping);
+    }
     let format = match precheck(&receiver.decoder, &parts.headers) {
         Ok(format) => format,
         Err(error) => return receiver.answer(&Receipt::Rejected(error)),
     };
     let read = tokio::time::timeout(
         receiver.read_timeout,
-        read_body(body, receiver.decoder.limit()),
+        read_body(body, receiver.decoder.body_limit()),
     );
     let body = match read.await {
         Ok(Ok(body)) => body,
@@ -307,6 +324,11 @@ async fn pause_after_accept_error(error: &std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
+/// Whether `body` is empty or only whitespace: Harbor's endpoint test.
+fn is_empty(body: &[u8]) -> bool {
+    body.iter().all(u8::is_ascii_whitespace)
+}
+
 /// The checks that need no body: `Authorization`, `Content-Type` (the format it asks for), a
 /// declared length.
 fn precheck(decoder: &Decoder, headers: &HeaderMap) -> harbor_events::Result<Option<Format>> {
@@ -332,7 +354,13 @@ where
     // connection allocate a new buffer for every request.
     let mut body = std::pin::pin!(Limited::new(body, limit));
     let declared = usize::try_from(body.size_hint().lower()).unwrap_or(limit);
-    let mut copy = BytesMut::with_capacity(declared.min(limit));
+    // What is declared, within the limit, but no more than the default limit up front: a
+    // length declared under a limit of `usize::MAX` is not memory to reserve before a byte
+    // has come (the buffer grows as the body arrives).
+    let room = declared
+        .min(limit)
+        .min(harbor_events::DEFAULT_MAX_BODY_BYTES);
+    let mut copy = BytesMut::with_capacity(room);
     while let Some(frame) = body.frame().await {
         match frame {
             Ok(frame) => {
@@ -346,9 +374,91 @@ where
                     limit,
                 });
             }
-            // The sender went away or sent a broken body: nothing to store.
-            Err(_) => return Err(harbor_events::Error::EmptyBody),
+            // The sender went away or sent a broken body: nothing to store, and not Harbor's
+            // (empty) endpoint test either.
+            Err(e) => return Err(harbor_events::Error::IncompleteBody(e)),
         }
     }
     Ok(copy.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use http_body_util::BodyExt as _;
+    use hyper::body::Frame;
+
+    use super::*;
+
+    /// A body of one frame, `{"type"`, that then breaks (a chunked body with a bad chunk
+    /// size) or ends, declaring `declared` bytes.
+    struct Body {
+        sent: bool,
+        breaks: bool,
+        declared: u64,
+    }
+
+    impl HttpBody for Body {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+            if !std::mem::replace(&mut self.sent, true) {
+                Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"{\"type\"")))))
+            } else if self.breaks {
+                Poll::Ready(Some(Err(std::io::Error::other("invalid chunk size line"))))
+            } else {
+                Poll::Ready(None)
+            }
+        }
+
+        fn size_hint(&self) -> hyper::body::SizeHint {
+            hyper::body::SizeHint::with_exact(self.declared)
+        }
+    }
+
+    fn post(body: Body) -> http::Request<Body> {
+        http::Request::post("/webhook")
+            .header(header::AUTHORIZATION, "Bearer k")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_huge_declared_length_under_an_unbounded_limit_reserves_nothing_huge() {
+        let decoder = Decoder::new()
+            .max_body_bytes(usize::MAX)
+            .auth_header("Bearer k");
+        let receiver = Receiver::new(decoder, crate::MemoryInbox::new());
+        let body = Body {
+            sent: false,
+            breaks: false,
+            declared: 1 << 50,
+        };
+        let response = handle(&receiver, post(body)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_breaks_is_400_and_not_taken_for_the_endpoint_test() {
+        let inbox = crate::MemoryInbox::new();
+        let receiver = Receiver::new(Decoder::new().auth_header("Bearer k"), inbox.clone());
+        let body = Body {
+            sent: false,
+            breaks: true,
+            declared: 500,
+        };
+        let response = handle(&receiver, post(body)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let text = response.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&text);
+        assert!(text.contains("did not arrive whole"), "{text}");
+        assert_eq!(inbox.pending(), 0);
+    }
 }

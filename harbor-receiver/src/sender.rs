@@ -22,7 +22,7 @@
 //!
 //! # async fn run() -> harbor_receiver::Result<()> {
 //! let sender = Sender::harbor()
-//!     .authorization("Bearer s3cret")
+//!     .auth_header("Bearer s3cret")
 //!     .backoff(Backoff::Fixed(Duration::from_millis(200)))
 //!     .build()?;
 //! let body = br#"{"type":"PUSH_ARTIFACT","occur_at":1680501893,"operator":"admin","event_data":{}}"#;
@@ -46,6 +46,8 @@ use crate::{Error, Result};
 pub const HARBOR_TIMEOUT: Duration = Duration::from_secs(3);
 /// Harbor's attempts per delivery since 2.8 (10 before).
 pub const HARBOR_ATTEMPTS: u32 = 3;
+/// Harbor's attempts per delivery before 2.8.
+const HARBOR_ATTEMPTS_BEFORE_2_8: u32 = 10;
 
 /// Harbor's delay before the next attempt after the `fails`-th failure, for a `jitter` in
 /// `0..30` (Harbor draws it at random): `fails⁴ + 15 + jitter·(fails+1)` seconds.
@@ -83,7 +85,7 @@ pub struct SenderBuilder {
     attempts: u32,
     timeout: Duration,
     backoff: Backoff,
-    authorization: Option<SecretString>,
+    auth_header: Option<SecretString>,
 }
 
 impl SenderBuilder {
@@ -105,9 +107,10 @@ impl SenderBuilder {
         self
     }
 
-    /// The `Authorization` header, as a Harbor webhook policy's auth header.
-    pub fn authorization(mut self, value: impl Into<String>) -> Self {
-        self.authorization = Some(SecretString::from(value.into()));
+    /// The webhook policy's *auth header* (its `auth_header` field), sent verbatim as
+    /// `Authorization` on every attempt, as Harbor does.
+    pub fn auth_header(mut self, value: impl Into<String>) -> Self {
+        self.auth_header = Some(SecretString::from(value.into()));
         self
     }
 
@@ -116,13 +119,13 @@ impl SenderBuilder {
     /// # Errors
     ///
     /// [`Error::Client`] if the HTTP client cannot be built; [`Error::Config`] if the
-    /// authorization value cannot be a header.
+    /// auth header cannot be a header value.
     pub fn build(self) -> Result<Sender> {
-        let authorization = match &self.authorization {
+        let authorization = match &self.auth_header {
             Some(secret) => {
                 let mut value =
                     HeaderValue::from_str(secret.expose_secret()).map_err(|_| Error::Config {
-                        message: "the authorization value is not a valid header value".into(),
+                        message: "the auth header is not a valid header value".into(),
                     })?;
                 value.set_sensitive(true);
                 Some(value)
@@ -159,7 +162,7 @@ impl fmt::Debug for Sender {
             .field("attempts", &self.attempts)
             .field("backoff", &self.backoff)
             .field(
-                "authorization",
+                "auth_header",
                 &self.authorization.as_ref().map(|_| "[redacted]"),
             )
             .finish()
@@ -173,14 +176,16 @@ impl Sender {
             attempts: HARBOR_ATTEMPTS,
             timeout: HARBOR_TIMEOUT,
             backoff: Backoff::Harbor,
-            authorization: None,
+            auth_header: None,
         }
     }
 
     /// Delivers `body` to `url`, retrying until a `2xx` or until the attempts are spent.
     pub async fn send(&self, url: &str, content_type: &str, body: impl Into<Bytes>) -> SendReport {
         let body: Bytes = body.into();
-        let mut attempts = Vec::with_capacity(self.attempts as usize);
+        // Room for Harbor's attempts, not for `attempts(u32::MAX)`: most end at the first.
+        let room = self.attempts.min(HARBOR_ATTEMPTS_BEFORE_2_8);
+        let mut attempts = Vec::with_capacity(usize::try_from(room).unwrap_or(1));
         for fails in 0..self.attempts {
             if fails > 0 {
                 tokio::time::sleep(self.wait(fails)).await;
@@ -315,7 +320,7 @@ mod tests {
     #[test]
     fn the_auth_header_is_redacted_in_debug() {
         let sender = Sender::harbor()
-            .authorization("Bearer s3cret")
+            .auth_header("Bearer s3cret")
             .build()
             .unwrap();
         let debug = format!("{sender:?}");

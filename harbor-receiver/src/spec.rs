@@ -1,5 +1,6 @@
 //! [`InboxSpec`]: choosing a backend from one line of text (a flag, a setting).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -14,8 +15,12 @@ use crate::{DEFAULT_MEMORY_CAPACITY, Error, Inbox, MemoryInbox, Result};
 /// | text | backend |
 /// | --- | --- |
 /// | `sqlite:PATH` | [`SqliteInbox`](crate::SqliteInbox) in the file `PATH` (feature `sqlite`, on by default) |
-/// | `nats://HOST:PORT` | [`NatsInbox`](crate::NatsInbox) on that server (feature `nats`) |
+/// | `nats://HOST:PORT`, `nats://USER:PASSWORD@HOST:PORT`, `nats://TOKEN@HOST:PORT` | [`NatsInbox`](crate::NatsInbox) on that server (feature `nats`) |
 /// | `memory` | [`MemoryInbox`]: **lost when the process exits** |
+///
+/// `Display` and `Debug` never show the credentials of a NATS URL (`nats://***@HOST:PORT`),
+/// and neither do the errors of parsing or opening one: print a spec in a log line freely.
+/// `Display` gives back the text that was parsed otherwise.
 ///
 /// ```
 /// use harbor_receiver::InboxSpec;
@@ -24,16 +29,21 @@ use crate::{DEFAULT_MEMORY_CAPACITY, Error, Inbox, MemoryInbox, Result};
 /// assert_eq!(spec.to_string(), "sqlite:/var/lib/webhooks/inbox.db");
 /// assert!("memory".parse::<InboxSpec>()?.is_memory());
 /// assert!("postgres://db".parse::<InboxSpec>().is_err());
+///
+/// let nats: InboxSpec = "nats://worker:s3cret@nats:4222".parse()?;
+/// assert_eq!(nats.to_string(), "nats://***@nats:4222");
+/// assert!(!format!("{nats:?}").contains("s3cret"));
 /// # Ok::<(), harbor_receiver::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InboxSpec {
     /// In memory: lost on exit.
     Memory,
     /// A SQLite file.
     Sqlite(PathBuf),
-    /// A NATS server with JetStream (the `nats://` URL as given).
+    /// A NATS server with JetStream (the `nats://` URL as given, credentials included: only
+    /// [`InboxSpec::open`] uses them; `Display` and `Debug` hide them).
     Nats(String),
 }
 
@@ -81,6 +91,7 @@ impl InboxSpec {
             )),
             #[allow(unreachable_patterns)]
             other => Err(Error::invalid_spec(
+                // Display hides credentials (and `invalid_spec` would again).
                 &other.to_string(),
                 "this build of harbor-receiver lacks that backend's cargo feature",
             )),
@@ -118,8 +129,37 @@ impl fmt::Display for InboxSpec {
         match self {
             InboxSpec::Memory => f.write_str("memory"),
             InboxSpec::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
-            InboxSpec::Nats(url) => f.write_str(url),
+            InboxSpec::Nats(url) => f.write_str(&without_credentials(url)),
         }
+    }
+}
+
+impl fmt::Debug for InboxSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InboxSpec::Memory => f.write_str("Memory"),
+            InboxSpec::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            InboxSpec::Nats(url) => f
+                .debug_tuple("Nats")
+                .field(&without_credentials(url))
+                .finish(),
+        }
+    }
+}
+
+/// What a message, `Display` or `Debug` may show of a URL or of text that may be one: the
+/// user information (`user:password@`, `token@`) replaced by `***@`.
+/// `nats://u:s3cret@h:4222` → `nats://***@h:4222`; text without `@` is unchanged.
+pub(crate) fn without_credentials(text: &str) -> Cow<'_, str> {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    // The last `@`: a password may hold one (unencoded), a host never does.
+    match (scheme, rest.rsplit_once('@')) {
+        (_, None) => Cow::Borrowed(text),
+        (Some(scheme), Some((_, host))) => Cow::Owned(format!("{scheme}://***@{host}")),
+        (None, Some((_, host))) => Cow::Owned(format!("***@{host}")),
     }
 }
 
@@ -149,13 +189,17 @@ impl InboxOptions {
         InboxOptions::default()
     }
 
-    /// How long a delivery key is remembered.
+    /// How long a delivery key is remembered after its first arrival (the SQLite inbox also
+    /// keeps it while its delivery is pending or dead-lettered, the memory inbox while it is
+    /// pending, the NATS inbox not; see [`Inbox`]). For NATS, only a stream created by this
+    /// opening gets it.
     pub fn dedup_window(mut self, window: Duration) -> Self {
         self.dedup_window = window;
         self
     }
 
-    /// How long a taken delivery stays leased without an extension.
+    /// How long a taken delivery stays leased without an extension. For NATS, only a
+    /// consumer created by this opening gets it ([`Inbox::lease`] reports the one in force).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -165,5 +209,61 @@ impl InboxOptions {
     pub fn memory_capacity(mut self, capacity: usize) -> Self {
         self.memory_capacity = capacity;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_hidden_from_urls_and_other_text() {
+        for (text, shown) in [
+            ("nats://user:s3cret@h:4222", "nats://***@h:4222"),
+            ("nats://s3cret-token@h:4222", "nats://***@h:4222"),
+            ("nats://user:s3c@ret@h:4222", "nats://***@h:4222"),
+            ("natss://user:s3cret@h", "natss://***@h"),
+            ("user:s3cret@h:4222", "***@h:4222"),
+            ("nats://h:4222", "nats://h:4222"),
+            ("sqlite:/var/hooks.db", "sqlite:/var/hooks.db"),
+        ] {
+            assert_eq!(without_credentials(text), shown, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_nats_spec_never_shows_its_password() {
+        let spec: InboxSpec = "nats://worker:s3cret@nats:4222".parse().unwrap();
+        let shown = format!("{spec} {spec:?} {:#?}", spec.clone());
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("nats://***@nats:4222"), "{shown}");
+        // What is parsed keeps the credentials, for `open`.
+        assert_eq!(
+            spec,
+            InboxSpec::Nats("nats://worker:s3cret@nats:4222".to_owned())
+        );
+        // Nor does the error of a spec that is not one.
+        let long = format!("postgres://u:{}s3cret@db", "x".repeat(300));
+        for bad in [
+            "nats:/worker:s3cret@nats:4222",
+            "natss://worker:s3cret@nats",
+            &long,
+        ] {
+            let error = bad.parse::<InboxSpec>().unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("s3cret"), "{shown}");
+        }
+    }
+
+    /// With the `nats` feature off, opening a NATS spec fails with an error made of its
+    /// redacted text.
+    #[cfg(not(feature = "nats"))]
+    #[tokio::test]
+    async fn a_nats_spec_without_the_feature_fails_without_its_password() {
+        let spec: InboxSpec = "nats://worker:s3cret@nats:4222".parse().unwrap();
+        let error = spec.open(&InboxOptions::new()).await.unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(matches!(error, Error::InvalidSpec { .. }), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

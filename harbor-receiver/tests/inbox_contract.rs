@@ -287,6 +287,151 @@ async fn keys_are_forgotten_after_the_window_but_never_while_pending() {
     }
 }
 
+/// Everything an error shows: its message, its `Debug` and those of its sources.
+#[cfg(feature = "nats")]
+fn shown(error: &harbor_receiver::Error) -> String {
+    let mut shown = format!("{error} {error:?}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        shown.push_str(&format!(" {cause} {cause:?}"));
+        source = cause.source();
+    }
+    shown
+}
+
+/// A server that requires credentials: those of the URL (user and password, or a token,
+/// percent-encoded) authenticate, and no `Display`, `Debug` or error shows them.
+#[cfg(feature = "nats")]
+#[harbor_testkit::needs("nats-server")]
+#[tokio::test]
+async fn nats_credentials_in_the_url_authenticate_and_are_never_shown() {
+    use harbor_receiver::{InboxOptions, InboxSpec, NatsInbox};
+    let Some(server) =
+        harbor_testkit::NatsServer::start_with(&["--user", "worker", "--pass", "s3c@ret-pw"])
+    else {
+        return;
+    };
+    let url = format!("nats://worker:s3c%40ret-pw@{}", server.addr);
+    let spec: InboxSpec = url.parse().unwrap();
+    let builder = NatsInbox::builder(url.clone());
+    let text = format!("{spec} {spec:?} {builder:?}");
+    assert!(!text.contains("s3c") && !text.contains("ret-pw"), "{text}");
+    assert!(
+        text.contains(&format!("nats://***@{}", server.addr)),
+        "{text}"
+    );
+    let inbox = spec.open(&InboxOptions::new()).await.unwrap();
+    assert_eq!(inbox.append(delivery(1)).await.unwrap(), Appended::New);
+    for refused in [
+        format!("nats://worker:wrong-pw@{}", server.addr),
+        format!("nats://{}", server.addr),
+    ] {
+        let error = NatsInbox::builder(refused).open().await.unwrap_err();
+        let text = shown(&error);
+        assert!(
+            matches!(error, harbor_receiver::Error::Open { .. }),
+            "{text}"
+        );
+        assert!(
+            !text.contains("wrong-pw") && !text.contains("s3c"),
+            "{text}"
+        );
+    }
+
+    let Some(server) = harbor_testkit::NatsServer::start_with(&["--auth", "s3cret-token"]) else {
+        return;
+    };
+    let inbox = NatsInbox::builder(format!("nats://s3cret-token@{}", server.addr))
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(inbox.append(delivery(2)).await.unwrap(), Appended::New);
+}
+
+/// JetStream's `duplicate_window` counts from a key's first arrival, whatever became of its
+/// delivery: a key is forgotten after the window even while its delivery is pending (the
+/// SQLite and memory inboxes keep it, above), and a retry then is stored a second time.
+#[cfg(feature = "nats")]
+#[harbor_testkit::needs("nats-server")]
+#[tokio::test]
+async fn nats_forgets_keys_after_the_window_even_while_pending() {
+    let Some(server) = harbor_testkit::NatsServer::start() else {
+        return;
+    };
+    let window = Duration::from_millis(300);
+    let inbox = harbor_receiver::NatsInbox::builder(server.url())
+        .dedup_window(window)
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(inbox.dedup_window(), window);
+    let (done, pending) = (delivery(10), delivery(11));
+    inbox.append(done.clone()).await.unwrap();
+    let leased = take(&inbox, Duration::from_secs(1)).await;
+    inbox.ack(&[leased]).await.unwrap();
+    inbox.append(pending.clone()).await.unwrap();
+    assert_eq!(
+        inbox.append(pending.clone()).await.unwrap(),
+        Appended::Duplicate,
+        "within the window"
+    );
+    // The server forgets ids on a timer, at the window at the earliest.
+    tokio::time::sleep(window * 4).await;
+    assert_eq!(
+        inbox.append(pending.clone()).await.unwrap(),
+        Appended::New,
+        "JetStream kept the key of a pending delivery past the window"
+    );
+    assert_eq!(inbox.append(done).await.unwrap(), Appended::New);
+    // The pending delivery is there twice now, under one key.
+    let mut keys = Vec::new();
+    while let Some(one) = inbox
+        .take(1, Duration::from_millis(200))
+        .await
+        .unwrap()
+        .pop()
+    {
+        keys.push(one.delivery().key().clone());
+        inbox.ack(&[one]).await.unwrap();
+    }
+    let twice = keys.iter().filter(|k| *k == pending.key()).count();
+    assert_eq!(twice, 2, "{keys:?}");
+}
+
+/// An existing consumer and stream keep their `ack_wait` and `duplicate_window`: the inbox
+/// reports the server's, which the worker paces its lease extensions by.
+#[cfg(feature = "nats")]
+#[harbor_testkit::needs("nats-server")]
+#[tokio::test]
+async fn nats_reports_the_lease_and_window_the_server_has() {
+    let Some(server) = harbor_testkit::NatsServer::start() else {
+        return;
+    };
+    let open = |lease: u64, window: u64| {
+        harbor_receiver::NatsInbox::builder(server.url())
+            .lease(Duration::from_secs(lease))
+            .dedup_window(Duration::from_secs(window))
+            .open()
+    };
+    let first = open(5, 60).await.unwrap();
+    assert_eq!(first.lease(), Duration::from_secs(5));
+    assert_eq!(first.dedup_window(), Duration::from_secs(60));
+    let second = open(30, 3600).await.unwrap();
+    assert_eq!(
+        second.lease(),
+        Duration::from_secs(5),
+        "the consumer's ack_wait"
+    );
+    assert_eq!(second.dedup_window(), Duration::from_secs(60));
+    // And through `InboxSpec`, as the example opens it.
+    let spec: harbor_receiver::InboxSpec = server.url().parse().unwrap();
+    let options = harbor_receiver::InboxOptions::new().lease(Duration::from_secs(30));
+    assert_eq!(
+        spec.open(&options).await.unwrap().lease(),
+        Duration::from_secs(5)
+    );
+}
+
 /// "Never" as `Duration::MAX`, for the lease, the window, a take's wait and a retry's delay:
 /// the inbox works as with very long ones, and nothing panics on adding them to a clock.
 async fn durations_of_never(inbox: Arc<dyn Inbox>) {

@@ -38,9 +38,7 @@ impl Running {
     }
 
     async fn start_on(edge: Edge, inbox: impl Inbox + 'static, limit: usize) -> Running {
-        let decoder = Decoder::new()
-            .max_body_bytes(limit)
-            .expect_authorization(SECRET);
+        let decoder = Decoder::new().max_body_bytes(limit).auth_header(SECRET);
         Running::serve(edge, Receiver::new(decoder, inbox)).await
     }
 
@@ -68,15 +66,20 @@ impl Running {
     }
 
     async fn post(&self, auth: &str, content_type: &str, body: &str) -> (u16, String) {
-        let response = self
+        self.post_as(Some(auth), content_type, body).await
+    }
+
+    /// A `POST` with `Authorization: auth` (none for `None`).
+    async fn post_as(&self, auth: Option<&str>, content_type: &str, body: &str) -> (u16, String) {
+        let mut request = self
             .client
             .post(&self.url)
-            .header("authorization", auth)
             .header("content-type", content_type)
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
+            .body(body.to_owned());
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.text().await.unwrap())
     }
@@ -109,9 +112,13 @@ async fn answers_every_case_as_documented(edge: Edge) {
     assert_eq!(server.post(SECRET, ce, &cloudevent("id-1")).await.0, 200);
     assert_eq!(server.post(SECRET, ce, &cloudevent("id-1")).await.0, 200);
     assert_eq!(inbox.pending(), 2);
-    // Harbor 1.9-2.2's "test endpoint" sends no body.
+    // Harbor 1.9-2.2's "test endpoint": no body and no Authorization (research §8.4).
+    assert_eq!(server.post_as(None, json, "").await, (200, String::new()));
+    assert_eq!(server.post("Bearer wrong", json, "").await.0, 200);
     assert_eq!(server.post(SECRET, json, "").await.0, 200);
-    assert_eq!(server.post("Bearer wrong", json, "").await.0, 401);
+    // Whitespace is read only after the Authorization check.
+    assert_eq!(server.post(SECRET, json, " \n").await.0, 200);
+    assert_eq!(server.post_as(None, json, " \n").await.0, 401);
 
     let (status, text) = server.post("Bearer wrong", json, &v2_push(2)).await;
     assert_eq!(status, 401);
@@ -174,6 +181,33 @@ async fn a_full_memory_inbox_answers_503_with_retry_after() {
 }
 
 #[tokio::test]
+async fn retry_after_sets_the_header_of_a_503() {
+    let inbox = MemoryInbox::with_limits(
+        1,
+        harbor_receiver::DEFAULT_DEDUP_WINDOW,
+        harbor_receiver::DEFAULT_LEASE,
+    );
+    let decoder = Decoder::new().auth_header(SECRET);
+    let receiver = Receiver::new(decoder, inbox).retry_after(120);
+    for edge in [Edge::Serve, Edge::Router] {
+        let server = Running::serve(edge, receiver.clone()).await;
+        // The first fills the inbox (the second edge finds it full already).
+        server.post(SECRET, "application/json", &v2_push(0)).await;
+        let response = server
+            .client
+            .post(&server.url)
+            .header("authorization", SECRET)
+            .body(v2_push(1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 503, "{edge:?}");
+        assert_eq!(response.headers()["retry-after"], "120", "{edge:?}");
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn shutdown_finishes_the_requests_in_flight() {
     let dir = tempfile::tempdir().unwrap();
     let inbox = harbor_receiver::SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
@@ -229,7 +263,7 @@ async fn send_and_read(url: &str, text: &str) -> Result<String, &'static str> {
 #[tokio::test]
 async fn a_request_that_stops_arriving_gets_408_and_holds_up_no_shutdown() {
     for edge in [Edge::Serve, Edge::Router] {
-        let decoder = Decoder::new().expect_authorization(SECRET);
+        let decoder = Decoder::new().auth_header(SECRET);
         let receiver =
             Receiver::new(decoder, MemoryInbox::new()).read_timeout(Duration::from_millis(300));
         let server = Running::serve(edge, receiver).await;
@@ -267,7 +301,7 @@ async fn a_request_that_stops_arriving_gets_408_and_holds_up_no_shutdown() {
 #[tokio::test]
 async fn a_read_timeout_of_never_serves_requests() {
     for edge in [Edge::Serve, Edge::Router] {
-        let decoder = Decoder::new().expect_authorization(SECRET);
+        let decoder = Decoder::new().auth_header(SECRET);
         let receiver = Receiver::new(decoder, MemoryInbox::new()).read_timeout(Duration::MAX);
         let server = Running::serve(edge, receiver).await;
         let answer = server.post(SECRET, "application/json", &v2_push(1)).await;
@@ -279,9 +313,7 @@ async fn a_read_timeout_of_never_serves_requests() {
 #[tokio::test]
 async fn a_body_sent_in_chunks_is_stored_whole_and_checked_against_the_limit() {
     let inbox = MemoryInbox::new();
-    let decoder = Decoder::new()
-        .max_body_bytes(1000)
-        .expect_authorization(SECRET);
+    let decoder = Decoder::new().max_body_bytes(1000).auth_header(SECRET);
     let server = Running::serve(Edge::Serve, Receiver::new(decoder, inbox.clone())).await;
     let chunked = |body: &str| {
         let (first, second) = body.split_at(body.len() / 2);

@@ -62,7 +62,7 @@ async fn endpoint(script: Vec<Answer>) -> (String, Endpoint) {
 
 fn sender() -> Sender {
     Sender::harbor()
-        .authorization("Bearer sender-secret")
+        .auth_header("Bearer sender-secret")
         .backoff(Backoff::Fixed(Duration::from_millis(50)))
         .build()
         .unwrap()
@@ -149,4 +149,47 @@ async fn a_refused_connection_is_a_failed_attempt() {
         report.attempts[0].outcome,
         AttemptOutcome::Failed(_)
     ));
+}
+
+#[tokio::test]
+async fn send_payload_uses_the_content_type_of_each_format() {
+    let distribution = r#"{"events":[{"id":"e1","timestamp":"2023-04-03T06:12:52Z","action":"push","target":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4","repository":"library/alpine","tag":"v1"}}]}"#;
+    let cases = [
+        (common::v2_push(1), "application/json"),
+        (common::cloudevent("ct-1"), "application/cloudevents+json"),
+        (
+            distribution.to_owned(),
+            "application/vnd.docker.distribution.events.v1+json",
+        ),
+    ];
+    let (url, endpoint) = endpoint_ok().await;
+    for (body, _) in &cases {
+        let payload = harbor_events::decode(body.as_bytes()).unwrap();
+        let report = sender().send_payload(&url, &payload).await.unwrap();
+        assert!(report.delivered(), "{report:?}");
+    }
+    let seen = endpoint.seen.lock().unwrap();
+    assert_eq!(seen.len(), cases.len());
+    for ((headers, sent), (body, content_type)) in seen.iter().zip(&cases) {
+        assert_eq!(headers["content-type"], *content_type, "{body}");
+        // The payload as decoded, encoded again: still that format.
+        let again = harbor_events::decode(sent).unwrap();
+        assert_eq!(again.content_type(), *content_type);
+    }
+}
+
+#[tokio::test]
+async fn any_number_of_attempts_reserves_no_more_than_it_uses() {
+    let (url, endpoint) = endpoint_ok().await;
+    let sender = Sender::harbor()
+        .attempts(u32::MAX)
+        .backoff(Backoff::Fixed(Duration::ZERO))
+        .build()
+        .unwrap();
+    let report = sender
+        .send(&url, "application/json", common::v2_push(4))
+        .await;
+    assert!(report.delivered());
+    assert_eq!(report.attempts.len(), 1);
+    assert_eq!(endpoint.seen.lock().unwrap().len(), 1);
 }

@@ -41,6 +41,48 @@ async fn concurrent_deliveries_share_commits() {
     );
 }
 
+/// `n` appends at once to `inbox`; its commits.
+async fn commits_for_concurrent_appends(inbox: &SqliteInbox, n: usize) -> u64 {
+    let before = inbox.stats().commits;
+    let appends: Vec<_> = (0..n)
+        .map(|i| {
+            let inbox = inbox.clone();
+            tokio::spawn(async move { inbox.append(delivery(i)).await })
+        })
+        .collect();
+    for append in appends {
+        assert_eq!(append.await.unwrap().unwrap(), Appended::New);
+    }
+    inbox.stats().commits - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_batch_bounds_the_operations_of_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let bounded = SqliteInbox::builder(dir.path().join("bounded.db"))
+        .max_batch(2)
+        .open()
+        .unwrap();
+    let commits = commits_for_concurrent_appends(&bounded, 64).await;
+    assert!(
+        commits >= 32,
+        "64 appends in {commits} commits of at most 2"
+    );
+    // The same load without the bound shares commits (so the bound is what made them).
+    let free = SqliteInbox::open(dir.path().join("free.db")).unwrap();
+    let commits = commits_for_concurrent_appends(&free, 64).await;
+    assert!(
+        commits < 32,
+        "64 appends took {commits} commits without a bound"
+    );
+    // A bound of "no bound" is taken as such (nothing is reserved for it).
+    let unbounded = SqliteInbox::builder(dir.path().join("unbounded.db"))
+        .max_batch(usize::MAX)
+        .open()
+        .unwrap();
+    assert!(commits_for_concurrent_appends(&unbounded, 8).await >= 1);
+}
+
 #[tokio::test]
 async fn an_append_is_answered_only_after_a_sync_of_the_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -113,6 +155,43 @@ async fn two_inboxes_on_one_file_see_each_others_keys() {
         taken += 1;
     }
     assert_eq!(taken, 11, "each delivery stored once");
+}
+
+#[tokio::test]
+async fn a_failed_batch_after_another_process_appended_does_not_block_the_next_appends() {
+    // As two processes on one file; the first has a size limit that one large delivery
+    // passes, so that its batch fails after it has read the other's new row.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("inbox.db");
+    let first = SqliteInbox::builder(&path)
+        .max_size(256 * 1024)
+        .open()
+        .unwrap();
+    let second = SqliteInbox::open(&path).unwrap();
+    assert_eq!(first.append(delivery(1)).await.unwrap(), Appended::New);
+    assert_eq!(second.append(delivery(2)).await.unwrap(), Appended::New);
+    let body = bytes::Bytes::from(format!("{{\"pad\":\"{}\"}}", "x".repeat(512 * 1024)));
+    let large = harbor_receiver::Delivery::new(
+        harbor_receiver::DeliveryKey::for_body(&body),
+        harbor_events::Format::V2,
+        body,
+    );
+    let error = first.append(large).await.unwrap_err();
+    assert!(error.is_full(), "{error}");
+    // Nobody has committed since: the first's next rows are numbered after the other's row
+    // all the same (they once reused its number and failed until the other wrote again).
+    for n in 3..6 {
+        let appended = first.append(delivery(n)).await;
+        assert_eq!(appended.unwrap(), Appended::New, "delivery {n}");
+    }
+    assert_eq!(
+        second.append(delivery(4)).await.unwrap(),
+        Appended::Duplicate
+    );
+    assert_eq!(
+        first.append(delivery(2)).await.unwrap(),
+        Appended::Duplicate
+    );
 }
 
 /// The table of schema 1 (the first release: a unique index on `key`) and of schema 2

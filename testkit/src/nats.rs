@@ -16,6 +16,8 @@ const READY_WITHIN: Duration = Duration::from_secs(20);
 pub struct NatsServer {
     child: Child,
     bin: PathBuf,
+    /// Arguments after the usual ones (`--user`, `--pass` …), kept for a restart.
+    extra: Vec<String>,
     /// Where it listens: `127.0.0.1:PORT`.
     pub addr: SocketAddr,
     /// Its directory: `store/` (JetStream) and `nats.log`. Removed after the server stops.
@@ -30,15 +32,26 @@ impl NatsServer {
     /// # Panics
     /// Under `CI=true` when it is absent; when it does not become ready within 20 s.
     pub fn start() -> Option<NatsServer> {
+        NatsServer::start_with(&[])
+    }
+
+    /// As [`NatsServer::start`], with `extra` arguments after the usual ones (for example
+    /// `["--user", "worker", "--pass", "s3cret"]` for a server that requires them).
+    ///
+    /// # Panics
+    /// As [`NatsServer::start`].
+    pub fn start_with(extra: &[&str]) -> Option<NatsServer> {
         let debian = Path::new("/usr/sbin/nats-server");
         let bin = which("nats-server")
             .or_else(|| debian.is_file().then(|| debian.to_path_buf()))
             .or_else(|| tool("nats-server"))?;
         let dir = tempfile::tempdir().expect("create a temporary directory for nats-server");
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let extra: Vec<String> = extra.iter().map(|a| (*a).to_owned()).collect();
         let mut server = NatsServer {
-            child: spawn(&bin, addr, dir.path()),
+            child: spawn(&bin, addr, dir.path(), &extra),
             bin,
+            extra,
             addr,
             dir,
         };
@@ -63,7 +76,7 @@ impl NatsServer {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(&self.bin, self.addr, self.dir.path());
+        self.child = spawn(&self.bin, self.addr, self.dir.path(), &self.extra);
         self.wait_ready();
     }
 
@@ -93,7 +106,7 @@ impl NatsServer {
     }
 }
 
-fn spawn(bin: &Path, addr: SocketAddr, dir: &Path) -> Child {
+fn spawn(bin: &Path, addr: SocketAddr, dir: &Path, extra: &[String]) -> Child {
     let log = dir.join("nats.log");
     Command::new(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &addr.port().to_string()])
@@ -101,6 +114,7 @@ fn spawn(bin: &Path, addr: SocketAddr, dir: &Path) -> Child {
         .arg(dir.join("store"))
         .arg("-l")
         .arg(&log)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

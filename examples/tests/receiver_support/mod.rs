@@ -159,7 +159,7 @@ pub fn payloads(n: usize) -> Vec<Payload> {
 /// test does not wait Harbor's 16 to 74 s between attempts.
 pub fn sender() -> Sender {
     Sender::harbor()
-        .authorization(SECRET)
+        .auth_header(SECRET)
         .backoff(Backoff::Fixed(Duration::from_millis(400)))
         .build()
         .unwrap()

@@ -31,7 +31,8 @@ pub(super) struct Keys {
     data_version: i64,
     /// Fingerprints added by the open transaction (taken back if it fails).
     added: Vec<u128>,
-    /// `max_seq` when the open transaction began.
+    /// `max_seq` when the open transaction began, after it read what other connections
+    /// appended: what a failed transaction goes back to.
     max_seq_before: i64,
 }
 
@@ -77,12 +78,15 @@ impl Keys {
     /// the last transaction.
     pub(super) fn begin(&mut self, tx: &Connection) -> rusqlite::Result<()> {
         self.added.clear();
-        self.max_seq_before = self.max_seq;
         let version = data_version(tx)?;
         if version != self.data_version {
             self.read_since(tx, self.max_seq)?;
             self.data_version = version;
         }
+        // After the catch-up: other connections' rows are committed, so a rollback of this
+        // transaction must not number rows below them again (the next transaction sees the
+        // same `data_version` and would not read them a second time).
+        self.max_seq_before = self.max_seq;
         Ok(())
     }
 
@@ -237,6 +241,27 @@ mod tests {
             reopened.max_seq, 5,
             "the highest seq survives without its row"
         );
+    }
+
+    #[test]
+    fn a_failed_batch_after_reading_another_writers_rows_numbers_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let (one, other) = (table_at(&path), Connection::open(&path).unwrap());
+        let mut keys = Keys::load(&one).unwrap();
+        let mut others = Keys::load(&other).unwrap();
+        assert_eq!(append(&one, &mut keys, "a"), 1);
+        assert_eq!(append(&other, &mut others, "b"), 2);
+        // The first writer's next batch reads the other's row, then fails.
+        one.execute_batch("BEGIN IMMEDIATE").unwrap();
+        keys.begin(&one).unwrap();
+        assert!(keys.insert("c", 1));
+        assert_eq!(keys.next_seq(), 3);
+        one.execute_batch("ROLLBACK").unwrap();
+        keys.rollback();
+        // Nobody committed since: the next batch does not read again, and must not reuse 2.
+        assert_eq!(append(&one, &mut keys, "c"), 3, "a seq of the other's row");
+        assert!(!keys.insert("b", 1), "the other's key is still known");
     }
 
     #[test]

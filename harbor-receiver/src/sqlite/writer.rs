@@ -183,7 +183,8 @@ impl Writer {
 
     /// Runs until a `Close` or until every sender is gone.
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
-        let mut batch: Vec<Request> = Vec::with_capacity(self.max_batch);
+        // Room for a typical batch, not for `max_batch(usize::MAX)`.
+        let mut batch: Vec<Request> = Vec::with_capacity(self.max_batch.min(512));
         loop {
             if !std::mem::take(&mut self.release_now) {
                 match rx.blocking_recv() {
