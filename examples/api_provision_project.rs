@@ -224,11 +224,13 @@ fn write_secret(path: &std::path::Path, secret: &str) -> harbor_client::Result<(
         path: Some(path.to_path_buf()),
         source: e,
     };
-    options
-        .open(path)
-        .map_err(io)?
-        .write_all(secret.as_bytes())
-        .map_err(io)
+    let mut file = options.open(path).map_err(io)?;
+    // `mode` applies only to a new file: an existing one is made private before the
+    // secret goes in (truncating it left it empty).
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(io)?;
+    file.write_all(secret.as_bytes()).map_err(io)
 }
 
 #[tokio::main]

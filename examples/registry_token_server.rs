@@ -46,7 +46,7 @@
 //! has cores (the rest wait), every check takes as long whether the user exists or not
 //! (`Htpasswd`), and after three wrong passwords from one address its requests are answered
 //! later and later (250 ms, doubling, at most 5 s) until a right one, or 15 minutes without
-//! failure.
+//! failure. Anonymous requests, answered `200` by default, forgive nothing.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -321,6 +321,25 @@ impl Failures {
     }
 }
 
+/// Whether a token request presents a secret: a password or token in `Authorization`, or a
+/// form (`POST`, the OAuth2 grants of a password or refresh token). An anonymous `GET` proves
+/// nothing, so its `200` must not forgive a guesser.
+fn presents_secret<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .contains_key(axum::http::header::AUTHORIZATION)
+        || req.method() == axum::http::Method::POST
+}
+
+/// What an answer tells [`Failures`]: `Some(true)` a wrong secret, `Some(false)` a right one,
+/// `None` nothing (an anonymous success, or another error).
+fn verdict(status: u16, presented_secret: bool) -> Option<bool> {
+    match status {
+        401 => Some(true),
+        200 if presented_secret => Some(false),
+        _ => None,
+    }
+}
+
 /// What every token request shares.
 #[derive(Clone)]
 struct App {
@@ -396,12 +415,11 @@ async fn token(
         return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     let endpoint = app.endpoint.clone();
+    let presented = presents_secret(&req);
     match tokio::task::spawn_blocking(move || endpoint.handle(&req)).await {
         Ok(resp) => {
-            match resp.status().as_u16() {
-                401 => app.failures.record(peer.ip(), true),
-                200 => app.failures.record(peer.ip(), false),
-                _ => {}
+            if let Some(failed) = verdict(resp.status().as_u16(), presented) {
+                app.failures.record(peer.ip(), failed);
             }
             resp.map(Body::from).into_response()
         }
@@ -651,6 +669,28 @@ mod tests {
         assert_eq!(f.delay(other), Duration::ZERO, "per address");
         f.record(ip, false);
         assert_eq!(f.delay(ip), Duration::ZERO, "a right password forgives");
+    }
+
+    #[test]
+    fn only_a_right_secret_forgives() {
+        let get = |auth: bool| {
+            let mut req = Request::get("/token?service=registry");
+            if auth {
+                req = req.header("authorization", "Basic YTpi");
+            }
+            presents_secret(&req.body(()).unwrap())
+        };
+        let post = presents_secret(&Request::post("/token").body(()).unwrap());
+        assert!(get(true) && post && !get(false));
+        assert_eq!(verdict(401, true), Some(true));
+        assert_eq!(verdict(401, false), Some(true));
+        assert_eq!(verdict(200, true), Some(false));
+        assert_eq!(
+            verdict(200, false),
+            None,
+            "an anonymous token forgives nothing"
+        );
+        assert_eq!(verdict(400, true), None);
     }
 
     #[test]

@@ -138,6 +138,14 @@ fn api_provision_project_runs_every_step_against_the_spec() {
     let dir = std::env::temp_dir().join(format!("provision-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let secret_file = dir.join("robot-secret");
+    // A file left by an earlier run, readable by all: the secret must not go into it so.
+    std::fs::write(&secret_file, "old").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let everyone = std::fs::Permissions::from_mode(0o644);
+        std::fs::set_permissions(&secret_file, everyone).unwrap();
+    }
     let out = run(
         env!("CARGO_BIN_EXE_api_provision_project"),
         &[
@@ -173,7 +181,7 @@ fn api_provision_project_runs_every_step_against_the_spec() {
     // The secret went to a file only its owner reads (Prism's example secret is the word
     // "string", as is the robot's name, so the output cannot be searched for it).
     let secret = std::fs::read_to_string(&secret_file).unwrap();
-    assert!(!secret.is_empty());
+    assert!(!secret.is_empty() && secret != "old");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;

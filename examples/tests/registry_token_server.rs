@@ -202,27 +202,27 @@ async fn repeated_wrong_passwords_are_answered_later_and_later() {
     let dir = tempfile::tempdir().unwrap();
     let (_server, realm) = start_server(dir.path(), &[("alice", "alice-pw")], "+ $user/* pull\n");
     let client = reqwest::Client::new();
-    let ask = |password: &'static str| {
+    let ask = |password: Option<&'static str>| {
         let client = client.clone();
         let url = format!("{realm}?service=registry&scope=repository:alice/app:pull");
         async move {
             let start = Instant::now();
-            let status = client
-                .get(url)
-                .basic_auth("alice", Some(password))
-                .send()
-                .await
-                .unwrap()
-                .status();
+            let mut request = client.get(url);
+            if let Some(password) = password {
+                request = request.basic_auth("alice", Some(password));
+            }
+            let status = request.send().await.unwrap().status();
             (status.as_u16(), start.elapsed())
         }
     };
-    // Three free failures, then 250 ms, 500 ms, 1 s before each answer.
+    // Three free failures, then 250 ms, 500 ms, 1 s before each answer. The anonymous
+    // token between two guesses (a `200`) does not forgive them.
     let mut times = Vec::new();
     for _ in 0..6 {
-        let (status, took) = ask("guess").await;
+        let (status, took) = ask(Some("guess")).await;
         assert_eq!(status, 401);
         times.push(took);
+        assert_eq!(ask(None).await.0, 200, "anonymous pulls get a token");
     }
     assert!(
         times[..3].iter().all(|t| *t < Duration::from_millis(250)),
@@ -231,10 +231,10 @@ async fn repeated_wrong_passwords_are_answered_later_and_later() {
     assert!(times[3] >= Duration::from_millis(250), "{times:?}");
     assert!(times[5] >= Duration::from_secs(1), "{times:?}");
     // The right password still works (after the wait), and forgives.
-    let (status, took) = ask("alice-pw").await;
+    let (status, took) = ask(Some("alice-pw")).await;
     assert_eq!(status, 200);
     assert!(took >= Duration::from_secs(2), "{took:?}");
-    let (status, took) = ask("alice-pw").await;
+    let (status, took) = ask(Some("alice-pw")).await;
     assert_eq!(status, 200);
     assert!(took < Duration::from_millis(250), "{took:?}");
 }

@@ -52,11 +52,11 @@ pub use issuer::{
     AccessEntry, DEFAULT_LIFETIME, IssuedToken, KeyIdFormat, RegistryClaims, TokenIssuer,
     TokenIssuerBuilder,
 };
-pub use keys::{KeyKind, PublicKey, SigningKey, certificates_from_pem, libtrust_key_id};
 /// The JWS algorithm of a key ([`KeyKind::algorithms`], [`SigningKey::algorithm`]), from
 /// `jsonwebtoken`: re-exported so that no matching version need be added.
 #[doc(no_inline)]
 pub use jsonwebtoken::Algorithm;
+pub use keys::{KeyKind, PublicKey, SigningKey, certificates_from_pem, libtrust_key_id};
 /// DER keys and certificates ([`SigningKey::from_der`], [`certificates_from_pem`]), from
 /// `rustls-pki-types`: re-exported so that no matching version need be added.
 #[doc(no_inline)]
