@@ -387,7 +387,11 @@ mod tests {
         assert_eq!(r.repository().api_host(), DOCKER_HUB_API);
         let r: ImageReference = "[::1]:5000/x".parse().unwrap();
         assert_eq!(r.repository().registry(), "[::1]:5000");
-        for hub in ["alpine", "docker.io/library/alpine", "index.docker.io/alpine"] {
+        for hub in [
+            "alpine",
+            "docker.io/library/alpine",
+            "index.docker.io/alpine",
+        ] {
             let repo: Repository = hub.parse().unwrap();
             assert_eq!(repo.name().as_str(), "library/alpine", "{hub}");
             assert_eq!(repo.to_string().parse::<Repository>().unwrap(), repo);
