@@ -9,7 +9,11 @@
 //! ```
 //!
 //! Every step is one typed expression (the request-body builders of `harbor_client::api`)
-//! and safe to run again: what exists already is kept (`Error::is_conflict`). Credentials
+//! and safe to run again: what exists already is kept (`Error::is_conflict`), except the
+//! retention policy. Harbor binds one per project and refuses a second with `400` (not
+//! `409`), so the project's `retention_id` metadata is read first: the policy it names is
+//! updated (`PUT /retentions/{id}`) to the one asked for, and one is created only when
+//! there is none. Credentials
 //! from `HARBOR_USERNAME`/`HARBOR_PASSWORD` (a system admin: creating projects and robots).
 //! The robot's secret is shown once by Harbor; it is written to `--robot-secret-file` (mode
 //! 0600), never printed.
@@ -144,11 +148,23 @@ async fn run(config: Config) -> harbor_client::Result<()> {
             .create_project(&project, &CreateProjectParams::default())
             .await,
     )?;
-    let project_id = client
-        .get_project(name)
-        .await?
-        .project_id
-        .unwrap_or_default();
+    let project = client.get_project(name).await?;
+    let project_id = project.project_id.unwrap_or_default();
+    let retention_id = project
+        .metadata
+        .as_ref()
+        .and_then(|m| m.retention_id.as_deref())
+        .map(|id| {
+            id.parse::<i64>().map_err(|_| {
+                // Harbor writes the id of the bound policy there, a number.
+                harbor_client::Error::Protocol {
+                    message: format!(
+                        "project {name}: metadata retention_id {id:?} is not a policy id"
+                    ),
+                }
+            })
+        })
+        .transpose()?;
 
     // 2. A robot for CI: pull and push in this project only.
     let robot = RobotCreate::project("ci", RobotPermission::project(name).pull().push())
@@ -186,7 +202,14 @@ async fn run(config: Config) -> harbor_client::Result<()> {
     if let Some(n) = config.keep_latest {
         retention = retention.rule(RetentionRule::latest_pushed(n));
     }
-    created_or_kept("retention", client.create_retention(&retention).await)?;
+    // Harbor answers a second policy for a project with 400, not 409: update the bound one.
+    match retention_id {
+        Some(id) => {
+            client.update_retention(id, &retention).await?;
+            println!("retention: exists already (id {id}), updated");
+        }
+        None => created_or_kept("retention", client.create_retention(&retention).await)?,
+    }
 
     // 5. Release tags cannot be overwritten or deleted.
     let immutable = ImmutableRule::new().tags("v*");

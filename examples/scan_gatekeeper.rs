@@ -10,28 +10,41 @@
 //! Point a webhook policy for `SCANNING_COMPLETED` at this endpoint (see
 //! `api_configure_webhook`). For every artifact of such an event it reads the artifact's
 //! vulnerability summary **through the API** (`with_scan_overview`; the event's own copy
-//! may be stale or absent in older formats) and, when the severity is at least `--severity`
-//! (default `critical`; `none`, `unknown`, `negligible`, `low`, `medium`, `high`), it:
+//! may be stale or absent in older formats). The artifact is addressed by the **digest** the
+//! event names, never by its tag: the tag may point to another artifact by now, and the
+//! scanned one must still be judged (an event without a digest is an `error`). When the
+//! severity is at least `--severity` (default `critical`; `none`, `unknown`, `negligible`,
+//! `low`, `medium`, `high`), it:
 //!
-//! - `label` (default): adds the label `--label-id` to the artifact;
-//! - `delete-tag`: deletes the tag the event names (digest-only events are left alone);
+//! - `label` (default): adds the label `--label-id` to that digest;
+//! - `delete-tag`: deletes the tag the event names from that digest (digest-only events are
+//!   left alone; a tag moved to another artifact since is not touched);
 //! - `prevent`: sets the project's `prevent_vul=true` with that severity, so Harbor refuses
 //!   pulls of vulnerable images.
+//!
+//! It fails closed: an artifact without a successful scan never passes. No scan overview,
+//! a scan `Error`ed or `Stopped`, or a `Success` without a severity (Harbor's `""`) is acted
+//! on as above. A scan `Scheduled`, `Pending` or `Running` (a rescan started since the event)
+//! prints `retry` and the delivery is tried again later; on its last attempt it is acted on.
+//! Acting is idempotent, so a delivery handled again does no harm: a label the artifact has
+//! already (Harbor's `409`) and a tag no longer on it (`404`) count as done.
 //!
 //! A gatekeeper must not miss a scan: every delivery is stored in a durable inbox
 //! (`harbor-receiver`) **before** it is answered `200`, and answered `503` when it cannot be
 //! stored, so Harbor (which never resends what it got a `2xx` for) delivers it again. Harbor's
 //! retries of a stored delivery are recognised by their delivery key and handled once. The
 //! API work happens in a worker; when an API call fails in a way that may pass (a timeout, a
-//! `5xx`), the delivery is tried again later, up to 5 attempts.
+//! `5xx`) or a scan is in progress, the delivery is tried again later, up to 5 attempts.
 //!
 //! - `--inbox`: `sqlite:PATH` (default `sqlite:scan_gatekeeper.db` in the working directory),
 //!   `nats://HOST:PORT` (NATS JetStream, shared by several gatekeepers), or `memory` (what is
 //!   accepted and not yet handled is **lost on exit**).
-//! - One line per decision goes to stdout: `act ...`, `pass ...` or `error ...`; with `--json`
-//!   one JSON object per decision: `{"delivery_key", "attempt", "outcome", "artifact",
-//!   "message"}`. The first line is `listening on http://ADDR`.
-//! - `--max-events N` exits after N scan events (for tests). Credentials:
+//! - One line per decision goes to stdout: `act ...`, `pass ...`, `retry ...` or `error ...`,
+//!   the artifact written `project/repo:tag@digest`; with `--json` one JSON object per
+//!   decision: `{"delivery_key", "attempt", "outcome", "artifact", "message"}`. The first
+//!   line is `listening on http://ADDR`.
+//! - `--max-events N` exits after N scan events are done (one to be tried again is not yet;
+//!   for tests). Credentials:
 //!   `HARBOR_USERNAME`/`HARBOR_PASSWORD`; the webhook secret: `--auth-header` or
 //!   `HARBOR_WEBHOOK_AUTH`. Ctrl-C stops it gracefully.
 
@@ -44,10 +57,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use clap::error::ErrorKind;
 use clap::{ArgGroup, CommandFactory as _, Parser};
 use harbor_client::HarborClient;
-use harbor_client::api::models::{Label, ProjectMetadata, ProjectReq};
+use harbor_client::api::models::{Label, NativeReportSummary, ProjectMetadata, ProjectReq};
 use harbor_client::api::{ArtifactLocation, GetArtifactParams, ProjectRef, Severity};
 use harbor_events::{Decoder, EventKind};
-use harbor_receiver::{Delivery, HandlerError, InboxOptions, InboxSpec, Receiver, Worker};
+use harbor_receiver::{
+    Delivery, HandlerError, InboxOptions, InboxSpec, Receiver, RetryPolicy, Worker,
+};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -63,9 +78,10 @@ enum Action {
 /// What to do with an artifact at or above the severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ActionName {
-    /// Add the label --label-id to the artifact.
+    /// Add the label --label-id to the scanned digest.
     Label,
-    /// Delete the tag the event names (digest-only events are left alone).
+    /// Delete the tag the event names from the scanned digest (digest-only events are left
+    /// alone).
     DeleteTag,
     /// Set the project's `prevent_vul=true` with that severity.
     Prevent,
@@ -75,8 +91,10 @@ enum ActionName {
 /// the project's "prevent vulnerable images".
 ///
 /// Point a webhook policy for SCANNING_COMPLETED at this endpoint (see api_configure_webhook).
+/// The artifact is judged by the digest the event names; no successful scan is never a pass.
 /// Every delivery is stored in a durable inbox before it is answered 200; one line per
-/// decision goes to stdout (`act ...`, `pass ...`, `error ...`), after `listening on http://ADDR`.
+/// decision goes to stdout (`act ...`, `pass ...`, `retry ...`, `error ...`), after
+/// `listening on http://ADDR`.
 #[derive(Debug, Parser)]
 #[command(
     name = "scan_gatekeeper",
@@ -135,7 +153,7 @@ struct Args {
     /// One JSON object per decision: {"delivery_key", "attempt", "outcome", "artifact", "message"}.
     #[arg(long)]
     json: bool,
-    /// Exit after N scan events (for tests).
+    /// Exit after N scan events are done (for tests).
     #[arg(long, value_name = "N")]
     max_events: Option<usize>,
 }
@@ -143,6 +161,8 @@ struct Args {
 struct Config {
     args: Args,
     action: Action,
+    /// The worker's retry policy: its last attempt is where a scan in progress fails closed.
+    retry: RetryPolicy,
 }
 
 impl std::ops::Deref for Config {
@@ -180,7 +200,11 @@ fn parse_args() -> Config {
         (ActionName::DeleteTag, _) => Action::DeleteTag,
         (ActionName::Prevent, _) => Action::Prevent,
     };
-    Config { args, action }
+    Config {
+        args,
+        action,
+        retry: RetryPolicy::default(),
+    }
 }
 
 fn client(config: &Args) -> harbor_client::Result<HarborClient> {
@@ -213,19 +237,89 @@ fn init_logs() {
         .init();
 }
 
+/// The artifact a scan event is about: addressed by the digest that was scanned, never by
+/// the tag (which may point elsewhere by now); the tag is kept for `delete-tag` and display.
+struct Scanned<'e> {
+    /// `project/repository@digest`.
+    at: ArtifactLocation,
+    /// The tag the event names, if any.
+    tag: Option<&'e str>,
+}
+
+impl<'e> Scanned<'e> {
+    /// The digest location of an event's artifact.
+    ///
+    /// # Errors
+    ///
+    /// A message when the event names no digest (which artifact was scanned is unknown),
+    /// or when its repository or digest is invalid.
+    fn of(artifact: &harbor_events::Artifact<'e>) -> Result<Scanned<'e>, String> {
+        if artifact.digest.is_none() {
+            return Err("the event names no digest: which artifact was scanned is unknown".into());
+        }
+        let mut by_digest = *artifact;
+        by_digest.tag = None;
+        let at = ArtifactLocation::try_from(&by_digest)
+            .map_err(|err| format!("the event's artifact cannot be addressed: {err}"))?;
+        Ok(Scanned {
+            at,
+            tag: artifact.tag,
+        })
+    }
+}
+
+impl fmt::Display for Scanned<'_> {
+    /// `project/repository:tag@digest`, or `project/repository@digest` without a tag.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = &self.at;
+        match self.tag {
+            Some(tag) => write!(f, "{}/{}:{tag}@{}", at.project, at.repository, at.reference),
+            None => write!(f, "{at}"),
+        }
+    }
+}
+
+/// What an artifact's scan overview lets the gatekeeper decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ScanState {
+    /// A successful scan with this overall severity.
+    Scanned(Severity),
+    /// A scan is scheduled, pending or running (a rescan since the event): it may pass.
+    InProgress(String),
+    /// No verdict: no overview, a failed or stopped scan, or a successful one without a
+    /// severity. Never a pass.
+    NoVerdict(String),
+}
+
+/// The state of the artifact's scan, from its preferred scan summary (pure).
+fn scan_state(summary: Option<&NativeReportSummary<'_>>) -> ScanState {
+    let Some(summary) = summary else {
+        return ScanState::NoVerdict("no scan overview".to_owned());
+    };
+    match (summary.scan_status.as_ref(), &summary.severity) {
+        ("Success", Some(found)) => ScanState::Scanned(found.clone()),
+        ("Success", None) => ScanState::NoVerdict("the scan reports no severity".to_owned()),
+        (status @ ("Scheduled" | "Pending" | "Running"), _) => {
+            ScanState::InProgress(format!("scan status {status}"))
+        }
+        (status, _) => ScanState::NoVerdict(format!("scan status {status:?}")),
+    }
+}
+
 /// One decision about one artifact: what is printed.
 struct Decision {
-    /// `act`, `pass` or `error`.
+    /// `act`, `pass`, `retry` or `error`.
     outcome: &'static str,
-    /// `project/repository:reference`, when the artifact could be addressed.
+    /// `project/repository:tag@digest`, when the artifact could be addressed.
     artifact: Option<String>,
     message: String,
-    /// An error that may pass (timeout, 5xx): the delivery is tried again later.
+    /// The delivery is tried again later: an error that may pass (timeout, 5xx) or a scan
+    /// in progress.
     retryable: bool,
 }
 
 impl Decision {
-    fn new(outcome: &'static str, at: &ArtifactLocation, message: String) -> Decision {
+    fn new(outcome: &'static str, at: &Scanned<'_>, message: String) -> Decision {
         Decision {
             outcome,
             artifact: Some(at.to_string()),
@@ -234,7 +328,7 @@ impl Decision {
         }
     }
 
-    fn error(at: &ArtifactLocation, message: String, err: &harbor_client::Error) -> Decision {
+    fn error(at: &Scanned<'_>, message: String, err: &harbor_client::Error) -> Decision {
         Decision {
             retryable: err.is_retryable(),
             ..Decision::new("error", at, message)
@@ -251,13 +345,15 @@ impl fmt::Display for Decision {
     }
 }
 
-/// Decides about one artifact and acts.
+/// Decides about one artifact and acts. `last_attempt`: the delivery will not be tried
+/// again, so a scan still in progress fails closed.
 async fn judge(
     client: &HarborClient,
-    at: &ArtifactLocation,
-    tag: Option<&str>,
+    scanned: &Scanned<'_>,
+    last_attempt: bool,
     config: &Config,
 ) -> Decision {
+    let at = &scanned.at;
     let params = GetArtifactParams::default()
         .with_scan_overview(true)
         .with_tag(true);
@@ -267,34 +363,58 @@ async fn judge(
     {
         Ok(a) => a,
         Err(err) => {
-            return Decision::error(at, format!("cannot read the artifact: {err}"), &err);
+            return Decision::error(scanned, format!("cannot read the artifact: {err}"), &err);
         }
     };
-    let Some(summary) = artifact.scan_summary() else {
-        return Decision::new("pass", at, "no scan overview".to_owned());
+    // No successful scan is never a pass: it is acted on (fail closed), except a scan in
+    // progress, which is looked at again while the delivery has attempts left.
+    let reason = match scan_state(artifact.scan_summary()) {
+        // A severity Harbor may add later ranks above Critical: it is acted on (fail closed).
+        ScanState::Scanned(found) if found.is_at_least(&config.severity) => {
+            format!("severity {found} >= {}", config.severity)
+        }
+        ScanState::Scanned(found) => {
+            let message = format!("severity {found} below {}", config.severity);
+            return Decision::new("pass", scanned, message);
+        }
+        ScanState::InProgress(state) if !last_attempt => {
+            return Decision {
+                retryable: true,
+                ..Decision::new("retry", scanned, format!("{state}: tried again later"))
+            };
+        }
+        ScanState::InProgress(state) => {
+            format!("{state} on the last attempt, no verdict (fail closed)")
+        }
+        ScanState::NoVerdict(why) => format!("{why}, no verdict (fail closed)"),
     };
-    let Some(found) = summary.severity.clone() else {
-        return Decision::new("pass", at, "the scan overview has no severity".to_owned());
-    };
-    // A severity Harbor may add later ranks above Critical: it is acted on (fail closed).
-    if !found.is_at_least(&config.severity) {
-        let message = format!("severity {found} below {}", config.severity);
-        return Decision::new("pass", at, message);
-    }
     let result = match config.action {
         Action::Label(id) => {
             let mut label = Label::default();
             label.id = Some(id);
-            client
+            match client
                 .add_artifact_label(&at.project, &at.repository, &at.reference, &label)
                 .await
-                .map(|()| format!("labelled with label {id}"))
+            {
+                Ok(()) => Ok(format!("labelled with label {id}")),
+                // "label %d is already added to the artifact %d": a retry, or a rescan.
+                Err(err) if err.is_conflict() => Ok(format!("label {id} was there already")),
+                Err(err) => Err(err),
+            }
         }
-        Action::DeleteTag => match tag {
-            Some(tag) => client
+        // The tag is deleted from the scanned digest only: a tag moved to another artifact
+        // since the scan is left alone (Harbor answers 404, as for a tag already deleted).
+        Action::DeleteTag => match scanned.tag {
+            Some(tag) => match client
                 .delete_tag(&at.project, &at.repository, &at.reference, tag)
                 .await
-                .map(|()| format!("deleted tag {tag}")),
+            {
+                Ok(()) => Ok(format!("deleted tag {tag}")),
+                Err(err) if err.is_not_found() => {
+                    Ok(format!("tag {tag} was not on this artifact (any more)"))
+                }
+                Err(err) => Err(err),
+            },
             None => Ok("no tag in the event, nothing deleted".to_owned()),
         },
         Action::Prevent => {
@@ -315,10 +435,9 @@ async fn judge(
                 })
         }
     };
-    let reason = format!("severity {found} >= {}", config.severity);
     match result {
-        Ok(done) => Decision::new("act", at, format!("{reason}: {done}")),
-        Err(err) => Decision::error(at, format!("{reason}: {err}"), &err),
+        Ok(done) => Decision::new("act", scanned, format!("{reason}: {done}")),
+        Err(err) => Decision::error(scanned, format!("{reason}: {err}"), &err),
     }
 }
 
@@ -331,18 +450,20 @@ async fn handle(
     stop: &watch::Sender<bool>,
 ) -> Result<(), HandlerError> {
     let events = delivery.events().map_err(HandlerError::permanent)?;
-    let mut retry = 0;
+    let last_attempt = delivery.attempt() >= config.retry.max_attempts();
+    let (mut retry, mut scan_events) = (0, 0);
     for event in events {
         if event.kind != EventKind::ScanningCompleted {
             continue;
         }
+        scan_events += 1;
         for artifact in event.artifacts() {
-            let decision = match ArtifactLocation::try_from(&artifact) {
-                Ok(at) => judge(client, &at, artifact.tag, config).await,
-                Err(err) => Decision {
+            let decision = match Scanned::of(&artifact) {
+                Ok(scanned) => judge(client, &scanned, last_attempt, config).await,
+                Err(message) => Decision {
                     outcome: "error",
                     artifact: None,
-                    message: format!("the event's artifact cannot be addressed: {err}"),
+                    message,
                     retryable: false,
                 },
             };
@@ -360,14 +481,20 @@ async fn handle(
                 println!("{decision}");
             }
         }
-        let count = handled.fetch_add(1, Ordering::Relaxed) + 1;
-        if config.max_events.is_some_and(|max| count >= max) {
-            let _ = stop.send(true);
-        }
+    }
+    if retry > 0 && !last_attempt {
+        return Err(HandlerError::retry(format!(
+            "{retry} artifact(s) hit an API error that may pass or a scan in progress"
+        )));
+    }
+    // Only finished events count towards --max-events: one to be tried again is not done.
+    let count = handled.fetch_add(scan_events, Ordering::Relaxed) + scan_events;
+    if scan_events > 0 && config.max_events.is_some_and(|max| count >= max) {
+        let _ = stop.send(true);
     }
     if retry > 0 {
         return Err(HandlerError::retry(format!(
-            "{retry} artifact(s) hit an API error that may pass"
+            "{retry} artifact(s) hit an API error that may pass, on the last attempt"
         )));
     }
     Ok(())
@@ -417,6 +544,7 @@ async fn main() -> ExitCode {
         Receiver::new(decoder, inbox.clone()).serve(listener, on_stop(stopped.clone())),
     );
     let stop = Arc::new(stop);
+    let retry = config.retry;
     let (config, handled) = (Arc::new(config), Arc::new(AtomicUsize::new(0)));
     let handler = {
         let stop = stop.clone();
@@ -426,7 +554,11 @@ async fn main() -> ExitCode {
             async move { handle(delivery, &client, &config, &handled, &stop).await }
         }
     };
-    let worker = tokio::spawn(Worker::new(inbox.clone()).run(handler, on_stop(stopped.clone())));
+    let worker = tokio::spawn(
+        Worker::new(inbox.clone())
+            .retry_policy(retry)
+            .run(handler, on_stop(stopped.clone())),
+    );
     let mut stopped = stopped;
     tokio::select! {
         _ = stopped.wait_for(|stop| *stop) => {}
@@ -447,4 +579,56 @@ async fn main() -> ExitCode {
         code = ExitCode::from(1);
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(status: &'static str, severity: Option<Severity>) -> NativeReportSummary<'static> {
+        let mut s = NativeReportSummary::default();
+        s.scan_status = status.into();
+        s.severity = severity;
+        s
+    }
+
+    #[test]
+    fn only_a_successful_scan_gives_a_verdict() {
+        use ScanState::{InProgress, NoVerdict, Scanned};
+        let high = Some(Severity::High);
+        let rows: [(Option<NativeReportSummary<'static>>, ScanState); 8] = [
+            (None, NoVerdict("no scan overview".into())),
+            (
+                Some(summary("Success", high.clone())),
+                Scanned(Severity::High),
+            ),
+            (
+                Some(summary("Success", None)),
+                NoVerdict("the scan reports no severity".into()),
+            ),
+            (
+                Some(summary("Error", None)),
+                NoVerdict("scan status \"Error\"".into()),
+            ),
+            (
+                Some(summary("Stopped", high.clone())),
+                NoVerdict("scan status \"Stopped\"".into()),
+            ),
+            (
+                Some(summary("Running", None)),
+                InProgress("scan status Running".into()),
+            ),
+            (
+                Some(summary("Pending", None)),
+                InProgress("scan status Pending".into()),
+            ),
+            (
+                Some(summary("Scheduled", high)),
+                InProgress("scan status Scheduled".into()),
+            ),
+        ];
+        for (input, want) in rows {
+            assert_eq!(scan_state(input.as_ref()), want, "{input:?}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ mod api_support;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use api_support::{Prism, require_prism};
+use api_support::{Answer, Prism, Proxy, require_prism};
 
 fn prism() -> Option<&'static Prism> {
     static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
@@ -131,10 +131,29 @@ fn api_list_projects_reports_harbor_errors() {
     assert!(!text(&out.stderr).contains("panicked"));
 }
 
+/// The project as Prism shows it, with its metadata `retention_id` set to `id` (`None`:
+/// no retention policy bound; Prism's example has the word "string" there).
+fn with_retention_id(method: &str, path: &str, answer: Answer, id: Option<&str>) -> Answer {
+    if method != "GET" || path != "/projects/team" {
+        return answer;
+    }
+    answer.edit_json(|project| {
+        let metadata = project["metadata"].as_object_mut().unwrap();
+        match id {
+            Some(id) => metadata.insert("retention_id".to_owned(), id.into()),
+            None => metadata.remove("retention_id"),
+        };
+    })
+}
+
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_provision_project_runs_every_step_against_the_spec() {
     let Some(prism) = prism() else { return };
+    // A new project: no retention policy bound yet.
+    let proxy = Proxy::start(&prism.url, |method, path, answer| {
+        with_retention_id(method, path, answer, None)
+    });
     let dir = std::env::temp_dir().join(format!("provision-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let secret_file = dir.join("robot-secret");
@@ -150,7 +169,7 @@ fn api_provision_project_runs_every_step_against_the_spec() {
         env!("CARGO_BIN_EXE_api_provision_project"),
         &[
             "--api-root",
-            &prism.url,
+            &proxy.url,
             "--project",
             "team",
             "--webhook",
@@ -204,4 +223,67 @@ fn api_provision_project_runs_every_step_against_the_spec() {
     }
     assert!(prism.violations().is_empty(), "{:?}", prism.violations());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[harbor_testkit::needs("prism", spec)]
+#[test]
+fn api_provision_project_run_again_updates_the_bound_retention_policy() {
+    let Some(prism) = prism() else { return };
+    // A second run: the project exists (409) and has retention policy 7 bound. Harbor would
+    // answer a second POST /retentions with 400 "project 1 already has retention policy 7".
+    let proxy = Proxy::start(&prism.url, |method, path, answer| match (method, path) {
+        ("POST", "/projects") => {
+            Answer::harbor_error(409, "CONFLICT", "The project named team already exists")
+        }
+        ("POST", "/retentions") => Answer::harbor_error(
+            400,
+            "BAD_REQUEST",
+            "project 1 already has retention policy 7",
+        ),
+        _ => with_retention_id(method, path, answer, Some("7")),
+    });
+    let out = run(
+        env!("CARGO_BIN_EXE_api_provision_project"),
+        &["--api-root", &proxy.url, "--project", "team"],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}\nstdout: {stdout}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("project: exists already, kept"), "{stdout}");
+    assert!(
+        stdout.contains("retention: exists already (id 7), updated"),
+        "{stdout}"
+    );
+    let requests = proxy.requests();
+    assert!(
+        requests.contains(&"PUT /retentions/7".to_owned()),
+        "{requests:?}"
+    );
+    assert!(
+        !requests.contains(&"POST /retentions".to_owned()),
+        "{requests:?}"
+    );
+    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
+}
+
+#[harbor_testkit::needs("prism", spec)]
+#[test]
+fn api_provision_project_refuses_a_retention_id_that_is_not_an_id() {
+    let Some(prism) = prism() else { return };
+    // Prism's own example project has `"retention_id": "string"`.
+    let out = run(
+        env!("CARGO_BIN_EXE_api_provision_project"),
+        &["--api-root", &prism.url, "--project", "team"],
+    );
+    assert_eq!(out.status.code(), Some(1), "stdout: {}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("retention_id \"string\" is not a policy id"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stdout).contains("retention:"));
 }
