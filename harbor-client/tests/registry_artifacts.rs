@@ -6,11 +6,11 @@
 
 mod common;
 
-use common::fake::{Fake, resp};
+use common::phase::{Cut, GET_BLOB, PhaseProxy, phase};
 use common::{make_image, noise};
 use harbor_client::registry::{
-    Artifact, ArtifactFile, Descriptor, Digest, ImageOptions, ImageReference, MediaType,
-    RegistryClient, Repository, TITLE,
+    Artifact, ArtifactFile, Descriptor, ImageOptions, ImageReference, MediaType, RegistryClient,
+    Repository, TITLE,
 };
 
 #[harbor_testkit::needs("docker-registry")]
@@ -120,34 +120,38 @@ async fn artifacts_attach_list_by_type_and_pull_back_by_title() {
     ));
 }
 
+/// Distribution 2.8 stores a manifest whose layer title is `../escaped.txt`: the real
+/// registry serves it, and the pull refuses it before any blob download (a proxy whose cut on
+/// the first blob GET must never fire counts them).
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn a_hostile_title_never_leaves_the_directory() {
+    let Some(reg) = common::registry().await else {
+        return;
+    };
+    let c = RegistryClient::builder().build().unwrap();
+    let repo: Repository = format!("{}/evil/app", reg.host()).parse().unwrap();
     let layer = b"owned".to_vec();
-    let ld = Digest::sha256_of(&layer);
-    let mut desc = Descriptor::new("text/plain", ld.clone(), layer.len() as u64);
+    let ld = c.push_blob(&repo, layer.clone().into()).await.unwrap();
+    let config = c.push_blob(&repo, b"{}".to_vec().into()).await.unwrap();
+    let mut desc = Descriptor::new("text/plain", ld, layer.len() as u64);
     desc.annotations
         .insert(TITLE.to_owned(), "../escaped.txt".to_owned());
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": MediaType::OCI_MANIFEST,
         "artifactType": "text/plain",
-        "config": Descriptor::new(MediaType::OCI_EMPTY, Digest::sha256_of(b"{}"), 2),
+        "config": Descriptor::new(MediaType::OCI_EMPTY, config, 2),
         "layers": [desc],
     }))
     .unwrap();
-    let fake = Fake::start(move |s| {
-        if s.uri.path().contains("/manifests/") {
-            return resp(
-                200,
-                &[("content-type", MediaType::OCI_MANIFEST)],
-                manifest.clone(),
-            );
-        }
-        resp(200, &[], layer.clone())
-    })
-    .await;
-    let c = RegistryClient::builder().build().unwrap();
-    let r: ImageReference = format!("{}/evil/app:v1", fake.host()).parse().unwrap();
+    let stored: ImageReference = format!("{}/evil/app:v1", reg.host()).parse().unwrap();
+    c.put_manifest(&stored, manifest.into(), Some(MediaType::OCI_MANIFEST))
+        .await
+        .unwrap();
+
+    let proxy = PhaseProxy::start(reg.addr, Some(phase(GET_BLOB, 1, Cut::Answer(0)))).await;
+    let r: ImageReference = format!("{}/evil/app:v1", proxy.host()).parse().unwrap();
     let root = tempfile::tempdir().unwrap();
     let target = root.path().join("out");
     let e = c.pull_artifact(&r, &target).await.unwrap_err();
@@ -156,9 +160,5 @@ async fn a_hostile_title_never_leaves_the_directory() {
         "{e}"
     );
     assert!(!root.path().join("escaped.txt").exists());
-    assert_eq!(
-        fake.count(|s| s.uri.path().contains("/blobs/")),
-        0,
-        "refused before any download"
-    );
+    assert_eq!(proxy.fired(), 0, "refused before any download");
 }

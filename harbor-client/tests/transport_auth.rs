@@ -1,12 +1,13 @@
-//! The reactive token flow against a programmable fake registry and token service: token
-//! counts per scope set, single-flight, `insufficient_scope`, Harbor's "Basic after Bearer".
+//! The reactive token flow: token counts per scope set, single-flight and Harbor's "Basic after
+//! Bearer" against a programmable fake registry and token service (distribution does not show
+//! Harbor's quirks); `insufficient_scope` and refused credentials against the real registry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use common::fake::{Fake, Seen, authz, query_all, resp};
 use harbor_client::registry::{ImageReference, RegistryClient};
@@ -183,34 +184,43 @@ async fn sixty_four_concurrent_pulls_fetch_one_token() {
     );
 }
 
+/// The real registry with the test token service: a push-needing request that announces only
+/// `pull` gets `insufficient_scope`; the client merges the scopes and retries, one token more.
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn insufficient_scope_merges_and_retries() {
-    let f = start(Behaviour {
-        harbor_quirk: false,
-        accept_basic: false,
-    })
-    .await;
-    let t = Transport::builder().build().unwrap();
-    let url: url::Url = format!("http://{}/v2/p/app/manifests/v1", f.host())
-        .parse()
+    let Some((reg, svc)) = common::auth::start(None, Duration::from_secs(1800)).await else {
+        return;
+    };
+    let t = Transport::builder()
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "p")))
+        .build()
         .unwrap();
-    // Warm up with a pull token.
+    let base = format!("http://{}/v2/p/app", reg.host());
+    // Warm up with a pull token (the manifest is unknown: 404, but the token is cached).
     let r = t
-        .execute_checked(Request::new(Method::GET, url.clone()).scope("repository:p/app:pull"))
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    // A PUT that only announces pull: the registry says insufficient_scope; we merge and retry.
-    let r = t
-        .execute_checked(
-            Request::new(Method::PUT, url)
-                .scope("repository:p/app:pull")
-                .body(MANIFEST.as_bytes().to_vec()),
+        .execute(
+            Request::new(Method::GET, format!("{base}/manifests/v1").parse().unwrap())
+                .scope("repository:p/app:pull"),
         )
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(tokens(&f), 2);
+    assert_eq!(r.status(), 404);
+    assert_eq!(svc.count(), 1);
+    // An upload that only announces pull: the registry says insufficient_scope; we merge and
+    // retry.
+    let r = t
+        .execute_checked(
+            Request::new(
+                Method::POST,
+                format!("{base}/blobs/uploads/").parse().unwrap(),
+            )
+            .scope("repository:p/app:pull"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(svc.count(), 2, "{:?}", svc.requests.lock().unwrap());
 }
 
 #[tokio::test]
@@ -301,41 +311,27 @@ async fn preemptive_basic_skips_the_token_dance() {
     assert_eq!(f.count(|_| true), 1, "one request, no challenge");
 }
 
+/// The real registry's token service refuses a wrong password: an auth error after a bounded
+/// number of token requests, never a loop, and the password is never quoted.
+#[harbor_testkit::needs("docker-registry")]
 #[tokio::test]
 async fn refused_credentials_are_an_auth_error_not_a_loop() {
-    let refused = Arc::new(AtomicBool::new(true));
-    let r2 = refused.clone();
-    let cell = Arc::new(std::sync::OnceLock::<u16>::new());
-    let c2 = cell.clone();
-    let f = Fake::start(move |s| {
-        let port = *c2.get().unwrap();
-        if s.uri.path() == "/token" && r2.load(Ordering::SeqCst) {
-            return resp(
-                401,
-                &[],
-                r#"{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}"#,
-            );
-        }
-        resp(
-            401,
-            &[(
-                "www-authenticate",
-                format!(r#"Bearer realm="http://127.0.0.1:{port}/token",service="fake""#).as_str(),
-            )],
-            "",
-        )
-    })
-    .await;
-    cell.set(f.addr.port()).unwrap();
+    let Some((reg, svc)) = common::auth::start(None, Duration::from_secs(1800)).await else {
+        return;
+    };
     let c = RegistryClient::builder()
-        .keychain(Keychain::new().with(&f.host(), Credentials::basic("u", "wrong")))
+        .keychain(Keychain::new().with(&reg.host(), Credentials::basic("u", "wrong")))
         .build()
         .unwrap();
-    let r: ImageReference = format!("{}/p/app:v1", f.host()).parse().unwrap();
+    let r: ImageReference = format!("{}/p/app:v1", reg.host()).parse().unwrap();
     let e = c.get_manifest(&r).await.unwrap_err();
     assert!(e.is_unauthorized(), "{e}");
     assert!(!e.to_string().contains("wrong"), "no secret in errors: {e}");
-    assert!(f.count(|_| true) <= 3, "bounded attempts");
+    assert!(
+        (1..=2).contains(&svc.count()),
+        "bounded token requests: {:?}",
+        svc.users.lock().unwrap()
+    );
 }
 
 /// Credentials written into a URL (`user:pass@host`) would be sent as Basic by `reqwest` on

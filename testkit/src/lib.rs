@@ -65,6 +65,19 @@
 //! Put `needs` above `#[test]` or `#[tokio::test]`. It names the tools the whole test needs,
 //! also those a helper looks up for it.
 //!
+//! # A test that needs data from outside the repository
+//!
+//! `#[harbor_testkit::needs(path = "../shared/fixtures/harbor-webhooks")]` (relative to the
+//! workspace root) ignores the test with the reason `../shared/fixtures/harbor-webhooks not
+//! found` when the path is absent, **also under `CI=true`**: unlike a tool, such data is not
+//! ours to install (a fresh clone lacks it, and it must never be copied into the repository),
+//! so its absence is no failure. The test itself may assume the path is there. A path is
+//! tracked both ways: present, every file under it is a file dependency (deleting it rebuilds
+//! the test, which is then ignored); absent, a stamp dated in the future is, so `cargo`
+//! rebuilds that test crate on every run until the path appears (stable Rust cannot make a
+//! proc macro depend on a path that does not exist yet). Every test that drives a real
+//! component carries `needs`: `testkit/tests/needs_on_every_component_test.rs` checks it.
+//!
 //! What is tracked: `needs` emits `option_env!("PATH")` and `option_env!("CI")` into the test
 //! crate, so `cargo` rebuilds the test when `PATH` or `CI` differ from the last build (start
 //! `cargo test` with a `PATH` that lacks a tool and the ignore appears; with it back, it goes).

@@ -1,5 +1,6 @@
 //! `#[needs]` as a user sees it: a test that needs an absent tool shows as ignored with its
-//! reason (outside CI), and one whose tools are there runs. The listing is read from this very
+//! reason (outside CI), one that needs an absent path too (also under CI), and one whose tools
+//! and paths are there runs. The listing is read from this very
 //! test binary, run again by the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -35,6 +36,24 @@ fn needs_a_present_tool() {
     assert!(harbor_testkit::tool("sh").is_some());
 }
 
+/// A missing path is ignored also under `CI=true`. (Its future-dated stamp rebuilds this small
+/// test crate on every `cargo test`: the price of showing that the path is looked for again.)
+#[harbor_testkit::needs(path = "testkit/no-such-dir")]
+#[test]
+fn needs_an_absent_path() {
+    panic!("a test whose path is absent must not run");
+}
+
+#[harbor_testkit::needs(path = "testkit/tests", "sh")]
+#[test]
+fn needs_a_present_path() {
+    assert!(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .is_dir()
+    );
+}
+
 /// Runs this test binary on one test and returns its output.
 fn run_self(test: &str, extra: &[&str]) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
@@ -66,4 +85,20 @@ fn a_present_tool_runs() {
     let out = run_self("needs_a_present_tool", &[]);
     assert!(out.contains("test needs_a_present_tool ... ok"), "{out}");
     assert!(out.contains("1 passed; 0 failed; 0 ignored"), "{out}");
+}
+
+#[test]
+fn an_absent_path_shows_as_ignored_with_its_reason_even_under_ci() {
+    let out = run_self("needs_an_absent_path", &[]);
+    assert!(
+        out.contains("test needs_an_absent_path ... ignored, testkit/no-such-dir not found"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed; 0 failed; 1 ignored"), "{out}");
+}
+
+#[test]
+fn a_present_path_runs() {
+    let out = run_self("needs_a_present_path", &[]);
+    assert!(out.contains("test needs_a_present_path ... ok"), "{out}");
 }
