@@ -26,6 +26,8 @@ const HEADER_ATTEMPT: &str = "Harbor-Attempt";
 const HEADER_REASON: &str = "Harbor-Dead-Reason";
 /// How long a publish, an acknowledgement or an API call may take: well inside Harbor's 3 s.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+/// The longest one pull of a take waits on the server; a take that waits longer pulls again.
+const LONGEST_PULL: Duration = Duration::from_secs(30);
 /// The longest duration JetStream takes (i64 nanoseconds, 292 years): a longer one
 /// (`Duration::MAX` meant as "never") would wrap to a negative one, which the server refuses
 /// for a window and takes as "at once" for a redelivery delay.
@@ -46,7 +48,10 @@ const LONGEST: Duration = Duration::from_nanos(i64::MAX as u64);
 /// - **Take** pulls one message from a durable pull consumer (`harbor-workers`) with explicit
 ///   acknowledgement and `ack_wait` = the lease: every worker on every machine shares the
 ///   consumer and each message goes to one of them at a time; a message a crashed worker held
-///   is redelivered when `ack_wait` runs out.
+///   is redelivered when `ack_wait` runs out. A take never waits for ever on the server: a
+///   pull whose answer does not come (lost with the connection, a server gone) is given up
+///   2 s after it should have ended, with [`Error::NotDurable`], and a long wait is made of
+///   pulls of at most 30 s.
 /// - **Ack** is a confirmed acknowledgement (`+ACK` as a request); a retry is `-NAK` with a
 ///   delay; a dead letter is published to `HARBOR_WEBHOOKS_DEAD` (subject
 ///   `harbor.webhooks.dead`, the reason in a header) and then terminated (`+TERM`). The
@@ -149,20 +154,66 @@ impl NatsInbox {
             .map_err(|e| Error::not_durable(BACKEND, operation, e))
     }
 
-    /// Up to `max` messages ready now, without waiting for more.
+    /// Up to `max` messages ready now, without waiting for more. The server answers such a
+    /// pull at once; `async-nats` has no timer for it, so an answer lost with the connection
+    /// would leave it waiting for ever: it gives up after [`REQUEST_TIMEOUT`], keeping what
+    /// came (an error when nothing did).
     async fn fetch_ready(&self, max: usize) -> Result<Vec<jetstream::Message>> {
-        let mut ready = self
-            .consumer
-            .fetch()
-            .max_messages(max)
-            .messages()
-            .await
-            .map_err(failed)?;
+        let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
+        let pull = self.consumer.fetch().max_messages(max).messages();
+        let mut ready = match tokio::time::timeout_at(deadline, pull).await {
+            Ok(ready) => ready.map_err(failed)?,
+            Err(_) => return Err(unanswered(REQUEST_TIMEOUT)),
+        };
         let mut messages = Vec::new();
-        while let Some(message) = ready.next().await {
-            messages.push(message.map_err(failed)?);
+        loop {
+            match tokio::time::timeout_at(deadline, ready.next()).await {
+                Ok(Some(message)) => messages.push(message.map_err(failed)?),
+                Ok(None) => return Ok(messages),
+                Err(_) if messages.is_empty() => return Err(unanswered(REQUEST_TIMEOUT)),
+                Err(_) => return Ok(messages),
+            }
         }
-        Ok(messages)
+    }
+
+    /// Waits up to `wait` (at least 100 ms) for one message, in pulls of at most
+    /// [`LONGEST_PULL`]: the server ends each when it expires, and the client gives up on
+    /// one [`REQUEST_TIMEOUT`] after that (an answer lost with the connection) with an
+    /// error.
+    async fn wait_for_one(&self, wait: Duration) -> Result<Option<jetstream::Message>> {
+        let deadline = crate::time::later(
+            tokio::time::Instant::now(),
+            wait.max(Duration::from_millis(100)),
+        );
+        loop {
+            let now = tokio::time::Instant::now();
+            let expires = deadline
+                .saturating_duration_since(now)
+                .clamp(Duration::from_millis(100), LONGEST_PULL);
+            let bound = expires + REQUEST_TIMEOUT;
+            let started = tokio::time::Instant::now();
+            let pull = async {
+                let mut first = self
+                    .consumer
+                    .batch()
+                    .max_messages(1)
+                    .expires(expires)
+                    .messages()
+                    .await
+                    .map_err(failed)?;
+                first.next().await.transpose().map_err(failed)
+            };
+            match tokio::time::timeout(bound, pull).await {
+                Ok(Ok(Some(message))) => return Ok(Some(message)),
+                // The pull expired and the take's wait is not over: pull again. (One that
+                // ended early, its subscription closed, ends the take.)
+                Ok(Ok(None))
+                    if started.elapsed() + Duration::from_millis(50) >= expires
+                        && tokio::time::Instant::now() + Duration::from_millis(10) < deadline => {}
+                Ok(result) => return result,
+                Err(_) => return Err(unanswered(bound)),
+            }
+        }
     }
 
     async fn dead_letter(&self, leased: &Leased, reason: &str) -> Result<()> {
@@ -387,6 +438,16 @@ fn percent_decoded(text: &str) -> Option<String> {
     String::from_utf8(decoded).ok()
 }
 
+/// A pull the server did not answer within `after` (its answer lost with the connection,
+/// or a server gone): nothing was taken.
+fn unanswered(after: Duration) -> Error {
+    let timeout = std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("JetStream did not answer a pull within {after:?}"),
+    );
+    Error::not_durable(BACKEND, "take", timeout)
+}
+
 /// A failed pull.
 fn failed(error: impl Into<crate::BoxError>) -> Error {
     Error::not_durable(BACKEND, "take", error)
@@ -482,22 +543,16 @@ impl Inbox for NatsInbox {
             // else came meanwhile (a pull for `max` would wait for all `max` or the expiry).
             let mut messages = self.fetch_ready(max).await?;
             if messages.is_empty() {
-                let mut first = self
-                    .consumer
-                    .batch()
-                    .max_messages(1)
-                    .expires(wait.max(Duration::from_millis(100)))
-                    .messages()
-                    .await
-                    .map_err(failed)?;
-                if let Some(message) = first.next().await {
-                    messages.push(message.map_err(failed)?);
-                }
-                if messages.is_empty() {
+                let Some(first) = self.wait_for_one(wait).await? else {
                     return Ok(Vec::new());
-                }
+                };
+                messages.push(first);
                 if max > 1 {
-                    messages.extend(self.fetch_ready(max - 1).await?);
+                    // The first one is leased already: a failure now only means fewer.
+                    match self.fetch_ready(max - 1).await {
+                        Ok(more) => messages.extend(more),
+                        Err(error) => tracing::debug!(%error, "taking more than the first"),
+                    }
                 }
             }
             let mut leased = Vec::with_capacity(messages.len());

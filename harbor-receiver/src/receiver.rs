@@ -213,7 +213,9 @@ impl Receiver {
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, _)) => tcp,
                     Err(error) => {
-                        pause_after_accept_error(&error).await;
+                        if pause_after_accept_error(&error, shutdown.as_mut()).await {
+                            break;
+                        }
                         continue;
                     }
                 },
@@ -311,17 +313,24 @@ fn late_body(timeout: Duration) -> Response {
 }
 
 /// After a failed `accept`: go on at once when only that connection failed, else (too many
-/// open files, say) wait a second rather than spin.
-async fn pause_after_accept_error(error: &std::io::Error) {
+/// open files, say) wait a second rather than spin, unless `shutdown` completes meanwhile.
+/// `true` when it did: stop serving.
+async fn pause_after_accept_error<S: Future<Output = ()>>(
+    error: &std::io::Error,
+    shutdown: std::pin::Pin<&mut S>,
+) -> bool {
     use std::io::ErrorKind;
     if matches!(
         error.kind(),
         ErrorKind::ConnectionAborted | ErrorKind::ConnectionRefused | ErrorKind::ConnectionReset
     ) {
-        return;
+        return false;
     }
     tracing::error!(%error, "cannot accept a connection; trying again in a second");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_secs(1)) => false,
+        () = shutdown => true,
+    }
 }
 
 /// Whether `body` is empty or only whitespace: Harbor's endpoint test.
@@ -428,6 +437,37 @@ mod tests {
             .header(header::CONTENT_TYPE, "application/json")
             .body(body)
             .unwrap()
+    }
+
+    /// Serving pauses a second after an accept error such as too many open files; a
+    /// shutdown during that pause ends it at once. (Provoking `EMFILE` in `serve` itself
+    /// would take the whole test process's file limit down.)
+    #[tokio::test]
+    async fn a_shutdown_ends_the_pause_after_an_accept_error() {
+        let error = std::io::Error::other("too many open files");
+        let started = std::time::Instant::now();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = std::pin::pin!(async move {
+            let _ = stopped.await;
+        });
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let _ = stop.send(());
+        });
+        assert!(pause_after_accept_error(&error, shutdown).await);
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            started.elapsed()
+        );
+        // Without a shutdown it pauses, and serving goes on.
+        let never = std::pin::pin!(std::future::pending::<()>());
+        let started = std::time::Instant::now();
+        assert!(!pause_after_accept_error(&error, never).await);
+        assert!(started.elapsed() >= Duration::from_millis(900));
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        let never = std::pin::pin!(std::future::pending::<()>());
+        assert!(!pause_after_accept_error(&reset, never).await);
     }
 
     #[tokio::test]

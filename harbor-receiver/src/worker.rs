@@ -1,5 +1,6 @@
 //! [`Worker`]: takes deliveries from an inbox, runs a handler, acknowledges or fails them.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -109,6 +110,10 @@ pub struct WorkerReport {
     pub dead_lettered: u64,
     /// Inbox errors (a failed take, acknowledgement or lease extension).
     pub inbox_errors: u64,
+    /// Deliveries whose handler was still running when the
+    /// [`shutdown_grace`](Worker::shutdown_grace) ran out: stopped, and given back to the
+    /// inbox to be handled again at once (as a failed attempt).
+    pub abandoned: u64,
 }
 
 #[derive(Debug, Default)]
@@ -117,6 +122,7 @@ struct Counters {
     retried: AtomicU64,
     dead_lettered: AtomicU64,
     inbox_errors: AtomicU64,
+    abandoned: AtomicU64,
 }
 
 /// Runs a [`Handler`] over an inbox's deliveries: `concurrency` at a time, each under a lease
@@ -154,6 +160,7 @@ pub struct Worker {
     concurrency: usize,
     policy: RetryPolicy,
     poll: Duration,
+    grace: Duration,
 }
 
 impl Worker {
@@ -164,6 +171,7 @@ impl Worker {
             concurrency: 1,
             policy: RetryPolicy::default(),
             poll: Duration::from_millis(500),
+            grace: Duration::MAX,
         }
     }
 
@@ -186,8 +194,26 @@ impl Worker {
         self
     }
 
+    /// How long [`run`](Worker::run) lets the handlers in flight finish after `shutdown`
+    /// completes (default: as long as they take, as before this option existed). When it
+    /// runs out, the worker acknowledges the deliveries whose handlers finished, stops the
+    /// others at their next `.await` and gives their deliveries back to the inbox to be
+    /// handled again at once (a failed attempt with no delay, counted as
+    /// [`abandoned`](WorkerReport::abandoned)), then returns. Set it below the time your
+    /// process manager waits between its stop signal and a kill (Kubernetes: 30 s), so that
+    /// nothing handled is handled again and nothing stopped waits for its lease to run out.
+    ///
+    /// Dropping the future of `run` instead stops the handlers where they are without
+    /// acknowledging or giving back anything: their deliveries come back when their leases
+    /// run out.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
     /// Handles deliveries until `shutdown` completes, then lets the handlers in flight
-    /// finish (and acknowledges or fails their deliveries) before it returns.
+    /// finish (and acknowledges or fails their deliveries) before it returns, for at most
+    /// the [`shutdown_grace`](Worker::shutdown_grace).
     pub async fn run<H: Handler>(
         self,
         handler: H,
@@ -205,6 +231,8 @@ impl Worker {
         // Handlers running, each answering the delivery to acknowledge (`None` when it was
         // failed or dead-lettered instead).
         let mut handling: JoinSet<Option<Leased>> = JoinSet::new();
+        // What each running handler holds, to give it back if the grace runs out.
+        let mut holding: HashMap<tokio::task::Id, Leased> = HashMap::new();
         // One take and one acknowledgement at a time, each running beside everything else;
         // handlers that finish while an acknowledgement runs wait for the next one.
         let mut taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>> = None;
@@ -212,6 +240,8 @@ impl Worker {
         let mut acking: Option<(usize, BoxFuture<'static, ()>)> = None;
         let mut to_ack: Vec<Leased> = Vec::new();
         let mut paused: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
+        // The end of the shutdown grace, set when the worker starts stopping.
+        let mut grace: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = None;
         loop {
             if acking.is_none() && !to_ack.is_empty() {
                 let batch = std::mem::take(&mut to_ack);
@@ -234,6 +264,10 @@ impl Worker {
                 if taking.is_none() && handling.is_empty() && acking.is_none() {
                     break;
                 }
+                if grace.is_none() {
+                    let end = crate::time::later(tokio::time::Instant::now(), self.grace);
+                    grace = Some(Box::pin(tokio::time::sleep_until(end)));
+                }
             }
             tokio::select! {
                 () = &mut shutdown, if !stopping => stopping = true,
@@ -242,7 +276,8 @@ impl Worker {
                     match taken {
                         Ok(leased) => {
                             for one in leased {
-                                handling.spawn(shared.clone().process(handler.clone(), one));
+                                let task = shared.clone().process(handler.clone(), one.clone());
+                                holding.insert(handling.spawn(task).id(), one);
                             }
                         }
                         Err(crate::Error::Closed) => stopping = true,
@@ -255,11 +290,23 @@ impl Worker {
                 }
                 () = running(paused.as_mut()) => paused = None,
                 () = running(acking.as_mut().map(|a| &mut a.1)) => acking = None,
-                Some(joined) = handling.join_next(), if !handling.is_empty() => match joined {
-                    Ok(Some(leased)) => to_ack.push(leased),
-                    Ok(None) => {}
-                    Err(error) => tracing::error!(%error, "a worker task stopped abnormally"),
-                },
+                Some(joined) = handling.join_next_with_id(), if !handling.is_empty() => {
+                    match joined {
+                        Ok((id, done)) => {
+                            holding.remove(&id);
+                            to_ack.extend(done);
+                        }
+                        Err(error) => {
+                            holding.remove(&error.id());
+                            tracing::error!(%error, "a worker task stopped abnormally");
+                        }
+                    }
+                }
+                () = running(grace.as_mut()) => {
+                    let stopped = Stopped { taking, acking, to_ack, handling, holding };
+                    stopped.finish(&shared).await;
+                    break;
+                }
             }
         }
         let counters = &shared.counters;
@@ -268,6 +315,78 @@ impl Worker {
             retried: counters.retried.load(Ordering::Relaxed),
             dead_lettered: counters.dead_lettered.load(Ordering::Relaxed),
             inbox_errors: counters.inbox_errors.load(Ordering::Relaxed),
+            abandoned: counters.abandoned.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// What a worker still holds when its shutdown grace runs out.
+struct Stopped {
+    taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>>,
+    acking: Option<(usize, BoxFuture<'static, ()>)>,
+    to_ack: Vec<Leased>,
+    handling: JoinSet<Option<Leased>>,
+    holding: HashMap<tokio::task::Id, Leased>,
+}
+
+impl Stopped {
+    /// Stops the handlers still running, acknowledges every delivery whose handler
+    /// finished, then gives back the others (and what a take still running brings).
+    async fn finish(mut self, shared: &Arc<Shared>) {
+        self.handling.abort_all();
+        let mut give_back = Vec::new();
+        while let Some(joined) = self.handling.join_next_with_id().await {
+            match joined {
+                // Finished before it could be stopped.
+                Ok((id, done)) => {
+                    self.holding.remove(&id);
+                    self.to_ack.extend(done);
+                }
+                Err(error) => {
+                    if error.is_panic() {
+                        tracing::error!(%error, "a worker task stopped abnormally");
+                    }
+                    give_back.extend(self.holding.remove(&error.id()).map(|l| (l, true)));
+                }
+            }
+        }
+        // The acknowledgements first: what was handled is never handled again.
+        if let Some((_, acking)) = self.acking.take() {
+            acking.await;
+        }
+        if !self.to_ack.is_empty() {
+            shared.clone().acknowledge(self.to_ack).await;
+        }
+        // A take returns within its poll (it is not cut short: what it leased would wait for
+        // its lease to run out); nothing it brings is started now.
+        if let Some(taking) = self.taking.take()
+            && let Ok(taken) = taking.await
+        {
+            give_back.extend(taken.into_iter().map(|l| (l, false)));
+        }
+        for (leased, started) in give_back {
+            let reason = if started {
+                "the worker stopped before the handler finished (shutdown grace)"
+            } else {
+                "the worker stopped before it started the handler"
+            };
+            let key = leased.delivery().key();
+            match shared
+                .inbox
+                .fail(&leased, Disposition::RetryAfter(Duration::ZERO), reason)
+                .await
+            {
+                Ok(()) if started => {
+                    shared.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%key, "gave a delivery back: its handler did not finish \
+                        within the shutdown grace");
+                }
+                Ok(()) => {}
+                Err(error) => {
+                    shared.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, %key, "giving back a delivery at shutdown");
+                }
+            }
         }
     }
 }

@@ -207,12 +207,89 @@ async fn retry_after_sets_the_header_of_a_503() {
     }
 }
 
+/// An inbox whose appends wait at a gate, each saying first that it started: a request held
+/// there is certainly in flight.
+#[derive(Debug)]
+struct Gated {
+    inner: harbor_receiver::SqliteInbox,
+    entered: tokio::sync::mpsc::UnboundedSender<()>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+impl Inbox for Gated {
+    fn append(
+        &self,
+        delivery: harbor_receiver::Delivery,
+    ) -> harbor_receiver::BoxFuture<'_, harbor_receiver::Result<harbor_receiver::Appended>> {
+        Box::pin(async move {
+            let _ = self.entered.send(());
+            self.gate.acquire().await.unwrap().forget();
+            self.inner.append(delivery).await
+        })
+    }
+    fn take(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> harbor_receiver::BoxFuture<'_, harbor_receiver::Result<Vec<harbor_receiver::Leased>>> {
+        self.inner.take(max, wait)
+    }
+    fn ack<'a>(
+        &'a self,
+        leased: &'a [harbor_receiver::Leased],
+    ) -> harbor_receiver::BoxFuture<'a, harbor_receiver::Result<()>> {
+        self.inner.ack(leased)
+    }
+    fn fail<'a>(
+        &'a self,
+        leased: &'a harbor_receiver::Leased,
+        disposition: harbor_receiver::Disposition,
+        reason: &'a str,
+    ) -> harbor_receiver::BoxFuture<'a, harbor_receiver::Result<()>> {
+        self.inner.fail(leased, disposition, reason)
+    }
+    fn extend<'a>(
+        &'a self,
+        leased: &'a harbor_receiver::Leased,
+    ) -> harbor_receiver::BoxFuture<'a, harbor_receiver::Result<()>> {
+        self.inner.extend(leased)
+    }
+    fn lease(&self) -> Duration {
+        self.inner.lease()
+    }
+    fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> harbor_receiver::BoxFuture<'_, harbor_receiver::Result<Vec<harbor_receiver::DeadLetter>>>
+    {
+        self.inner.dead_letters(limit)
+    }
+    fn close(&self) -> harbor_receiver::BoxFuture<'_, harbor_receiver::Result<()>> {
+        self.inner.close()
+    }
+}
+
 #[tokio::test]
 async fn shutdown_finishes_the_requests_in_flight() {
+    for edge in [Edge::Serve, Edge::Router] {
+        finishes_the_requests_in_flight(edge).await;
+    }
+}
+
+async fn finishes_the_requests_in_flight(edge: Edge) {
+    const IN_FLIGHT: usize = 4;
     let dir = tempfile::tempdir().unwrap();
     let inbox = harbor_receiver::SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
-    let server = Running::start(inbox.clone(), 4096).await;
-    let posts: Vec<_> = (0..32)
+    let (entered, mut appending) = tokio::sync::mpsc::unbounded_channel();
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let gated = Gated {
+        inner: inbox.clone(),
+        entered,
+        gate: gate.clone(),
+    };
+    let decoder = Decoder::new().max_body_bytes(4096).auth_header(SECRET);
+    let mut server = Running::serve(edge, Receiver::new(decoder, gated)).await;
+    let posts: Vec<_> = (0..IN_FLIGHT)
         .map(|n| {
             let (client, url) = (server.client.clone(), server.url.clone());
             tokio::spawn(async move {
@@ -226,22 +303,43 @@ async fn shutdown_finishes_the_requests_in_flight() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    server.stop().await;
+    // Every request is in its append, held at the gate: then the stop.
+    for _ in 0..IN_FLIGHT {
+        appending.recv().await.unwrap();
+    }
+    let _ = server.stop.take().unwrap().send(());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !server.server.is_finished(),
+        "{edge:?}: serving ended with {IN_FLIGHT} requests in flight"
+    );
+    gate.add_permits(IN_FLIGHT);
+    tokio::time::timeout(Duration::from_secs(10), &mut server.server)
+        .await
+        .unwrap_or_else(|_| panic!("{edge:?}: serving did not end"))
+        .unwrap()
+        .unwrap();
     let mut ok = 0;
     for post in posts {
-        if let Ok(Ok(200)) = post.await {
-            ok += 1;
-        }
+        let status = post.await.unwrap();
+        assert_eq!(
+            status.as_ref().ok(),
+            Some(&200),
+            "{edge:?}: a request in flight got {status:?}"
+        );
+        ok += 1;
     }
-    // Every 200 is stored (a request that came after the stop may have been refused).
     let inbox: Arc<dyn Inbox> = Arc::new(inbox);
     let mut stored = 0;
     while let Some(leased) = inbox.take(1, Duration::ZERO).await.unwrap().pop() {
         inbox.ack(&[leased]).await.unwrap();
         stored += 1;
     }
-    assert!(stored >= ok, "{ok} answered 200 but {stored} stored");
+    assert!(ok > 0);
+    assert_eq!(
+        stored, ok,
+        "{edge:?}: {ok} answered 200 but {stored} stored"
+    );
 }
 
 /// Sends `text` on a new connection to `url`, then waits (at most 5 s) for everything the

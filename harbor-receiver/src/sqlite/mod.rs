@@ -176,6 +176,9 @@ struct Counters {
     commits: AtomicU64,
     syncs: AtomicU64,
     appended: AtomicU64,
+    /// Takers waiting in the writer after its last batch (a gauge, not a counter: the
+    /// tests check that takers who gave up are not kept).
+    parked: AtomicUsize,
 }
 
 /// Counters of a [`SqliteInbox`] since it was opened (all files together).
@@ -928,6 +931,43 @@ mod tests {
             n,
             "a delivery was lost when the log started over"
         );
+        inbox.close().await.unwrap();
+    }
+
+    /// An idle worker takes twice a second, and each take that finds nothing parks in the
+    /// writer until its timer runs out: those that gave up must not pile up there.
+    #[tokio::test]
+    async fn takers_that_gave_up_are_not_kept_in_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = SqliteInbox::open(dir.path().join("inbox.db")).unwrap();
+        let parked = || {
+            inbox.inner.files[0]
+                .shared
+                .stats
+                .parked
+                .load(Ordering::Relaxed)
+        };
+        for _ in 0..30 {
+            let taken = inbox.take(1, Duration::from_millis(10)).await.unwrap();
+            assert!(taken.is_empty());
+        }
+        assert!(parked() <= 1, "{} takers that gave up are kept", parked());
+        // A taker still waiting is kept, and gets the next append.
+        let waiting = {
+            let inbox = inbox.clone();
+            tokio::spawn(async move { inbox.take(1, Duration::from_secs(5)).await })
+        };
+        let started = Instant::now();
+        while parked() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the taker never parked"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        inbox.append(delivery(1)).await.unwrap();
+        let handed = waiting.await.unwrap().unwrap();
+        assert_eq!(handed.len(), 1);
         inbox.close().await.unwrap();
     }
 

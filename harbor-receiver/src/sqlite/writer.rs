@@ -359,6 +359,10 @@ impl Writer {
             wanted: self.shared.handed.lock().map_or(0, |h| h.wanted),
             leased: Vec::new(),
         };
+        // Takers that gave up (their timer ran out and dropped the answer's receiver) are
+        // forgotten with every batch: an idle worker asks twice a second, and each of its
+        // takes would otherwise leave one here until the next append.
+        parked.retain(|p| !p.reply.is_closed());
         let applied: rusqlite::Result<()> = (|| {
             keys.begin(tx)?;
             for lease in &releases {
@@ -386,10 +390,13 @@ impl Writer {
                 };
                 match state.apply(request.op) {
                     Ok(Step::Reply(result)) => replies.push((request.reply, result)),
-                    Ok(Step::Park(max)) => parked.push_back(Parked {
-                        reply: request.reply,
-                        max,
-                    }),
+                    Ok(Step::Park(max)) => {
+                        parked.retain(|p| !p.reply.is_closed());
+                        parked.push_back(Parked {
+                            reply: request.reply,
+                            max,
+                        });
+                    }
                     Err(error) => {
                         // Every request of the batch, this one and those after it, gets the
                         // batch's error.
@@ -413,6 +420,10 @@ impl Writer {
         if let Some(handing) = handing {
             replies.push((handing.reply, Ok(Reply::Taken(Ok(handing.leased)))));
         }
+        self.shared
+            .stats
+            .parked
+            .store(self.parked.len(), Ordering::Relaxed);
         let committed = applied.and_then(|()| tx.prepare_cached("COMMIT")?.execute([]));
         if committed.is_err() && !tx.is_autocommit() {
             // Still open (a failed statement or a busy commit): undo all of it.
