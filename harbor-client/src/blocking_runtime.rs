@@ -39,16 +39,23 @@ impl BlockingRuntime {
 
     /// Runs `future` to completion on this runtime.
     ///
-    /// Fails with [`Error::Config`] instead of blocking (which would stall the caller's
-    /// executor, or make tokio panic) when the calling thread is inside any tokio
-    /// runtime, including this one (e.g. from a progress callback).
+    /// Fails with [`Error::Config`] instead of blocking whenever the calling thread is inside
+    /// a tokio runtime context (`Handle::try_current()` is `Ok`): an async task (blocking
+    /// would stall the caller's executor, or make tokio panic), a progress callback of a
+    /// blocking client (its own runtime: a deadlock), and also the closures of
+    /// `tokio::task::spawn_blocking` and `tokio::task::block_in_place`. Those two could
+    /// block safely, but tokio does not let a library tell them from an async task, and
+    /// guessing wrong stalls or deadlocks; the message says what to do instead.
     pub(crate) fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::Config {
                 message: format!(
-                    "a blocking client cannot be used inside an async runtime (it would \
-                     block the executor); use {} there, or call the blocking client from \
-                     a thread outside the runtime",
+                    "a blocking client cannot be used on a thread inside a tokio runtime \
+                     context: an async task, a blocking client's progress callback, and also \
+                     `tokio::task::spawn_blocking` and `block_in_place` closures (tokio does \
+                     not tell them apart); use {} there (awaited, or with \
+                     `Handle::block_on` inside `spawn_blocking`), or call the blocking client \
+                     from a plain thread, e.g. `std::thread::scope` inside `spawn_blocking`",
                     self.async_client
                 ),
                 source: None,

@@ -227,6 +227,56 @@ async fn q_is_escaped_for_harbors_second_unescape() {
     assert_eq!(server.seen().len(), 1, "an invalid query is never sent");
 }
 
+/// With `X-Resource-Name-In-Location: true` Harbor ends `Location` with the project's name,
+/// and `CopyArtifact` with the copied reference: names that read as numbers are no ids.
+#[tokio::test]
+async fn a_name_or_reference_in_location_is_not_taken_for_an_id() {
+    let server = Recorder::start(|s, _| {
+        let location = if s.uri.contains("/artifacts") {
+            "/api/v2.0/projects/team/repositories/app/artifacts/2024"
+        } else {
+            "/api/v2.0/projects/2024"
+        };
+        Response::builder()
+            .status(201)
+            .header("location", location)
+            .body(Body::empty())
+            .unwrap()
+    })
+    .await;
+    let client = server.client();
+    let mut project = harbor_client::api::models::ProjectReq::default();
+    project.project_name = Some("2024".into());
+    let by_name = client
+        .create_project(
+            &project,
+            &harbor_client::api::CreateProjectParams::default().resource_name_in_location(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_name.id(), None, "2024 is the project's name");
+    assert_eq!(by_name.last_segment().as_deref(), Some("2024"));
+    let by_id = client
+        .create_project(
+            &project,
+            &harbor_client::api::CreateProjectParams::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(by_id.id(), Some(2024), "without the header it is the id");
+    let repo: RepositoryName = "app".parse().unwrap();
+    let from = harbor_client::api::ArtifactLocation::new(
+        "library",
+        "app".parse().unwrap(),
+        Reference::tag("2024").unwrap(),
+    );
+    let copied = client.copy_artifact("team", &repo, &from).await.unwrap();
+    assert_eq!(copied.id(), None, "2024 is the copied tag");
+    assert_eq!(copied.last_segment().as_deref(), Some("2024"));
+    let seen = server.seen();
+    assert_eq!(seen[0].headers["x-resource-name-in-location"], "true");
+}
+
 #[tokio::test]
 async fn created_resources_return_their_id() {
     let server = Recorder::start(|_, _| {

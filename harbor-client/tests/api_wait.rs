@@ -258,6 +258,68 @@ async fn a_scan_waits_for_the_overview_to_end() {
     assert_eq!(seen.len(), 4, "scan, three polls");
 }
 
+/// Right after a push to a project with `auto_scan`, Harbor refuses a second scan with 409
+/// ("a previous scan process is Running"); the wait follows the scan already running.
+#[tokio::test]
+async fn a_scan_already_running_is_awaited_not_an_error() {
+    const MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
+    let server = Recorder::start(|s, n| match s.method.as_str() {
+        "POST" => json(
+            409,
+            r#"{"errors":[{"code":"CONFLICT","message":"a previous scan process is Running"}]}"#,
+        ),
+        _ if n < 4 => json(
+            200,
+            &format!(r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"Running"}}}}}}"#),
+        ),
+        _ => json(
+            200,
+            &format!(
+                r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"Success","severity":"Low"}}}}}}"#
+            ),
+        ),
+    })
+    .await;
+    let repo: RepositoryName = "app".parse().unwrap();
+    let outcome = server
+        .client()
+        .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), fast())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, JobStatus::Success);
+    assert_eq!(
+        outcome.summary.severity,
+        Some(harbor_client::api::Severity::Low)
+    );
+    let seen = server.seen();
+    assert_eq!(
+        seen.iter().filter(|s| s.method == "POST").count(),
+        1,
+        "the refused scan is not retried"
+    );
+    assert_eq!(seen.len(), 4, "one refused scan, three polls");
+}
+
+/// Any other refusal of the scan still ends the wait.
+#[tokio::test]
+async fn a_refused_scan_other_than_a_conflict_is_an_error() {
+    let server = Recorder::start(|_, _| {
+        json(
+            403,
+            r#"{"errors":[{"code":"FORBIDDEN","message":"forbidden"}]}"#,
+        )
+    })
+    .await;
+    let repo: RepositoryName = "app".parse().unwrap();
+    let err = server
+        .client()
+        .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), fast())
+        .await
+        .unwrap_err();
+    assert!(err.is_forbidden(), "{err:?}");
+    assert_eq!(server.seen().len(), 1);
+}
+
 fn prism() -> Option<&'static Prism> {
     api_support::shared_prism()
 }

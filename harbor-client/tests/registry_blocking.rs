@@ -513,6 +513,33 @@ async fn inside_an_async_runtime_every_call_is_a_config_error() {
     drop(c);
 }
 
+/// Inside `spawn_blocking` the client refuses too (tokio does not tell that thread from an
+/// async task), and its error says what works there: a plain thread of its own, on which
+/// the same call reaches the registry.
+#[harbor_testkit::needs("docker-registry")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_spawn_blocking_the_error_names_it_and_a_plain_thread_works() {
+    let reg = common::registry().await.expect("checked by `needs`");
+    let host = reg.host();
+    let c = client();
+    let (refused, on_a_thread) = tokio::task::spawn_blocking(move || {
+        let refused = c.ping(&host);
+        let on_a_thread = std::thread::scope(|s| s.spawn(|| c.ping(&host)).join().unwrap());
+        (refused, on_a_thread)
+    })
+    .await
+    .unwrap();
+    match refused {
+        Err(Error::Config { message, .. }) => {
+            for needle in ["spawn_blocking", "block_in_place", "std::thread::scope"] {
+                assert!(message.contains(needle), "{needle} in {message}");
+            }
+        }
+        other => panic!("expected Error::Config, got {other:?}"),
+    }
+    on_a_thread.unwrap();
+}
+
 #[harbor_testkit::needs("docker-registry", "skopeo")]
 #[test]
 fn skopeo_interop_both_ways() {

@@ -27,6 +27,8 @@ pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 const IS_RESOURCE_NAME: &str = "X-Is-Resource-Name";
 /// The request id header Harbor echoes (and logs).
 const REQUEST_ID: &str = "X-Request-Id";
+/// The header asking Harbor to end `Location` with the new resource's name.
+const NAME_IN_LOCATION: &str = "x-resource-name-in-location";
 
 /// A client for the Harbor REST API v2.0.
 ///
@@ -291,6 +293,7 @@ impl HarborClient {
     }
 
     pub(crate) async fn send_created(&self, req: ApiRequest) -> Result<Created> {
+        let id_in_location = location_holds_an_id(&req.method, &req.path, &req.headers);
         let resp = self.execute(req).await?;
         Ok(Created {
             location: resp
@@ -298,6 +301,7 @@ impl HarborClient {
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            id_in_location,
         })
     }
 
@@ -521,18 +525,61 @@ fn without_user_info(url: &str) -> String {
     }
 }
 
+/// Whether the `Location` Harbor sends for the `201 Created` answer to this request ends in
+/// the new resource's numeric id. Not when the request asked for the name with
+/// `X-Resource-Name-In-Location: true`, nor for the operations whose `Location` always ends
+/// in a name: `CopyArtifact` (the copied reference, a tag such as `2024` or a digest),
+/// `createPolicy` of preheat and `CreateInstance` (the policy's or instance's name).
+fn location_holds_an_id(method: &Method, path: &str, headers: &HeaderMap) -> bool {
+    let names_asked = headers
+        .get(NAME_IN_LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if names_asked {
+        return false;
+    }
+    if method != Method::POST {
+        return true;
+    }
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    !matches!(
+        segments.as_slice(),
+        ["projects", _, "repositories", _, "artifacts"]
+            | ["projects", _, "preheat", "policies"]
+            | ["p2p", "preheat", "instances"]
+    )
+}
+
 /// The answer to a `201 Created`: Harbor sends the new resource's URL in `Location` and
 /// (except for robots) no body.
+///
+/// What ends `Location` depends on the operation: the new id for most, a name when the
+/// request sent `X-Resource-Name-In-Location: true`
+/// ([`CreateProjectParams::resource_name_in_location`](crate::api::CreateProjectParams::resource_name_in_location)),
+/// the copied reference for [`HarborClient::copy_artifact`], the name for preheat policies
+/// and instances. [`Created::id`] answers only when it is an id;
+/// [`Created::last_segment`] always gives the segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Created {
     /// The `Location` header, e.g. `/api/v2.0/projects/12`.
     pub location: Option<String>,
+    /// Whether the operation puts the new id (not a name or reference) at the end of
+    /// `Location`.
+    id_in_location: bool,
 }
 
 impl Created {
-    /// The last path segment of `Location`, URL-decoded (the new id, or the name when
-    /// asked for with `X-Resource-Name-In-Location`).
+    /// A `Created` for a `Location` that ends in the new id.
+    pub(crate) fn with_id_location(location: Option<String>) -> Self {
+        Created {
+            location,
+            id_in_location: true,
+        }
+    }
+
+    /// The last path segment of `Location`, URL-decoded: the new id, or the name or
+    /// reference for the operations that put one there (see [`Created`]).
     pub fn last_segment(&self) -> Option<String> {
         let loc = self.location.as_deref()?;
         let path = loc.split(['?', '#']).next().unwrap_or(loc);
@@ -549,7 +596,15 @@ impl Created {
     }
 
     /// The new resource's numeric id, when `Location` ends in one.
+    ///
+    /// `None` when the operation puts a name or reference there instead, even one that
+    /// reads as a number (a project named `2024` created with `X-Resource-Name-In-Location`,
+    /// a tag `2024` copied with [`HarborClient::copy_artifact`]): read
+    /// [`Created::last_segment`] then.
     pub fn id(&self) -> Option<i64> {
+        if !self.id_in_location {
+            return None;
+        }
         self.last_segment()?.parse().ok()
     }
 }
@@ -859,15 +914,63 @@ mod tests {
 
     #[test]
     fn created_parses_the_id() {
-        let c = Created {
-            location: Some("/api/v2.0/projects/12".into()),
-        };
+        let c = Created::with_id_location(Some("/api/v2.0/projects/12".into()));
         assert_eq!(c.id(), Some(12));
-        let c = Created {
-            location: Some("/api/v2.0/projects/my%2Dproj".into()),
-        };
+        let c = Created::with_id_location(Some("/api/v2.0/projects/my%2Dproj".into()));
         assert_eq!(c.last_segment().as_deref(), Some("my-proj"));
-        assert_eq!(Created { location: None }.id(), None);
+        assert_eq!(Created::with_id_location(None).id(), None);
+    }
+
+    #[test]
+    fn which_locations_hold_an_id() {
+        let names = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert("x-resource-name-in-location", HeaderValue::from_static(v));
+            h
+        };
+        let none = HeaderMap::new();
+        let post = Method::POST;
+        for (method, path, headers, want) in [
+            (&post, "/projects", &none, true),
+            (&post, "/projects", &names("false"), true),
+            (&post, "/projects", &names("true"), false),
+            (&post, "/projects", &names("True"), false),
+            (
+                &post,
+                "/projects/team/repositories/app/artifacts",
+                &none,
+                false,
+            ),
+            (
+                &post,
+                "/projects/team/repositories/a%252Fb/artifacts",
+                &none,
+                false,
+            ),
+            (&post, "/projects/team/preheat/policies", &none, false),
+            (&post, "/p2p/preheat/instances", &none, false),
+            (&post, "/projects/team/robots", &none, true),
+            (
+                &post,
+                "/projects/team/repositories/app/artifacts/v1/tags",
+                &none,
+                true,
+            ),
+            (&post, "/replication/executions", &none, true),
+            (&Method::PUT, "/projects/team/preheat/policies", &none, true),
+        ] {
+            assert_eq!(
+                location_holds_an_id(method, path, headers),
+                want,
+                "{method} {path} {headers:?}"
+            );
+        }
+        let copied = Created {
+            location: Some("/api/v2.0/projects/team/repositories/app/artifacts/2024".into()),
+            id_in_location: false,
+        };
+        assert_eq!(copied.id(), None);
+        assert_eq!(copied.last_segment().as_deref(), Some("2024"));
     }
 
     #[test]

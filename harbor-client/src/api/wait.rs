@@ -193,6 +193,11 @@ impl HarborClient {
     /// A scan that ends in `Error` or `Stopped` is returned, not an error: look at
     /// [`ScanOutcome::status`].
     ///
+    /// When Harbor refuses the new scan with 409 Conflict because an earlier scan of the
+    /// artifact has not ended (the usual case right after a push to a project with
+    /// `auto_scan`), no scan is started and that earlier scan is awaited instead, under the
+    /// same policy.
+    ///
     /// ```no_run
     /// # async fn f(client: harbor_client::api::HarborClient) -> harbor_client::Result<()> {
     /// use harbor_client::api::{Reference, RepositoryName, WaitPolicy};
@@ -215,8 +220,20 @@ impl HarborClient {
         reference: &Reference,
         policy: WaitPolicy,
     ) -> Result<ScanOutcome> {
-        self.scan_artifact(project_name, repository, reference, None::<&ScanType>)
-            .await?;
+        // Harbor answers 409 ("a previous scan process is Running") while an earlier scan of
+        // the artifact has not ended, e.g. the one `auto_scan` started on push: that scan is
+        // the one to wait for.
+        match self
+            .scan_artifact(project_name, repository, reference, None::<&ScanType>)
+            .await
+        {
+            Err(e) if e.is_conflict() => {
+                tracing::debug!(
+                    "a scan of {project_name}/{repository}@{reference} is already running; waiting for it"
+                );
+            }
+            other => other?,
+        }
         let params = GetArtifactParams::default().with_scan_overview(true);
         let artifact = self
             .poll_until(
@@ -340,7 +357,7 @@ impl HarborClient {
             .get(http::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let id = created_id(&Created { location }, "retention execution")?;
+        let id = created_id(&Created::with_id_location(location), "retention execution")?;
         let params = ListRetentionExecutionsParams::default().page_size(100);
         self.poll_until(
             policy,

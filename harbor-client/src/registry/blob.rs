@@ -231,9 +231,10 @@ impl RegistryClient {
 
     /// Downloads a blob into a file, verified: the bytes go to a temporary file of this
     /// download's own beside `path` (`<path>.<random>.partial`) while they stream, and it is
-    /// renamed to `path` only once the digest matches. On any error the temporary file is
-    /// removed; nothing is left behind as if valid, and concurrent downloads of one blob never
-    /// share a file.
+    /// renamed to `path` only once the digest matches. On any error, and when the future is
+    /// dropped before it ends (a timeout, a sibling transfer failing), the temporary file is
+    /// removed; nothing is left behind, and concurrent downloads of one blob never share a
+    /// file.
     ///
     /// # Errors
     ///
@@ -276,7 +277,8 @@ impl RegistryClient {
 }
 
 /// Writes a verified blob stream into `path` through a temporary file of its own, renamed
-/// only once the length and digest match (removed on any error).
+/// only once the length and digest match. The temporary file is removed on any error and
+/// when this future is dropped before it ends.
 pub(crate) async fn stream_to_file(
     mut stream: BlobStream,
     digest: &Digest,
@@ -284,34 +286,25 @@ pub(crate) async fn stream_to_file(
     path: &Path,
     on_bytes: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<u64> {
-    let partial = super::layout::temp_beside(path, "partial");
-    let result = async {
-        let mut length = LengthCheck::start(digest, expected_size, stream.size())?;
-        let file = tokio::fs::File::create(&partial)
+    let partial = super::layout::TempFile::beside(path, "partial");
+    let mut length = LengthCheck::start(digest, expected_size, stream.size())?;
+    let file = tokio::fs::File::create(partial.path())
+        .await
+        .map_err(|e| Error::io(partial.path(), e))?;
+    let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        length.add(chunk.len())?;
+        w.write_all(&chunk)
             .await
-            .map_err(|e| Error::io(&partial, e))?;
-        let mut w = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            length.add(chunk.len())?;
-            w.write_all(&chunk)
-                .await
-                .map_err(|e| Error::io(&partial, e))?;
-            on_bytes(chunk.len() as u64);
-        }
-        let n = length.finish()?;
-        w.flush().await.map_err(|e| Error::io(&partial, e))?;
-        drop(w);
-        tokio::fs::rename(&partial, path)
-            .await
-            .map_err(|e| Error::io(path, e))?;
-        Ok(n)
+            .map_err(|e| Error::io(partial.path(), e))?;
+        on_bytes(chunk.len() as u64);
     }
-    .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&partial).await;
-    }
-    result
+    let n = length.finish()?;
+    w.flush().await.map_err(|e| Error::io(partial.path(), e))?;
+    drop(w);
+    partial.persist(path).await?;
+    Ok(n)
 }
 
 /// Yields the next verified chunk, resuming after a broken connection.

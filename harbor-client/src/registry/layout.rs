@@ -362,25 +362,88 @@ async fn exists(p: &Path) -> bool {
 
 /// A temporary file beside `p`, unique to this write (`<p>.<random>.<suffix>`), so two
 /// writers of one file never share their temporary file.
-pub(crate) fn temp_beside(p: &Path, suffix: &str) -> PathBuf {
+fn temp_beside(p: &Path, suffix: &str) -> PathBuf {
     let mut tmp = p.as_os_str().to_owned();
     tmp.push(format!(".{:016x}.{suffix}", fastrand::u64(..)));
     PathBuf::from(tmp)
 }
 
-async fn write_atomic(p: &Path, data: &[u8]) -> Result<()> {
-    let tmp = temp_beside(p, "tmp");
-    tokio::fs::write(&tmp, data)
+/// The name of a temporary file beside a target (see [`temp_beside`]), removed when this
+/// guard is dropped unless [`TempFile::persist`] renamed it into place: an error, a panic, or
+/// a future dropped mid-write (a sibling transfer failing, a caller's timeout) leaves
+/// nothing behind. Drop whatever holds the file open before the guard.
+#[derive(Debug)]
+pub(crate) struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempFile {
+    /// A fresh name beside `target`, `<target>.<random>.<suffix>`; nothing is created yet.
+    pub(crate) fn beside(target: &Path, suffix: &str) -> Self {
+        TempFile {
+            path: temp_beside(target, suffix),
+            armed: true,
+        }
+    }
+
+    /// The temporary file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the temporary file to `target`; on failure it is removed.
+    pub(crate) async fn persist(mut self, target: &Path) -> Result<()> {
+        tokio::fs::rename(&self.path, target)
+            .await
+            .map_err(|e| Error::io(target, e))?;
+        self.armed = false;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            // Synchronous: a drop cannot await, and an unlink does not wait on the disk.
+            // Absent (never created, or already renamed by a rename that was cancelled
+            // after it ran) is the goal, not an error.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Writes `data` to `p` through a temporary file renamed into place (removed on failure).
+pub(crate) async fn write_atomic(p: &Path, data: &[u8]) -> Result<()> {
+    let tmp = TempFile::beside(p, "tmp");
+    tokio::fs::write(tmp.path(), data)
         .await
-        .map_err(|e| Error::io(&tmp, e))?;
-    tokio::fs::rename(&tmp, p)
-        .await
-        .map_err(|e| Error::io(p, e))
+        .map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.persist(p).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A rename that fails (the target is a directory) leaves no temporary file; neither
+    /// does a guard dropped before its rename.
+    #[tokio::test]
+    async fn a_failed_or_abandoned_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("taken");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::write(target.join("inside"), b"x").unwrap();
+        assert!(write_atomic(&target, b"data").await.is_err());
+        let abandoned = TempFile::beside(&dir.path().join("f"), "partial");
+        std::fs::write(abandoned.path(), b"half").unwrap();
+        drop(abandoned);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["taken"]);
+    }
 
     #[tokio::test]
     async fn layout_round_trip() {

@@ -151,13 +151,7 @@ impl BlobLocations {
                 .await
                 .map_err(|e| Error::io(dir, e))?;
         }
-        let tmp = super::layout::temp_beside(file, "tmp");
-        tokio::fs::write(&tmp, &bytes)
-            .await
-            .map_err(|e| Error::io(&tmp, e))?;
-        tokio::fs::rename(&tmp, file)
-            .await
-            .map_err(|e| Error::io(file, e))
+        super::layout::write_atomic(file, &bytes).await
     }
 }
 

@@ -11,6 +11,21 @@ use std::sync::OnceLock;
 
 pub use harbor_testkit::{Prism, require_prism, require_spec, spec_path};
 
+/// The operations whose answers Prism cannot serialise (a PEM file, a CSV body): it answers
+/// them with a 500 of its own (`stoplight.io/prism/errors`, no validation violation). The
+/// only 500s the Prism tests excuse.
+pub const PRISM_CANNOT_ANSWER: &[&str] = &["getCert", "downloadScanData"];
+
+/// Whether `err`, the answer to `op`, is Prism's own failure to serialise a response of one
+/// of [`PRISM_CANNOT_ANSWER`].
+pub fn is_prism_limit(op: &str, err: &harbor_client::Error) -> bool {
+    let text = err.to_string();
+    PRISM_CANNOT_ANSWER.contains(&op)
+        && err.status().map(|s| s.as_u16()) == Some(500)
+        && text.contains("stoplight.io/prism/errors")
+        && !text.contains("sl-violations")
+}
+
 /// `None` (after printing a SKIP notice) when the tool is absent; panics instead when `CI=true`.
 /// Prism also needs Harbor's spec, so asking for `prism` checks that first.
 pub fn require_tool(name: &str) -> Option<PathBuf> {

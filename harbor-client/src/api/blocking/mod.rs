@@ -22,8 +22,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! It runs a single-threaded tokio runtime of its own: do not use it from inside an async
-//! runtime (methods then fail with [`Error::Config`](crate::Error::Config) instead of blocking the executor).
+//! It runs a single-threaded tokio runtime of its own. On a thread inside a tokio runtime
+//! context its methods fail with [`Error::Config`](crate::Error::Config) instead of
+//! blocking: in an async task, and also in `tokio::task::spawn_blocking` and
+//! `block_in_place` closures (tokio does not let a library tell those apart from an async
+//! task). Use the async [`crate::api::HarborClient`] there, or call this client from a
+//! plain thread (`std::thread::spawn`, or `std::thread::scope` inside `spawn_blocking`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -57,8 +61,14 @@ impl HarborClient {
         })
     }
 
-    /// The async client inside (e.g. for [`crate::api::HarborClient::raw`] with
-    /// [`HarborClient::block_on`]).
+    /// The async client inside, for futures run by [`HarborClient::block_on`] only (e.g.
+    /// [`crate::api::HarborClient::raw`]).
+    ///
+    /// Its pooled connections are tasks of this client's own runtime, which runs only while
+    /// one of its calls blocks: awaited on another runtime (your application's), a request
+    /// that picks such a connection waits until the next blocking call, or its read timeout.
+    /// For async code, build an async client of its own with
+    /// [`crate::api::HarborClient::builder`].
     pub fn as_async(&self) -> &crate::api::HarborClient {
         &self.inner
     }
@@ -86,7 +96,8 @@ impl HarborClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`](crate::Error::Config) when called from inside an async runtime.
+    /// [`Error::Config`](crate::Error::Config) when called on a thread inside a tokio
+    /// runtime context (see the [module docs](crate::api::blocking)).
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
         self.rt.block_on(future)
     }

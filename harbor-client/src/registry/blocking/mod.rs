@@ -16,9 +16,12 @@
 //! underneath); image operations keep their [`ImageOptions`] with the concurrency limit and
 //! the progress callback.
 //!
-//! The client runs a current-thread tokio runtime of its own. Used from inside an async
-//! runtime (including from a progress callback), every method fails with [`Error::Config`]
-//! instead of blocking the executor; use the async [`super::RegistryClient`] there.
+//! The client runs a current-thread tokio runtime of its own. Used on a thread inside a
+//! tokio runtime context, every method fails with [`Error::Config`] instead of blocking:
+//! in an async task, in a progress callback, and also in `tokio::task::spawn_blocking` and
+//! `block_in_place` closures (tokio does not let a library tell those apart from an async
+//! task). Use the async [`super::RegistryClient`] there, or call this client from a plain
+//! thread (`std::thread::spawn`, or `std::thread::scope` inside `spawn_blocking`).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -88,7 +91,14 @@ impl RegistryClient {
         })
     }
 
-    /// The async client inside (it shares the connections and tokens of this one).
+    /// The async client inside (it shares the connections and tokens of this one), for
+    /// futures run by [`RegistryClient::block_on`] only.
+    ///
+    /// Its pooled connections are tasks of this client's own runtime, which runs only while
+    /// one of its calls blocks: awaited on another runtime (your application's), a request
+    /// that picks such a connection waits until the next blocking call, or its read timeout.
+    /// For async code, build an async client of its own with
+    /// [`super::RegistryClient::builder`].
     pub fn as_async(&self) -> &super::RegistryClient {
         &self.inner
     }
@@ -109,7 +119,8 @@ impl RegistryClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Config`] when called from inside an async runtime.
+    /// [`Error::Config`] when called on a thread inside a tokio runtime context (see the
+    /// [module docs](crate::registry::blocking)).
     pub fn block_on<F: Future>(&self, future: F) -> Result<F::Output> {
         self.rt.block_on(future)
     }
