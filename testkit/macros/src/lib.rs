@@ -10,7 +10,7 @@
 //!
 //! A `path = "..."` requirement is tracked through files: when the path is there, every file
 //! under it is an `include_bytes!` dependency (deleting one rebuilds the test); when it is
-//! absent, a stamp file dated in the future is (see [`absent_stamp`]), so `cargo` rebuilds the
+//! absent, a stamp file dated in the future is (see `absent_stamp`), so `cargo` rebuilds the
 //! test crate on each run until the path appears. Stable Rust has no way to make a proc macro
 //! depend on a path that does not exist yet; rebuilding one small test crate is the price.
 
