@@ -231,8 +231,10 @@ impl Worker {
         // Handlers running, each answering the delivery to acknowledge (`None` when it was
         // failed or dead-lettered instead).
         let mut handling: JoinSet<Option<Leased>> = JoinSet::new();
-        // What each running handler holds, to give it back if the grace runs out.
+        // What each running handler holds, to give it back if the grace runs out (kept only
+        // when there is a grace: without one, every handler is waited for).
         let mut holding: HashMap<tokio::task::Id, Leased> = HashMap::new();
+        let graced = self.grace != Duration::MAX;
         // One take and one acknowledgement at a time, each running beside everything else;
         // handlers that finish while an acknowledgement runs wait for the next one.
         let mut taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>> = None;
@@ -276,8 +278,11 @@ impl Worker {
                     match taken {
                         Ok(leased) => {
                             for one in leased {
-                                let task = shared.clone().process(handler.clone(), one.clone());
-                                holding.insert(handling.spawn(task).id(), one);
+                                let kept = graced.then(|| one.clone());
+                                let task = handling.spawn(shared.clone().process(handler.clone(), one));
+                                if let Some(kept) = kept {
+                                    holding.insert(task.id(), kept);
+                                }
                             }
                         }
                         Err(crate::Error::Closed) => stopping = true,

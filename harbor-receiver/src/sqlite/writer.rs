@@ -390,13 +390,10 @@ impl Writer {
                 };
                 match state.apply(request.op) {
                     Ok(Step::Reply(result)) => replies.push((request.reply, result)),
-                    Ok(Step::Park(max)) => {
-                        parked.retain(|p| !p.reply.is_closed());
-                        parked.push_back(Parked {
-                            reply: request.reply,
-                            max,
-                        });
-                    }
+                    Ok(Step::Park(max)) => parked.push_back(Parked {
+                        reply: request.reply,
+                        max,
+                    }),
                     Err(error) => {
                         // Every request of the batch, this one and those after it, gets the
                         // batch's error.
