@@ -96,6 +96,10 @@ pub struct Operations {
     /// Headers never exposed as arguments.
     #[serde(default)]
     pub skip_headers: BTreeSet<String>,
+    /// Optional parameter name to a note added to its docs (which Harbor versions know it:
+    /// a server ignores a query parameter it does not know).
+    #[serde(default)]
+    pub param_notes: BTreeMap<String, String>,
 }
 
 /// A hand-written operation.

@@ -357,7 +357,12 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         out.params
             .entry(module.clone())
             .or_default()
-            .push(params_struct(&name, oid, &opt));
+            .push(params_struct(
+                &name,
+                oid,
+                &opt,
+                &cx.data.operations.param_notes,
+            ));
         args.push(Arg::new("params", format!("&{name}")));
         pstruct = Some(name);
     }
@@ -563,7 +568,12 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
 
 /// The `…Params` struct of an operation's optional parameters: a field, a doc and a setter
 /// each, and `apply` that puts them on the request.
-fn params_struct(name: &str, oid: &str, opt: &[OptParam<'_>]) -> String {
+fn params_struct(
+    name: &str,
+    oid: &str,
+    opt: &[OptParam<'_>],
+    notes: &BTreeMap<String, String>,
+) -> String {
     let mut out = format!(
         "/// Optional parameters of `{oid}`; build with `{name}::default()` and the setters.\n#[derive(Debug, Clone, Default, PartialEq)]\n#[non_exhaustive]\npub struct {name} {{\n"
     );
@@ -592,6 +602,10 @@ fn params_struct(name: &str, oid: &str, opt: &[OptParam<'_>]) -> String {
             out.push_str(&format!(
                 "    ///\n    /// Harbor's default: `{default}`.\n"
             ));
+        }
+        if let Some(note) = notes.get(pname) {
+            out.push_str("    ///\n");
+            out.push_str(&own_doc_lines(note, "    "));
         }
         out.push_str(&format!("    pub {f}: Option<{ty}>,\n"));
         let sdoc = doc_lines(&format!("Sets `{pname}`."), "    ");

@@ -330,6 +330,9 @@ pub struct ListArtifactsParams {
     /// Specify whether the accessories of the parent OCI index(es) referencing the artifact are included, in the separate inherited_accessories field. Off by default because it costs an extra reference lookup per artifact.
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Only Harbor's `main` branch knows it (no release up to 2.15.2): released servers ignore
+    /// it and send no `inherited_accessories`.
     pub with_inherited_accessory: Option<bool>,
 }
 
@@ -487,6 +490,9 @@ pub struct GetArtifactParams {
     /// Specify whether the accessories of the parent OCI index(es) referencing the artifact are included, in the separate inherited_accessories field. Off by default because it costs an extra reference lookup per artifact.
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Only Harbor's `main` branch knows it (no release up to 2.15.2): released servers ignore
+    /// it and send no `inherited_accessories`.
     pub with_inherited_accessory: Option<bool>,
     /// Specify whether the signature is inclued inside the returning artifacts
     ///

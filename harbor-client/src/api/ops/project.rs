@@ -456,10 +456,16 @@ pub struct ListArtifactsOfProjectParams {
     /// Specify whether the accessories of the parent OCI index(es) referencing the artifact are included, in the separate inherited_accessories field. Off by default because it costs an extra reference lookup per artifact.
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Only Harbor's `main` branch knows it (no release up to 2.15.2): released servers ignore
+    /// it and send no `inherited_accessories`.
     pub with_inherited_accessory: Option<bool>,
     /// Specify whether only the latest pushed artifact of each repository is included inside the returning artifacts. Only works when either artifact_type or media_type is included in the query.
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Harbor 2.12 and later: older servers ignore it and list every artifact, not only the
+    /// latest of each repository.
     pub latest_in_repository: Option<bool>,
 }
 
