@@ -212,23 +212,14 @@ async fn a_cve_export_is_polled_by_its_execution_id() {
 
 #[tokio::test]
 async fn a_scan_waits_for_the_overview_to_end() {
-    const MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
     let server = Recorder::start(|s, n| {
         let path = s.uri.split('?').next().unwrap_or_default();
         match (s.method.as_str(), path) {
             ("POST", _) => json(202, ""),
             // Not scanned yet, then running, then done.
             _ if n == 2 => json(200, r#"{"id":1}"#),
-            _ if n == 3 => json(
-                200,
-                &format!(r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"Running"}}}}}}"#),
-            ),
-            _ => json(
-                200,
-                &format!(
-                    r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"Success","severity":"High"}}}}}}"#
-                ),
-            ),
+            _ if n == 3 => json(200, &scanned("Running", None)),
+            _ => json(200, &scanned("Success", Some("High"))),
         }
     })
     .await;
@@ -262,22 +253,13 @@ async fn a_scan_waits_for_the_overview_to_end() {
 /// ("a previous scan process is Running"); the wait follows the scan already running.
 #[tokio::test]
 async fn a_scan_already_running_is_awaited_not_an_error() {
-    const MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
     let server = Recorder::start(|s, n| match s.method.as_str() {
         "POST" => json(
             409,
             r#"{"errors":[{"code":"CONFLICT","message":"a previous scan process is Running"}]}"#,
         ),
-        _ if n < 4 => json(
-            200,
-            &format!(r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"Running"}}}}}}"#),
-        ),
-        _ => json(
-            200,
-            &format!(
-                r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"Success","severity":"Low"}}}}}}"#
-            ),
-        ),
+        _ if n < 4 => json(200, &scanned("Running", None)),
+        _ => json(200, &scanned("Success", Some("Low"))),
     })
     .await;
     let repo: RepositoryName = "app".parse().unwrap();
@@ -400,4 +382,11 @@ async fn the_waits_send_what_the_spec_describes() {
     ] {
         assert!(requests.iter().any(|r| r == want), "{want} in {requests:?}");
     }
+}
+
+/// An artifact whose scan overview (report v1.1) has `status` and, if given, `severity`.
+fn scanned(status: &str, severity: Option<&str>) -> String {
+    const MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
+    let severity = severity.map_or_else(String::new, |s| format!(r#","severity":"{s}""#));
+    format!(r#"{{"id":1,"scan_overview":{{"{MIME}":{{"scan_status":"{status}"{severity}}}}}}}"#)
 }

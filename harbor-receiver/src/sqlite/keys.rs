@@ -215,13 +215,18 @@ mod tests {
         seq
     }
 
+    /// Two connections to one new file, each with its writer's keys.
+    fn two_writers(path: &std::path::Path) -> (Connection, Keys, Connection, Keys) {
+        let (one, other) = (table_at(path), Connection::open(path).unwrap());
+        let (keys, others) = (Keys::load(&one).unwrap(), Keys::load(&other).unwrap());
+        (one, keys, other, others)
+    }
+
     #[test]
     fn rows_are_numbered_after_every_seq_ever_written_so_other_writers_see_every_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.db");
-        let (one, other) = (table_at(&path), Connection::open(&path).unwrap());
-        let mut keys = Keys::load(&one).unwrap();
-        let mut others = Keys::load(&other).unwrap();
+        let (one, mut keys, other, mut others) = two_writers(&path);
         assert_eq!(append(&one, &mut keys, "a"), 1);
         assert_eq!(append(&other, &mut others, "b"), 2, "after the other's row");
         // The newest rows are deleted (dead letters a user removed, say). A writer that
@@ -247,9 +252,7 @@ mod tests {
     fn a_failed_batch_after_reading_another_writers_rows_numbers_after_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keys.db");
-        let (one, other) = (table_at(&path), Connection::open(&path).unwrap());
-        let mut keys = Keys::load(&one).unwrap();
-        let mut others = Keys::load(&other).unwrap();
+        let (one, mut keys, other, mut others) = two_writers(&path);
         assert_eq!(append(&one, &mut keys, "a"), 1);
         assert_eq!(append(&other, &mut others, "b"), 2);
         // The first writer's next batch reads the other's row, then fails.
