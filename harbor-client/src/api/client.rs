@@ -11,9 +11,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::api::names::ProjectRef;
-use crate::api::page::{Page, parse_next_link};
+use crate::api::page::Page;
 use crate::api::resource::addressed_resource;
 use crate::api::version::{self, HarborVersion, VersionCheck};
+use crate::transport::link::next_target;
 use crate::transport::{
     Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder, guard_credential,
 };
@@ -268,14 +269,13 @@ impl HarborClient {
             .get("x-total-count")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let link = resp.headers.get("link").and_then(|v| v.to_str().ok());
         Ok(Page {
             items,
             total,
             page,
             page_size,
-            next: link.and_then(parse_next_link),
-            link_present: link.is_some(),
+            next: next_target(&resp.headers).map(str::to_owned),
+            link_present: resp.headers.contains_key(http::header::LINK),
         })
     }
 

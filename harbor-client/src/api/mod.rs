@@ -184,8 +184,6 @@ pub use names::{
 };
 pub use operations::OPERATIONS;
 pub use ops::*;
-#[cfg(fuzzing)]
-pub use page::fuzz_parse_next_link;
 pub use page::{MAX_PAGE_SIZE, Page};
 pub use query::Query;
 pub use secret::Secret;

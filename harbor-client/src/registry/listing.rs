@@ -5,9 +5,6 @@
 //! has read already (or a `last` it was given already): a registry whose `Link` goes round in
 //! a circle would otherwise be listed forever.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasher as _, RandomState};
-
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt as _, TryStreamExt as _};
 use http::Method;
@@ -17,7 +14,8 @@ use url::Url;
 use super::manifest::decode;
 use super::{RegistryClient, Repository};
 use crate::error::{Error, Result};
-use crate::transport::{Request, origin};
+use crate::transport::Request;
+use crate::transport::link::{LinkTrail, next_url};
 
 /// The largest tag-list or catalog page read (16 MiB: some 500 000 tags of 30 characters).
 pub const MAX_LIST_BODY: usize = 16 * 1024 * 1024;
@@ -26,16 +24,13 @@ pub const MAX_LIST_BODY: usize = 16 * 1024 * 1024;
 /// distribution's default page size of 100).
 pub const MAX_LIST_PAGES: usize = 100_000;
 
-/// The pages a listing stream has followed: refuses a `Link` that does not advance. Keeps
-/// keyed hashes, not the URLs, so that a hostile registry's long `Link` targets cost it
-/// nothing to remember (8 bytes a page).
+/// The pages a listing stream has followed: refuses a `Link` that does not advance.
 #[derive(Debug, Default)]
 struct PageTrail {
-    keys: RandomState,
     /// Every URL requested so far.
-    urls: HashSet<u64>,
+    urls: LinkTrail,
     /// Every `last` value requested so far.
-    lasts: HashSet<u64>,
+    lasts: LinkTrail,
 }
 
 impl PageTrail {
@@ -48,7 +43,7 @@ impl PageTrail {
                 "the registry's {what} goes on for more than {MAX_LIST_PAGES} pages"
             )));
         }
-        if !self.urls.insert(self.keys.hash_one(url.as_str())) {
+        if !self.urls.first_time(url.as_str()) {
             return Err(Error::protocol(format!(
                 "the registry's {what} Link leads back to a page read already ({})",
                 url.path()
@@ -56,7 +51,7 @@ impl PageTrail {
         }
         let last = url.query_pairs().find(|(k, _)| k == "last");
         if let Some((_, last)) = last
-            && !self.lasts.insert(self.keys.hash_one(last.as_ref()))
+            && !self.lasts.first_time(&last)
         {
             return Err(Error::protocol(format!(
                 "the registry's {what} Link does not advance (the same `last` again)"
@@ -127,72 +122,6 @@ struct CatalogBody {
     repositories: Option<Vec<String>>,
 }
 
-/// The `rel="next"` target of `Link` headers, resolved against the request URL. A target on
-/// another origin is refused.
-pub(crate) fn next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<Option<Url>> {
-    for v in headers.get_all(http::header::LINK) {
-        let Ok(v) = v.to_str() else { continue };
-        for part in split_links(v) {
-            let Some((target, params)) = part.trim().split_once('>') else {
-                continue;
-            };
-            let target = target.trim().trim_start_matches('<');
-            let is_next = params.split(';').any(|p| {
-                let p = p.trim();
-                p.split_once('=').is_some_and(|(k, v)| {
-                    k.trim().eq_ignore_ascii_case("rel")
-                        && v.trim()
-                            .trim_matches('"')
-                            .split(' ')
-                            .any(|r| r.eq_ignore_ascii_case("next"))
-                })
-            });
-            if !is_next {
-                continue;
-            }
-            let url = request_url
-                .join(target)
-                .map_err(|e| Error::protocol(format!("bad Link target {target:?}: {e}")))?;
-            if origin(&url) != origin(request_url) {
-                return Err(Error::protocol(format!(
-                    "the Link header points to another host ({}); refusing to follow it",
-                    origin(&url)
-                )));
-            }
-            return Ok(Some(url));
-        }
-    }
-    Ok(None)
-}
-
-/// [`next_link`] for the `client_headers` fuzz target. Only built by `cargo fuzz`
-/// (`--cfg fuzzing`).
-#[cfg(fuzzing)]
-#[doc(hidden)]
-pub fn fuzz_next_link(request_url: &Url, headers: &http::HeaderMap) -> Result<Option<Url>> {
-    next_link(request_url, headers)
-}
-
-/// Splits a `Link` value on the commas between links (not those inside `<...>` or quotes).
-fn split_links(v: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut in_url, mut in_quote, mut start) = (false, false, 0);
-    for (i, c) in v.char_indices() {
-        match c {
-            '<' if !in_quote => in_url = true,
-            '>' if !in_quote => in_url = false,
-            '"' if !in_url => in_quote = !in_quote,
-            ',' if !in_url && !in_quote => {
-                out.push(v.get(start..i).unwrap_or_default());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(v.get(start..).unwrap_or_default());
-    out
-}
-
 fn with_paging(mut url: Url, n: Option<u32>, last: Option<&str>) -> Url {
     if n.is_some() || last.is_some() {
         let mut q = url.query_pairs_mut();
@@ -216,7 +145,7 @@ impl RegistryClient {
         let resp = self
             .send(Request::new(Method::GET, url.clone()).scope(scope))
             .await?;
-        let next = next_link(&url, resp.headers())?;
+        let next = next_url(&url, resp.headers())?;
         let body = read_capped(resp, &url, MAX_LIST_BODY, what).await?;
         Ok((body, next))
     }
@@ -350,46 +279,6 @@ impl RegistryClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(v: &str) -> http::HeaderMap {
-        let mut h = http::HeaderMap::new();
-        h.insert(http::header::LINK, v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn relative_and_absolute_links() {
-        let base = Url::parse("http://127.0.0.1:5000/v2/a/tags/list?n=2").unwrap();
-        let n = next_link(
-            &base,
-            &headers(r#"</v2/a/tags/list?last=b&n=2>; rel="next""#),
-        )
-        .unwrap()
-        .unwrap();
-        assert_eq!(
-            n.as_str(),
-            "http://127.0.0.1:5000/v2/a/tags/list?last=b&n=2"
-        );
-        let n = next_link(
-            &base,
-            &headers(r#"<http://127.0.0.1:5000/v2/a/tags/list?last=x,y>; rel="prev", <http://127.0.0.1:5000/v2/a/tags/list?last=c>; rel=next"#),
-        )
-        .unwrap()
-        .unwrap();
-        assert!(n.as_str().ends_with("last=c"));
-        assert!(next_link(&base, &http::HeaderMap::new()).unwrap().is_none());
-    }
-
-    #[test]
-    fn link_to_another_host_is_refused() {
-        let base = Url::parse("http://127.0.0.1:5000/v2/a/tags/list").unwrap();
-        let e = next_link(
-            &base,
-            &headers(r#"<http://evil.example/v2/a/tags/list>; rel="next""#),
-        )
-        .unwrap_err();
-        assert!(matches!(e, Error::Protocol { .. }));
-    }
 
     #[test]
     fn a_link_that_does_not_advance_is_refused() {

@@ -107,8 +107,6 @@ pub use artifact::{Artifact, ArtifactFile, TITLE};
 pub use blob::BlobStream;
 pub use image::{COSIGN_TAG_SUFFIXES, ImageOptions, Progress, ProgressEvent};
 pub use layout::{OciLayout, REF_NAME};
-#[cfg(fuzzing)]
-pub use listing::fuzz_next_link;
 pub use listing::{CatalogPage, MAX_LIST_BODY, MAX_LIST_PAGES, TagPage};
 pub use manifest::{
     Descriptor, ImageIndex, ImageManifest, Manifest, MediaType, Platform, PulledManifest,

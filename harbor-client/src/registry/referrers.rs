@@ -3,11 +3,12 @@
 use http::Method;
 use http::header::{ACCEPT, HeaderValue};
 
-use super::listing::{next_link, read_capped};
+use super::listing::read_capped;
 use super::manifest::{Descriptor, ImageIndex, MAX_MANIFEST, MediaType, Precondition, decode};
 use super::{Digest, ImageReference, RegistryClient, Repository, Tag};
 use crate::error::{Error, Result};
 use crate::transport::Request;
+use crate::transport::link::next_url;
 
 /// The manifests that refer to a subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +98,7 @@ impl RegistryClient {
                 .get("oci-filters-applied")
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|v| v.split(',').any(|f| f.trim() == "artifactType"));
-            next = next_link(&url, resp.headers())?;
+            next = next_url(&url, resp.headers())?;
             let body = read_capped(resp, &url, MAX_MANIFEST, "referrers index").await?;
             let index: ImageIndex = decode("referrers index", &body)?;
             manifests.extend(index.manifests);

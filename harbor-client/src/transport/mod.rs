@@ -39,6 +39,7 @@
 
 mod auth;
 mod clients;
+pub(crate) mod link;
 mod pace;
 mod redirect;
 mod registries;
@@ -61,6 +62,8 @@ use url::Url;
 pub use harbor_auth::{
     BoundCredentials, Credentials, Keychain, KnownRegistry, RealmPolicy, ScopeSet, TokenCache,
 };
+#[cfg(fuzzing)]
+pub use link::fuzz_next_link;
 pub use registries::{HostTls, Mirror, PullFromMirror, PullSource, Registries, RegistrySettings};
 pub(crate) use retry::parse_retry_after;
 pub use retry::{RateLimit, RetryPolicy};
