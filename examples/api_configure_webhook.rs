@@ -17,10 +17,12 @@
 //! it); credentials from `--username` (or `HARBOR_USERNAME`) and `HARBOR_PASSWORD` (a project
 //! admin, or a robot allowed to create webhook policies). Prints the new policy's id.
 
+#[path = "harbor_cli.rs"]
+mod harbor_cli;
+
 use std::process::ExitCode;
 
-use clap::{ArgGroup, Parser};
-use harbor_client::HarborClient;
+use clap::Parser;
 use harbor_client::api::models::{
     WebhookEventType, WebhookPayloadFormat, WebhookPolicy, WebhookTargetObject,
 };
@@ -37,36 +39,17 @@ const DEFAULT_EVENTS: &[WebhookEventType] = &[
 ///
 /// Creates a webhook policy in the project that sends the chosen events to --receiver with
 /// `Authorization: <auth header>`. Prints the new policy's id.
+///
+/// The account: a project admin, or a robot account allowed to create webhook policies.
 #[derive(Debug, Parser)]
 #[command(
     name = "api_configure_webhook",
     version,
-    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
     after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
 )]
 struct Config {
-    /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
-    #[arg(long, value_name = "URL")]
-    harbor: Option<String>,
-    /// The API root taken as is (e.g. a mock serving the spec without its base path).
-    #[arg(long, value_name = "URL")]
-    api_root: Option<String>,
-    /// A project admin, or a robot account allowed to create webhook policies.
-    #[arg(
-        long,
-        env = "HARBOR_USERNAME",
-        value_name = "USER",
-        requires = "password"
-    )]
-    username: Option<String>,
-    /// The password or robot secret; prefer the environment variable, which no `ps` shows.
-    #[arg(
-        long,
-        env = "HARBOR_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASS"
-    )]
-    password: Option<String>,
+    #[command(flatten)]
+    harbor: harbor_cli::HarborArgs,
     /// The project whose webhook this is.
     #[arg(long, value_name = "NAME")]
     project: String,
@@ -125,38 +108,8 @@ fn parse_event(text: &str) -> Result<WebhookEventType, String> {
     }
 }
 
-fn client(config: &Config) -> harbor_client::Result<HarborClient> {
-    let mut builder = match (&config.harbor, &config.api_root) {
-        (_, Some(root)) => HarborClient::builder_with_api_root(root),
-        (Some(url), None) => HarborClient::builder(url),
-        // clap requires one of the two.
-        (None, None) => HarborClient::builder(""),
-    };
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        builder = builder.credentials(harbor_client::transport::Credentials::basic(
-            user.clone(),
-            password.clone(),
-        ));
-    }
-    builder.build()
-}
-
-/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr, each request's span
-/// printed when it closes.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 async fn run(config: Config) -> harbor_client::Result<()> {
-    let client = client(&config)?;
+    let client = config.harbor.client()?;
     let project = ProjectRef::name(&config.project);
 
     // Warn about event types this Harbor does not know (older versions lack some).
@@ -206,7 +159,7 @@ async fn run(config: Config) -> harbor_client::Result<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    init_logs();
+    harbor_cli::init_logs();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

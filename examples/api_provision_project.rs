@@ -18,11 +18,13 @@
 //! The robot's secret is shown once by Harbor; it is written to `--robot-secret-file` (mode
 //! 0600), never printed.
 
+#[path = "harbor_cli.rs"]
+mod harbor_cli;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgGroup, Parser};
-use harbor_client::HarborClient;
+use clap::Parser;
 use harbor_client::api::models::{
     ImmutableRule, ProjectReq, RetentionPolicy, RetentionRule, RobotCreate, RobotPermission,
     WebhookEventType, WebhookPolicy, WebhookTargetObject,
@@ -31,36 +33,17 @@ use harbor_client::api::{CreateProjectParams, Created, Reference, RepositoryName
 
 /// Provision a Harbor project end to end: quota, a CI robot, a webhook, retention,
 /// immutability, and a scan it waits for. Safe to run again.
+///
+/// The account: a system admin (creating projects and robots).
 #[derive(Debug, Parser)]
 #[command(
     name = "api_provision_project",
     version,
-    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
     after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
 )]
 struct Config {
-    /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
-    #[arg(long, value_name = "URL")]
-    harbor: Option<String>,
-    /// The API root taken as is (e.g. a mock serving the spec without its base path).
-    #[arg(long, value_name = "URL")]
-    api_root: Option<String>,
-    /// A system admin (creating projects and robots).
-    #[arg(
-        long,
-        env = "HARBOR_USERNAME",
-        value_name = "USER",
-        requires = "password"
-    )]
-    username: Option<String>,
-    /// The password; prefer the environment variable, which no `ps` shows.
-    #[arg(
-        long,
-        env = "HARBOR_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASS"
-    )]
-    password: Option<String>,
+    #[command(flatten)]
+    harbor: harbor_cli::HarborArgs,
     /// The project to create (or keep).
     #[arg(long, value_name = "NAME")]
     project: String,
@@ -88,36 +71,6 @@ fn parse_scan(text: &str) -> Result<(RepositoryName, Reference), String> {
     Ok((repo, tag))
 }
 
-fn client(config: &Config) -> harbor_client::Result<HarborClient> {
-    let mut builder = match (&config.harbor, &config.api_root) {
-        (_, Some(root)) => HarborClient::builder_with_api_root(root),
-        (Some(url), None) => HarborClient::builder(url),
-        // clap requires one of the two.
-        (None, None) => HarborClient::builder(""),
-    };
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        builder = builder.credentials(harbor_client::transport::Credentials::basic(
-            user.clone(),
-            password.clone(),
-        ));
-    }
-    builder.build()
-}
-
-/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr, each request's span
-/// printed when it closes.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 /// "created" or "exists already": a conflict is not a failure when provisioning again.
 fn created_or_kept(
     step: &str,
@@ -135,7 +88,7 @@ fn created_or_kept(
 }
 
 async fn run(config: Config) -> harbor_client::Result<()> {
-    let client = client(&config)?;
+    let client = config.harbor.client()?;
     let name = config.project.as_str();
 
     // 1. The project: a quota, and every push scanned.
@@ -259,7 +212,7 @@ fn write_secret(path: &std::path::Path, secret: &str) -> harbor_client::Result<(
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    init_logs();
+    harbor_cli::init_logs();
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -48,6 +48,9 @@
 //!   `HARBOR_USERNAME`/`HARBOR_PASSWORD`; the webhook secret: `--auth-header` or
 //!   `HARBOR_WEBHOOK_AUTH`. Ctrl-C stops it gracefully.
 
+#[path = "harbor_cli.rs"]
+mod harbor_cli;
+
 use std::fmt;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -55,7 +58,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use clap::error::ErrorKind;
-use clap::{ArgGroup, CommandFactory as _, Parser};
+use clap::{CommandFactory as _, Parser};
 use harbor_client::HarborClient;
 use harbor_client::api::models::{Label, NativeReportSummary, ProjectMetadata, ProjectReq};
 use harbor_client::api::{ArtifactLocation, GetArtifactParams, ProjectRef, Severity};
@@ -95,37 +98,18 @@ enum ActionName {
 /// Every delivery is stored in a durable inbox before it is answered 200; one line per
 /// decision goes to stdout (`act ...`, `pass ...`, `retry ...`, `error ...`), after
 /// `listening on http://ADDR`.
+///
+/// The account: a user or robot account allowed to read artifacts and to act.
 #[derive(Debug, Parser)]
 #[command(
     name = "scan_gatekeeper",
     version,
-    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
     after_help = "Logs: RUST_LOG=harbor_client=debug,harbor_receiver=debug shows each request, \
                   retry and delivery (never a secret)."
 )]
 struct Args {
-    /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
-    #[arg(long, value_name = "URL")]
-    harbor: Option<String>,
-    /// The API root taken as is (e.g. a mock serving the spec without its base path).
-    #[arg(long, value_name = "URL")]
-    api_root: Option<String>,
-    /// A user or robot account allowed to read artifacts and to act.
-    #[arg(
-        long,
-        env = "HARBOR_USERNAME",
-        value_name = "USER",
-        requires = "password"
-    )]
-    username: Option<String>,
-    /// The password or robot secret; prefer the environment variable, which no `ps` shows.
-    #[arg(
-        long,
-        env = "HARBOR_PASSWORD",
-        hide_env_values = true,
-        value_name = "PASS"
-    )]
-    password: Option<String>,
+    #[command(flatten)]
+    harbor: harbor_cli::HarborArgs,
     /// Where to listen.
     #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8081")]
     addr: SocketAddr,
@@ -205,36 +189,6 @@ fn parse_args() -> Config {
         action,
         retry: RetryPolicy::default(),
     }
-}
-
-fn client(config: &Args) -> harbor_client::Result<HarborClient> {
-    let mut builder = match (&config.harbor, &config.api_root) {
-        (_, Some(root)) => HarborClient::builder_with_api_root(root),
-        (Some(url), None) => HarborClient::builder(url),
-        // clap requires one of the two.
-        (None, None) => HarborClient::builder(""),
-    };
-    if let (Some(user), Some(password)) = (&config.username, &config.password) {
-        builder = builder.credentials(harbor_client::transport::Credentials::basic(
-            user.clone(),
-            password.clone(),
-        ));
-    }
-    builder.build()
-}
-
-/// Installs the log subscriber: `RUST_LOG` (default `warn`), to stderr, each request's span
-/// printed when it closes.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing_subscriber::filter::LevelFilter::WARN.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
 }
 
 /// The artifact a scan event is about: addressed by the digest that was scanned, never by
@@ -503,8 +457,8 @@ async fn handle(
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = parse_args();
-    init_logs();
-    let client = match client(&config) {
+    harbor_cli::init_logs();
+    let client = match config.harbor.client() {
         Ok(c) => c,
         Err(err) => {
             eprintln!("scan_gatekeeper: {err}");
