@@ -96,14 +96,15 @@ fn since(o: &Options) -> Result<()> {
     let inputs = harbor_codegen::Inputs::from_workspace(&o.root, o.spec.as_deref())?;
     let spec = harbor_codegen::spec::Spec::parse(&inputs.spec)?;
     let previous = SinceTable::parse(&inputs.since)?;
-    let (tags, table) = derive(git_dir, &spec, previous.baseline())?;
+    let derived = derive(git_dir, &spec, previous.baseline())?;
     let path = o.root.join(harbor_codegen::SINCE_FILE);
-    std::fs::write(&path, render(&previous, &tags, &table))
+    std::fs::write(&path, render(&previous, &derived))
         .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
     println!(
-        "harbor-codegen: {} operations over {} tags written to {}",
-        table.len(),
-        tags.len(),
+        "harbor-codegen: {} operations and {} later parameters over {} tags written to {}",
+        derived.since.len(),
+        derived.params.values().map(BTreeMap::len).sum::<usize>(),
+        derived.tags.len(),
         harbor_codegen::SINCE_FILE
     );
     Ok(())

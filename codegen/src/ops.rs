@@ -105,6 +105,12 @@ const ONE_PAGE_DOC: &str =
 const ONE_PAGE_DOC_BLOCKING: &str =
     "    ///\n    /// Returns one page; see the `_iter` and `_all` variants for all pages.\n";
 
+/// Optional query parameters never refused for their version: every `_stream` method sends
+/// them. A server that ignores them (Harbor 2.2's legacy lists documented neither) answers
+/// everything at once; the stream ends there when that is under a page, and its page guards
+/// stop it otherwise.
+const UNGATED_PARAMS: &[&str] = &["page", "page_size"];
+
 /// The doc paragraph of an operation added after the baseline.
 fn since_doc(since: Version) -> String {
     format!(
@@ -351,6 +357,18 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         format!("format!(\"{fmt_path}\", {})", seg_exprs.join(", "))
     };
 
+    // Optional query parameters newer than the operation: a server that does not know one
+    // ignores it without an error, so a call that sets one is refused on an older server.
+    let gates: BTreeMap<String, (String, Version)> = opt
+        .iter()
+        .filter(|o| !o.header)
+        .filter_map(|o| {
+            let pname = str_of(o.param, "name")?;
+            let v = cx.since.of_param(oid, pname)?;
+            (v > since && !UNGATED_PARAMS.contains(&pname))
+                .then(|| (pname.to_owned(), (o.field.clone(), v)))
+        })
+        .collect();
     let mut pstruct = None;
     if !opt.is_empty() {
         let name = format!("{}Params", pascal(oid));
@@ -362,6 +380,7 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
                 oid,
                 &opt,
                 &cx.data.operations.param_notes,
+                &gates,
             ));
         args.push(Arg::new("params", format!("&{name}")));
         pstruct = Some(name);
@@ -410,6 +429,12 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
     } else {
         String::new()
     };
+    for (pname, (field, v)) in &gates {
+        code_lines.push_str(&format!(
+            "        if params.{field}.is_some() {{\n            self.require_version(HarborVersion::new({}, {}, {}), \"{oid} with {pname}\")\n                .await?;\n        }}\n",
+            v.0, v.1, v.2
+        ));
+    }
     code_lines.push_str(&conversions.concat());
     let mutable = if lines.is_empty() && pstruct.is_none() {
         ""
@@ -573,6 +598,7 @@ fn params_struct(
     oid: &str,
     opt: &[OptParam<'_>],
     notes: &BTreeMap<String, String>,
+    gates: &BTreeMap<String, (String, Version)>,
 ) -> String {
     let mut out = format!(
         "/// Optional parameters of `{oid}`; build with `{name}::default()` and the setters.\n#[derive(Debug, Clone, Default, PartialEq)]\n#[non_exhaustive]\npub struct {name} {{\n"
@@ -606,6 +632,12 @@ fn params_struct(
         if let Some(note) = notes.get(pname) {
             out.push_str("    ///\n");
             out.push_str(&own_doc_lines(note, "    "));
+        }
+        if let Some((_, v)) = gates.get(pname) {
+            out.push_str(&format!(
+                "    ///\n    /// Since Harbor {}: setting it gets [`Error::UnsupportedByServer`] from an older\n    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).\n",
+                since_text(*v)
+            ));
         }
         out.push_str(&format!("    pub {f}: Option<{ty}>,\n"));
         let sdoc = doc_lines(&format!("Sets `{pname}`."), "    ");

@@ -1,5 +1,6 @@
-//! Which Harbor release first has each operation: the table in `data/since.yaml`, and the
-//! command that derives it from a clone of goharbor/harbor.
+//! Which Harbor release first has each operation, and each optional query parameter that came
+//! after its operation: the tables in `data/since.yaml`, and the command that derives them from
+//! a clone of goharbor/harbor.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -47,6 +48,10 @@ pub struct SinceTable {
     pub corrections: BTreeMap<String, Correction>,
     /// operationId → the first release whose spec has it (derived).
     pub since: BTreeMap<String, String>,
+    /// operationId → optional query parameter → the first release whose spec has it on that
+    /// operation, where that is later than the operation's own (derived).
+    #[serde(default)]
+    pub params: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// A hand-made correction of the derived table.
@@ -71,6 +76,7 @@ impl SinceTable {
         for v in std::iter::once(&t.baseline)
             .chain(t.since.values())
             .chain(t.corrections.values().map(|c| &c.since))
+            .chain(t.params.values().flat_map(BTreeMap::values))
         {
             Version::parse(v).ok_or_else(|| Error::new(format!("since: bad version `{v}`")))?;
         }
@@ -90,6 +96,27 @@ impl SinceTable {
             .or_else(|| self.since.get(operation_id).map(String::as_str))
             .and_then(Version::parse)
     }
+
+    /// The first release that has the optional query parameter `name` of an operation, when
+    /// that is later than the operation's own.
+    pub fn of_param(&self, operation_id: &str, name: &str) -> Option<Version> {
+        self.params
+            .get(operation_id)?
+            .get(name)
+            .and_then(|v| Version::parse(v))
+    }
+}
+
+/// What [`derive`] finds.
+#[derive(Debug, Clone, Default)]
+pub struct Derived {
+    /// The release tags read, oldest first.
+    pub tags: Vec<String>,
+    /// operationId → the first release whose spec has it.
+    pub since: BTreeMap<String, String>,
+    /// operationId → query parameter → the first release whose spec has it on the operation,
+    /// where later than the operation's own. A parameter no release has is left out.
+    pub params: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// `(METHOD, path)` with every `{parameter}` written `{}`, so that a renamed parameter
@@ -111,18 +138,35 @@ fn route(method: &str, path: &str) -> (String, String) {
     (method.to_uppercase(), out)
 }
 
-/// The routes of a swagger document (missing `operationId`s are fine: early 2.x specs lack
-/// some).
-fn routes(text: &str) -> Result<BTreeSet<(String, String)>> {
+/// The routes of a swagger document, each with the names of its query parameters (missing
+/// `operationId`s are fine: early 2.x specs lack some).
+fn routes(text: &str) -> Result<BTreeMap<(String, String), BTreeSet<String>>> {
     let root: Value = serde_norway::from_str(text).map_err(|e| Error::new(e.to_string()))?;
-    let mut out = BTreeSet::new();
+    let resolve = |p: &'_ Value| -> Value {
+        match p["$ref"].as_str() {
+            Some(r) => root["parameters"][r.rsplit('/').next().unwrap_or(r)].clone(),
+            None => p.clone(),
+        }
+    };
+    let mut out = BTreeMap::new();
     for (path, item) in root["paths"].as_mapping().into_iter().flatten() {
         let Some(path) = path.as_str() else { continue };
-        for (method, _) in item.as_mapping().into_iter().flatten() {
+        let shared = item["parameters"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default();
+        for (method, op) in item.as_mapping().into_iter().flatten() {
             if let Some(m) = method.as_str()
                 && ["get", "put", "post", "delete", "patch", "head"].contains(&m)
             {
-                out.insert(route(m, path));
+                let names = shared
+                    .iter()
+                    .chain(op["parameters"].as_sequence().into_iter().flatten())
+                    .map(resolve)
+                    .filter(|p| p["in"].as_str() == Some("query"))
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect();
+                out.insert(route(m, path), names);
             }
         }
     }
@@ -142,19 +186,16 @@ fn git(git_dir: &Path, args: &[&str]) -> Result<Option<String>> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
-/// Derives the table from a goharbor/harbor git directory: for every operation of `spec`, the
+/// Derives the tables from a goharbor/harbor git directory: for every operation of `spec`, the
 /// first release tag at or after `baseline` whose `api/v2.0/swagger.yaml` or
 /// `legacy_swagger.yaml` (Harbor 2.0 to 2.7 served part of the API from the latter) has the
-/// same method and path. Returns the tags read and the table.
+/// same method and path; for each of its optional query parameters, the first release that
+/// has it on that route, where later.
 ///
 /// # Errors
 ///
 /// When git fails, a spec does not parse, or an operation is in no release.
-pub fn derive(
-    git_dir: &Path,
-    spec: &Spec,
-    baseline: Version,
-) -> Result<(Vec<String>, BTreeMap<String, String>)> {
+pub fn derive(git_dir: &Path, spec: &Spec, baseline: Version) -> Result<Derived> {
     let tags = git(git_dir, &["tag"])?.ok_or_else(|| Error::new("git tag failed"))?;
     let mut releases: Vec<(Version, String)> = tags
         .lines()
@@ -164,21 +205,26 @@ pub fn derive(
     releases.sort();
     let mut by_release = Vec::new();
     for (v, tag) in &releases {
-        let mut all = BTreeSet::new();
+        let mut all: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
         for file in ["swagger.yaml", "legacy_swagger.yaml"] {
             if let Some(text) = git(git_dir, &["show", &format!("{tag}:api/v2.0/{file}")])? {
-                all.extend(routes(&text).map_err(|e| Error::new(format!("{tag} {file}: {e}")))?);
+                let routes = routes(&text).map_err(|e| Error::new(format!("{tag} {file}: {e}")))?;
+                for (route, names) in routes {
+                    all.entry(route).or_default().extend(names);
+                }
             }
         }
         by_release.push((*v, all));
     }
-    let mut table = BTreeMap::new();
+    let mut derived = Derived {
+        tags: releases.into_iter().map(|(_, t)| t).collect(),
+        ..Derived::default()
+    };
     for op in spec.operations() {
         let key = route(op.method, op.path);
         let first = by_release
             .iter()
-            .find(|(_, routes)| routes.contains(&key))
-            .map(|(v, _)| *v)
+            .position(|(_, routes)| routes.contains_key(&key))
             .ok_or_else(|| {
                 Error::new(format!(
                     "{} ({} {}) is in no release tag",
@@ -187,13 +233,37 @@ pub fn derive(
                     op.path
                 ))
             })?;
-        table.insert(op.id().to_owned(), first.to_string());
+        derived
+            .since
+            .insert(op.id().to_owned(), by_release[first].0.to_string());
+        let optional_queries = op.op["parameters"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|p| spec.resolve_param(p))
+            .filter(|p| p["in"].as_str() == Some("query") && p["required"].as_bool() != Some(true))
+            .filter_map(|p| p["name"].as_str());
+        for name in optional_queries {
+            let has = |(_, routes): &&(Version, BTreeMap<_, BTreeSet<String>>)| {
+                routes.get(&key).is_some_and(|names| names.contains(name))
+            };
+            if let Some((v, _)) = by_release[first..].iter().find(has)
+                && *v > by_release[first].0
+            {
+                derived
+                    .params
+                    .entry(op.id().to_owned())
+                    .or_default()
+                    .insert(name.to_owned(), v.to_string());
+            }
+        }
     }
-    Ok((releases.into_iter().map(|(_, t)| t).collect(), table))
+    Ok(derived)
 }
 
 /// `since.yaml` with a freshly derived table, keeping the corrections of `previous`.
-pub fn render(previous: &SinceTable, tags: &[String], table: &BTreeMap<String, String>) -> String {
+pub fn render(previous: &SinceTable, derived: &Derived) -> String {
+    let (tags, table) = (&derived.tags, &derived.since);
     let mut out = String::from(
         "# The first Harbor release that has each operation of codegen/spec (\"since\").\n#\n# Derived, not written by hand: `cargo run -p harbor-codegen -- since --harbor-git DIR`, where\n# DIR is the git directory of a goharbor/harbor clone. For each operation it takes the first\n# release tag (vMAJOR.MINOR.PATCH, no pre-releases) from `baseline` on whose\n# api/v2.0/swagger.yaml or api/v2.0/legacy_swagger.yaml (Harbor 2.0 to 2.7 served part of the\n# API from the latter) has the same method and path, path parameters compared by position.\n# `corrections` are kept as written and win over the derived value. Operations at the\n# baseline are in every Harbor the client checks; later ones are refused before sending to\n# an older server.\n\n",
     );
@@ -222,6 +292,18 @@ pub fn render(previous: &SinceTable, tags: &[String], table: &BTreeMap<String, S
     for (id, v) in table {
         out.push_str(&format!("  {id}: {v}\n"));
     }
+    out.push_str(
+        "# Optional query parameters that came after their operation: the first release whose\n# spec has each on that operation. A call that sets one is refused before sending to an\n# older server, which would ignore it without an error.\nparams:\n",
+    );
+    if derived.params.is_empty() {
+        out.push_str("  {}\n");
+    }
+    for (id, names) in &derived.params {
+        out.push_str(&format!("  {id}:\n"));
+        for (name, v) in names {
+            out.push_str(&format!("    {name}: {v}\n"));
+        }
+    }
     out
 }
 
@@ -243,6 +325,30 @@ mod tests {
         assert_eq!(
             route("get", "/projects/{project_id}/members/"),
             route("GET", "/projects/{project_name_or_id}/members")
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_read_through_refs_and_shared_lists() {
+        let doc = "parameters:\n  query:\n    name: q\n    in: query\npaths:\n  /projects/:\n    parameters:\n      - name: X-Request-Id\n        in: header\n      - name: sort\n        in: query\n    get:\n      parameters:\n        - $ref: '#/parameters/query'\n        - name: page\n          in: query\n        - name: body\n          in: body\n";
+        let r = routes(doc).unwrap();
+        let names: Vec<&str> = r[&route("GET", "/projects")]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(names, ["page", "q", "sort"]);
+    }
+
+    #[test]
+    fn a_later_parameter_has_its_own_release() {
+        let t =
+            SinceTable::parse("baseline: 2.2.0\nsince:\n  a: 2.2.0\nparams:\n  a:\n    q: 2.3.0\n")
+                .unwrap();
+        assert_eq!(t.of_param("a", "q"), Some(Version(2, 3, 0)));
+        assert_eq!(t.of_param("a", "sort"), None);
+        assert_eq!(t.of_param("b", "q"), None);
+        assert!(
+            SinceTable::parse("baseline: 2.2.0\nsince: {}\nparams:\n  a:\n    q: soon\n").is_err()
         );
     }
 

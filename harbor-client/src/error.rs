@@ -208,15 +208,16 @@ pub enum Error {
         last_status: String,
     },
 
-    /// The operation is newer than the Harbor server, which reports its version in
-    /// `GET /systeminfo`; nothing was sent. Upgrade Harbor, or use an operation the server
-    /// has; if the reported version is wrong, set
+    /// The operation, or an optional parameter set on it, is newer than the Harbor server,
+    /// which reports its version in `GET /systeminfo`; nothing was sent. Upgrade Harbor, or
+    /// use an operation or parameters the server has; if the reported version is wrong, set
     /// [`VersionCheck`](crate::api::VersionCheck) to `Assume` or `Off`.
     #[error("{operation} needs Harbor {since} or later; the server runs Harbor {server}")]
     UnsupportedByServer {
-        /// The spec's `operationId`.
+        /// The spec's `operationId`, followed by ` with PARAMETER` when a parameter is what
+        /// the server lacks (`listProjects with q`).
         operation: &'static str,
-        /// The first Harbor release that has the operation.
+        /// The first Harbor release that has the operation (or the parameter).
         since: crate::api::HarborVersion,
         /// The server's version.
         server: crate::api::HarborVersion,

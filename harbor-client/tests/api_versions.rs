@@ -11,10 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::Response;
+use futures_util::TryStreamExt as _;
 use harbor_client::Error;
 use harbor_client::api::{
     GetPurgeHistoryParams, HarborClient, HarborVersion, ListArtifactsOfProjectParams,
-    ListAuditLogExtsParams, ListProjectsParams, OPERATIONS, VersionCheck,
+    ListArtifactsParams, ListAuditLogExtsParams, ListProjectsParams, OPERATIONS, Query,
+    RepositoryName, VersionCheck,
 };
 
 use api_support::recorder::{Recorder, json};
@@ -95,6 +97,87 @@ async fn an_operation_newer_than_the_server_is_refused_before_sending() {
     assert_eq!(
         client.server_version().await.unwrap(),
         Some(HarborVersion::new(2, 5, 1))
+    );
+}
+
+/// The query strings the server was sent, for `path`.
+fn queries(server: &Recorder, path: &str) -> Vec<String> {
+    server
+        .seen()
+        .into_iter()
+        .filter_map(|s| {
+            let (p, q) = s.uri.split_once('?').unwrap_or((&s.uri, ""));
+            (p == path).then(|| q.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_parameter_newer_than_the_server_is_refused_before_sending() {
+    // `q` and `sort` came to listProjects in 2.3.0: Harbor 2.2 ignores them and lists every
+    // project, which a tool deleting what matches must never get.
+    let version = said("v2.2.4");
+    let server = harbor(version.clone()).await;
+    let client = server.client();
+    let filtered = ListProjectsParams::default().q(Query::new().exact("name", "team"));
+    let err = client.list_projects(&filtered).await.unwrap_err();
+    match &err {
+        Error::UnsupportedByServer {
+            operation,
+            since,
+            server,
+        } => {
+            assert_eq!(*operation, "listProjects with q");
+            assert_eq!(*since, HarborVersion::new(2, 3, 0));
+            assert_eq!(*server, HarborVersion::new(2, 2, 4));
+        }
+        other => panic!("expected UnsupportedByServer, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "listProjects with q needs Harbor 2.3.0 or later; the server runs Harbor 2.2.4"
+    );
+    let sorted = ListProjectsParams::default().sort("-creation_time");
+    assert!(matches!(
+        client.list_projects(&sorted).await,
+        Err(Error::UnsupportedByServer { .. })
+    ));
+    let streamed: Result<Vec<_>, _> = client.list_projects_stream(&filtered).try_collect().await;
+    assert!(matches!(streamed, Err(Error::UnsupportedByServer { .. })));
+    // The same operation without them is sent, and so are paging parameters, which every
+    // stream sets.
+    client
+        .list_projects(&ListProjectsParams::default().page(2).page_size(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        queries(&server, "/api/v2.0/projects"),
+        ["page=2&page_size=5"]
+    );
+    // Another operation's later parameter: with_sbom_overview came to listArtifacts in 2.11.
+    *version.lock().unwrap() = Some("v2.10.3".into());
+    let sbom = ListArtifactsParams::default().with_sbom_overview(true);
+    let app = RepositoryName::new("app").unwrap();
+    let err = server
+        .client()
+        .list_artifacts("library", &app, &sbom)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::UnsupportedByServer { operation: "listArtifacts with with_sbom_overview", since, .. }
+            if since == HarborVersion::new(2, 11, 0)),
+        "{err}"
+    );
+    // A server new enough gets them.
+    *version.lock().unwrap() = Some("v2.11.0".into());
+    let client = server.client();
+    client.list_artifacts("library", &app, &sbom).await.unwrap();
+    client.list_projects(&filtered).await.unwrap();
+    assert_eq!(
+        queries(&server, "/api/v2.0/projects")
+            .last()
+            .map(String::as_str),
+        Some("q=name%3Dteam")
     );
 }
 

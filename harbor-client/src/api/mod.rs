@@ -122,6 +122,12 @@
 //! say its version (anonymous `systeminfo` may omit it) gets the call; [`VersionCheck`] sets a
 //! version or turns the check off.
 //!
+//! Optional query parameters that came in a later release than their operation are checked
+//! the same way when set (`q` and `sort` of most lists came in 2.3, `with_sbom_overview` in
+//! 2.11; each says so in its docs): a server that does not know one ignores it without an
+//! error, so `list_projects` with a `q` on Harbor 2.2 would list every project. `page` and
+//! `page_size` are not checked, since every `_stream` method sets them.
+//!
 //! Enum-like strings (scan types, permission resources and actions, webhook event types,
 //! job statuses, ...) are closed sets such as [`models::WebhookEventType`]:
 //! `#[non_exhaustive]` enums whose `Other(String)` keeps a value a newer Harbor sends.

@@ -38,6 +38,24 @@ impl HarborClient {
         repository: &RepositoryName,
         params: &ListArtifactsParams,
     ) -> Result<Page<Artifact>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listArtifacts with sort")
+                .await?;
+        }
+        if params.with_accessory.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 5, 0),
+                "listArtifacts with with_accessory",
+            )
+            .await?;
+        }
+        if params.with_sbom_overview.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 11, 0),
+                "listArtifacts with with_sbom_overview",
+            )
+            .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -127,6 +145,20 @@ impl HarborClient {
         reference: &Reference,
         params: &GetArtifactParams,
     ) -> Result<Artifact> {
+        if params.with_accessory.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 5, 0),
+                "getArtifact with with_accessory",
+            )
+            .await?;
+        }
+        if params.with_sbom_overview.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 11, 0),
+                "getArtifact with with_sbom_overview",
+            )
+            .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -289,6 +321,9 @@ pub struct ListArtifactsParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///
@@ -318,6 +353,9 @@ pub struct ListArtifactsParams {
     /// Specify whether the SBOM overview is included in returning artifacts, when this option is true, the SBOM overview will be included in the response
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Since Harbor 2.11: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub with_sbom_overview: Option<bool>,
     /// Specify whether the immutable status is included inside the tags of the returning artifacts. Only works when setting "with_immutable_status=true"
     ///
@@ -326,6 +364,9 @@ pub struct ListArtifactsParams {
     /// Specify whether the accessories are included of the returning artifacts. Only works when setting "with_accessory=true"
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Since Harbor 2.5: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub with_accessory: Option<bool>,
     /// Specify whether the accessories of the parent OCI index(es) referencing the artifact are included, in the separate inherited_accessories field. Off by default because it costs an extra reference lookup per artifact.
     ///
@@ -482,10 +523,16 @@ pub struct GetArtifactParams {
     /// Specify whether the SBOM overview is included in returning artifact, when this option is true, the SBOM overview will be included in the response
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Since Harbor 2.11: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub with_sbom_overview: Option<bool>,
     /// Specify whether the accessories are included of the returning artifacts.
     ///
     /// Harbor's default: `false`.
+    ///
+    /// Since Harbor 2.5: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub with_accessory: Option<bool>,
     /// Specify whether the accessories of the parent OCI index(es) referencing the artifact are included, in the separate inherited_accessories field. Off by default because it costs an extra reference lookup per artifact.
     ///

@@ -33,6 +33,10 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_audit_logs(&self, params: &ListAuditLogsParams) -> Result<Page<AuditLog>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listAuditLogs with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/audit-logs".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -146,6 +150,10 @@ impl HarborClient {
         project_name: &str,
         params: &GetLogsParams,
     ) -> Result<Page<AuditLog>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "getLogs with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!("/projects/{}/logs", encode_segment(project_name)),
@@ -254,6 +262,9 @@ pub struct ListAuditLogsParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///
@@ -388,6 +399,9 @@ pub struct GetLogsParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

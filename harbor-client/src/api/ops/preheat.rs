@@ -59,6 +59,10 @@ impl HarborClient {
         project_name: &str,
         params: &ListPoliciesParams,
     ) -> Result<Page<PreheatPolicy>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListPolicies with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -211,6 +215,10 @@ impl HarborClient {
         preheat_policy_name: &str,
         params: &ListExecutionsParams,
     ) -> Result<Page<Execution>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListExecutions with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -326,6 +334,10 @@ impl HarborClient {
         execution_id: i64,
         params: &ListTasksParams,
     ) -> Result<Page<Task>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListTasks with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -423,6 +435,9 @@ pub struct ListPoliciesParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
 }
 
@@ -490,6 +505,9 @@ pub struct ListExecutionsParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
 }
 
@@ -557,6 +575,9 @@ pub struct ListTasksParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
 }
 

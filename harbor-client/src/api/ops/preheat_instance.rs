@@ -63,6 +63,10 @@ impl HarborClient {
         &self,
         params: &ListInstancesParams,
     ) -> Result<Page<Instance>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListInstances with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/p2p/preheat/instances".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -218,6 +222,9 @@ pub struct ListInstancesParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
 }
 

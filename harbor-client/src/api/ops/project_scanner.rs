@@ -85,6 +85,20 @@ impl HarborClient {
         project: impl Into<ProjectRef>,
         params: &ListScannerCandidatesOfProjectParams,
     ) -> Result<Page<ScannerRegistration>> {
+        if params.q.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "listScannerCandidatesOfProject with q",
+            )
+            .await?;
+        }
+        if params.sort.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "listScannerCandidatesOfProject with sort",
+            )
+            .await?;
+        }
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,
@@ -137,8 +151,14 @@ pub struct ListScannerCandidatesOfProjectParams {
     /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
     /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
     /// compared as a string, not as a time.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

@@ -34,6 +34,20 @@ impl HarborClient {
         &self,
         params: &ListReplicationPoliciesParams,
     ) -> Result<Page<ReplicationPolicy>> {
+        if params.q.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "listReplicationPolicies with q",
+            )
+            .await?;
+        }
+        if params.sort.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "listReplicationPolicies with sort",
+            )
+            .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/replication/policies".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -129,6 +143,13 @@ impl HarborClient {
         &self,
         params: &ListReplicationExecutionsParams,
     ) -> Result<Page<ReplicationExecution>> {
+        if params.sort.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "listReplicationExecutions with sort",
+            )
+            .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/replication/executions".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -217,6 +238,13 @@ impl HarborClient {
         id: i64,
         params: &ListReplicationTasksParams,
     ) -> Result<Page<ReplicationTask>> {
+        if params.sort.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "listReplicationTasks with sort",
+            )
+            .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, format!("/replication/executions/{}/tasks", id));
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -314,6 +342,10 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_registries(&self, params: &ListRegistriesParams) -> Result<Page<Registry>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listRegistries with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/registries".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -421,8 +453,14 @@ pub struct ListReplicationPoliciesParams {
     /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
     /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
     /// compared as a string, not as a time.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///
@@ -492,6 +530,9 @@ impl ListReplicationPoliciesParams {
 #[non_exhaustive]
 pub struct ListReplicationExecutionsParams {
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///
@@ -574,6 +615,9 @@ impl ListReplicationExecutionsParams {
 #[non_exhaustive]
 pub struct ListReplicationTasksParams {
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///
@@ -654,6 +698,9 @@ pub struct ListRegistriesParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

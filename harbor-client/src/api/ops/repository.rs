@@ -86,6 +86,10 @@ impl HarborClient {
         project_name: &str,
         params: &ListRepositoriesParams,
     ) -> Result<Page<Repository>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listRepositories with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!("/projects/{}/repositories", encode_segment(project_name)),
@@ -281,6 +285,9 @@ pub struct ListRepositoriesParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

@@ -33,6 +33,10 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_robots(&self, params: &ListRobotParams) -> Result<Page<Robot>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListRobot with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/robots".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -149,6 +153,9 @@ pub struct ListRobotParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

@@ -49,6 +49,10 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_gc_history(&self, params: &GetGcHistoryParams) -> Result<Page<GCHistory>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "getGCHistory with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/system/gc".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -392,6 +396,9 @@ pub struct GetGcHistoryParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

@@ -69,6 +69,10 @@ impl HarborClient {
         reference: &Reference,
         params: &ListTagsParams,
     ) -> Result<Page<Tag>> {
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listTags with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(
             Method::GET,
             format!(
@@ -222,6 +226,9 @@ pub struct ListTagsParams {
     /// compared as a string, not as a time.
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

@@ -33,6 +33,20 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_user_groups(&self, params: &ListUserGroupsParams) -> Result<Page<UserGroup>> {
+        if params.group_name.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 6, 0),
+                "listUserGroups with group_name",
+            )
+            .await?;
+        }
+        if params.ldap_group_dn.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 4, 0),
+                "listUserGroups with ldap_group_dn",
+            )
+            .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/usergroups".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -189,6 +203,14 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_users(&self, params: &ListUsersParams) -> Result<Page<UserResp>> {
+        if params.q.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listUsers with q")
+                .await?;
+        }
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listUsers with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/users".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -422,8 +444,14 @@ pub struct ListUserGroupsParams {
     /// Harbor's default: `10`.
     pub page_size: Option<i64>,
     /// search with ldap group DN
+    ///
+    /// Since Harbor 2.4: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub ldap_group_dn: Option<String>,
     /// group name need to search, fuzzy matches
+    ///
+    /// Since Harbor 2.6: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub group_name: Option<String>,
 }
 
@@ -519,8 +547,14 @@ pub struct ListUsersParams {
     /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
     /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
     /// compared as a string, not as a time.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///

@@ -37,6 +37,20 @@ impl HarborClient {
         project: impl Into<ProjectRef>,
         params: &ListWebhookPoliciesOfProjectParams,
     ) -> Result<Page<WebhookPolicy>> {
+        if params.q.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "ListWebhookPoliciesOfProject with q",
+            )
+            .await?;
+        }
+        if params.sort.is_some() {
+            self.require_version(
+                HarborVersion::new(2, 3, 0),
+                "ListWebhookPoliciesOfProject with sort",
+            )
+            .await?;
+        }
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,
@@ -406,6 +420,18 @@ impl HarborClient {
         policy_id: i64,
         params: &ListWebhookJobsParams,
     ) -> Result<Page<WebhookJob>> {
+        if params.q.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListWebhookJobs with q")
+                .await?;
+        }
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListWebhookJobs with sort")
+                .await?;
+        }
+        if params.status.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "ListWebhookJobs with status")
+                .await?;
+        }
         let project = project.into();
         let mut req = ApiRequest::new(
             Method::GET,
@@ -476,6 +502,9 @@ impl HarborClient {
 #[non_exhaustive]
 pub struct ListWebhookPoliciesOfProjectParams {
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// Filters the list with Harbor's `q` syntax: build it with [`Query`] (exact `k=v`, fuzzy
     /// `k=~v`, range `k=[min~max]`, any of `k={a b}`, all of `k=(a b)`; the keys are the fields of
@@ -485,6 +514,9 @@ pub struct ListWebhookPoliciesOfProjectParams {
     /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
     /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
     /// compared as a string, not as a time.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub q: Option<Query>,
     /// The page number
     ///
@@ -684,8 +716,14 @@ pub struct ListWebhookJobsParams {
     /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
     /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
     /// compared as a string, not as a time.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub q: Option<Query>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The page number
     ///
@@ -696,6 +734,9 @@ pub struct ListWebhookJobsParams {
     /// Harbor's default: `10`.
     pub page_size: Option<i64>,
     /// The status of webhook job.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub status: Option<Vec<String>>,
 }
 

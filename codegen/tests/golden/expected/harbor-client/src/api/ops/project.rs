@@ -33,6 +33,14 @@ impl HarborClient {
     /// Fails with [`Error`] when the request cannot be sent, Harbor answers with a
     /// non-success status (its error envelope is kept), or the response does not decode.
     pub async fn list_projects(&self, params: &ListProjectsParams) -> Result<Page<Project>> {
+        if params.q.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listProjects with q")
+                .await?;
+        }
+        if params.sort.is_some() {
+            self.require_version(HarborVersion::new(2, 3, 0), "listProjects with sort")
+                .await?;
+        }
         let mut req = ApiRequest::new(Method::GET, "/projects".to_owned());
         params.apply(&mut req)?;
         self.send_page(req).await
@@ -127,6 +135,9 @@ pub struct ListProjectsParams {
     /// fraction of a second ([`Query::time_range`] writes them). Harbor parses them with that Go
     /// layout (`src/lib/q/builder.go`); the `2020-04-09 02:36:00` form of its spec's text is
     /// compared as a string, not as a time.
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub q: Option<Query>,
     /// The page number
     ///
@@ -137,6 +148,9 @@ pub struct ListProjectsParams {
     /// Harbor's default: `10`.
     pub page_size: Option<i64>,
     /// Sort the resource list in ascending or descending order. e.g. sort by field1 in ascending order and field2 in descending order with "sort=field1,-field2"
+    ///
+    /// Since Harbor 2.3: setting it gets [`Error::UnsupportedByServer`] from an older
+    /// server, which would ignore it, before anything is sent (see [`VersionCheck`]).
     pub sort: Option<String>,
     /// The name of project.
     pub name: Option<String>,
