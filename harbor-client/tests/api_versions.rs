@@ -48,6 +48,16 @@ fn said(v: &str) -> Arc<Mutex<Option<String>>> {
     Arc::new(Mutex::new(Some(v.to_owned())))
 }
 
+/// Asserts that `err` refused `operation`, which needs `since`, on a server at `server`.
+fn assert_refused(err: &Error, operation: &str, since: (u32, u32, u32), server: (u32, u32, u32)) {
+    let v = |(major, minor, patch)| HarborVersion::new(major, minor, patch);
+    assert!(
+        matches!(err, Error::UnsupportedByServer { operation: o, since: s, server: h }
+            if *o == operation && *s == v(since) && *h == v(server)),
+        "expected UnsupportedByServer for {operation}, got {err:?}"
+    );
+}
+
 fn paths(server: &Recorder) -> Vec<String> {
     server
         .seen()
@@ -64,18 +74,7 @@ async fn an_operation_newer_than_the_server_is_refused_before_sending() {
         .list_purge_history(&GetPurgeHistoryParams::default())
         .await
         .unwrap_err();
-    match &err {
-        Error::UnsupportedByServer {
-            operation,
-            since,
-            server,
-        } => {
-            assert_eq!(*operation, "getPurgeHistory");
-            assert_eq!(*since, HarborVersion::new(2, 6, 0));
-            assert_eq!(*server, HarborVersion::new(2, 5, 1));
-        }
-        other => panic!("expected UnsupportedByServer, got {other:?}"),
-    }
+    assert_refused(&err, "getPurgeHistory", (2, 6, 0), (2, 5, 1));
     assert!(!err.may_have_been_sent());
     assert_eq!(
         err.to_string(),
@@ -121,18 +120,7 @@ async fn a_parameter_newer_than_the_server_is_refused_before_sending() {
     let client = server.client();
     let filtered = ListProjectsParams::default().q(Query::new().exact("name", "team"));
     let err = client.list_projects(&filtered).await.unwrap_err();
-    match &err {
-        Error::UnsupportedByServer {
-            operation,
-            since,
-            server,
-        } => {
-            assert_eq!(*operation, "listProjects with q");
-            assert_eq!(*since, HarborVersion::new(2, 3, 0));
-            assert_eq!(*server, HarborVersion::new(2, 2, 4));
-        }
-        other => panic!("expected UnsupportedByServer, got {other:?}"),
-    }
+    assert_refused(&err, "listProjects with q", (2, 3, 0), (2, 2, 4));
     assert_eq!(
         err.to_string(),
         "listProjects with q needs Harbor 2.3.0 or later; the server runs Harbor 2.2.4"
