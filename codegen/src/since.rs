@@ -107,7 +107,7 @@ impl SinceTable {
     }
 }
 
-/// What [`derive`] finds.
+/// What [`derive()`] finds.
 #[derive(Debug, Clone, Default)]
 pub struct Derived {
     /// The release tags read, oldest first.
