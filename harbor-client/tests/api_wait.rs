@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::Response;
 use harbor_client::Error;
 use harbor_client::api::models::{JobStatus, ReplicationStatus, ScanDataExportRequest};
-use harbor_client::api::{HarborClient, Reference, RepositoryName, WaitPolicy};
+use harbor_client::api::{HarborClient, Reference, RepositoryName, ScanOutcome, WaitPolicy};
 
 use api_support::Prism;
 use api_support::recorder::{Recorder, Seen, json};
@@ -223,12 +223,7 @@ async fn a_scan_waits_for_the_overview_to_end() {
         }
     })
     .await;
-    let repo: RepositoryName = "app".parse().unwrap();
-    let outcome = server
-        .client()
-        .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), fast())
-        .await
-        .unwrap();
+    let outcome = scan_team_app_v1(&server.client(), fast()).await.unwrap();
     assert_eq!(outcome.status, JobStatus::Success);
     assert_eq!(
         outcome.summary.severity,
@@ -262,12 +257,7 @@ async fn a_scan_already_running_is_awaited_not_an_error() {
         _ => json(200, &scanned("Success", Some("Low"))),
     })
     .await;
-    let repo: RepositoryName = "app".parse().unwrap();
-    let outcome = server
-        .client()
-        .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), fast())
-        .await
-        .unwrap();
+    let outcome = scan_team_app_v1(&server.client(), fast()).await.unwrap();
     assert_eq!(outcome.status, JobStatus::Success);
     assert_eq!(
         outcome.summary.severity,
@@ -292,10 +282,7 @@ async fn a_refused_scan_other_than_a_conflict_is_an_error() {
         )
     })
     .await;
-    let repo: RepositoryName = "app".parse().unwrap();
-    let err = server
-        .client()
-        .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), fast())
+    let err = scan_team_app_v1(&server.client(), fast())
         .await
         .unwrap_err();
     assert!(err.is_forbidden(), "{err:?}");
@@ -320,7 +307,6 @@ async fn the_waits_send_what_the_spec_describes() {
         .build()
         .unwrap();
     let quick = fast().deadline(Duration::from_millis(50));
-    let repo: RepositoryName = "app".parse().unwrap();
     let ok_or_timeout = |r: Result<(), Error>, what: &str| match r {
         Ok(()) => {}
         Err(e @ Error::WaitTimedOut { .. }) => {
@@ -331,13 +317,7 @@ async fn the_waits_send_what_the_spec_describes() {
         }
         Err(e) => panic!("{what}: {e:?}"),
     };
-    ok_or_timeout(
-        client
-            .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), quick)
-            .await
-            .map(drop),
-        "scan",
-    );
+    ok_or_timeout(scan_team_app_v1(&client, quick).await.map(drop), "scan");
     ok_or_timeout(
         client.start_replication_and_wait(1, quick).await.map(drop),
         "replication",
@@ -382,6 +362,14 @@ async fn the_waits_send_what_the_spec_describes() {
     ] {
         assert!(requests.iter().any(|r| r == want), "{want} in {requests:?}");
     }
+}
+
+/// Scans `team/app:v1` and waits for the scan, as every scan test here does.
+async fn scan_team_app_v1(client: &HarborClient, policy: WaitPolicy) -> Result<ScanOutcome, Error> {
+    let repo: RepositoryName = "app".parse().unwrap();
+    client
+        .scan_artifact_and_wait("team", &repo, &Reference::tag("v1").unwrap(), policy)
+        .await
 }
 
 /// An artifact whose scan overview (report v1.1) has `status` and, if given, `severity`.

@@ -1,6 +1,5 @@
 //! [`Worker`]: takes deliveries from an inbox, runs a handler, acknowledges or fails them.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -9,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt as _;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::inbox::BoxFuture;
@@ -231,10 +231,9 @@ impl Worker {
         // Handlers running, each answering the delivery to acknowledge (`None` when it was
         // failed or dead-lettered instead).
         let mut handling: JoinSet<Option<Leased>> = JoinSet::new();
-        // What each running handler holds, to give it back if the grace runs out (kept only
-        // when there is a grace: without one, every handler is waited for).
-        let mut holding: HashMap<tokio::task::Id, Leased> = HashMap::new();
-        let graced = self.grace != Duration::MAX;
+        // Tells the handlers still running that the grace ran out: each gives its delivery
+        // back itself.
+        let (out_of_grace, grace_over) = watch::channel(false);
         // One take and one acknowledgement at a time, each running beside everything else;
         // handlers that finish while an acknowledgement runs wait for the next one.
         let mut taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>> = None;
@@ -278,11 +277,8 @@ impl Worker {
                     match taken {
                         Ok(leased) => {
                             for one in leased {
-                                let kept = graced.then(|| one.clone());
-                                let task = handling.spawn(shared.clone().process(handler.clone(), one));
-                                if let Some(kept) = kept {
-                                    holding.insert(task.id(), kept);
-                                }
+                                let stop = grace_over.clone();
+                                handling.spawn(shared.clone().process(handler.clone(), one, stop));
                             }
                         }
                         Err(crate::Error::Closed) => stopping = true,
@@ -295,20 +291,15 @@ impl Worker {
                 }
                 () = running(paused.as_mut()) => paused = None,
                 () = running(acking.as_mut().map(|a| &mut a.1)) => acking = None,
-                Some(joined) = handling.join_next_with_id(), if !handling.is_empty() => {
+                Some(joined) = handling.join_next(), if !handling.is_empty() => {
                     match joined {
-                        Ok((id, done)) => {
-                            holding.remove(&id);
-                            to_ack.extend(done);
-                        }
-                        Err(error) => {
-                            holding.remove(&error.id());
-                            tracing::error!(%error, "a worker task stopped abnormally");
-                        }
+                        Ok(done) => to_ack.extend(done),
+                        Err(error) => tracing::error!(%error, "a worker task stopped abnormally"),
                     }
                 }
                 () = running(grace.as_mut()) => {
-                    let stopped = Stopped { taking, acking, to_ack, handling, holding };
+                    let _ = out_of_grace.send(true);
+                    let stopped = Stopped { taking, acking, to_ack, handling };
                     stopped.finish(&shared).await;
                     break;
                 }
@@ -330,32 +321,21 @@ struct Stopped {
     taking: Option<BoxFuture<'static, crate::Result<Vec<Leased>>>>,
     acking: Option<(usize, BoxFuture<'static, ()>)>,
     to_ack: Vec<Leased>,
+    /// Handlers told to stop: each gives its delivery back, or returns it to acknowledge
+    /// when it finished first.
     handling: JoinSet<Option<Leased>>,
-    holding: HashMap<tokio::task::Id, Leased>,
 }
 
 impl Stopped {
-    /// Stops the handlers still running, acknowledges every delivery whose handler
-    /// finished, then gives back the others (and what a take still running brings).
+    /// Waits for the stopped handlers, acknowledges every delivery whose handler finished,
+    /// then gives back what a take still running brings.
     async fn finish(mut self, shared: &Arc<Shared>) {
-        self.handling.abort_all();
-        let mut give_back = Vec::new();
-        while let Some(joined) = self.handling.join_next_with_id().await {
+        while let Some(joined) = self.handling.join_next().await {
             match joined {
-                // Finished before it could be stopped.
-                Ok((id, done)) => {
-                    self.holding.remove(&id);
-                    self.to_ack.extend(done);
-                }
-                Err(error) => {
-                    if error.is_panic() {
-                        tracing::error!(%error, "a worker task stopped abnormally");
-                    }
-                    give_back.extend(self.holding.remove(&error.id()).map(|l| (l, true)));
-                }
+                Ok(done) => self.to_ack.extend(done),
+                Err(error) => tracing::error!(%error, "a worker task stopped abnormally"),
             }
         }
-        // The acknowledgements first: what was handled is never handled again.
         if let Some((_, acking)) = self.acking.take() {
             acking.await;
         }
@@ -367,30 +347,10 @@ impl Stopped {
         if let Some(taking) = self.taking.take()
             && let Ok(taken) = taking.await
         {
-            give_back.extend(taken.into_iter().map(|l| (l, false)));
-        }
-        for (leased, started) in give_back {
-            let reason = if started {
-                "the worker stopped before the handler finished (shutdown grace)"
-            } else {
-                "the worker stopped before it started the handler"
-            };
-            let key = leased.delivery().key();
-            match shared
-                .inbox
-                .fail(&leased, Disposition::RetryAfter(Duration::ZERO), reason)
-                .await
-            {
-                Ok(()) if started => {
-                    shared.counters.abandoned.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%key, "gave a delivery back: its handler did not finish \
-                        within the shutdown grace");
-                }
-                Ok(()) => {}
-                Err(error) => {
-                    shared.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%error, %key, "giving back a delivery at shutdown");
-                }
+            for leased in taken {
+                shared
+                    .give_back(&leased, "the worker stopped before it started the handler")
+                    .await;
             }
         }
     }
@@ -442,11 +402,13 @@ impl Shared {
     }
 
     /// Runs the handler on one delivery (extending the lease meanwhile), then fails it, or
-    /// returns it to acknowledge.
+    /// returns it to acknowledge. When `stop` turns true first (the shutdown grace ran out),
+    /// the handler is dropped at its next `.await` and the delivery given back.
     async fn process<H: Handler>(
         self: Arc<Self>,
         handler: Arc<H>,
         leased: Leased,
+        mut stop: watch::Receiver<bool>,
     ) -> Option<Leased> {
         let attempt = leased.delivery().attempt();
         if attempt > self.policy.max_attempts() {
@@ -477,6 +439,16 @@ impl Shared {
                 loop {
                     tokio::select! {
                         outcome = &mut handled => break outcome,
+                        _ = stop.changed() => {
+                            let reason =
+                                "the worker stopped before the handler finished (shutdown grace)";
+                            if self.give_back(&leased, reason).await {
+                                self.counters.abandoned.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(key = %leased.delivery().key(), "gave a delivery \
+                                    back: its handler did not finish within the shutdown grace");
+                            }
+                            return None;
+                        }
                         _ = heartbeat.tick() => {
                             if let Err(error) = self.inbox.extend(&leased).await {
                                 self.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
@@ -509,24 +481,40 @@ impl Shared {
     }
 
     async fn finish_failed(&self, leased: &Leased, disposition: Disposition, reason: &str) {
+        if !self.fail(leased, disposition, reason).await {
+            return;
+        }
         let key = leased.delivery().key();
-        match self.inbox.fail(leased, disposition, reason).await {
-            Ok(()) => {
-                let counter = match disposition {
-                    Disposition::DeadLetter => {
-                        tracing::warn!(%key, reason, "dead-lettered a delivery");
-                        &self.counters.dead_lettered
-                    }
-                    _ => {
-                        tracing::info!(%key, reason, ?disposition, "a delivery will be retried");
-                        &self.counters.retried
-                    }
-                };
-                counter.fetch_add(1, Ordering::Relaxed);
+        let counter = match disposition {
+            Disposition::DeadLetter => {
+                tracing::warn!(%key, reason, "dead-lettered a delivery");
+                &self.counters.dead_lettered
             }
+            _ => {
+                tracing::info!(%key, reason, ?disposition, "a delivery will be retried");
+                &self.counters.retried
+            }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Gives a delivery back to be handled again at once (a failed attempt with no delay);
+    /// whether the inbox took it.
+    async fn give_back(&self, leased: &Leased, reason: &str) -> bool {
+        self.fail(leased, Disposition::RetryAfter(Duration::ZERO), reason)
+            .await
+    }
+
+    /// Records a failed attempt in the inbox; whether it took it (an inbox error is counted
+    /// and logged).
+    async fn fail(&self, leased: &Leased, disposition: Disposition, reason: &str) -> bool {
+        match self.inbox.fail(leased, disposition, reason).await {
+            Ok(()) => true,
             Err(error) => {
                 self.counters.inbox_errors.fetch_add(1, Ordering::Relaxed);
+                let key = leased.delivery().key();
                 tracing::warn!(%error, %key, "recording a failed delivery");
+                false
             }
         }
     }
