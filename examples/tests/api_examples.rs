@@ -5,16 +5,8 @@
 mod api_support;
 
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-use api_support::{Answer, Prism, Proxy, require_prism};
-
-fn prism() -> Option<&'static Prism> {
-    static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
-    PRISM
-        .get_or_init(|| require_prism().map(|p| Prism::start(&p, None)))
-        .as_ref()
-}
+use api_support::{Answer, Proxy, assert_clean, shared_prism};
 
 fn run(bin: &str, args: &[&str]) -> Output {
     Command::new(bin)
@@ -33,7 +25,7 @@ fn text(b: &[u8]) -> String {
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_list_projects_reads_all_pages() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let out = run(
         env!("CARGO_BIN_EXE_api_list_projects"),
         &["--api-root", &prism.url, "--query", "name=~lib"],
@@ -44,13 +36,13 @@ fn api_list_projects_reads_all_pages() {
     // (Prism logs paths without the query; page_size=100 is asserted in harbor-client's
     // api_requests tests.)
     assert!(prism.requests().contains(&"GET /projects".to_owned()));
-    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
+    assert_clean(prism);
 }
 
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_list_projects_prints_json_lines() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let out = run(
         env!("CARGO_BIN_EXE_api_list_projects"),
         &["--api-root", &prism.url, "--json"],
@@ -65,7 +57,7 @@ fn api_list_projects_prints_json_lines() {
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_configure_webhook_creates_a_policy_for_the_receiver() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let out = run(
         env!("CARGO_BIN_EXE_api_configure_webhook"),
         &[
@@ -100,7 +92,7 @@ fn api_configure_webhook_creates_a_policy_for_the_receiver() {
         requests.contains(&"POST /projects/webhooked/webhook/policies".to_owned()),
         "{requests:?}"
     );
-    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
+    assert_clean(prism);
 }
 
 #[test]
@@ -149,7 +141,7 @@ fn with_retention_id(method: &str, path: &str, answer: Answer, id: Option<&str>)
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_provision_project_runs_every_step_against_the_spec() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // A new project: no retention policy bound yet.
     let proxy = Proxy::start(&prism.url, |method, path, answer| {
         with_retention_id(method, path, answer, None)
@@ -210,7 +202,7 @@ fn api_provision_project_runs_every_step_against_the_spec() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let requests = prism.requests();
+    let requests = proxy.requests();
     for want in [
         "POST /projects",
         "POST /robots",
@@ -221,14 +213,14 @@ fn api_provision_project_runs_every_step_against_the_spec() {
     ] {
         assert!(requests.iter().any(|r| r == want), "{want} in {requests:?}");
     }
-    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
+    assert_clean(prism);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_provision_project_run_again_updates_the_bound_retention_policy() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // A second run: the project exists (409) and has retention policy 7 bound. Harbor would
     // answer a second POST /retentions with 400 "project 1 already has retention policy 7".
     let proxy = Proxy::start(&prism.url, |method, path, answer| match (method, path) {
@@ -267,13 +259,13 @@ fn api_provision_project_run_again_updates_the_bound_retention_policy() {
         !requests.contains(&"POST /retentions".to_owned()),
         "{requests:?}"
     );
-    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
+    assert_clean(prism);
 }
 
 #[harbor_testkit::needs("prism", spec)]
 #[test]
 fn api_provision_project_refuses_a_retention_id_that_is_not_an_id() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // Prism's own example project has `"retention_id": "string"`.
     let out = run(
         env!("CARGO_BIN_EXE_api_provision_project"),

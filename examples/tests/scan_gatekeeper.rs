@@ -10,22 +10,14 @@ mod api_support;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use api_support::{Answer, Prism, Proxy, require_prism};
+use api_support::{Answer, Prism, Proxy, assert_clean, shared_prism};
 
 const SECRET: &str = "Bearer gatekeeper-secret";
 /// The digest every test event names as scanned.
 const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
-
-fn prism() -> Option<&'static Prism> {
-    static PRISM: OnceLock<Option<Prism>> = OnceLock::new();
-    PRISM
-        .get_or_init(|| require_prism().map(|p| Prism::start(&p, None)))
-        .as_ref()
-}
 
 /// A SCANNING_COMPLETED payload (Harbor 2.x "Default" format) for `library/<repo>:<tag>`.
 fn scan_completed(repo: &str, tag: &str) -> String {
@@ -107,9 +99,12 @@ impl Gatekeeper {
             .as_u16()
     }
 
-    /// The decision line for the delivered event, and the exit status (it stops after one event).
+    /// The one decision line for the delivered event, and the exit status (it stops after
+    /// one event): a retry before it fails the test.
     fn decision(self) -> String {
-        self.decisions().pop().unwrap()
+        let mut lines = self.decisions();
+        assert_eq!(lines.len(), 1, "one decision, no retry: {lines:?}");
+        lines.pop().unwrap()
     }
 
     /// Every decision line until it exits (after the one event is done), and the exit status.
@@ -128,14 +123,10 @@ impl Gatekeeper {
     }
 }
 
-fn assert_clean(prism: &Prism) {
-    assert!(prism.violations().is_empty(), "{:?}", prism.violations());
-}
-
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn labels_an_artifact_above_the_threshold() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let gk = Gatekeeper::start(
         prism,
         &["--severity", "high", "--action", "label", "--label-id", "7"],
@@ -176,7 +167,7 @@ async fn labels_an_artifact_above_the_threshold() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn deletes_the_tag_of_a_nested_repository() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let gk = Gatekeeper::start(prism, &["--severity", "medium", "--action", "delete-tag"]);
     assert_eq!(
         gk.deliver(SECRET, &scan_completed("team/delete-me", "v2"))
@@ -198,7 +189,7 @@ async fn deletes_the_tag_of_a_nested_repository() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn turns_on_prevent_vulnerable_images() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let gk = Gatekeeper::start(prism, &["--severity", "low", "--action", "prevent"]);
     assert_eq!(
         gk.deliver(SECRET, &scan_completed("prevent-me", "v3"))
@@ -221,7 +212,7 @@ async fn turns_on_prevent_vulnerable_images() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn leaves_artifacts_below_the_threshold_alone() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let gk = Gatekeeper::start(prism, &["--severity", "critical", "--action", "delete-tag"]);
     assert_eq!(
         gk.deliver(SECRET, &scan_completed("keep-me", "v4")).await,
@@ -244,7 +235,7 @@ async fn leaves_artifacts_below_the_threshold_alone() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn json_lines_carry_the_delivery_key() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let gk = Gatekeeper::start(
         prism,
         &["--severity", "critical", "--action", "delete-tag", "--json"],
@@ -276,7 +267,7 @@ fn is_artifact_read(method: &str, path: &str) -> bool {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn judges_the_scanned_digest_when_the_tag_has_moved() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // The tag now points to a clean artifact; the digest the event names is still `High`.
     let proxy = Proxy::start(&prism.url, |method, path, answer| {
         if is_artifact_read(method, path) && path.ends_with("/artifacts/v1") {
@@ -312,7 +303,7 @@ async fn judges_the_scanned_digest_when_the_tag_has_moved() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn never_passes_an_artifact_without_a_successful_scan() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // Each case's artifact, from Prism's (Success, High) one; `--severity critical` would
     // let High pass, so only the missing verdict makes it act.
     type Edit = fn(&mut serde_json::Value);
@@ -378,7 +369,7 @@ async fn never_passes_an_artifact_without_a_successful_scan() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn retries_while_a_scan_is_running() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // A rescan is running when the event is first handled; it is done by the retry.
     let reads = std::sync::atomic::AtomicUsize::new(0);
     let proxy = Proxy::start(&prism.url, move |method, path, answer| {
@@ -431,7 +422,7 @@ async fn retries_while_a_scan_is_running() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn a_scan_still_running_on_the_last_attempt_is_acted_on() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     let proxy = Proxy::start(&prism.url, |method, path, answer| {
         if is_artifact_read(method, path) {
             return edit_summaries(answer, |s| s["scan_status"] = "Running".into());
@@ -473,7 +464,7 @@ async fn a_scan_still_running_on_the_last_attempt_is_acted_on() {
 #[harbor_testkit::needs("prism", spec)]
 #[tokio::test]
 async fn a_label_already_there_and_a_tag_already_gone_are_done() {
-    let Some(prism) = prism() else { return };
+    let Some(prism) = shared_prism() else { return };
     // What Harbor answers a retry after the first attempt acted.
     let proxy = Proxy::start(&prism.url, |method, path, answer| match method {
         "POST" if path.ends_with("/labels") => Answer::harbor_error(

@@ -126,12 +126,15 @@ async fn a_parameter_newer_than_the_server_is_refused_before_sending() {
         "listProjects with q needs Harbor 2.3.0 or later; the server runs Harbor 2.2.4"
     );
     let sorted = ListProjectsParams::default().sort("-creation_time");
-    assert!(matches!(
-        client.list_projects(&sorted).await,
-        Err(Error::UnsupportedByServer { .. })
-    ));
+    let err = client.list_projects(&sorted).await.unwrap_err();
+    assert_refused(&err, "listProjects with sort", (2, 3, 0), (2, 2, 4));
     let streamed: Result<Vec<_>, _> = client.list_projects_stream(&filtered).try_collect().await;
-    assert!(matches!(streamed, Err(Error::UnsupportedByServer { .. })));
+    assert_refused(
+        &streamed.unwrap_err(),
+        "listProjects with q",
+        (2, 3, 0),
+        (2, 2, 4),
+    );
     // The same operation without them is sent, and so are paging parameters, which every
     // stream sets.
     client
@@ -151,15 +154,22 @@ async fn a_parameter_newer_than_the_server_is_refused_before_sending() {
         .list_artifacts("library", &app, &sbom)
         .await
         .unwrap_err();
+    assert_refused(
+        &err,
+        "listArtifacts with with_sbom_overview",
+        (2, 11, 0),
+        (2, 10, 3),
+    );
+    let artifacts = "/api/v2.0/projects/library/repositories/app/artifacts";
     assert!(
-        matches!(err, Error::UnsupportedByServer { operation: "listArtifacts with with_sbom_overview", since, .. }
-            if since == HarborVersion::new(2, 11, 0)),
-        "{err}"
+        queries(&server, artifacts).is_empty(),
+        "nothing refused was sent"
     );
     // A server new enough gets them.
     *version.lock().unwrap() = Some("v2.11.0".into());
     let client = server.client();
     client.list_artifacts("library", &app, &sbom).await.unwrap();
+    assert_eq!(queries(&server, artifacts), ["with_sbom_overview=true"]);
     client.list_projects(&filtered).await.unwrap();
     assert_eq!(
         queries(&server, "/api/v2.0/projects")

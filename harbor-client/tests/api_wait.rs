@@ -299,13 +299,7 @@ fn prism() -> Option<&'static Prism> {
 #[tokio::test]
 async fn the_waits_send_what_the_spec_describes() {
     let Some(prism) = prism() else { return };
-    let client = HarborClient::builder_with_api_root(&prism.url)
-        .credentials(harbor_client::transport::Credentials::basic(
-            "admin",
-            "Harbor12345",
-        ))
-        .build()
-        .unwrap();
+    let client = api_support::admin_client(prism);
     let quick = fast().deadline(Duration::from_millis(50));
     let ok_or_timeout = |r: Result<(), Error>, what: &str| match r {
         Ok(()) => {}

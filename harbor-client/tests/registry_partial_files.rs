@@ -44,9 +44,15 @@ fn partials(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Waits until a `*.partial` file is under `dir`.
-async fn a_partial_appears(dir: &Path) {
-    while partials(dir).is_empty() {
+/// Waits until a `*.partial` file whose name starts with `prefix` (a blob's hex digest: its
+/// file is `<hex>.<random>.partial`) is under `dir`.
+async fn a_partial_appears(dir: &Path, prefix: &str) {
+    let named = |p: &PathBuf| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(prefix))
+    };
+    while !partials(dir).iter().any(named) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -81,7 +87,7 @@ async fn a_download_dropped_mid_blob_leaves_no_partial_file() {
             r = &mut pull => panic!("the download ended while the proxy held it: {r:?}"),
             () = async {
                 hold.reached.notified().await;
-                a_partial_appears(dir.path()).await;
+                a_partial_appears(dir.path(), "").await;
             } => {}
         }
     })
@@ -159,7 +165,7 @@ async fn a_failed_layer_leaves_no_partial_file_of_its_siblings() {
     let err = bounded(async {
         tokio::select! {
             r = &mut pull => panic!("the pull ended before the held layer had its partial file: {r:?}"),
-            () = a_partial_appears(dir.path()) => {}
+            () = a_partial_appears(dir.path(), held_d.encoded()) => {}
         }
         go.send(true).unwrap();
         (&mut pull).await.unwrap_err()

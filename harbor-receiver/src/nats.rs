@@ -191,7 +191,6 @@ impl NatsInbox {
                 .saturating_duration_since(now)
                 .clamp(Duration::from_millis(100), LONGEST_PULL);
             let bound = expires + REQUEST_TIMEOUT;
-            let started = tokio::time::Instant::now();
             let pull = async {
                 let mut first = self
                     .consumer
@@ -208,7 +207,7 @@ impl NatsInbox {
                 // The pull expired and the take's wait is not over: pull again. (One that
                 // ended early, its subscription closed, ends the take.)
                 Ok(Ok(None))
-                    if started.elapsed() + Duration::from_millis(50) >= expires
+                    if now.elapsed() + Duration::from_millis(50) >= expires
                         && tokio::time::Instant::now() + Duration::from_millis(10) < deadline => {}
                 Ok(result) => return result,
                 Err(_) => return Err(unanswered(bound)),

@@ -46,8 +46,6 @@ use crate::{Error, Result};
 pub const HARBOR_TIMEOUT: Duration = Duration::from_secs(3);
 /// Harbor's attempts per delivery since 2.8 (10 before).
 pub const HARBOR_ATTEMPTS: u32 = 3;
-/// Harbor's attempts per delivery before 2.8.
-const HARBOR_ATTEMPTS_BEFORE_2_8: u32 = 10;
 
 /// Harbor's delay before the next attempt after the `fails`-th failure, for a `jitter` in
 /// `0..30` (Harbor draws it at random): `fails⁴ + 15 + jitter·(fails+1)` seconds.
@@ -183,9 +181,8 @@ impl Sender {
     /// Delivers `body` to `url`, retrying until a `2xx` or until the attempts are spent.
     pub async fn send(&self, url: &str, content_type: &str, body: impl Into<Bytes>) -> SendReport {
         let body: Bytes = body.into();
-        // Room for Harbor's attempts, not for `attempts(u32::MAX)`: most end at the first.
-        let room = self.attempts.min(HARBOR_ATTEMPTS_BEFORE_2_8);
-        let mut attempts = Vec::with_capacity(usize::try_from(room).unwrap_or(1));
+        // Most sends end at the first attempt; no room reserved for `attempts(u32::MAX)`.
+        let mut attempts = Vec::with_capacity(1);
         for fails in 0..self.attempts {
             if fails > 0 {
                 tokio::time::sleep(self.wait(fails)).await;

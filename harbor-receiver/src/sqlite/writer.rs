@@ -184,7 +184,8 @@ impl Writer {
     /// Runs until a `Close` or until every sender is gone.
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         // Room for a typical batch, not for `max_batch(usize::MAX)`.
-        let mut batch: Vec<Request> = Vec::with_capacity(self.max_batch.min(512));
+        let mut batch: Vec<Request> =
+            Vec::with_capacity(self.max_batch.min(super::DEFAULT_MAX_BATCH));
         loop {
             if !std::mem::take(&mut self.release_now) {
                 match rx.blocking_recv() {
@@ -417,6 +418,7 @@ impl Writer {
         if let Some(handing) = handing {
             replies.push((handing.reply, Ok(Reply::Taken(Ok(handing.leased)))));
         }
+        #[cfg(test)]
         self.shared
             .stats
             .parked
