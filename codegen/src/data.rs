@@ -100,6 +100,10 @@ pub struct Operations {
     /// a server ignores a query parameter it does not know).
     #[serde(default)]
     pub param_notes: BTreeMap<String, String>,
+    /// Operations answering `201 Created` whose `Location` ends in a name or reference, never
+    /// the new resource's id.
+    #[serde(default)]
+    pub location_names: BTreeSet<String>,
 }
 
 /// A hand-written operation.

@@ -202,7 +202,12 @@ fn operation(cx: &Context<'_>, op: Operation<'_>, out: &mut OpsOutput) {
         ("Bytes".to_owned(), "send_bytes")
     } else if sch.is_none() {
         if code.as_deref() == Some("201") {
-            ("Created".to_owned(), "send_created")
+            let call = if cx.data.operations.location_names.contains(oid) {
+                "send_created_named"
+            } else {
+                "send_created"
+            };
+            ("Created".to_owned(), call)
         } else if !json {
             ("String".to_owned(), "send_text")
         } else {

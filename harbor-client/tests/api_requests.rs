@@ -228,7 +228,8 @@ async fn q_is_escaped_for_harbors_second_unescape() {
 }
 
 /// With `X-Resource-Name-In-Location: true` Harbor ends `Location` with the project's name,
-/// and `CopyArtifact` with the copied reference: names that read as numbers are no ids.
+/// `CopyArtifact` with the copied reference, preheat policies and instances with their names:
+/// names that read as numbers are no ids.
 #[tokio::test]
 async fn a_name_or_reference_in_location_is_not_taken_for_an_id() {
     let server = Recorder::start(|s, _| {
@@ -273,6 +274,20 @@ async fn a_name_or_reference_in_location_is_not_taken_for_an_id() {
     let copied = client.copy_artifact("team", &repo, &from).await.unwrap();
     assert_eq!(copied.id(), None, "2024 is the copied tag");
     assert_eq!(copied.last_segment().as_deref(), Some("2024"));
+    // Preheat policies and instances are named in their `Location` too.
+    let policy = client
+        .create_preheat_policy(
+            "team",
+            &harbor_client::api::models::PreheatPolicy::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(policy.id(), None, "2024 is the policy's name");
+    let instance = client
+        .create_preheat_instance(&harbor_client::api::models::Instance::default())
+        .await
+        .unwrap();
+    assert_eq!(instance.id(), None, "2024 is the instance's name");
     let seen = server.seen();
     assert_eq!(seen[0].headers["x-resource-name-in-location"], "true");
 }

@@ -345,6 +345,29 @@ async fn a_tag_list_or_catalog_whose_link_goes_round_in_a_circle_stops() {
 }
 
 #[tokio::test]
+async fn a_referrers_list_whose_link_goes_round_in_a_circle_stops_at_once() {
+    // A referrers page whose `Link` names itself: refused on the second page, not after the
+    // 64 pages the cap allows.
+    let f = Fake::start(|s| {
+        let next = format!("<{}>; rel=\"next\"", s.uri);
+        resp(
+            200,
+            &[("link", next.as_str()), ("content-type", MediaType::OCI_INDEX)],
+            r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#,
+        )
+    })
+    .await;
+    let c = RegistryClient::builder().build().unwrap();
+    let repo: Repository = format!("{}/a", f.host()).parse().unwrap();
+    let e = bounded(c.referrers(&repo, &Digest::sha256_of(b"x"), None))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Protocol { .. }), "{e}");
+    assert!(e.to_string().contains("page read already"), "{e}");
+    assert_eq!(f.all().len(), 1, "the page was fetched once");
+}
+
+#[tokio::test]
 async fn a_pull_from_a_registry_whose_tag_list_goes_round_in_a_circle_stops() {
     // Pulling lists the tags for cosign's; a `Link` to itself must not keep the pull going.
     let f = Fake::start(|s| {

@@ -547,7 +547,8 @@ impl RegistryClient {
     }
 
     /// Moves the referrers and cosign tags of every manifest in `moved`, and theirs in turn;
-    /// `done` is `transfer_tree`'s record of the children moved already.
+    /// `done` records every manifest moved already (the trees' and the attached ones'), so
+    /// that none is moved twice, however it is reached.
     async fn transfer_attached(
         &self,
         src: End<'_>,
@@ -561,13 +562,12 @@ impl RegistryClient {
         } else {
             HashSet::new()
         };
-        let mut seen: HashSet<Digest> = moved.iter().cloned().collect();
         let mut queue: VecDeque<Digest> = moved.into();
         while let Some(subject) = queue.pop_front() {
             let mut attached: Vec<(PulledManifest, Option<String>)> = Vec::new();
             if options.referrers {
                 for r in self.end_referrers(src, &subject).await? {
-                    if !seen.contains(&r.digest) {
+                    if !done.contains(&r.digest) {
                         attached.push((self.end_manifest(src, &r).await?, None));
                     }
                 }
@@ -582,7 +582,7 @@ impl RegistryClient {
                 }
             }
             for (m, tag) in attached {
-                let first = seen.insert(m.digest.clone());
+                let first = done.insert(m.digest.clone());
                 let mut inner = Vec::new();
                 if first {
                     self.transfer_tree(src, dst, &m, options, &mut inner, done, 0)

@@ -8,7 +8,7 @@ use super::manifest::{Descriptor, ImageIndex, MAX_MANIFEST, MediaType, Precondit
 use super::{Digest, ImageReference, RegistryClient, Repository, Tag};
 use crate::error::{Error, Result};
 use crate::transport::Request;
-use crate::transport::link::next_url;
+use crate::transport::link::{PageTrail, next_url};
 
 /// The manifests that refer to a subject.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,14 +65,9 @@ impl RegistryClient {
         let mut manifests = Vec::new();
         let mut filtered = true;
         let mut next = Some(url);
-        let mut pages = 0;
+        let mut trail = PageTrail::new(MAX_REFERRERS_PAGES);
         while let Some(url) = next.take() {
-            pages += 1;
-            if pages > MAX_REFERRERS_PAGES {
-                return Err(Error::protocol(
-                    "the registry's referrers list goes on for more than 64 pages",
-                ));
-            }
+            trail.visit(&url, "referrers list")?;
             let resp = self
                 .inner
                 .transport
@@ -82,7 +77,7 @@ impl RegistryClient {
                         .scope(&self.scope(repo, "pull")),
                 )
                 .await?;
-            if pages == 1 && resp.status() == http::StatusCode::NOT_FOUND {
+            if trail.pages() == 1 && resp.status() == http::StatusCode::NOT_FOUND {
                 let mut manifests = self.referrers_by_tag(repo, subject).await?;
                 if let Some(t) = artifact_type {
                     manifests.retain(|d| d.artifact_type.as_deref() == Some(t));

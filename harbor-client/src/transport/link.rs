@@ -1,5 +1,5 @@
-//! `Link` headers (RFC 8288) and the guard against paging that goes round in circles: the one
-//! home of both for the registry's tag and catalog listings and Harbor's paged lists.
+//! `Link` headers (RFC 8288) and the guards against paging that goes round in circles: the one
+//! home of both for the registry's tag, catalog and referrers pages and Harbor's paged lists.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher as _, RandomState};
@@ -109,9 +109,64 @@ impl LinkTrail {
     }
 }
 
+/// The pages a paging loop that follows `Link` has read: refuses a `Link` that does not
+/// advance (a URL read already, or a `last` asked for already) and more than `limit` pages.
+#[derive(Debug)]
+pub(crate) struct PageTrail {
+    limit: usize,
+    /// Every URL requested so far.
+    urls: LinkTrail,
+    /// Every `last` value requested so far.
+    lasts: LinkTrail,
+}
+
+impl PageTrail {
+    /// A trail that allows `limit` pages.
+    pub(crate) fn new(limit: usize) -> PageTrail {
+        PageTrail {
+            limit,
+            urls: LinkTrail::default(),
+            lasts: LinkTrail::default(),
+        }
+    }
+
+    /// Records `url` as the next page to read: [`Error::Protocol`] when it was read already,
+    /// when its `last` was asked for already (a registry that does not advance), or when
+    /// `limit` pages have been read. `what` names the list in the error.
+    pub(crate) fn visit(&mut self, url: &Url, what: &str) -> Result<()> {
+        if self.urls.len() >= self.limit {
+            return Err(Error::protocol(format!(
+                "the registry's {what} goes on for more than {} pages",
+                self.limit
+            )));
+        }
+        if !self.urls.first_time(url.as_str()) {
+            return Err(Error::protocol(format!(
+                "the registry's {what} Link leads back to a page read already ({})",
+                url.path()
+            )));
+        }
+        let last = url.query_pairs().find(|(k, _)| k == "last");
+        if let Some((_, last)) = last
+            && !self.lasts.first_time(&last)
+        {
+            return Err(Error::protocol(format!(
+                "the registry's {what} Link does not advance (the same `last` again)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many pages were visited.
+    pub(crate) fn pages(&self) -> usize {
+        self.urls.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::registry::MAX_LIST_PAGES;
 
     fn links(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -182,5 +237,31 @@ mod tests {
         assert!(trail.first_time("/x?page=3"));
         assert!(!trail.first_time("/x?page=2"));
         assert_eq!(trail.len(), 2);
+    }
+
+    #[test]
+    fn a_link_that_does_not_advance_is_refused() {
+        let u = |q: &str| Url::parse(&format!("http://h/v2/a/tags/list?{q}")).unwrap();
+        let mut t = PageTrail::new(MAX_LIST_PAGES);
+        t.visit(&u("n=2"), "tag list").unwrap();
+        t.visit(&u("n=2&last=b"), "tag list").unwrap();
+        t.visit(&u("n=2&last=d"), "tag list").unwrap();
+        // The same page again, or the same `last` in another URL.
+        let again = t.visit(&u("n=2&last=b"), "tag list").unwrap_err();
+        assert!(matches!(again, Error::Protocol { .. }), "{again}");
+        let same_last = t.visit(&u("last=d&n=3"), "tag list").unwrap_err();
+        assert!(matches!(same_last, Error::Protocol { .. }), "{same_last}");
+    }
+
+    #[test]
+    fn pages_are_capped() {
+        let mut t = PageTrail::new(MAX_LIST_PAGES);
+        for i in 0..MAX_LIST_PAGES {
+            let url = Url::parse(&format!("http://h/v2/_catalog?page={i}")).unwrap();
+            t.visit(&url, "catalog").unwrap();
+        }
+        let url = Url::parse("http://h/v2/_catalog?page=last").unwrap();
+        let e = t.visit(&url, "catalog").unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "{e}");
     }
 }

@@ -41,7 +41,7 @@ impl HarborClient {
             ),
         );
         req.json(body)?;
-        self.send_created(req).await
+        self.send_created_named(req).await
     }
 
     /// List preheat policies.

@@ -105,7 +105,7 @@ impl HarborClient {
     pub async fn create_preheat_instance(&self, body: &Instance) -> Result<Created> {
         let mut req = ApiRequest::new(Method::POST, "/p2p/preheat/instances".to_owned());
         req.json(body)?;
-        self.send_created(req).await
+        self.send_created_named(req).await
     }
 
     /// Get a P2P provider instance.

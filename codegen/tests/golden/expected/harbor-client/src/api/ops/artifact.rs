@@ -45,6 +45,6 @@ impl HarborClient {
             ),
         );
         req.query("from", from.as_copy_source());
-        self.send_created(req).await
+        self.send_created_named(req).await
     }
 }
