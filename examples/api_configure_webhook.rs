@@ -42,11 +42,7 @@ const DEFAULT_EVENTS: &[WebhookEventType] = &[
 ///
 /// The account: a project admin, or a robot account allowed to create webhook policies.
 #[derive(Debug, Parser)]
-#[command(
-    name = "api_configure_webhook",
-    version,
-    after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
-)]
+#[command(name = "api_configure_webhook", version)]
 struct Config {
     #[command(flatten)]
     harbor: harbor_cli::HarborArgs,

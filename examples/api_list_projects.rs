@@ -30,11 +30,7 @@ use harbor_client::api::{ListProjectsParams, Query};
 /// Harbor answers 10 projects per page by default; this reads them all, 100 per request, and
 /// prints the total Harbor reported.
 #[derive(Debug, Parser)]
-#[command(
-    name = "api_list_projects",
-    version,
-    after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
-)]
+#[command(name = "api_list_projects", version)]
 struct Config {
     #[command(flatten)]
     harbor: harbor_cli::HarborArgs,

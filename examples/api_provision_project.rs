@@ -36,11 +36,7 @@ use harbor_client::api::{CreateProjectParams, Created, Reference, RepositoryName
 ///
 /// The account: a system admin (creating projects and robots).
 #[derive(Debug, Parser)]
-#[command(
-    name = "api_provision_project",
-    version,
-    after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
-)]
+#[command(name = "api_provision_project", version)]
 struct Config {
     #[command(flatten)]
     harbor: harbor_cli::HarborArgs,

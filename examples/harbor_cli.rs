@@ -8,7 +8,10 @@ use harbor_client::transport::Credentials;
 /// How every example that calls Harbor's API reaches it. The role the account needs is in
 /// each command's own help.
 #[derive(Debug, clap::Args)]
-#[command(group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])))]
+#[command(
+    group(ArgGroup::new("target").required(true).args(["harbor", "api_root"])),
+    after_help = "Logs: RUST_LOG=harbor_client=debug shows each request and retry (never a secret)."
+)]
 pub(crate) struct HarborArgs {
     /// The Harbor URL (`https://harbor.example.com`; `/api/v2.0` is added).
     #[arg(long, value_name = "URL")]

@@ -404,7 +404,7 @@ async fn handle(
     stop: &watch::Sender<bool>,
 ) -> Result<(), HandlerError> {
     let events = delivery.events().map_err(HandlerError::permanent)?;
-    let last_attempt = delivery.attempt() >= config.retry.max_attempts();
+    let last_attempt = config.retry.is_last_attempt(delivery.attempt());
     let (mut retry, mut scan_events) = (0, 0);
     for event in events {
         if event.kind != EventKind::ScanningCompleted {

@@ -118,18 +118,7 @@ pub fn model_struct(
         .collect();
     for &(pn, pp) in &props {
         let fid = field_ident(pn);
-        let mut ty = rust_type(cx, Some(pp));
-        if let Some(set) = cx.set_for_field(name, pn) {
-            ty = set_type(&ty, &set.name);
-        }
-        if let Some(own) = cx.data.field_type(name, pn) {
-            ty = set_type(&ty, own);
-        }
-        if cx.data.models.secret_fields.contains(pn)
-            && let Some(secret) = secret_type(&ty)
-        {
-            ty = secret;
-        }
+        let mut ty = field_type(cx, name, pn, pp);
         if ty == rn {
             ty = format!("Box<{ty}>");
         }
@@ -171,21 +160,11 @@ pub fn model_struct(
             .iter()
             .filter(|(p, _)| required.contains(p))
             .map(|(p, s)| {
-                let mut ty = rust_type(cx, Some(s));
-                if let Some(set) = cx.set_for_field(name, p) {
-                    ty = set_type(&ty, &set.name);
-                }
-                if let Some(own) = cx.data.field_type(name, p) {
-                    ty = set_type(&ty, own);
-                }
-                // A map's values cannot become secrets through `Into`; a string can.
-                if cx.data.models.secret_fields.contains(*p)
-                    && ty != "String"
-                    && let Some(secret) = secret_type(&ty)
-                {
-                    ty = secret;
-                }
-                format!("{}: impl Into<{ty}>", field_ident(p))
+                format!(
+                    "{}: impl Into<{}>",
+                    field_ident(p),
+                    field_type(cx, name, p, s)
+                )
             })
             .collect::<Vec<_>>()
             .join(", ");
@@ -222,6 +201,24 @@ fn inner_type(ty: &str) -> &str {
             None => return t,
         }
     }
+}
+
+/// The Rust type of property `prop` (schema `schema`) of model `model`: the spec's type, then
+/// a closed set, the data's own type, or a secret where the data names one.
+fn field_type(cx: &Context<'_>, model: &str, prop: &str, schema: &Value) -> String {
+    let mut ty = rust_type(cx, Some(schema));
+    if let Some(set) = cx.set_for_field(model, prop) {
+        ty = set_type(&ty, &set.name);
+    }
+    if let Some(own) = cx.data.field_type(model, prop) {
+        ty = set_type(&ty, own);
+    }
+    if cx.data.models.secret_fields.contains(prop)
+        && let Some(secret) = secret_type(&ty)
+    {
+        ty = secret;
+    }
+    ty
 }
 
 /// The type of a field the data names a secret (`models.secret_fields`): a string becomes

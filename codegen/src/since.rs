@@ -10,7 +10,7 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_norway::Value;
 
-use crate::spec::Spec;
+use crate::spec::{Spec, resolve_param};
 use crate::{Error, Result};
 
 /// A Harbor release, `major.minor.patch`.
@@ -142,27 +142,18 @@ fn route(method: &str, path: &str) -> (String, String) {
 /// `operationId`s are fine: early 2.x specs lack some).
 fn routes(text: &str) -> Result<BTreeMap<(String, String), BTreeSet<String>>> {
     let root: Value = serde_norway::from_str(text).map_err(|e| Error::new(e.to_string()))?;
-    let resolve = |p: &'_ Value| -> Value {
-        match p["$ref"].as_str() {
-            Some(r) => root["parameters"][r.rsplit('/').next().unwrap_or(r)].clone(),
-            None => p.clone(),
-        }
-    };
     let mut out = BTreeMap::new();
     for (path, item) in root["paths"].as_mapping().into_iter().flatten() {
         let Some(path) = path.as_str() else { continue };
-        let shared = item["parameters"]
-            .as_sequence()
-            .cloned()
-            .unwrap_or_default();
+        let shared = item["parameters"].as_sequence().into_iter().flatten();
         for (method, op) in item.as_mapping().into_iter().flatten() {
             if let Some(m) = method.as_str()
                 && ["get", "put", "post", "delete", "patch", "head"].contains(&m)
             {
                 let names = shared
-                    .iter()
+                    .clone()
                     .chain(op["parameters"].as_sequence().into_iter().flatten())
-                    .map(resolve)
+                    .map(|p| resolve_param(&root, p))
                     .filter(|p| p["in"].as_str() == Some("query"))
                     .filter_map(|p| p["name"].as_str().map(str::to_owned))
                     .collect();
@@ -222,20 +213,6 @@ pub fn derive(git_dir: &Path, spec: &Spec, baseline: Version) -> Result<Derived>
     };
     for op in spec.operations() {
         let key = route(op.method, op.path);
-        let first = by_release
-            .iter()
-            .position(|(_, routes)| routes.contains_key(&key))
-            .ok_or_else(|| {
-                Error::new(format!(
-                    "{} ({} {}) is in no release tag",
-                    op.id(),
-                    op.method,
-                    op.path
-                ))
-            })?;
-        derived
-            .since
-            .insert(op.id().to_owned(), by_release[first].0.to_string());
         let optional_queries = op.op["parameters"]
             .as_sequence()
             .into_iter()
@@ -243,22 +220,48 @@ pub fn derive(git_dir: &Path, spec: &Spec, baseline: Version) -> Result<Derived>
             .map(|p| spec.resolve_param(p))
             .filter(|p| p["in"].as_str() == Some("query") && p["required"].as_bool() != Some(true))
             .filter_map(|p| p["name"].as_str());
-        for name in optional_queries {
-            let has = |(_, routes): &&(Version, BTreeMap<_, BTreeSet<String>>)| {
-                routes.get(&key).is_some_and(|names| names.contains(name))
-            };
-            if let Some((v, _)) = by_release[first..].iter().find(has)
-                && *v > by_release[first].0
-            {
-                derived
-                    .params
-                    .entry(op.id().to_owned())
-                    .or_default()
-                    .insert(name.to_owned(), v.to_string());
-            }
+        let (since, later) = releases_of(&by_release, &key, optional_queries).ok_or_else(|| {
+            Error::new(format!(
+                "{} ({} {}) is in no release tag",
+                op.id(),
+                op.method,
+                op.path
+            ))
+        })?;
+        derived.since.insert(op.id().to_owned(), since.to_string());
+        if !later.is_empty() {
+            let later = later
+                .into_iter()
+                .map(|(n, v)| (n.to_owned(), v.to_string()));
+            derived.params.insert(op.id().to_owned(), later.collect());
         }
     }
     Ok(derived)
+}
+
+/// Each release with its routes and their query parameters, oldest first.
+type Releases = [(Version, BTreeMap<(String, String), BTreeSet<String>>)];
+
+/// The first release that has `route`, and each of `params` that a later release added to
+/// it, with that release; `None` when no release has the route. A parameter no release has
+/// is left out.
+fn releases_of<'p>(
+    releases: &Releases,
+    route: &(String, String),
+    params: impl IntoIterator<Item = &'p str>,
+) -> Option<(Version, BTreeMap<&'p str, Version>)> {
+    let first = releases.iter().position(|(_, r)| r.contains_key(route))?;
+    let since = releases[first].0;
+    let later = params
+        .into_iter()
+        .filter_map(|name| {
+            let (v, _) = releases[first..]
+                .iter()
+                .find(|(_, r)| r.get(route).is_some_and(|names| names.contains(name)))?;
+            (*v > since).then_some((name, *v))
+        })
+        .collect();
+    Some((since, later))
 }
 
 /// `since.yaml` with a freshly derived table, keeping the corrections of `previous`.
@@ -293,7 +296,7 @@ pub fn render(previous: &SinceTable, derived: &Derived) -> String {
         out.push_str(&format!("  {id}: {v}\n"));
     }
     out.push_str(
-        "# Optional query parameters that came after their operation: the first release whose\n# spec has each on that operation. A call that sets one is refused before sending to an\n# older server, which would ignore it without an error.\nparams:\n",
+        "# Optional query parameters that came after their operation: the first release whose\n# spec has each on that operation. A call that sets one is refused before sending to an\n# older server, which would ignore it without an error; `page` and `page_size` are not,\n# since every stream sets them (UNGATED_PARAMS in codegen/src/ops.rs).\nparams:\n",
     );
     if derived.params.is_empty() {
         out.push_str("  {}\n");
@@ -337,6 +340,28 @@ mod tests {
             .map(String::as_str)
             .collect();
         assert_eq!(names, ["page", "q", "sort"]);
+    }
+
+    #[test]
+    fn a_parameter_counts_from_its_operations_first_release() {
+        let route = route("GET", "/projects");
+        let with = |names: &[&str]| {
+            BTreeMap::from([(
+                route.clone(),
+                names.iter().map(|n| (*n).to_owned()).collect(),
+            )])
+        };
+        let releases = vec![
+            (Version(2, 2, 0), BTreeMap::new()),
+            (Version(2, 3, 0), with(&["page"])),
+            (Version(2, 4, 0), with(&["page", "q"])),
+        ];
+        let (since, later) = releases_of(&releases, &route, ["page", "q", "unreleased"]).unwrap();
+        // The operation came in 2.3 with `page`: not later. `q` came in 2.4. A parameter in
+        // no release is left out.
+        assert_eq!(since, Version(2, 3, 0));
+        assert_eq!(later, BTreeMap::from([("q", Version(2, 4, 0))]));
+        assert!(releases_of(&releases, &super::route("GET", "/nowhere"), ["q"]).is_none());
     }
 
     #[test]

@@ -55,10 +55,7 @@ impl Spec {
 
     /// A parameter with its `$ref` (to the shared `parameters`) resolved.
     pub fn resolve_param<'a>(&'a self, p: &'a Value) -> &'a Value {
-        match p["$ref"].as_str() {
-            Some(r) => &self.root["parameters"][r.rsplit('/').next().unwrap_or(r)],
-            None => p,
-        }
+        resolve_param(&self.root, p)
     }
 
     /// Every operation, in spec order.
@@ -132,5 +129,14 @@ pub fn scalar_text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::String(s) => Some(s.clone()),
         _ => None,
+    }
+}
+
+/// A parameter of the swagger document `root` with its `$ref` (to the shared `parameters`)
+/// resolved.
+pub fn resolve_param<'a>(root: &'a Value, p: &'a Value) -> &'a Value {
+    match p["$ref"].as_str() {
+        Some(r) => &root["parameters"][r.rsplit('/').next().unwrap_or(r)],
+        None => p,
     }
 }

@@ -78,10 +78,17 @@ impl RetryPolicy {
         self.max_attempts
     }
 
+    /// Whether attempt `attempt` (1-based) is the last: if it fails, the delivery is
+    /// dead-lettered, not retried. A handler can act differently on its last chance (say,
+    /// fail closed rather than wait for a scan still running).
+    pub fn is_last_attempt(&self, attempt: u32) -> bool {
+        attempt >= self.max_attempts
+    }
+
     /// The decision after attempt `attempt` (1-based) failed; `jitter` in `[0, 1)` picks the
     /// point in `[delay/2, delay)` (values outside are clamped).
     pub fn decide(&self, attempt: u32, jitter: f64) -> Disposition {
-        if attempt >= self.max_attempts {
+        if self.is_last_attempt(attempt) {
             return Disposition::DeadLetter;
         }
         let doublings = attempt.saturating_sub(1).min(31);
@@ -119,6 +126,9 @@ mod tests {
         assert_eq!(at(2, -1.0), at(2, 0.0));
         assert_eq!(policy.decide(40, 0.3), Disposition::DeadLetter);
         assert_eq!(policy.decide(u32::MAX, 0.3), Disposition::DeadLetter);
+        // The last attempt is the one whose failure is dead-lettered.
+        assert!(!policy.is_last_attempt(39));
+        assert!(policy.is_last_attempt(40));
     }
 
     #[test]
