@@ -748,6 +748,22 @@ pub(crate) fn display_url(url: &Url) -> String {
     u.to_string()
 }
 
+/// `url` as given, with whatever stands before the last `@` of its authority (after `://`,
+/// or from the start without a scheme) replaced by `***`: for messages about a URL that may
+/// not parse.
+pub(crate) fn redact_user_info(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{scheme}***@{host}{tail}"),
+        None => url.to_owned(),
+    }
+}
+
 /// The start of a body for an error message (200 characters at most), with the values of
 /// secret-looking JSON members redacted.
 pub(crate) fn excerpt(body: &[u8]) -> String {
@@ -834,6 +850,16 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_info_is_redacted_from_text_that_may_not_parse() {
+        assert_eq!(
+            redact_user_info("https://a:b@c@h:1/p@q?x=@#@"),
+            "https://***@h:1/p@q?x=@#@"
+        );
+        assert_eq!(redact_user_info("not a url"), "not a url");
+        assert_eq!(redact_user_info("a:b@h/p"), "***@h/p");
+    }
 
     #[test]
     fn envelope_is_parsed_and_unknown_codes_kept() {

@@ -147,3 +147,21 @@ async fn redirect_loops_end_with_an_error() {
     assert!(matches!(e, harbor_client::Error::Protocol { .. }), "{e}");
     assert!(f.count(|_| true) <= 12);
 }
+
+#[tokio::test]
+async fn a_redirect_to_a_location_with_user_info_is_not_followed() {
+    // `reqwest` would send `user:pass@` as Basic credentials to the host it names.
+    let storage = Fake::start(|_| resp(200, &[], "x")).await;
+    let target = format!("http://u:s3cret@{}/blob", storage.host());
+    let origin = Fake::start(move |_| resp(302, &[("location", target.as_str())], "")).await;
+    let c = RegistryClient::builder().build().unwrap();
+    let repo: Repository = format!("{}/p/app", origin.host()).parse().unwrap();
+    let e = c
+        .get_blob(&repo, &Digest::sha256_of(b"x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, harbor_client::Error::Protocol { .. }), "{e}");
+    assert!(e.to_string().contains("user info"), "{e}");
+    assert!(!format!("{e} {e:?}").contains("s3cret"), "{e:?}");
+    assert_eq!(storage.count(|_| true), 0, "the location was not followed");
+}

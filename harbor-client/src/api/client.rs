@@ -14,6 +14,7 @@ use crate::api::names::ProjectRef;
 use crate::api::page::Page;
 use crate::api::resource::addressed_resource;
 use crate::api::version::{self, HarborVersion, VersionCheck};
+use crate::error::redact_user_info;
 use crate::transport::link::next_target;
 use crate::transport::{
     Credentials, Keychain, Request, RetryPolicy, Transport, TransportBuilder, guard_credential,
@@ -472,7 +473,7 @@ impl HarborClientBuilder {
             source: None,
         };
         let mut url = Url::parse(&self.url).map_err(|e| Error::Config {
-            message: format!("invalid Harbor URL {:?}", without_user_info(&self.url)),
+            message: format!("invalid Harbor URL {:?}", redact_user_info(&self.url)),
             source: Some(Box::new(e)),
         })?;
         if crate::transport::has_user_info(&url) {
@@ -485,7 +486,7 @@ impl HarborClientBuilder {
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
             return Err(config(format!(
                 "the Harbor URL {:?} must be an absolute http or https URL",
-                without_user_info(&self.url)
+                redact_user_info(&self.url)
             )));
         }
         url.set_query(None);
@@ -518,22 +519,6 @@ impl HarborClientBuilder {
                 server_version: tokio::sync::OnceCell::new(),
             }),
         })
-    }
-}
-
-/// `url` as given, with whatever stands before the last `@` of its authority (after `://`,
-/// or from the start without a scheme) replaced by `***`: for messages about a URL that may
-/// not parse.
-fn without_user_info(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (format!("{scheme}://"), rest),
-        None => (String::new(), url),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((_, host)) => format!("{scheme}***@{host}{tail}"),
-        None => url.to_owned(),
     }
 }
 
@@ -865,12 +850,6 @@ mod tests {
             let text = format!("{e} {e:?}");
             assert!(!text.contains("s3cret"), "{text}");
         }
-        assert_eq!(
-            without_user_info("https://a:b@c@h:1/p@q?x=@#@"),
-            "https://***@h:1/p@q?x=@#@"
-        );
-        assert_eq!(without_user_info("not a url"), "not a url");
-        assert_eq!(without_user_info("a:b@h/p"), "***@h/p");
     }
 
     #[test]

@@ -455,8 +455,11 @@ impl RegistryClient {
 /// The error for a registry that makes no URL. Only what follows a last `@` is quoted: a
 /// `user:password@` written into the registry never reaches a message.
 pub(crate) fn bad_registry(registry: &str, error: &url::ParseError) -> Error {
-    let host = registry.rsplit('@').next().unwrap_or(registry);
-    Error::invalid("registry", host, error.to_string())
+    Error::invalid(
+        "registry",
+        &crate::error::redact_user_info(registry),
+        error.to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -414,9 +414,10 @@ impl Registries {
                 .chain(r.mirrors.iter().map(|m| m.location.as_str()))
         });
         for place in places {
-            if let Some((_, host)) = host_of(place).rsplit_once('@') {
+            let shown = crate::error::redact_user_info(place);
+            if shown != place {
                 return Err(config_error(format!(
-                    "the registry settings for {host:?} hold user info (`user:pass@`), which \
+                    "the registry settings for {shown:?} hold user info (`user:pass@`), which \
                      is never sent: give credentials to the keychain \
                      (`RegistryClientBuilder::keychain`) instead"
                 )));
