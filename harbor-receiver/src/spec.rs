@@ -151,16 +151,23 @@ impl fmt::Debug for InboxSpec {
 /// user information (`user:password@`, `token@`) replaced by `***@`.
 /// `nats://u:s3cret@h:4222` → `nats://***@h:4222`; text without `@` is unchanged.
 pub(crate) fn without_credentials(text: &str) -> Cow<'_, str> {
-    let (scheme, rest) = match text.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, text),
-    };
-    // The last `@`: a password may hold one (unencoded), a host never does.
-    match (scheme, rest.rsplit_once('@')) {
-        (_, None) => Cow::Borrowed(text),
-        (Some(scheme), Some((_, host))) => Cow::Owned(format!("{scheme}://***@{host}")),
-        (None, Some((_, host))) => Cow::Owned(format!("***@{host}")),
+    match user_info(text) {
+        None => Cow::Borrowed(text),
+        Some((scheme, _, host)) => Cow::Owned(format!("{scheme}***@{host}")),
     }
+}
+
+/// The user information of a URL or of text that may be one, and what stands around it:
+/// `(scheme, user info, rest)`, the scheme with its `://` (or empty), the user information
+/// without its `@` (`user:password`, `token`), the rest from the host on. `None` without
+/// user information. The last `@` counts: a password may hold one (unencoded), a host never.
+pub(crate) fn user_info(text: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = match text.find("://") {
+        Some(at) => text.split_at(at + 3),
+        None => ("", text),
+    };
+    let (info, host) = rest.rsplit_once('@')?;
+    Some((scheme, info, host))
 }
 
 /// Settings that every backend understands, for [`InboxSpec::open`].

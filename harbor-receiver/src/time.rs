@@ -13,7 +13,8 @@ pub(crate) fn later(from: Instant, by: Duration) -> Instant {
     from.checked_add(by).unwrap_or_else(|| from + CENTURY)
 }
 
-/// `d` in milliseconds, at most `i64::MAX`.
+/// `d` in milliseconds, at most `i64::MAX` (the SQLite inbox's times).
+#[cfg(any(feature = "sqlite", test))]
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
