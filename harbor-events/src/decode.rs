@@ -131,13 +131,21 @@ pub fn decode(body: &[u8]) -> Result<Payload<'_>> {
     decode_as(body, None)
 }
 
-/// Whether `body` is empty or only whitespace: [`Error::EmptyBody`], Harbor's endpoint test.
-fn is_empty(body: &[u8]) -> bool {
+/// Whether `body` is empty or only whitespace: Harbor's endpoint test (1.9 to 2.2 send it
+/// without `Authorization`; answer it `200`), which the decoders refuse with
+/// [`Error::EmptyBody`] before any other check. A server that must answer it before reading
+/// the headers asks here.
+///
+/// ```
+/// assert!(harbor_events::is_empty_body(b" \n"));
+/// assert!(!harbor_events::is_empty_body(b"{}"));
+/// ```
+pub fn is_empty_body(body: &[u8]) -> bool {
     body.iter().all(u8::is_ascii_whitespace)
 }
 
 fn decode_as(body: &[u8], hint: Option<Format>) -> Result<Payload<'_>> {
-    if is_empty(body) {
+    if is_empty_body(body) {
         return Err(Error::EmptyBody);
     }
     // Validate UTF-8 once for the whole body: reading from a `&str`, neither reader checks
@@ -359,7 +367,7 @@ impl Decoder {
     /// header is configured (there is no header to check), [`Error::BodyTooLarge`],
     /// [`Error::InvalidPayload`].
     pub fn decode<'a>(&self, body: &'a [u8]) -> Result<Payload<'a>> {
-        if is_empty(body) {
+        if is_empty_body(body) {
             return Err(Error::EmptyBody);
         }
         if !self.auth_headers.is_empty() {
@@ -386,7 +394,7 @@ impl Decoder {
         headers: &http::HeaderMap,
         body: &'a [u8],
     ) -> Result<Payload<'a>> {
-        if is_empty(body) {
+        if is_empty_body(body) {
             return Err(Error::EmptyBody);
         }
         self.check_authorization(headers)?;

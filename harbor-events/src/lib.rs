@@ -25,7 +25,7 @@ pub mod v2;
 pub use decode::decode_both;
 pub use decode::{
     CONTENT_TYPE_CLOUDEVENTS, CONTENT_TYPE_DISTRIBUTION, CONTENT_TYPE_JSON, DEFAULT_MAX_BODY_BYTES,
-    Decoder, Payload, decode,
+    Decoder, Payload, decode, is_empty_body,
 };
 pub use error::{Error, Result};
 pub use event::{Artifact, Event};

@@ -132,15 +132,14 @@ async fn every_format_is_accepted_and_each_failure_gets_its_status() {
         }
         request.send()
     };
-    let status = |r: reqwest::Response| r.status().as_u16();
-    let status_of = |r: &reqwest::Response| r.status().as_u16();
+    let status = |r: &reqwest::Response| r.status().as_u16();
     assert_eq!(
-        status(send(None, "application/json", push.clone()).await.unwrap()),
+        status(&send(None, "application/json", push.clone()).await.unwrap()),
         401
     );
     assert_eq!(
         status(
-            send(Some("Bearer nope"), "application/json", push.clone())
+            &send(Some("Bearer nope"), "application/json", push.clone())
                 .await
                 .unwrap()
         ),
@@ -148,7 +147,7 @@ async fn every_format_is_accepted_and_each_failure_gets_its_status() {
     );
     assert_eq!(
         status(
-            send(Some("Bearer hook-secret"), "text/plain", push.clone())
+            &send(Some("Bearer hook-secret"), "text/plain", push.clone())
                 .await
                 .unwrap()
         ),
@@ -156,7 +155,7 @@ async fn every_format_is_accepted_and_each_failure_gets_its_status() {
     );
     assert_eq!(
         status(
-            send(
+            &send(
                 Some("Bearer hook-secret"),
                 "application/json",
                 b"{\"type\":1}".to_vec()
@@ -170,12 +169,12 @@ async fn every_format_is_accepted_and_each_failure_gets_its_status() {
     // body, and the handler is not called.
     for auth in [None, Some("Bearer hook-secret")] {
         let response = send(auth, "application/json", Vec::new()).await.unwrap();
-        assert_eq!(status_of(&response), 200, "{auth:?}");
+        assert_eq!(status(&response), 200, "{auth:?}");
         assert_eq!(response.text().await.unwrap(), "");
     }
     assert_eq!(
         status(
-            send(
+            &send(
                 Some("Bearer hook-secret"),
                 "application/json",
                 b" \n".to_vec()
@@ -196,7 +195,7 @@ async fn every_format_is_accepted_and_each_failure_gets_its_status() {
     )
     .await
     .unwrap();
-    assert_eq!(status(big), 413);
+    assert_eq!(status(&big), 413);
     // The rejection text says what is wrong and never echoes the secret.
     let text = send(Some("Bearer nope"), "application/json", push.clone())
         .await

@@ -137,7 +137,7 @@ impl Receiver {
     /// check, the decode, the append. The caller answers with [`Receipt::status`]. An empty
     /// body is a [`Receipt::Ping`] whatever the headers.
     pub async fn receive(&self, headers: &HeaderMap, body: Bytes) -> Receipt {
-        if is_empty(&body) {
+        if harbor_events::is_empty_body(&body) {
             return Receipt::Ping;
         }
         match precheck(&self.decoder, headers) {
@@ -148,7 +148,7 @@ impl Receiver {
 
     /// The work after [`precheck`]: the size, the decode, the append.
     async fn accept(&self, format: Option<Format>, body: Bytes) -> Receipt {
-        if is_empty(&body) {
+        if harbor_events::is_empty_body(&body) {
             // Harbor's endpoint test, with whitespace (its secret was checked).
             return Receipt::Ping;
         }
@@ -331,11 +331,6 @@ async fn pause_after_accept_error<S: Future<Output = ()>>(
         () = tokio::time::sleep(Duration::from_secs(1)) => false,
         () = shutdown => true,
     }
-}
-
-/// Whether `body` is empty or only whitespace: Harbor's endpoint test.
-fn is_empty(body: &[u8]) -> bool {
-    body.iter().all(u8::is_ascii_whitespace)
 }
 
 /// The checks that need no body: `Authorization`, `Content-Type` (the format it asks for), a
