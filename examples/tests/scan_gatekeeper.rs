@@ -16,6 +16,8 @@ use std::time::Duration;
 use api_support::{Answer, Prism, Proxy, assert_clean, shared_prism};
 
 const SECRET: &str = "Bearer gatekeeper-secret";
+/// The longest one event may take, retries with their backoff included.
+const EVENT_DEADLINE: Duration = Duration::from_secs(120);
 /// The digest every test event names as scanned.
 const DIGEST: &str = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
 
@@ -108,12 +110,25 @@ impl Gatekeeper {
     }
 
     /// Every decision line until it exits (after the one event is done), and the exit status.
+    /// A gatekeeper still running after [`EVENT_DEADLINE`] is killed: the test fails instead
+    /// of hanging.
     fn decisions(mut self) -> Vec<String> {
+        let (done, watching) = std::sync::mpsc::channel::<()>();
+        let pid = self.child.id().to_string();
+        let watchdog = std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                watching.recv_timeout(EVENT_DEADLINE)
+            {
+                let _ = Command::new("kill").args(["-9", &pid]).status();
+            }
+        });
         let lines: Vec<String> = (&mut self.stdout)
             .lines()
             .map(|l| l.unwrap().trim().to_owned())
             .collect();
         let status = self.child.wait().unwrap();
+        let _ = done.send(());
+        watchdog.join().unwrap();
         assert!(
             status.success(),
             "scan_gatekeeper exited with {status}: {lines:?}"
